@@ -1,0 +1,69 @@
+//! The router: every endpoint of the public API.
+
+use crate::error::ApiError;
+use crate::{jobs, processors};
+use agensium_core::Backends;
+use agensium_host::Runtime;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use std::sync::Arc;
+use tower_http::trace::TraceLayer;
+
+/// Size limits of the API.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiLimits {
+    /// Largest job input accepted (413 beyond).
+    pub max_upload_bytes: u64,
+    /// Largest processor component accepted (413 beyond).
+    pub max_component_bytes: u64,
+}
+
+impl Default for ApiLimits {
+    fn default() -> Self {
+        Self { max_upload_bytes: 10 << 30, max_component_bytes: 64 << 20 }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The three backends.
+    pub backends: Backends,
+    /// Validates and precompiles components at upload.
+    pub runtime: Arc<Runtime>,
+    /// Size limits.
+    pub limits: ApiLimits,
+}
+
+/// Builds the API router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/processors", get(processors::list))
+        .route("/v1/processors/{name}", get(processors::get))
+        .route("/v1/processors/{name}/versions/{version}", put(processors::put_version))
+        .route("/v1/processors/{name}/jobs", axum::routing::post(jobs::submit))
+        .route("/v1/jobs", get(jobs::list))
+        .route("/v1/jobs/{id}", get(jobs::get))
+        .route("/v1/jobs/{id}/result", get(jobs::result))
+        .route("/v1/jobs/{id}/logs", get(jobs::logs))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::disable())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("not_found", "no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this endpoint")
+}

@@ -1,0 +1,16 @@
+//! The Agensium API (the cashier) and process startup.
+//!
+//! * [`app`] builds the axum router over the three backends.
+//! * [`serve`] starts the embedded single-process system: API + workers on
+//!   SQLite, a local directory and an in-process rail.
+
+pub mod app;
+mod error;
+mod jobs;
+mod processors;
+pub mod serve;
+mod views;
+
+pub use app::{ApiLimits, AppState, router};
+pub use error::ApiError;
+pub use serve::{ServeConfig, Server};

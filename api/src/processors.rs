@@ -1,0 +1,99 @@
+//! Processor registration and listing.
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::views::{VersionView, group};
+use agensium_core::object_store::once;
+use agensium_core::{Digest, ProcessorName, ProcessorVersion, PutVersion, now_millis, parse_version};
+use axum::Json;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde_json::json;
+
+/// Parses a processor name from the path, or answers 400.
+pub fn name(raw: &str) -> Result<ProcessorName, ApiError> {
+    raw.parse().map_err(|e: agensium_core::InvalidInput| ApiError::bad_request("invalid_name", e.0))
+}
+
+/// `PUT /v1/processors/{name}/versions/{version}`: registers a component.
+///
+/// Everything is checked before anything is written: a rejected upload
+/// leaves no row and no object.
+pub async fn put_version(
+    State(st): State<AppState>,
+    Path((raw_name, version)): Path<(String, String)>,
+    body: Body,
+) -> Result<impl IntoResponse, ApiError> {
+    let name = name(&raw_name)?;
+    parse_version(&version).map_err(|e| ApiError::bad_request("invalid_version", e.0))?;
+    let limit = st.limits.max_component_bytes;
+    let bytes = to_bytes(body, limit as usize).await.map_err(|e| {
+        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
+            ApiError::too_large(limit)
+        } else {
+            ApiError::bad_request("bad_body", format!("reading the body failed: {e}"))
+        }
+    })?;
+    let digest = Digest::of(&bytes);
+    if let Some(existing) = st.backends.meta.get_version(&name, &version).await? {
+        return same_or_conflict(&existing, &digest);
+    }
+    let size = bytes.len() as u64;
+    st.runtime
+        .admit(&digest, bytes.to_vec())
+        .await
+        .map_err(|e| ApiError::bad_request(e.code(), e.to_string()))?;
+    let key = ProcessorVersion::object_key(&digest);
+    if st.backends.objects.head(&key).await? != Some(size) {
+        st.backends.objects.put(&key, once(bytes)).await?;
+    }
+    let pv = ProcessorVersion { name, version, digest, size, created_at: now_millis() };
+    match st.backends.meta.put_version(&pv).await? {
+        PutVersion::Created => {
+            tracing::info!(processor = %pv.name, version = %pv.version, digest = %pv.digest, "processor registered");
+            Ok((StatusCode::CREATED, Json(VersionView::from(&pv))))
+        }
+        // Lost a race with an identical or a different upload of this version.
+        PutVersion::Unchanged => Ok((StatusCode::OK, Json(VersionView::from(&pv)))),
+        PutVersion::Conflict(d) => Err(conflict(&pv.name, &pv.version, &d)),
+    }
+}
+
+fn same_or_conflict(
+    existing: &ProcessorVersion,
+    digest: &Digest,
+) -> Result<(StatusCode, Json<VersionView>), ApiError> {
+    if existing.digest == *digest {
+        Ok((StatusCode::OK, Json(VersionView::from(existing))))
+    } else {
+        Err(conflict(&existing.name, &existing.version, &existing.digest))
+    }
+}
+
+fn conflict(name: &ProcessorName, version: &str, digest: &Digest) -> ApiError {
+    ApiError::conflict(
+        "version_exists",
+        format!("{name} {version} already exists with digest {digest}; versions are immutable, upload a new version"),
+    )
+}
+
+/// `GET /v1/processors`.
+pub async fn list(State(st): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let all = st.backends.meta.list_versions(None).await?;
+    Ok(Json(json!({ "processors": group(all) })))
+}
+
+/// `GET /v1/processors/{name}`.
+pub async fn get(
+    State(st): State<AppState>,
+    Path(raw_name): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let name = name(&raw_name)?;
+    let versions = st.backends.meta.list_versions(Some(&name)).await?;
+    group(versions)
+        .pop()
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("processor_not_found", format!("no processor named {name}")))
+}

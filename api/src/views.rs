@@ -1,0 +1,121 @@
+//! JSON shapes of the API's answers.
+
+use agensium_core::{Job, JobError, ProcessorVersion};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One processor version, as answered by PUT and listed by GET.
+#[derive(Debug, Serialize)]
+pub struct VersionView {
+    pub name: String,
+    pub version: String,
+    pub digest: String,
+    pub size: u64,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&ProcessorVersion> for VersionView {
+    fn from(v: &ProcessorVersion) -> Self {
+        Self {
+            name: v.name.to_string(),
+            version: v.version.clone(),
+            digest: v.digest.to_string(),
+            size: v.size,
+            created_at: v.created_at,
+        }
+    }
+}
+
+/// A processor with all its versions.
+#[derive(Debug, Serialize)]
+pub struct ProcessorView {
+    pub name: String,
+    /// Highest version by semver precedence (releases before pre-releases).
+    pub latest: String,
+    pub versions: Vec<VersionView>,
+}
+
+/// The newest version by semver precedence, preferring releases.
+pub fn latest(versions: &[ProcessorVersion]) -> Option<&ProcessorVersion> {
+    versions.iter().max_by_key(|v| {
+        let sv = semver::Version::parse(&v.version).ok();
+        let release = sv.as_ref().is_some_and(|s| s.pre.is_empty());
+        (release, sv)
+    })
+}
+
+/// Groups versions (ordered by name) into processors.
+pub fn group(versions: Vec<ProcessorVersion>) -> Vec<ProcessorView> {
+    let mut by_name: BTreeMap<String, Vec<ProcessorVersion>> = BTreeMap::new();
+    for v in versions {
+        by_name.entry(v.name.to_string()).or_default().push(v);
+    }
+    by_name
+        .into_iter()
+        .filter_map(|(name, vs)| {
+            let latest = latest(&vs)?.version.clone();
+            Some(ProcessorView { name, latest, versions: vs.iter().map(VersionView::from).collect() })
+        })
+        .collect()
+}
+
+/// A job, as answered by submit and GET.
+#[derive(Debug, Serialize)]
+pub struct JobView {
+    pub id: String,
+    pub processor: String,
+    pub version: String,
+    pub digest: String,
+    pub status: &'static str,
+    pub error: Option<JobError>,
+    pub attempts: u32,
+    pub params: BTreeMap<String, String>,
+    pub input_bytes: u64,
+    pub output_bytes: Option<u64>,
+    pub content_type: Option<String>,
+    pub stats: BTreeMap<String, String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<Job> for JobView {
+    fn from(j: Job) -> Self {
+        Self {
+            id: j.id.to_string(),
+            processor: j.processor.to_string(),
+            version: j.version,
+            digest: j.digest.to_string(),
+            status: j.status.as_str(),
+            error: j.error,
+            attempts: j.attempts,
+            params: j.params.into_iter().collect(),
+            input_bytes: j.input_bytes,
+            output_bytes: j.output_bytes,
+            content_type: j.content_type,
+            stats: j.stats.into_iter().collect(),
+            created_at: j.created_at,
+            started_at: j.started_at,
+            finished_at: j.finished_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agensium_core::conformance::meta_store::version;
+
+    #[test]
+    fn latest_prefers_highest_release() {
+        let vs = vec![
+            version("p", "1.10.0", b"a"),
+            version("p", "1.9.0", b"b"),
+            version("p", "2.0.0-rc.1", b"c"),
+        ];
+        assert_eq!(latest(&vs).unwrap().version, "1.10.0");
+        let pre = vec![version("p", "2.0.0-rc.1", b"c"), version("p", "2.0.0-rc.2", b"d")];
+        assert_eq!(latest(&pre).unwrap().version, "2.0.0-rc.2");
+    }
+}

@@ -1,0 +1,117 @@
+//! Object store on a local directory: the embedded default.
+
+use crate::object_store::{ByteStream, ObjectStore, StoreError, validate_key};
+use async_trait::async_trait;
+use futures::StreamExt;
+use std::io;
+use std::path::{Path, PathBuf};
+use tokio::io::AsyncWriteExt;
+use tokio_util::io::ReaderStream;
+
+/// Stores each object as a file under a root directory. Writes go to a
+/// temporary file first and are renamed into place, so a `put` is atomic.
+#[derive(Debug, Clone)]
+pub struct LocalDirStore {
+    root: PathBuf,
+}
+
+impl LocalDirStore {
+    /// Opens (and creates) the store at `root`.
+    pub async fn open(root: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let root = root.as_ref().to_path_buf();
+        tokio::fs::create_dir_all(root.join(".tmp"))
+            .await
+            .map_err(|e| StoreError::Backend(format!("creating {}: {e}", root.display())))?;
+        Ok(Self { root })
+    }
+
+    fn path(&self, key: &str) -> Result<PathBuf, StoreError> {
+        validate_key(key)?;
+        Ok(self.root.join(key))
+    }
+}
+
+fn not_found_or(key: &str, e: io::Error) -> StoreError {
+    if e.kind() == io::ErrorKind::NotFound {
+        StoreError::NotFound(key.to_owned())
+    } else {
+        StoreError::backend(e)
+    }
+}
+
+#[async_trait]
+impl ObjectStore for LocalDirStore {
+    async fn put(&self, key: &str, mut body: ByteStream) -> Result<u64, StoreError> {
+        let path = self.path(key)?;
+        let tmp = self.root.join(".tmp").join(uuid::Uuid::new_v4().to_string());
+        let mut file = tokio::fs::File::create(&tmp).await.map_err(StoreError::backend)?;
+        let written = async {
+            let mut n = 0u64;
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(StoreError::Body)?;
+                file.write_all(&chunk).await.map_err(StoreError::backend)?;
+                n += chunk.len() as u64;
+            }
+            file.flush().await.map_err(StoreError::backend)?;
+            if let Some(parent) = path.parent() {
+                tokio::fs::create_dir_all(parent).await.map_err(StoreError::backend)?;
+            }
+            tokio::fs::rename(&tmp, &path).await.map_err(StoreError::backend)?;
+            Ok(n)
+        }
+        .await;
+        if written.is_err() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+        written
+    }
+
+    async fn get(&self, key: &str) -> Result<ByteStream, StoreError> {
+        let path = self.path(key)?;
+        let file = tokio::fs::File::open(&path).await.map_err(|e| not_found_or(key, e))?;
+        Ok(Box::pin(ReaderStream::with_capacity(file, 64 * 1024)))
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        let path = self.path(key)?;
+        match tokio::fs::metadata(&path).await {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::backend(e)),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let path = self.path(key)?;
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::backend(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn conformance() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDirStore::open(dir.path()).await.unwrap();
+        crate::conformance::object_store::run(&store).await;
+    }
+
+    #[tokio::test]
+    async fn failed_put_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDirStore::open(dir.path()).await.unwrap();
+        let body: ByteStream = Box::pin(futures::stream::iter(vec![
+            Ok(bytes::Bytes::from_static(b"abc")),
+            Err(io::Error::other("client went away")),
+        ]));
+        assert!(store.put("x", body).await.is_err());
+        let mut tmp = tokio::fs::read_dir(dir.path().join(".tmp")).await.unwrap();
+        assert!(tmp.next_entry().await.unwrap().is_none());
+    }
+}

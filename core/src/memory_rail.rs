@@ -1,0 +1,86 @@
+//! In-process rail: the embedded default.
+
+use crate::model::JobId;
+use crate::rail::{Rail, RailError, Ticket};
+use async_trait::async_trait;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+#[derive(Default)]
+struct State {
+    ready: VecDeque<(JobId, u32)>,
+    leased: HashMap<String, (JobId, u32)>,
+    next_receipt: u64,
+}
+
+/// A rail inside one process. It does not survive a restart; the job rows
+/// do, and startup recovery puts unfinished jobs back on it.
+#[derive(Default)]
+pub struct MemoryRail {
+    state: Mutex<State>,
+    notify: Notify,
+}
+
+impl MemoryRail {
+    /// An empty rail.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn try_take(&self) -> Option<Ticket> {
+        let mut s = self.state.lock().expect("rail lock");
+        let (job_id, prior) = s.ready.pop_front()?;
+        s.next_receipt += 1;
+        let receipt = s.next_receipt.to_string();
+        s.leased.insert(receipt.clone(), (job_id, prior + 1));
+        Some(Ticket { job_id, deliveries: prior + 1, receipt })
+    }
+}
+
+#[async_trait]
+impl Rail for MemoryRail {
+    async fn push(&self, job: JobId) -> Result<(), RailError> {
+        self.state.lock().expect("rail lock").ready.push_back((job, 0));
+        self.notify.notify_one();
+        Ok(())
+    }
+
+    async fn take(&self, _consumer: &str, wait: Duration) -> Result<Option<Ticket>, RailError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            // Register interest before checking, so a push in between is not missed.
+            let notified = self.notify.notified();
+            if let Some(t) = self.try_take() {
+                return Ok(Some(t));
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Ok(self.try_take());
+            }
+        }
+    }
+
+    async fn ack(&self, ticket: &Ticket) -> Result<(), RailError> {
+        self.state.lock().expect("rail lock").leased.remove(&ticket.receipt);
+        Ok(())
+    }
+
+    async fn release(&self, ticket: &Ticket) -> Result<(), RailError> {
+        let mut s = self.state.lock().expect("rail lock");
+        if let Some(entry) = s.leased.remove(&ticket.receipt) {
+            s.ready.push_front(entry);
+            drop(s);
+            self.notify.notify_one();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn conformance() {
+        crate::conformance::rail::run(&super::MemoryRail::new()).await;
+    }
+}

@@ -1,0 +1,48 @@
+//! The rail port: tickets that hand queued jobs to workers.
+
+use crate::model::JobId;
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// Errors of a rail.
+#[derive(Debug, thiserror::Error)]
+pub enum RailError {
+    /// The backend failed.
+    #[error("rail unavailable: {0}")]
+    Backend(String),
+}
+
+/// A delivered ticket: a lease on one job until acked or released.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    /// The job to run.
+    pub job_id: JobId,
+    /// How many times this ticket has been delivered, this delivery included.
+    pub deliveries: u32,
+    /// Adapter-specific handle used to ack or release the ticket.
+    pub receipt: String,
+}
+
+/// The ticket rail. A ticket only says "look at job X"; the job row in the
+/// [`crate::MetaStore`] stays the truth, so a ticket delivered twice is
+/// harmless and a lost rail can be rebuilt from the job rows.
+///
+/// Invariants every adapter keeps (checked by [`crate::conformance::rail`]):
+/// * every pushed ticket is delivered to one taker at a time;
+/// * a taken ticket stays leased until `ack` (gone) or `release` (delivered
+///   again, with `deliveries` + 1);
+/// * `take` waits at most `wait` and returns `None` when nothing came.
+#[async_trait]
+pub trait Rail: Send + Sync + 'static {
+    /// Puts a ticket for `job` on the rail.
+    async fn push(&self, job: JobId) -> Result<(), RailError>;
+
+    /// Takes the next ticket for `consumer`, waiting up to `wait`.
+    async fn take(&self, consumer: &str, wait: Duration) -> Result<Option<Ticket>, RailError>;
+
+    /// Removes a ticket for good, once its job's final state is recorded.
+    async fn ack(&self, ticket: &Ticket) -> Result<(), RailError>;
+
+    /// Hands a ticket back so that another worker takes it at once.
+    async fn release(&self, ticket: &Ticket) -> Result<(), RailError>;
+}

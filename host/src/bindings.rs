@@ -1,0 +1,11 @@
+//! Host bindings generated from `wit/processor.wit`.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "processor",
+    imports: { default: async | trappable },
+    exports: { default: async },
+});
+
+pub use agensium::processor::host::Level;
+pub use agensium::processor::types::{Failure, Summary};

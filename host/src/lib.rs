@@ -1,0 +1,19 @@
+//! The Agensium kitchen: runs processors sandboxed in wasmtime.
+//!
+//! * [`Runtime`] owns the wasmtime engine, validates components, keeps one
+//!   pre-instantiated component per digest and runs jobs under limits.
+//! * [`worker`] takes tickets from the rail and drives jobs to a final state.
+//!
+//! This crate knows `agensium-core` only; it never depends on the API.
+
+pub mod bindings;
+mod joblog;
+mod limits;
+mod runtime;
+mod sandbox;
+pub mod worker;
+
+pub use joblog::JobLog;
+pub use limits::Limits;
+pub use runtime::{Processor, Runtime, ValidateError};
+pub use sandbox::{Outcome, RunRequest};

@@ -1,0 +1,261 @@
+//! Running one job: the store, its host functions and limit classification.
+
+use crate::bindings::{self, Level};
+use crate::joblog::JobLog;
+use crate::limits::{Limiter, Limits};
+use crate::runtime::{Processor, Runtime};
+use agensium_core::{ByteStream, JobError, Pairs};
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use std::io;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, UpdateDeadline};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// The most bytes one `read` returns, whatever the guest asks.
+const MAX_READ: usize = 1 << 20;
+/// Output is handed to storage in chunks of about this size.
+const OUT_CHUNK: usize = 256 * 1024;
+/// Most stats entries kept from a summary.
+const MAX_STATS: usize = 64;
+
+/// Why the host stopped a processor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Abort {
+    Timeout,
+    OutputLimit,
+    Input(String),
+    OutputClosed,
+}
+
+/// Per-job state of a store: the sandboxed WASI context, the job's input and
+/// output, its log and its limits.
+pub struct JobState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: Limiter,
+    input: ByteStream,
+    pending: Bytes,
+    input_done: bool,
+    output: mpsc::Sender<io::Result<Bytes>>,
+    out_buf: BytesMut,
+    out_bytes: u64,
+    out_limit: u64,
+    log: JobLog,
+    abort: Option<Abort>,
+    deadline: Instant,
+}
+
+impl WasiView for JobState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl JobState {
+    fn stop(&mut self, why: Abort) -> wasmtime::Error {
+        let msg = format!("agensium stopped the processor: {why:?}");
+        self.abort.get_or_insert(why);
+        wasmtime::Error::msg(msg)
+    }
+
+    async fn flush(&mut self) -> wasmtime::Result<()> {
+        if self.out_buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = self.out_buf.split().freeze();
+        if self.output.send(Ok(chunk)).await.is_err() {
+            return Err(self.stop(Abort::OutputClosed));
+        }
+        Ok(())
+    }
+}
+
+impl bindings::agensium::processor::types::Host for JobState {}
+
+impl bindings::agensium::processor::host::Host for JobState {
+    async fn read(&mut self, max: u32) -> wasmtime::Result<Vec<u8>> {
+        while self.pending.is_empty() && !self.input_done {
+            match self.input.next().await {
+                Some(Ok(chunk)) => self.pending = chunk,
+                Some(Err(e)) => return Err(self.stop(Abort::Input(e.to_string()))),
+                None => self.input_done = true,
+            }
+        }
+        let n = self.pending.len().min(max as usize).min(MAX_READ);
+        Ok(self.pending.split_to(n).to_vec())
+    }
+
+    async fn write(&mut self, data: Vec<u8>) -> wasmtime::Result<()> {
+        self.out_bytes += data.len() as u64;
+        if self.out_bytes > self.out_limit {
+            return Err(self.stop(Abort::OutputLimit));
+        }
+        self.out_buf.extend_from_slice(&data);
+        if self.out_buf.len() >= OUT_CHUNK {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        let level = match level {
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        };
+        self.log.line(level, &message);
+        Ok(())
+    }
+}
+
+/// What to run: the job's params, input, output sink, limits and log.
+pub struct RunRequest {
+    /// Params handed to `process`.
+    pub params: Pairs,
+    /// The job's input.
+    pub input: ByteStream,
+    /// Where output chunks go. On failure an `Err` is sent last so that the
+    /// receiving store discards the partial output.
+    pub output: mpsc::Sender<io::Result<Bytes>>,
+    /// Limits of this run.
+    pub limits: Limits,
+    /// The job's log.
+    pub log: JobLog,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The processor's summary `(content type, stats)`, or why the job failed.
+    pub result: Result<(Option<String>, Pairs), JobError>,
+    /// Bytes written as output.
+    pub output_bytes: u64,
+    /// Peak linear memory, in bytes.
+    pub peak_memory: u64,
+    /// Time spent in instantiate + `process`.
+    pub wall_time: Duration,
+}
+
+impl Runtime {
+    /// Runs `process` once in a fresh store with the request's limits. Never
+    /// panics or fails because of the guest: every guest failure, trap or
+    /// limit hit becomes an `Outcome` with a [`JobError`].
+    pub async fn run(&self, processor: &Processor, req: RunRequest) -> Outcome {
+        let RunRequest { params, input, output, limits, log } = req;
+        let mut wasi = WasiCtx::builder();
+        wasi.stdout(log.clone())
+            .stderr(log.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        let started = Instant::now();
+        let state = JobState {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limiter: Limiter::new(limits.memory_bytes),
+            input,
+            pending: Bytes::new(),
+            input_done: false,
+            output,
+            out_buf: BytesMut::new(),
+            out_bytes: 0,
+            out_limit: limits.output_bytes,
+            log,
+            abort: None,
+            deadline: started + limits.wall_time,
+        };
+        let mut store = Store::new(self.engine(), state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut ctx| {
+            let state = ctx.data_mut();
+            if Instant::now() >= state.deadline {
+                Err(state.stop(Abort::Timeout))
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+
+        let called = {
+            let call = async {
+                let instance = processor.instantiate_async(&mut store).await?;
+                instance.call_process(&mut store, &params).await
+            };
+            // Host calls (reads, writes) do not tick the epoch; this bounds them too.
+            match tokio::time::timeout(limits.wall_time + Duration::from_secs(1), call).await {
+                Ok(r) => r,
+                Err(_) => Err(store.data_mut().stop(Abort::Timeout)),
+            }
+        };
+        let wall_time = started.elapsed();
+        let state = store.data_mut();
+        let result = match called {
+            Ok(Ok(summary)) => match state.flush().await {
+                Ok(()) => Ok(summary_pairs(summary)),
+                Err(e) => Err(classify(state, e, &limits)),
+            },
+            Ok(Err(f)) => Err(processor_failure(f)),
+            Err(e) => Err(classify(state, e, &limits)),
+        };
+        if let Err(e) = &result {
+            state.log.line("agensium", &format!("job failed: {}: {}", e.code, e.message));
+            let _ = state.output.send(Err(io::Error::other("processor failed"))).await;
+        }
+        Outcome {
+            result,
+            output_bytes: state.out_bytes.min(state.out_limit),
+            peak_memory: state.limiter.peak,
+            wall_time,
+        }
+    }
+}
+
+fn summary_pairs(s: bindings::Summary) -> (Option<String>, Pairs) {
+    let mut stats = s.stats;
+    stats.truncate(MAX_STATS);
+    (s.content_type, stats)
+}
+
+/// A failure the processor returned. Its code is kept when it is a plain
+/// `snake_case` word, so users see the processor's own reason.
+fn processor_failure(f: bindings::Failure) -> JobError {
+    let plain = !f.code.is_empty()
+        && f.code.len() <= 64
+        && f.code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    let code = if plain { f.code } else { "processor_error".to_owned() };
+    JobError::new(code, f.message)
+}
+
+fn classify(state: &JobState, e: wasmtime::Error, limits: &Limits) -> JobError {
+    match &state.abort {
+        Some(Abort::Timeout) => {
+            return JobError::new("timeout", format!("wall-time limit of {:?} exceeded", limits.wall_time));
+        }
+        Some(Abort::OutputLimit) => {
+            return JobError::new(
+                "output_limit",
+                format!("output limit of {} bytes exceeded", limits.output_bytes),
+            );
+        }
+        Some(Abort::Input(msg)) => return JobError::new("input_error", format!("reading input: {msg}")),
+        Some(Abort::OutputClosed) => {
+            return JobError::new("storage_error", "the output store stopped accepting data");
+        }
+        None => {}
+    }
+    if state.limiter.hit {
+        return JobError::new(
+            "memory_limit",
+            format!("memory limit of {} bytes exceeded", limits.memory_bytes),
+        );
+    }
+    let detail = match e.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => trap.to_string(),
+        None => format!("{e:#}"),
+    };
+    JobError::new("trap", format!("processor trapped: {detail} (see the job log)"))
+}

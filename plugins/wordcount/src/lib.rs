@@ -1,0 +1,99 @@
+//! `wordcount`: lines, words and bytes of the input, exactly as
+//! `LC_ALL=C wc -l -w -c` counts them.
+//!
+//! * lines: number of `\n` bytes;
+//! * words: maximal runs of bytes that are not ASCII whitespace
+//!   (space, `\t`, `\n`, `\v`, `\f`, `\r` — C's `isspace`);
+//! * bytes: the input's length.
+//!
+//! Output: `{"lines":L,"words":W,"bytes":B}` as `application/json`.
+
+#[cfg(target_arch = "wasm32")]
+mod component;
+
+/// C-locale `isspace`.
+const fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// Streaming counter: feed chunks in order, then read the totals.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// `\n` bytes seen.
+    pub lines: u64,
+    /// Words seen.
+    pub words: u64,
+    /// Bytes seen.
+    pub bytes: u64,
+    in_word: bool,
+}
+
+impl Counts {
+    /// Counts one more chunk. Branch-free so that it vectorises.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        let mut lines = 0u64;
+        let mut starts = 0u64;
+        let mut prev_space = !self.in_word;
+        for block in chunk.chunks(4096) {
+            let (mut l, mut s) = (0u32, 0u32);
+            for &b in block {
+                let sp = is_space(b);
+                l += (b == b'\n') as u32;
+                s += (prev_space & !sp) as u32;
+                prev_space = sp;
+            }
+            lines += l as u64;
+            starts += s as u64;
+        }
+        if let Some(&last) = chunk.last() {
+            self.in_word = !is_space(last);
+        }
+        self.lines += lines;
+        self.words += starts;
+        self.bytes += chunk.len() as u64;
+    }
+
+    /// The JSON document the processor writes.
+    pub fn to_json(&self) -> String {
+        format!(r#"{{"lines":{},"words":{},"bytes":{}}}"#, self.lines, self.words, self.bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(chunks: &[&[u8]]) -> (u64, u64, u64) {
+        let mut c = Counts::default();
+        for ch in chunks {
+            c.feed(ch);
+        }
+        (c.lines, c.words, c.bytes)
+    }
+
+    #[test]
+    fn basics() {
+        assert_eq!(count(&[b""]), (0, 0, 0));
+        assert_eq!(count(&[b"hello world\n"]), (1, 2, 12));
+        assert_eq!(count(&[b"  a\tb\x0bc\x0cd\re\n\nf"]), (2, 6, 17));
+        assert_eq!(count(&[b"\xff\x00 \x01"]), (0, 2, 4));
+    }
+
+    #[test]
+    fn words_split_across_chunks() {
+        assert_eq!(count(&[b"hel", b"lo wo", b"rld"]), (0, 2, 11));
+        assert_eq!(count(&[b"a ", b" b"]), (0, 2, 4));
+        let text = b"the quick  brown\tfox\njumps over\r\nthe lazy dog \n";
+        let whole = count(&[text]);
+        for split in 0..text.len() {
+            assert_eq!(count(&[&text[..split], &text[split..]]), whole, "split at {split}");
+        }
+    }
+
+    #[test]
+    fn json() {
+        let mut c = Counts::default();
+        c.feed(b"a b\n");
+        assert_eq!(c.to_json(), r#"{"lines":1,"words":2,"bytes":4}"#);
+    }
+}

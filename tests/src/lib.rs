@@ -1,0 +1,140 @@
+//! Test support: the real app on a random loopback port, an HTTP client and
+//! the example processors built by `cargo xtask build-plugin --all`.
+
+use agensium_api::serve::{self, ServeConfig, Server};
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Bytes of a built example processor.
+pub fn plugin(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugins").join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}. Build the plugins first: `cargo xtask build-plugin --all` \
+             (`cargo xtask test` does it)",
+            path.display()
+        )
+    })
+}
+
+/// A running embedded system with a client for it.
+pub struct TestApp {
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub url: String,
+    /// HTTP client.
+    pub http: reqwest::Client,
+    /// The data directory.
+    pub dir: PathBuf,
+    server: Server,
+}
+
+impl TestApp {
+    /// Starts the system in `dir` with the given config tweaks.
+    pub async fn start(dir: &Path, tweak: impl FnOnce(&mut ServeConfig)) -> Self {
+        let mut cfg = ServeConfig::for_dir(dir);
+        tweak(&mut cfg);
+        let server = serve::start(cfg).await.expect("server starts");
+        Self { url: server.url(), http: reqwest::Client::new(), dir: dir.to_path_buf(), server }
+    }
+
+    /// Stops the system, letting running jobs finish.
+    pub async fn stop(self) {
+        self.server.stop().await.expect("clean stop");
+    }
+
+    /// `PUT /v1/processors/{name}/versions/{version}`.
+    pub async fn register(&self, name: &str, version: &str, bytes: Vec<u8>) -> Response {
+        self.http
+            .put(format!("{}/v1/processors/{name}/versions/{version}", self.url))
+            .body(bytes)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Registers a built example processor as `version`, asserting success.
+    pub async fn install(&self, name: &str, version: &str) -> Value {
+        let r = self.register(name, version, plugin(name)).await;
+        assert_eq!(r.status(), StatusCode::CREATED, "registering {name}");
+        r.json().await.unwrap()
+    }
+
+    /// `POST /v1/processors/{name}/jobs?{query}` with a raw body.
+    pub async fn submit(&self, name: &str, query: &str, body: impl Into<reqwest::Body>) -> Response {
+        self.http
+            .post(format!("{}/v1/processors/{name}/jobs?{query}", self.url))
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Submits and asserts 202; returns the job id.
+    pub async fn submit_ok(&self, name: &str, query: &str, body: impl Into<reqwest::Body>) -> String {
+        let r = self.submit(name, query, body).await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        let v: Value = r.json().await.unwrap();
+        v["id"].as_str().unwrap().to_owned()
+    }
+
+    /// `GET` a path, parsed as JSON, with its status.
+    pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
+        let r = self.http.get(format!("{}{path}", self.url)).send().await.unwrap();
+        (r.status(), r.json().await.unwrap())
+    }
+
+    /// Polls a job until it is final (60 s at most) and returns it.
+    pub async fn wait(&self, id: &str) -> Value {
+        let start = Instant::now();
+        loop {
+            let (status, job) = self.get_json(&format!("/v1/jobs/{id}")).await;
+            assert_eq!(status, StatusCode::OK);
+            if matches!(job["status"].as_str(), Some("succeeded" | "failed" | "cancelled")) {
+                return job;
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "job {id} not done: {job}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The result of a job as bytes, asserting 200; with its content type.
+    pub async fn result(&self, id: &str) -> (String, Vec<u8>) {
+        let r = self.http.get(format!("{}/v1/jobs/{id}/result", self.url)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "result of {id}");
+        let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+        (ct, r.bytes().await.unwrap().to_vec())
+    }
+
+    /// Files under the object directory, relative, sorted.
+    pub fn objects(&self) -> Vec<String> {
+        let root = self.dir.join("objects");
+        let mut out = Vec::new();
+        walk(&root, &root, &mut out);
+        out.sort();
+        out
+    }
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk(root, &p, out);
+        } else {
+            out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+        }
+    }
+}
+
+/// Asserts a JSON error answer: status, `error.code`, a non-empty message.
+pub async fn assert_error(r: Response, status: StatusCode, code: &str) -> String {
+    assert_eq!(r.status(), status);
+    let v: Value = r.json().await.expect("error body is JSON");
+    assert_eq!(v["error"]["code"], code, "{v}");
+    let msg = v["error"]["message"].as_str().expect("message").to_owned();
+    assert!(!msg.is_empty());
+    msg
+}

@@ -1,0 +1,79 @@
+//! `cargo xtask`: build plugins, run the system, run the tests, benchmark.
+
+mod bench;
+mod plugins;
+mod up;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(Parser)]
+#[command(about = "Agensium development tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Build example processors into target/plugins/<name>.wasm.
+    BuildPlugin {
+        /// Plugin names (directories under plugins/).
+        names: Vec<String>,
+        /// Build every plugin.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Build the plugins, start `agensium serve` on embedded defaults and
+    /// register the example processors. Extra arguments go to `serve`.
+    Up {
+        /// Arguments passed to `agensium serve`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        serve_args: Vec<String>,
+    },
+    /// Run every test: plugin unit tests and the workspace's tests.
+    Test,
+    /// Measure job latency and throughput on the embedded system.
+    Bench(bench::Args),
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the repo").to_path_buf()
+}
+
+/// Runs a command in the repo root, failing when it fails.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("$ {cmd:?}");
+    let status = cmd.current_dir(root()).status().with_context(|| format!("starting {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Task::BuildPlugin { names, all } => {
+            let names = if all { plugins::all()? } else { names };
+            if names.is_empty() {
+                bail!("name a plugin or pass --all");
+            }
+            plugins::build(&names)?;
+        }
+        Task::Up { serve_args } => up::up(&serve_args)?,
+        Task::Test => {
+            plugins::build(&plugins::all()?)?;
+            run(cargo().args(["test", "--manifest-path", "plugins/Cargo.toml", "--target-dir", "target"]))?;
+            run(cargo().args(["test", "--workspace"]))?;
+        }
+        Task::Bench(args) => bench::run(args)?,
+    }
+    Ok(())
+}
