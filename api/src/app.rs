@@ -22,7 +22,10 @@ pub struct ApiLimits {
 
 impl Default for ApiLimits {
     fn default() -> Self {
-        Self { max_upload_bytes: 10 << 30, max_component_bytes: 64 << 20 }
+        Self {
+            max_upload_bytes: 10 << 30,
+            max_component_bytes: 64 << 20,
+        }
     }
 }
 
@@ -43,8 +46,14 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/v1/processors", get(processors::list))
         .route("/v1/processors/{name}", get(processors::get))
-        .route("/v1/processors/{name}/versions/{version}", put(processors::put_version))
-        .route("/v1/processors/{name}/jobs", axum::routing::post(jobs::submit))
+        .route(
+            "/v1/processors/{name}/versions/{version}",
+            put(processors::put_version),
+        )
+        .route(
+            "/v1/processors/{name}/jobs",
+            axum::routing::post(jobs::submit),
+        )
         .route("/v1/jobs", get(jobs::list))
         .route("/v1/jobs/{id}", get(jobs::get))
         .route("/v1/jobs/{id}/result", get(jobs::result))
@@ -65,5 +74,9 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this endpoint")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this endpoint",
+    )
 }

@@ -21,7 +21,11 @@ pub struct ApiError {
 impl ApiError {
     /// Builds an error.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     /// 400 with the given code.
@@ -61,18 +65,30 @@ impl IntoResponse for ApiError {
 
 impl From<MetaError> for ApiError {
     fn from(e: MetaError) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "metadata_store_unavailable", e.to_string())
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metadata_store_unavailable",
+            e.to_string(),
+        )
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "object_store_unavailable", e.to_string())
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "object_store_unavailable",
+            e.to_string(),
+        )
     }
 }
 
 impl From<RailError> for ApiError {
     fn from(e: RailError) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "rail_unavailable", e.to_string())
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "rail_unavailable",
+            e.to_string(),
+        )
     }
 }

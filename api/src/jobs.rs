@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The query of a submission: `version=V` and `param.KEY=VALUE` pairs.
+#[derive(Debug)]
 struct Submit {
     version: Option<String>,
     params: Pairs,
@@ -24,7 +25,10 @@ struct Submit {
 
 fn parse_query(raw: Option<&str>) -> Result<Submit, ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded_pairs(raw.unwrap_or(""))?;
-    let mut s = Submit { version: None, params: Vec::new() };
+    let mut s = Submit {
+        version: None,
+        params: Vec::new(),
+    };
     for (k, v) in pairs {
         if k == "version" {
             s.version = Some(v);
@@ -52,7 +56,8 @@ fn add_param(params: &mut Pairs, key: &str, value: String) -> Result<(), ApiErro
 }
 
 fn serde_urlencoded_pairs(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
-    url_decode_pairs(raw).ok_or_else(|| ApiError::bad_request("invalid_query", "malformed query string"))
+    url_decode_pairs(raw)
+        .ok_or_else(|| ApiError::bad_request("invalid_query", "malformed query string"))
 }
 
 /// Decodes `application/x-www-form-urlencoded` pairs.
@@ -93,7 +98,8 @@ where
 {
     let mut seen = 0u64;
     Box::pin(body.map(move |chunk| {
-        let chunk = chunk.map_err(|e| io::Error::other(format!("reading the request body: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| io::Error::other(format!("reading the request body: {e}")))?;
         seen += chunk.len() as u64;
         if seen > limit {
             over.store(true, Ordering::Relaxed);
@@ -121,7 +127,11 @@ pub async fn submit(
     let input = match multipart_boundary(&headers) {
         Some(boundary) => {
             let mut mp = multer::Multipart::new(body.into_data_stream(), boundary);
-            limited(file_part(&mut mp, &mut q.params).await?, limit, over.clone())
+            limited(
+                file_part(&mut mp, &mut q.params).await?,
+                limit,
+                over.clone(),
+            )
         }
         None => limited(body.into_data_stream(), limit, over.clone()),
     };
@@ -167,7 +177,10 @@ fn multipart_boundary(headers: &HeaderMap) -> Option<String> {
 
 /// Reads form fields up to the `file` part (text fields `param.KEY` are
 /// params too) and returns the file's stream.
-async fn file_part(mp: &mut multer::Multipart<'static>, params: &mut Pairs) -> Result<ByteStream, ApiError> {
+async fn file_part(
+    mp: &mut multer::Multipart<'static>,
+    params: &mut Pairs,
+) -> Result<ByteStream, ApiError> {
     let bad = |e: multer::Error| ApiError::bad_request("bad_multipart", e.to_string());
     while let Some(field) = mp.next_field().await.map_err(bad)? {
         let fname = field.name().unwrap_or("").to_owned();
@@ -182,12 +195,17 @@ async fn file_part(mp: &mut multer::Multipart<'static>, params: &mut Pairs) -> R
             None => {
                 return Err(ApiError::bad_request(
                     "bad_multipart",
-                    format!("unexpected form field {fname:?}: send the input as a part named \"file\""),
+                    format!(
+                        "unexpected form field {fname:?}: send the input as a part named \"file\""
+                    ),
                 ));
             }
         }
     }
-    Err(ApiError::bad_request("bad_multipart", "no part named \"file\" in the form"))
+    Err(ApiError::bad_request(
+        "bad_multipart",
+        "no part named \"file\" in the form",
+    ))
 }
 
 async fn resolve(
@@ -202,17 +220,23 @@ async fn resolve(
     };
     match (found, version) {
         (Some(pv), _) => Ok(pv),
-        (None, Some(v)) if !meta.list_versions(Some(name)).await?.is_empty() => Err(
-            ApiError::not_found("version_not_found", format!("processor {name} has no version {v}")),
-        ),
-        (None, _) => Err(ApiError::not_found("processor_not_found", format!("no processor named {name}"))),
+        (None, Some(v)) if !meta.list_versions(Some(name)).await?.is_empty() => {
+            Err(ApiError::not_found(
+                "version_not_found",
+                format!("processor {name} has no version {v}"),
+            ))
+        }
+        (None, _) => Err(ApiError::not_found(
+            "processor_not_found",
+            format!("no processor named {name}"),
+        )),
     }
 }
 
 async fn load_job(st: &AppState, raw: &str) -> Result<Job, ApiError> {
-    let id: JobId = raw.parse().map_err(|e: agensium_core::InvalidInput| {
-        ApiError::not_found("job_not_found", e.0)
-    })?;
+    let id: JobId = raw
+        .parse()
+        .map_err(|e: agensium_core::InvalidInput| ApiError::not_found("job_not_found", e.0))?;
     st.backends
         .meta
         .get_job(id)
@@ -221,23 +245,35 @@ async fn load_job(st: &AppState, raw: &str) -> Result<Job, ApiError> {
 }
 
 /// `GET /v1/jobs/{id}`.
-pub async fn get(State(st): State<AppState>, Path(id): Path<String>) -> Result<Json<JobView>, ApiError> {
+pub async fn get(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, ApiError> {
     Ok(Json(load_job(&st, &id).await?.into()))
 }
 
 /// `GET /v1/jobs/{id}/result`: streams the output of a succeeded job.
-pub async fn result(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn result(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let job = load_job(&st, &id).await?;
     match job.status {
         JobStatus::Succeeded => {}
         JobStatus::Queued | JobStatus::Running => {
             return Err(ApiError::conflict(
                 "job_not_finished",
-                format!("job {} is {}; the result is available once it succeeded", job.id, job.status),
+                format!(
+                    "job {} is {}; the result is available once it succeeded",
+                    job.id, job.status
+                ),
             ));
         }
         JobStatus::Failed | JobStatus::Cancelled => {
-            let why = job.error.map(|e| format!(": {}: {}", e.code, e.message)).unwrap_or_default();
+            let why = job
+                .error
+                .map(|e| format!(": {}: {}", e.code, e.message))
+                .unwrap_or_default();
             return Err(ApiError::conflict(
                 "job_failed",
                 format!("job {} is {} and has no result{why}", job.id, job.status),
@@ -245,10 +281,16 @@ pub async fn result(State(st): State<AppState>, Path(id): Path<String>) -> Resul
         }
     }
     let stream = st.backends.objects.get(&job.id.output_key()).await?;
-    let ct = job.content_type.unwrap_or_else(|| "application/octet-stream".into());
+    let ct = job
+        .content_type
+        .unwrap_or_else(|| "application/octet-stream".into());
     let mut resp = Response::new(Body::from_stream(stream));
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, ct.parse().unwrap_or(header::HeaderValue::from_static("application/octet-stream")));
+    h.insert(
+        header::CONTENT_TYPE,
+        ct.parse()
+            .unwrap_or(header::HeaderValue::from_static("application/octet-stream")),
+    );
     if let Some(n) = job.output_bytes {
         h.insert(header::CONTENT_LENGTH, n.into());
     }
@@ -256,7 +298,10 @@ pub async fn result(State(st): State<AppState>, Path(id): Path<String>) -> Resul
 }
 
 /// `GET /v1/jobs/{id}/logs`: the job's log as text (empty until it ran).
-pub async fn logs(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn logs(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let job = load_job(&st, &id).await?;
     let body = match st.backends.objects.get(&job.id.log_key()).await {
         Ok(s) => Body::from_stream(s),
@@ -266,40 +311,35 @@ pub async fn logs(State(st): State<AppState>, Path(id): Path<String>) -> Result<
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_parsing() {
-        let q = parse_query(Some("version=1.0.0&param.a=x%20y&param.b=1+2")).unwrap();
-        assert_eq!(q.version.as_deref(), Some("1.0.0"));
-        assert_eq!(q.params, vec![("a".into(), "x y".into()), ("b".into(), "1 2".into())]);
-        assert_eq!(parse_query(Some("nope=1")).unwrap_err().code, "unknown_query_parameter");
-        assert_eq!(parse_query(Some("param.a=1&param.a=2")).unwrap_err().code, "invalid_param");
-        assert_eq!(parse_query(Some("param.a=%zz")).unwrap_err().code, "invalid_query");
-        assert!(parse_query(None).unwrap().params.is_empty());
-    }
-}
-
 /// `GET /v1/jobs[?status=S][&limit=N][&before=ID]`: jobs, newest first.
 /// `next` is the `before` value of the following page, or null at the end.
-pub async fn list(State(st): State<AppState>, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+pub async fn list(
+    State(st): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
     let (mut status, mut before, mut limit) = (None, None, 100u32);
     for (k, v) in serde_urlencoded_pairs(query.as_deref().unwrap_or(""))? {
         match k.as_str() {
             "status" => {
-                status = Some(v.parse::<JobStatus>().map_err(|e| ApiError::bad_request("invalid_status", e.0))?)
+                status = Some(
+                    v.parse::<JobStatus>()
+                        .map_err(|e| ApiError::bad_request("invalid_status", e.0))?,
+                )
             }
             "before" => {
-                before = Some(v.parse::<JobId>().map_err(|e| ApiError::bad_request("invalid_job_id", e.0))?)
+                before = Some(
+                    v.parse::<JobId>()
+                        .map_err(|e| ApiError::bad_request("invalid_job_id", e.0))?,
+                )
             }
             "limit" => {
                 limit = v
                     .parse()
                     .ok()
                     .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| ApiError::bad_request("invalid_limit", "limit must be 1..=1000"))?
+                    .ok_or_else(|| {
+                        ApiError::bad_request("invalid_limit", "limit must be 1..=1000")
+                    })?
             }
             _ => {
                 return Err(ApiError::bad_request(
@@ -310,7 +350,37 @@ pub async fn list(State(st): State<AppState>, RawQuery(query): RawQuery) -> Resu
         }
     }
     let jobs = st.backends.meta.list_jobs(status, before, limit).await?;
-    let next = (jobs.len() == limit as usize).then(|| jobs.last().map(|j| j.id.to_string())).flatten();
+    let next = (jobs.len() == limit as usize)
+        .then(|| jobs.last().map(|j| j.id.to_string()))
+        .flatten();
     let jobs: Vec<JobView> = jobs.into_iter().map(JobView::from).collect();
     Ok(Json(serde_json::json!({ "jobs": jobs, "next": next })).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parsing() {
+        let q = parse_query(Some("version=1.0.0&param.a=x%20y&param.b=1+2")).unwrap();
+        assert_eq!(q.version.as_deref(), Some("1.0.0"));
+        assert_eq!(
+            q.params,
+            vec![("a".into(), "x y".into()), ("b".into(), "1 2".into())]
+        );
+        assert_eq!(
+            parse_query(Some("nope=1")).unwrap_err().code,
+            "unknown_query_parameter"
+        );
+        assert_eq!(
+            parse_query(Some("param.a=1&param.a=2")).unwrap_err().code,
+            "invalid_param"
+        );
+        assert_eq!(
+            parse_query(Some("param.a=%zz")).unwrap_err().code,
+            "invalid_query"
+        );
+        assert!(parse_query(None).unwrap().params.is_empty());
+    }
 }

@@ -1,7 +1,7 @@
 //! The `agensium` binary.
 
-use agensium_api::serve::{self, ServeConfig};
 use agensium_api::ApiLimits;
+use agensium_api::serve::{self, ServeConfig};
 use agensium_host::Limits;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
@@ -82,7 +82,10 @@ async fn main() -> Result<()> {
                 data_dir: a.data_dir,
                 workers: a.jobs.workers,
                 limits: a.jobs.limits(),
-                api: ApiLimits { max_upload_bytes: a.jobs.max_upload_mib << 20, ..ApiLimits::default() },
+                api: ApiLimits {
+                    max_upload_bytes: a.jobs.max_upload_mib << 20,
+                    ..ApiLimits::default()
+                },
             };
             let server = serve::start(cfg).await?;
             let token = server.shutdown_token();

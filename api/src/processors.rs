@@ -4,7 +4,9 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::views::{VersionView, group};
 use agensium_core::object_store::once;
-use agensium_core::{Digest, ProcessorName, ProcessorVersion, PutVersion, now_millis, parse_version};
+use agensium_core::{
+    Digest, ProcessorName, ProcessorVersion, PutVersion, now_millis, parse_version,
+};
 use axum::Json;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, State};
@@ -14,7 +16,8 @@ use serde_json::json;
 
 /// Parses a processor name from the path, or answers 400.
 pub fn name(raw: &str) -> Result<ProcessorName, ApiError> {
-    raw.parse().map_err(|e: agensium_core::InvalidInput| ApiError::bad_request("invalid_name", e.0))
+    raw.parse()
+        .map_err(|e: agensium_core::InvalidInput| ApiError::bad_request("invalid_name", e.0))
 }
 
 /// `PUT /v1/processors/{name}/versions/{version}`: registers a component.
@@ -30,7 +33,8 @@ pub async fn put_version(
     parse_version(&version).map_err(|e| ApiError::bad_request("invalid_version", e.0))?;
     let limit = st.limits.max_component_bytes;
     let bytes = to_bytes(body, limit as usize).await.map_err(|e| {
-        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
+        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+        {
             ApiError::too_large(limit)
         } else {
             ApiError::bad_request("bad_body", format!("reading the body failed: {e}"))
@@ -49,7 +53,13 @@ pub async fn put_version(
     if st.backends.objects.head(&key).await? != Some(size) {
         st.backends.objects.put(&key, once(bytes)).await?;
     }
-    let pv = ProcessorVersion { name, version, digest, size, created_at: now_millis() };
+    let pv = ProcessorVersion {
+        name,
+        version,
+        digest,
+        size,
+        created_at: now_millis(),
+    };
     match st.backends.meta.put_version(&pv).await? {
         PutVersion::Created => {
             tracing::info!(processor = %pv.name, version = %pv.version, digest = %pv.digest, "processor registered");
@@ -68,14 +78,20 @@ fn same_or_conflict(
     if existing.digest == *digest {
         Ok((StatusCode::OK, Json(VersionView::from(existing))))
     } else {
-        Err(conflict(&existing.name, &existing.version, &existing.digest))
+        Err(conflict(
+            &existing.name,
+            &existing.version,
+            &existing.digest,
+        ))
     }
 }
 
 fn conflict(name: &ProcessorName, version: &str, digest: &Digest) -> ApiError {
     ApiError::conflict(
         "version_exists",
-        format!("{name} {version} already exists with digest {digest}; versions are immutable, upload a new version"),
+        format!(
+            "{name} {version} already exists with digest {digest}; versions are immutable, upload a new version"
+        ),
     )
 }
 
@@ -92,8 +108,7 @@ pub async fn get(
 ) -> Result<impl IntoResponse, ApiError> {
     let name = name(&raw_name)?;
     let versions = st.backends.meta.list_versions(Some(&name)).await?;
-    group(versions)
-        .pop()
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("processor_not_found", format!("no processor named {name}")))
+    group(versions).pop().map(Json).ok_or_else(|| {
+        ApiError::not_found("processor_not_found", format!("no processor named {name}"))
+    })
 }

@@ -88,18 +88,30 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Server> {
         .with_context(|| format!("opening the SQLite metadata store {}", db.display()))?;
     let objects = LocalDirStore::open(dir.join("objects"))
         .await
-        .with_context(|| format!("opening the object directory {}", dir.join("objects").display()))?;
+        .with_context(|| {
+            format!(
+                "opening the object directory {}",
+                dir.join("objects").display()
+            )
+        })?;
     let backends = Backends {
         meta: Arc::new(meta),
         objects: Arc::new(objects),
         rail: Arc::new(MemoryRail::new()),
     };
-    let recovered = backends.meta.recover_unfinished().await.context("recovering unfinished jobs")?;
+    let recovered = backends
+        .meta
+        .recover_unfinished()
+        .await
+        .context("recovering unfinished jobs")?;
     for id in &recovered {
         backends.rail.push(*id).await?;
     }
     if !recovered.is_empty() {
-        tracing::info!(jobs = recovered.len(), "unfinished jobs put back on the rail");
+        tracing::info!(
+            jobs = recovered.len(),
+            "unfinished jobs put back on the rail"
+        );
     }
     let runtime = Arc::new(Runtime::new().context("starting the wasmtime engine")?);
     let listener = tokio::net::TcpListener::bind(cfg.listen)
@@ -108,13 +120,28 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Server> {
     let addr = listener.local_addr()?;
     let shutdown = CancellationToken::new();
 
-    let app = router(AppState { backends: backends.clone(), runtime: runtime.clone(), limits: cfg.api });
+    let app = router(AppState {
+        backends: backends.clone(),
+        runtime: runtime.clone(),
+        limits: cfg.api,
+    });
     let stop = shutdown.clone();
     let http = tokio::spawn(async move {
-        axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
     });
-    let wcfg = WorkerConfig { concurrency: cfg.workers, limits: cfg.limits, ..WorkerConfig::default() };
+    let wcfg = WorkerConfig {
+        concurrency: cfg.workers,
+        limits: cfg.limits,
+        ..WorkerConfig::default()
+    };
     let workers = tokio::spawn(worker::run(backends, runtime, wcfg, shutdown.clone()));
     tracing::info!(%addr, data_dir = %dir.display(), workers = cfg.workers, "agensium serving");
-    Ok(Server { addr, shutdown, http, workers })
+    Ok(Server {
+        addr,
+        shutdown,
+        http,
+        workers,
+    })
 }

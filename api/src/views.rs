@@ -55,7 +55,11 @@ pub fn group(versions: Vec<ProcessorVersion>) -> Vec<ProcessorView> {
         .into_iter()
         .filter_map(|(name, vs)| {
             let latest = latest(&vs)?.version.clone();
-            Some(ProcessorView { name, latest, versions: vs.iter().map(VersionView::from).collect() })
+            Some(ProcessorView {
+                name,
+                latest,
+                versions: vs.iter().map(VersionView::from).collect(),
+            })
         })
         .collect()
 }
@@ -115,7 +119,10 @@ mod tests {
             version("p", "2.0.0-rc.1", b"c"),
         ];
         assert_eq!(latest(&vs).unwrap().version, "1.10.0");
-        let pre = vec![version("p", "2.0.0-rc.1", b"c"), version("p", "2.0.0-rc.2", b"d")];
+        let pre = vec![
+            version("p", "2.0.0-rc.1", b"c"),
+            version("p", "2.0.0-rc.2", b"d"),
+        ];
         assert_eq!(latest(&pre).unwrap().version, "2.0.0-rc.2");
     }
 }

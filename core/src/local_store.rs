@@ -43,8 +43,13 @@ fn not_found_or(key: &str, e: io::Error) -> StoreError {
 impl ObjectStore for LocalDirStore {
     async fn put(&self, key: &str, mut body: ByteStream) -> Result<u64, StoreError> {
         let path = self.path(key)?;
-        let tmp = self.root.join(".tmp").join(uuid::Uuid::new_v4().to_string());
-        let mut file = tokio::fs::File::create(&tmp).await.map_err(StoreError::backend)?;
+        let tmp = self
+            .root
+            .join(".tmp")
+            .join(uuid::Uuid::new_v4().to_string());
+        let mut file = tokio::fs::File::create(&tmp)
+            .await
+            .map_err(StoreError::backend)?;
         let written = async {
             let mut n = 0u64;
             while let Some(chunk) = body.next().await {
@@ -54,9 +59,13 @@ impl ObjectStore for LocalDirStore {
             }
             file.flush().await.map_err(StoreError::backend)?;
             if let Some(parent) = path.parent() {
-                tokio::fs::create_dir_all(parent).await.map_err(StoreError::backend)?;
+                tokio::fs::create_dir_all(parent)
+                    .await
+                    .map_err(StoreError::backend)?;
             }
-            tokio::fs::rename(&tmp, &path).await.map_err(StoreError::backend)?;
+            tokio::fs::rename(&tmp, &path)
+                .await
+                .map_err(StoreError::backend)?;
             Ok(n)
         }
         .await;
@@ -68,7 +77,9 @@ impl ObjectStore for LocalDirStore {
 
     async fn get(&self, key: &str) -> Result<ByteStream, StoreError> {
         let path = self.path(key)?;
-        let file = tokio::fs::File::open(&path).await.map_err(|e| not_found_or(key, e))?;
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| not_found_or(key, e))?;
         Ok(Box::pin(ReaderStream::with_capacity(file, 64 * 1024)))
     }
 

@@ -35,14 +35,22 @@ impl MemoryRail {
         s.next_receipt += 1;
         let receipt = s.next_receipt.to_string();
         s.leased.insert(receipt.clone(), (job_id, prior + 1));
-        Some(Ticket { job_id, deliveries: prior + 1, receipt })
+        Some(Ticket {
+            job_id,
+            deliveries: prior + 1,
+            receipt,
+        })
     }
 }
 
 #[async_trait]
 impl Rail for MemoryRail {
     async fn push(&self, job: JobId) -> Result<(), RailError> {
-        self.state.lock().expect("rail lock").ready.push_back((job, 0));
+        self.state
+            .lock()
+            .expect("rail lock")
+            .ready
+            .push_back((job, 0));
         self.notify.notify_one();
         Ok(())
     }
@@ -62,7 +70,11 @@ impl Rail for MemoryRail {
     }
 
     async fn ack(&self, ticket: &Ticket) -> Result<(), RailError> {
-        self.state.lock().expect("rail lock").leased.remove(&ticket.receipt);
+        self.state
+            .lock()
+            .expect("rail lock")
+            .leased
+            .remove(&ticket.receipt);
         Ok(())
     }
 

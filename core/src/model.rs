@@ -28,9 +28,9 @@ impl FromStr for ProcessorName {
     type Err = InvalidInput;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let ok = (1..=63).contains(&s.len())
-            && s.bytes().enumerate().all(|(i, b)| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || (i > 0 && b == b'-')
-            });
+            && s.bytes()
+                .enumerate()
+                .all(|(i, b)| b.is_ascii_lowercase() || b.is_ascii_digit() || (i > 0 && b == b'-'));
         if ok {
             Ok(Self(s.to_owned()))
         } else {
@@ -62,8 +62,11 @@ impl fmt::Display for ProcessorName {
 
 /// Parses a semantic version (`1.2.3`, `1.0.0-rc.1`), with a clear error.
 pub fn parse_version(s: &str) -> Result<semver::Version, InvalidInput> {
-    semver::Version::parse(s)
-        .map_err(|e| InvalidInput(format!("invalid version {s:?}: {e} (expected semver, e.g. 1.0.0)")))
+    semver::Version::parse(s).map_err(|e| {
+        InvalidInput(format!(
+            "invalid version {s:?}: {e} (expected semver, e.g. 1.0.0)"
+        ))
+    })
 }
 
 /// A content digest, always `sha256:<64 lowercase hex>`.
@@ -97,10 +100,14 @@ impl FromStr for Digest {
     type Err = InvalidInput;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.strip_prefix("sha256:") {
-            Some(h) if h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) => {
+            Some(h)
+                if h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) =>
+            {
                 Ok(Self(s.to_owned()))
             }
-            _ => Err(InvalidInput(format!("invalid digest {s:?}: expected sha256:<64 hex>"))),
+            _ => Err(InvalidInput(format!(
+                "invalid digest {s:?}: expected sha256:<64 hex>"
+            ))),
         }
     }
 }
@@ -273,7 +280,10 @@ pub struct JobError {
 impl JobError {
     /// Builds an error from a code and a message.
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { code: code.into(), message: message.into() }
+        Self {
+            code: code.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -317,12 +327,7 @@ pub struct Job {
 
 impl Job {
     /// A freshly accepted job in `queued` state.
-    pub fn queued(
-        id: JobId,
-        pv: &ProcessorVersion,
-        params: Pairs,
-        input_bytes: u64,
-    ) -> Self {
+    pub fn queued(id: JobId, pv: &ProcessorVersion, params: Pairs, input_bytes: u64) -> Self {
         Self {
             id,
             processor: pv.name.clone(),

@@ -69,12 +69,18 @@ pub fn validate_key(key: &str) -> Result<(), StoreError> {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         });
-    if ok { Ok(()) } else { Err(StoreError::InvalidKey(key.to_owned())) }
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidKey(key.to_owned()))
+    }
 }
 
 /// A one-chunk stream, handy for small payloads and tests.
 pub fn once(bytes: impl Into<Bytes>) -> ByteStream {
-    Box::pin(futures::stream::once(futures::future::ready(Ok(bytes.into()))))
+    Box::pin(futures::stream::once(futures::future::ready(Ok(
+        bytes.into()
+    ))))
 }
 
 /// Collects a stream into memory. Only for small objects (components, tests).
@@ -84,7 +90,9 @@ pub async fn collect(mut s: ByteStream, limit: usize) -> io::Result<Vec<u8>> {
     while let Some(chunk) = s.next().await {
         let chunk = chunk?;
         if out.len() + chunk.len() > limit {
-            return Err(io::Error::other(format!("object larger than {limit} bytes")));
+            return Err(io::Error::other(format!(
+                "object larger than {limit} bytes"
+            )));
         }
         out.extend_from_slice(&chunk);
     }

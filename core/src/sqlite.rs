@@ -2,8 +2,7 @@
 
 use crate::meta::{Finish, MetaError, MetaStore, PutVersion};
 use crate::model::{
-    Digest, Job, JobError, JobId, JobStatus, ProcessorName, ProcessorVersion, from_millis,
-    now_millis,
+    Job, JobError, JobId, JobStatus, ProcessorName, ProcessorVersion, from_millis, now_millis,
 };
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -68,11 +67,16 @@ impl SqliteMetaStore {
     }
 
     fn init(mut conn: Connection) -> Result<Self, MetaError> {
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(MetaError::backend)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(MetaError::backend)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(MetaError::backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(MetaError::backend)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(MetaError::backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(MetaError::backend)?;
         migrate(&mut conn)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     async fn with<R, F>(&self, f: F) -> Result<R, MetaError>
@@ -82,7 +86,9 @@ impl SqliteMetaStore {
     {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().map_err(|_| MetaError::backend("poisoned lock"))?;
+            let mut guard = conn
+                .lock()
+                .map_err(|_| MetaError::backend("poisoned lock"))?;
             f(&mut guard)
         })
         .await
@@ -100,7 +106,8 @@ fn migrate(conn: &mut Connection) -> Result<(), MetaError> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
         tx.execute_batch(sql)
             .map_err(|e| MetaError::Backend(format!("migration {}: {e}", i + 1)))?;
-        tx.pragma_update(None, "user_version", i + 1).map_err(MetaError::backend)?;
+        tx.pragma_update(None, "user_version", i + 1)
+            .map_err(MetaError::backend)?;
     }
     tx.commit().map_err(MetaError::backend)
 }
@@ -110,7 +117,11 @@ fn db(e: rusqlite::Error) -> MetaError {
 }
 
 fn corrupt(e: impl std::fmt::Display) -> rusqlite::Error {
-    rusqlite::Error::UserFunctionError(Box::new(MetaError::Corrupt(e.to_string())))
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        Box::new(MetaError::Corrupt(e.to_string())),
+    )
 }
 
 fn version_from_row(r: &Row<'_>) -> rusqlite::Result<ProcessorVersion> {
@@ -128,8 +139,14 @@ const JOB_COLUMNS: &str = "id, processor, version, digest, status, params, error
     started_at, finished_at";
 
 fn job_from_row(r: &Row<'_>) -> rusqlite::Result<Job> {
-    let error = match (r.get::<_, Option<String>>(6)?, r.get::<_, Option<String>>(7)?) {
-        (Some(code), message) => Some(JobError { code, message: message.unwrap_or_default() }),
+    let error = match (
+        r.get::<_, Option<String>>(6)?,
+        r.get::<_, Option<String>>(7)?,
+    ) {
+        (Some(code), message) => Some(JobError {
+            code,
+            message: message.unwrap_or_default(),
+        }),
         _ => None,
     };
     Ok(Job {
@@ -152,9 +169,13 @@ fn job_from_row(r: &Row<'_>) -> rusqlite::Result<Job> {
 }
 
 fn get_job(conn: &Connection, id: &str) -> Result<Option<Job>, MetaError> {
-    conn.query_row(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"), [id], job_from_row)
-        .optional()
-        .map_err(db)
+    conn.query_row(
+        &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"),
+        [id],
+        job_from_row,
+    )
+    .optional()
+    .map_err(db)
 }
 
 #[async_trait]
@@ -291,7 +312,11 @@ impl MetaStore for SqliteMetaStore {
             let now = now_millis().timestamp_millis();
             let id = id.to_string();
             let n = match finish {
-                Finish::Succeeded { output_bytes, content_type, stats } => conn.execute(
+                Finish::Succeeded {
+                    output_bytes,
+                    content_type,
+                    stats,
+                } => conn.execute(
                     "UPDATE jobs SET status = ?2, output_bytes = ?3, content_type = ?4, \
                      stats = ?5, finished_at = ?6 WHERE id = ?1 AND status = 'running'",
                     params![
@@ -330,7 +355,9 @@ impl MetaStore for SqliteMetaStore {
                      AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3"
                 ))
                 .map_err(db)?;
-            let rows = stmt.query_map(params![status, before, limit], job_from_row).map_err(db)?;
+            let rows = stmt
+                .query_map(params![status, before, limit], job_from_row)
+                .map_err(db)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(db)
         })
         .await
@@ -339,8 +366,11 @@ impl MetaStore for SqliteMetaStore {
     async fn recover_unfinished(&self) -> Result<Vec<JobId>, MetaError> {
         self.with(|conn| {
             let tx = conn.transaction().map_err(db)?;
-            tx.execute("UPDATE jobs SET status = 'queued' WHERE status = 'running'", [])
-                .map_err(db)?;
+            tx.execute(
+                "UPDATE jobs SET status = 'queued' WHERE status = 'running'",
+                [],
+            )
+            .map_err(db)?;
             let ids = {
                 let mut stmt = tx
                     .prepare("SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at, id")
@@ -371,8 +401,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("meta.db");
         let pv = crate::conformance::meta_store::version("reopen", "1.0.0", b"x");
-        SqliteMetaStore::open(&path).await.unwrap().put_version(&pv).await.unwrap();
+        SqliteMetaStore::open(&path)
+            .await
+            .unwrap()
+            .put_version(&pv)
+            .await
+            .unwrap();
         let again = SqliteMetaStore::open(&path).await.unwrap();
-        assert_eq!(again.get_version(&pv.name, "1.0.0").await.unwrap(), Some(pv));
+        assert_eq!(
+            again.get_version(&pv.name, "1.0.0").await.unwrap(),
+            Some(pv)
+        );
     }
 }

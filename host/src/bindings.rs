@@ -8,4 +8,4 @@ wasmtime::component::bindgen!({
 });
 
 pub use agensium::processor::host::Level;
-pub use agensium::processor::types::{Failure, Summary};
+pub use agensium::processor::types as wit_types;

@@ -27,7 +27,10 @@ pub struct JobLog {
 impl JobLog {
     /// An empty log holding at most `limit` bytes.
     pub fn new(limit: usize) -> Self {
-        Self { inner: Arc::default(), limit }
+        Self {
+            inner: Arc::default(),
+            limit,
+        }
     }
 
     /// Appends bytes, dropping what does not fit.
@@ -65,7 +68,11 @@ impl JobLog {
 }
 
 impl AsyncWrite for JobLog {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.append(buf);
         Poll::Ready(Ok(buf.len()))
     }

@@ -42,7 +42,12 @@ pub(crate) struct Limiter {
 
 impl Limiter {
     pub fn new(limit: u64) -> Self {
-        Self { limit, current: 0, peak: 0, hit: false }
+        Self {
+            limit,
+            current: 0,
+            peak: 0,
+            hit: false,
+        }
     }
 }
 

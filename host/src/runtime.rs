@@ -73,13 +73,20 @@ impl Runtime {
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let (stop, ticking) = (ticker_stop.clone(), engine.clone());
-        std::thread::Builder::new().name("agensium-epoch".into()).spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(EPOCH_TICK);
-                ticking.increment_epoch();
-            }
-        })?;
-        Ok(Self { engine, linker, cache: Mutex::default(), ticker_stop })
+        std::thread::Builder::new()
+            .name("agensium-epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    ticking.increment_epoch();
+                }
+            })?;
+        Ok(Self {
+            engine,
+            linker,
+            cache: Mutex::default(),
+            ticker_stop,
+        })
     }
 
     /// The wasmtime engine.
@@ -108,7 +115,11 @@ impl Runtime {
     }
 
     /// Compiles on the blocking pool and caches the result under `digest`.
-    pub async fn admit(self: &Arc<Self>, digest: &Digest, bytes: Vec<u8>) -> Result<Processor, ValidateError> {
+    pub async fn admit(
+        self: &Arc<Self>,
+        digest: &Digest,
+        bytes: Vec<u8>,
+    ) -> Result<Processor, ValidateError> {
         let rt = self.clone();
         let p = tokio::task::spawn_blocking(move || rt.compile(&bytes))
             .await
@@ -120,7 +131,11 @@ impl Runtime {
 
     /// The processor for `digest`: from the cache, or compiled from the bytes
     /// `fetch` returns. Concurrent callers for one digest compile once.
-    pub async fn processor<F, Fut, E>(self: &Arc<Self>, digest: &Digest, fetch: F) -> Result<Processor, E>
+    pub async fn processor<F, Fut, E>(
+        self: &Arc<Self>,
+        digest: &Digest,
+        fetch: F,
+    ) -> Result<Processor, E>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<Vec<u8>, E>>,
@@ -141,11 +156,20 @@ impl Runtime {
 
     /// True when `digest` is compiled and cached.
     pub fn is_cached(&self, digest: &Digest) -> bool {
-        self.cache.lock().expect("cache lock").get(digest).is_some_and(|c| c.initialized())
+        self.cache
+            .lock()
+            .expect("cache lock")
+            .get(digest)
+            .is_some_and(|c| c.initialized())
     }
 
     fn cell(&self, digest: &Digest) -> Arc<OnceCell<Processor>> {
-        self.cache.lock().expect("cache lock").entry(digest.clone()).or_default().clone()
+        self.cache
+            .lock()
+            .expect("cache lock")
+            .entry(digest.clone())
+            .or_default()
+            .clone()
     }
 }
 
@@ -162,16 +186,24 @@ mod tests {
     #[test]
     fn rejects_non_wasm_core_modules_and_wrong_worlds() {
         let rt = Runtime::new().unwrap();
-        assert!(matches!(rt.compile(b"hello world"), Err(ValidateError::NotWasm)));
+        assert!(matches!(
+            rt.compile(b"hello world"),
+            Err(ValidateError::NotWasm)
+        ));
         // The smallest core module: magic + version 1.
         let core = b"\0asm\x01\0\0\0";
         assert!(matches!(rt.compile(core), Err(ValidateError::CoreModule)));
         // The smallest component: magic + version 0x0d, layer 1. It exports nothing.
         let empty = b"\0asm\x0d\0\x01\0";
-        let err = rt.compile(empty).unwrap_err();
+        let Err(err) = rt.compile(empty) else {
+            panic!("an empty component is no processor")
+        };
         assert!(matches!(err, ValidateError::WrongWorld(_)), "{err}");
         assert!(err.to_string().contains("process"), "{err}");
         let truncated = b"\0asm\x0d\0\x01\0\x07\x05";
-        assert!(matches!(rt.compile(truncated), Err(ValidateError::Invalid(_))));
+        assert!(matches!(
+            rt.compile(truncated),
+            Err(ValidateError::Invalid(_))
+        ));
     }
 }

@@ -50,7 +50,10 @@ pub struct JobState {
 
 impl WasiView for JobState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -145,7 +148,13 @@ impl Runtime {
     /// panics or fails because of the guest: every guest failure, trap or
     /// limit hit becomes an `Outcome` with a [`JobError`].
     pub async fn run(&self, processor: &Processor, req: RunRequest) -> Outcome {
-        let RunRequest { params, input, output, limits, log } = req;
+        let RunRequest {
+            params,
+            input,
+            output,
+            limits,
+            log,
+        } = req;
         let mut wasi = WasiCtx::builder();
         wasi.stdout(log.clone())
             .stderr(log.clone())
@@ -202,8 +211,14 @@ impl Runtime {
             Err(e) => Err(classify(state, e, &limits)),
         };
         if let Err(e) = &result {
-            state.log.line("agensium", &format!("job failed: {}: {}", e.code, e.message));
-            let _ = state.output.send(Err(io::Error::other("processor failed"))).await;
+            state.log.line(
+                "agensium",
+                &format!("job failed: {}: {}", e.code, e.message),
+            );
+            let _ = state
+                .output
+                .send(Err(io::Error::other("processor failed")))
+                .await;
         }
         Outcome {
             result,
@@ -225,15 +240,24 @@ fn summary_pairs(s: bindings::Summary) -> (Option<String>, Pairs) {
 fn processor_failure(f: bindings::Failure) -> JobError {
     let plain = !f.code.is_empty()
         && f.code.len() <= 64
-        && f.code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    let code = if plain { f.code } else { "processor_error".to_owned() };
+        && f.code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    let code = if plain {
+        f.code
+    } else {
+        "processor_error".to_owned()
+    };
     JobError::new(code, f.message)
 }
 
 fn classify(state: &JobState, e: wasmtime::Error, limits: &Limits) -> JobError {
     match &state.abort {
         Some(Abort::Timeout) => {
-            return JobError::new("timeout", format!("wall-time limit of {:?} exceeded", limits.wall_time));
+            return JobError::new(
+                "timeout",
+                format!("wall-time limit of {:?} exceeded", limits.wall_time),
+            );
         }
         Some(Abort::OutputLimit) => {
             return JobError::new(
@@ -241,7 +265,9 @@ fn classify(state: &JobState, e: wasmtime::Error, limits: &Limits) -> JobError {
                 format!("output limit of {} bytes exceeded", limits.output_bytes),
             );
         }
-        Some(Abort::Input(msg)) => return JobError::new("input_error", format!("reading input: {msg}")),
+        Some(Abort::Input(msg)) => {
+            return JobError::new("input_error", format!("reading input: {msg}"));
+        }
         Some(Abort::OutputClosed) => {
             return JobError::new("storage_error", "the output store stopped accepting data");
         }
@@ -257,5 +283,8 @@ fn classify(state: &JobState, e: wasmtime::Error, limits: &Limits) -> JobError {
         Some(trap) => trap.to_string(),
         None => format!("{e:#}"),
     };
-    JobError::new("trap", format!("processor trapped: {detail} (see the job log)"))
+    JobError::new(
+        "trap",
+        format!("processor trapped: {detail} (see the job log)"),
+    )
 }

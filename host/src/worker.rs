@@ -70,8 +70,17 @@ impl From<ValidateError> for LoadError {
 
 /// Runs `config.concurrency` job slots until `shutdown` is cancelled; a slot
 /// finishes its current job before it stops.
-pub async fn run(backends: Backends, runtime: Arc<Runtime>, config: WorkerConfig, shutdown: CancellationToken) {
-    let worker = Arc::new(Worker { backends, runtime, config });
+pub async fn run(
+    backends: Backends,
+    runtime: Arc<Runtime>,
+    config: WorkerConfig,
+    shutdown: CancellationToken,
+) {
+    let worker = Arc::new(Worker {
+        backends,
+        runtime,
+        config,
+    });
     let slots = (0..worker.config.concurrency).map(|slot| {
         let (w, stop) = (worker.clone(), shutdown.clone());
         tokio::spawn(async move { w.slot(slot, stop).await })
@@ -149,12 +158,17 @@ impl Worker {
                 log.line("agensium", &format!("{}: {}", e.code, e.message));
                 Finish::Failed(e)
             }
-            Ok(processor) => self.run_job(id, &processor, job.params, log.clone()).await?,
+            Ok(processor) => {
+                self.run_job(id, &processor, job.params, log.clone())
+                    .await?
+            }
         };
         b.objects.put(&id.log_key(), once(log.contents())).await?;
         b.meta.finish_job(id, &finish).await?;
         match &finish {
-            Finish::Succeeded { output_bytes, .. } => info!(job = %id, output_bytes, "job succeeded"),
+            Finish::Succeeded { output_bytes, .. } => {
+                info!(job = %id, output_bytes, "job succeeded")
+            }
             Finish::Failed(e) => info!(job = %id, code = %e.code, "job failed"),
         }
         Ok(())
@@ -171,15 +185,28 @@ impl Worker {
         let input = objects.get(&id.input_key()).await?;
         let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(4);
         let sink = objects.clone();
-        let upload = tokio::spawn(async move {
-            let body = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
-            sink.put(&id.output_key(), Box::pin(body)).await
-        });
-        let req = RunRequest { params, input, output: tx, limits: self.config.limits, log };
+        let upload =
+            tokio::spawn(async move {
+                let body = futures::stream::unfold(rx, |mut rx| async move {
+                    rx.recv().await.map(|c| (c, rx))
+                });
+                sink.put(&id.output_key(), Box::pin(body)).await
+            });
+        let req = RunRequest {
+            params,
+            input,
+            output: tx,
+            limits: self.config.limits,
+            log,
+        };
         let Outcome { result, .. } = self.runtime.run(processor, req).await;
         let uploaded = upload.await.map_err(|e| Infra::Join(e.to_string()))?;
         Ok(match result {
-            Ok((content_type, stats)) => Finish::Succeeded { output_bytes: uploaded?, content_type, stats },
+            Ok((content_type, stats)) => Finish::Succeeded {
+                output_bytes: uploaded?,
+                content_type,
+                stats,
+            },
             Err(e) => Finish::Failed(e),
         })
     }

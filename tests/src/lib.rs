@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 /// Bytes of a built example processor.
 pub fn plugin(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugins").join(format!("{name}.wasm"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/plugins")
+        .join(format!("{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
             "{}: {e}. Build the plugins first: `cargo xtask build-plugin --all` \
@@ -36,7 +38,12 @@ impl TestApp {
         let mut cfg = ServeConfig::for_dir(dir);
         tweak(&mut cfg);
         let server = serve::start(cfg).await.expect("server starts");
-        Self { url: server.url(), http: reqwest::Client::new(), dir: dir.to_path_buf(), server }
+        Self {
+            url: server.url(),
+            http: reqwest::Client::new(),
+            dir: dir.to_path_buf(),
+            server,
+        }
     }
 
     /// Stops the system, letting running jobs finish.
@@ -47,7 +54,10 @@ impl TestApp {
     /// `PUT /v1/processors/{name}/versions/{version}`.
     pub async fn register(&self, name: &str, version: &str, bytes: Vec<u8>) -> Response {
         self.http
-            .put(format!("{}/v1/processors/{name}/versions/{version}", self.url))
+            .put(format!(
+                "{}/v1/processors/{name}/versions/{version}",
+                self.url
+            ))
             .body(bytes)
             .send()
             .await
@@ -62,7 +72,12 @@ impl TestApp {
     }
 
     /// `POST /v1/processors/{name}/jobs?{query}` with a raw body.
-    pub async fn submit(&self, name: &str, query: &str, body: impl Into<reqwest::Body>) -> Response {
+    pub async fn submit(
+        &self,
+        name: &str,
+        query: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Response {
         self.http
             .post(format!("{}/v1/processors/{name}/jobs?{query}", self.url))
             .body(body)
@@ -72,7 +87,12 @@ impl TestApp {
     }
 
     /// Submits and asserts 202; returns the job id.
-    pub async fn submit_ok(&self, name: &str, query: &str, body: impl Into<reqwest::Body>) -> String {
+    pub async fn submit_ok(
+        &self,
+        name: &str,
+        query: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> String {
         let r = self.submit(name, query, body).await;
         assert_eq!(r.status(), StatusCode::ACCEPTED);
         let v: Value = r.json().await.unwrap();
@@ -81,7 +101,12 @@ impl TestApp {
 
     /// `GET` a path, parsed as JSON, with its status.
     pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
-        let r = self.http.get(format!("{}{path}", self.url)).send().await.unwrap();
+        let r = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
         (r.status(), r.json().await.unwrap())
     }
 
@@ -91,17 +116,28 @@ impl TestApp {
         loop {
             let (status, job) = self.get_json(&format!("/v1/jobs/{id}")).await;
             assert_eq!(status, StatusCode::OK);
-            if matches!(job["status"].as_str(), Some("succeeded" | "failed" | "cancelled")) {
+            if matches!(
+                job["status"].as_str(),
+                Some("succeeded" | "failed" | "cancelled")
+            ) {
                 return job;
             }
-            assert!(start.elapsed() < Duration::from_secs(60), "job {id} not done: {job}");
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "job {id} not done: {job}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
     /// The result of a job as bytes, asserting 200; with its content type.
     pub async fn result(&self, id: &str) -> (String, Vec<u8>) {
-        let r = self.http.get(format!("{}/v1/jobs/{id}/result", self.url)).send().await.unwrap();
+        let r = self
+            .http
+            .get(format!("{}/v1/jobs/{id}/result", self.url))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK, "result of {id}");
         let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
         (ct, r.bytes().await.unwrap().to_vec())
@@ -118,7 +154,9 @@ impl TestApp {
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {

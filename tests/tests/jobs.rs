@@ -20,7 +20,11 @@ fn wc(input: &[u8]) -> Value {
     let feeder = std::thread::spawn(move || stdin.write_all(&data));
     let out = child.wait_with_output().unwrap();
     feeder.join().unwrap().unwrap();
-    let n: Vec<u64> = String::from_utf8(out.stdout).unwrap().split_whitespace().map(|x| x.parse().unwrap()).collect();
+    let n: Vec<u64> = String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
     serde_json::json!({ "lines": n[0], "words": n[1], "bytes": n[2] })
 }
 
@@ -84,11 +88,20 @@ fn csv_rows(rows: usize) -> (Vec<u8>, Vec<Value>) {
     let mut csv = b"id,name,comment,amount\r\n".to_vec();
     let mut expected = Vec::with_capacity(rows);
     for i in 0..rows {
-        let name = format!("name {i}, the {}", ["first", "\"quoted\"", "ünïcødé"][i % 3]);
-        let comment = if i % 5 == 0 { format!("line one\nline two {i}") } else { String::new() };
+        let name = format!(
+            "name {i}, the {}",
+            ["first", "\"quoted\"", "ünïcødé"][i % 3]
+        );
+        let comment = if i % 5 == 0 {
+            format!("line one\nline two {i}")
+        } else {
+            String::new()
+        };
         let amount = format!("{}.{:02}", i * 7, i % 100);
         let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-        csv.extend_from_slice(format!("{i},{},{},{amount}\r\n", quote(&name), quote(&comment)).as_bytes());
+        csv.extend_from_slice(
+            format!("{i},{},{},{amount}\r\n", quote(&name), quote(&comment)).as_bytes(),
+        );
         expected.push(serde_json::json!({ "id": i.to_string(), "name": name, "comment": comment, "amount": amount }));
     }
     (csv, expected)
@@ -106,7 +119,10 @@ async fn csv_to_jsonl_100k_rows() {
     assert_eq!(job["stats"]["rows"], "100000");
     let (ct, out) = app.result(&id).await;
     assert_eq!(ct, "application/x-ndjson");
-    let lines: Vec<&[u8]> = out.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&[u8]> = out
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
     assert_eq!(lines.len(), 100_000);
     for (i, (line, want)) in lines.iter().zip(&expected).enumerate() {
         let got: Value = serde_json::from_slice(line).unwrap();
@@ -122,17 +138,25 @@ async fn multipart_params_failures_and_logs() {
     app.install("csv-to-jsonl", "1.0.0").await;
 
     // multipart/form-data with a `file` part; a param in the query.
-    let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::bytes(b"a;b\n1;2\n".to_vec()).file_name("in.csv"));
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"a;b\n1;2\n".to_vec()).file_name("in.csv"),
+    );
     let r = app
         .http
-        .post(format!("{}/v1/processors/csv-to-jsonl/jobs?param.delimiter=%3B", app.url))
+        .post(format!(
+            "{}/v1/processors/csv-to-jsonl/jobs?param.delimiter=%3B",
+            app.url
+        ))
         .multipart(form)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
-    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let job = app.wait(&id).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     assert_eq!(job["params"]["delimiter"], ";");
@@ -140,23 +164,56 @@ async fn multipart_params_failures_and_logs() {
     assert_eq!(app.result(&id).await.1, b"{\"a\":\"1\",\"b\":\"2\"}\n");
 
     // The processor refuses bad input: the job fails with its code, no result.
-    let bad = app.submit_ok("csv-to-jsonl", "", &b"a,b\n1,2,3\n"[..]).await;
+    let bad = app
+        .submit_ok("csv-to-jsonl", "", &b"a,b\n1,2,3\n"[..])
+        .await;
     let job = app.wait(&bad).await;
     assert_eq!(job["status"], "failed");
     assert_eq!(job["error"]["code"], "invalid_input");
-    assert!(job["error"]["message"].as_str().unwrap().contains("3 fields"), "{job}");
-    let r = app.http.get(format!("{}/v1/jobs/{bad}/result", app.url)).send().await.unwrap();
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("3 fields"),
+        "{job}"
+    );
+    let r = app
+        .http
+        .get(format!("{}/v1/jobs/{bad}/result", app.url))
+        .send()
+        .await
+        .unwrap();
     assert_error(r, StatusCode::CONFLICT, "job_failed").await;
-    let log = app.http.get(format!("{}/v1/jobs/{bad}/logs", app.url)).send().await.unwrap();
+    let log = app
+        .http
+        .get(format!("{}/v1/jobs/{bad}/logs", app.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(log.status(), StatusCode::OK);
     assert!(log.text().await.unwrap().contains("invalid_input"));
-    assert!(!app.objects().contains(&format!("jobs/{bad}/output")), "no partial output");
+    assert!(
+        !app.objects().contains(&format!("jobs/{bad}/output")),
+        "no partial output"
+    );
 
     // Unknown params reach the processor's log; the same worker goes on.
-    let ok = app.submit_ok("csv-to-jsonl", "param.colour=red", &b"x\n1\n"[..]).await;
+    let ok = app
+        .submit_ok("csv-to-jsonl", "param.colour=red", &b"x\n1\n"[..])
+        .await;
     assert_eq!(app.wait(&ok).await["status"], "succeeded");
-    let log = app.http.get(format!("{}/v1/jobs/{ok}/logs", app.url)).send().await.unwrap();
-    assert!(log.text().await.unwrap().contains("unknown param \"colour\""));
+    let log = app
+        .http
+        .get(format!("{}/v1/jobs/{ok}/logs", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        log.text()
+            .await
+            .unwrap()
+            .contains("unknown param \"colour\"")
+    );
 
     let (s, page) = app.get_json("/v1/jobs?status=failed").await;
     assert_eq!(s, StatusCode::OK);
@@ -222,20 +279,42 @@ async fn bad_submissions_get_json_errors_and_leave_nothing() {
     assert_error(r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     let (s, page) = app.get_json("/v1/jobs").await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(page["jobs"], serde_json::json!([]), "no job rows left behind");
+    assert_eq!(
+        page["jobs"],
+        serde_json::json!([]),
+        "no job rows left behind"
+    );
     assert_eq!(app.objects(), before, "no objects left behind");
 
     // Result and unknown jobs.
     let id = app.submit_ok("wordcount", "", "queued forever").await;
-    let r = app.http.get(format!("{}/v1/jobs/{id}/result", app.url)).send().await.unwrap();
+    let r = app
+        .http
+        .get(format!("{}/v1/jobs/{id}/result", app.url))
+        .send()
+        .await
+        .unwrap();
     assert_error(r, StatusCode::CONFLICT, "job_not_finished").await;
     let (s, job) = app.get_json(&format!("/v1/jobs/{id}")).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(job["status"], "queued");
     assert_eq!(job["error"], Value::Null);
-    let r = app.http.get(format!("{}/v1/jobs/0190f5c2-0000-7000-8000-000000000000", app.url)).send().await.unwrap();
+    let r = app
+        .http
+        .get(format!(
+            "{}/v1/jobs/0190f5c2-0000-7000-8000-000000000000",
+            app.url
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_error(r, StatusCode::NOT_FOUND, "job_not_found").await;
-    let r = app.http.get(format!("{}/v1/jobs/not-an-id/result", app.url)).send().await.unwrap();
+    let r = app
+        .http
+        .get(format!("{}/v1/jobs/not-an-id/result", app.url))
+        .send()
+        .await
+        .unwrap();
     assert_error(r, StatusCode::NOT_FOUND, "job_not_found").await;
     app.stop().await;
 }

@@ -18,9 +18,14 @@ async fn register_list_and_conflict() {
     // Same bytes again: 200, same answer.
     let again = app.register("wordcount", "1.0.0", wc.clone()).await;
     assert_eq!(again.status(), StatusCode::OK);
-    assert_eq!(again.json::<serde_json::Value>().await.unwrap()["digest"], digest.as_str());
+    assert_eq!(
+        again.json::<serde_json::Value>().await.unwrap()["digest"],
+        digest.as_str()
+    );
     // Other bytes for the same version: 409.
-    let other = app.register("wordcount", "1.0.0", plugin("csv-to-jsonl")).await;
+    let other = app
+        .register("wordcount", "1.0.0", plugin("csv-to-jsonl"))
+        .await;
     assert_error(other, StatusCode::CONFLICT, "version_exists").await;
 
     app.install("wordcount", "1.2.0").await;
@@ -28,7 +33,12 @@ async fn register_list_and_conflict() {
     app.install("csv-to-jsonl", "0.1.0").await;
     let (s, all) = app.get_json("/v1/processors").await;
     assert_eq!(s, StatusCode::OK);
-    let names: Vec<&str> = all["processors"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = all["processors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["csv-to-jsonl", "wordcount"]);
     let (s, one) = app.get_json("/v1/processors/wordcount").await;
     assert_eq!(s, StatusCode::OK);
@@ -37,7 +47,11 @@ async fn register_list_and_conflict() {
     assert_eq!(one["versions"][0]["digest"], digest.as_str());
 
     // Same component under two versions is stored once (content-addressed).
-    let wasm_objects = app.objects().iter().filter(|o| o.starts_with("processors/")).count();
+    let wasm_objects = app
+        .objects()
+        .iter()
+        .filter(|o| o.starts_with("processors/"))
+        .count();
     assert_eq!(wasm_objects, 2);
     let (s, _) = app.get_json("/v1/processors/nope").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
@@ -50,20 +64,36 @@ async fn bad_uploads_are_refused_and_leave_nothing() {
     let app = TestApp::start(dir.path(), |c| c.api.max_component_bytes = 4 << 20).await;
     let wc = plugin("wordcount");
 
-    let r = app.register("bad", "1.0.0", b"#!/bin/sh\necho hi\n".to_vec()).await;
-    assert!(assert_error(r, StatusCode::BAD_REQUEST, "not_wasm").await.contains("WebAssembly"));
+    let r = app
+        .register("bad", "1.0.0", b"#!/bin/sh\necho hi\n".to_vec())
+        .await;
+    assert!(
+        assert_error(r, StatusCode::BAD_REQUEST, "not_wasm")
+            .await
+            .contains("WebAssembly")
+    );
 
     // A core module (the smallest valid one), not a component.
-    let r = app.register("bad", "1.0.0", b"\0asm\x01\0\0\0".to_vec()).await;
-    assert!(assert_error(r, StatusCode::BAD_REQUEST, "not_a_component").await.contains("component"));
+    let r = app
+        .register("bad", "1.0.0", b"\0asm\x01\0\0\0".to_vec())
+        .await;
+    assert!(
+        assert_error(r, StatusCode::BAD_REQUEST, "not_a_component")
+            .await
+            .contains("component")
+    );
 
     // A valid component that exports nothing: not the processor world.
-    let r = app.register("bad", "1.0.0", b"\0asm\x0d\0\x01\0".to_vec()).await;
+    let r = app
+        .register("bad", "1.0.0", b"\0asm\x0d\0\x01\0".to_vec())
+        .await;
     let msg = assert_error(r, StatusCode::BAD_REQUEST, "wrong_world").await;
     assert!(msg.contains("agensium:processor"), "{msg}");
 
     // A component cut in half.
-    let r = app.register("bad", "1.0.0", wc[..wc.len() / 2].to_vec()).await;
+    let r = app
+        .register("bad", "1.0.0", wc[..wc.len() / 2].to_vec())
+        .await;
     assert_error(r, StatusCode::BAD_REQUEST, "invalid_component").await;
 
     let r = app.register("Bad_Name", "1.0.0", wc.clone()).await;
@@ -74,13 +104,31 @@ async fn bad_uploads_are_refused_and_leave_nothing() {
     assert_error(r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
 
     let (_, all) = app.get_json("/v1/processors").await;
-    assert_eq!(all["processors"], serde_json::json!([]), "no rows left behind");
-    assert!(app.objects().is_empty(), "no objects left behind: {:?}", app.objects());
+    assert_eq!(
+        all["processors"],
+        serde_json::json!([]),
+        "no rows left behind"
+    );
+    assert!(
+        app.objects().is_empty(),
+        "no objects left behind: {:?}",
+        app.objects()
+    );
 
     // Errors elsewhere are JSON too.
-    let r = app.http.get(format!("{}/v2/nothing", app.url)).send().await.unwrap();
+    let r = app
+        .http
+        .get(format!("{}/v2/nothing", app.url))
+        .send()
+        .await
+        .unwrap();
     assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
-    let r = app.http.delete(format!("{}/v1/processors", app.url)).send().await.unwrap();
+    let r = app
+        .http
+        .delete(format!("{}/v1/processors", app.url))
+        .send()
+        .await
+        .unwrap();
     assert_error(r, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
     app.stop().await;
 }

@@ -10,7 +10,10 @@ async fn queued_jobs_complete_after_restart() {
     app.install("wordcount", "1.0.0").await;
     let mut ids = Vec::new();
     for i in 0..5 {
-        ids.push(app.submit_ok("wordcount", "", format!("job {i} has five words\n")).await);
+        ids.push(
+            app.submit_ok("wordcount", "", format!("job {i} has five words\n"))
+                .await,
+        );
     }
     app.stop().await;
 

@@ -41,13 +41,19 @@ enum Task {
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the repo").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the repo")
+        .to_path_buf()
 }
 
 /// Runs a command in the repo root, failing when it fails.
 pub fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("$ {cmd:?}");
-    let status = cmd.current_dir(root()).status().with_context(|| format!("starting {cmd:?}"))?;
+    let status = cmd
+        .current_dir(root())
+        .status()
+        .with_context(|| format!("starting {cmd:?}"))?;
     if !status.success() {
         bail!("{cmd:?} failed: {status}");
     }
@@ -70,7 +76,13 @@ fn main() -> Result<()> {
         Task::Up { serve_args } => up::up(&serve_args)?,
         Task::Test => {
             plugins::build(&plugins::all()?)?;
-            run(cargo().args(["test", "--manifest-path", "plugins/Cargo.toml", "--target-dir", "target"]))?;
+            run(cargo().args([
+                "test",
+                "--manifest-path",
+                "plugins/Cargo.toml",
+                "--target-dir",
+                "target",
+            ]))?;
             run(cargo().args(["test", "--workspace"]))?;
         }
         Task::Bench(args) => bench::run(args)?,

@@ -27,9 +27,17 @@ pub fn output(name: &str) -> PathBuf {
 }
 
 fn ensure_target() -> Result<()> {
-    let out = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    let out = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
     match out {
-        Ok(o) if String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == TARGET) => Ok(()),
+        Ok(o)
+            if String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == TARGET) =>
+        {
+            Ok(())
+        }
         Ok(_) => run(Command::new("rustup").args(["target", "add", TARGET])),
         Err(e) => {
             eprintln!("rustup not found ({e}); assuming {TARGET} is installed");
@@ -50,9 +58,19 @@ pub fn build(names: &[String]) -> Result<()> {
         }
     }
     let mut cmd = cargo();
-    cmd.args(["build", "--release", "--target", TARGET, "--manifest-path", "plugins/Cargo.toml"])
-        .args(["--target-dir", "target"])
-        .env("CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS", "-C target-feature=+simd128");
+    cmd.args([
+        "build",
+        "--release",
+        "--target",
+        TARGET,
+        "--manifest-path",
+        "plugins/Cargo.toml",
+    ])
+    .args(["--target-dir", "target"])
+    .env(
+        "CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS",
+        "-C target-feature=+simd128",
+    );
     for n in names {
         cmd.args(["-p", n]);
     }
@@ -60,16 +78,26 @@ pub fn build(names: &[String]) -> Result<()> {
     let runtime = agensium_host::Runtime::new()?;
     std::fs::create_dir_all(root().join("target/plugins"))?;
     for n in names {
-        let built = root().join("target").join(TARGET).join("release").join(format!("{}.wasm", n.replace('-', "_")));
-        let bytes = std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
-        runtime.compile(&bytes).with_context(|| format!("{n} is not a valid processor"))?;
+        let built = root()
+            .join("target")
+            .join(TARGET)
+            .join("release")
+            .join(format!("{}.wasm", n.replace('-', "_")));
+        let bytes =
+            std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
+        runtime
+            .compile(&bytes)
+            .with_context(|| format!("{n} is not a valid processor"))?;
         std::fs::write(output(n), &bytes)?;
         println!(
             "{:<14} {:>9} bytes  sha256:{}  {}",
             n,
             bytes.len(),
             hex::encode(Sha256::digest(&bytes)),
-            output(n).strip_prefix(root()).unwrap_or(&output(n)).display()
+            output(n)
+                .strip_prefix(root())
+                .unwrap_or(&output(n))
+                .display()
         );
     }
     Ok(())

@@ -24,7 +24,9 @@ pub fn up(serve_args: &[String]) -> Result<()> {
         return Err(e);
     }
     println!("\nAgensium is up at {base} with: {}", names.join(", "));
-    println!("Try:\n  curl -s -X POST --data-binary @README.md {base}/v1/processors/wordcount/jobs");
+    println!(
+        "Try:\n  curl -s -X POST --data-binary @README.md {base}/v1/processors/wordcount/jobs"
+    );
     println!("Press Ctrl-C to stop.");
     let status = child.wait()?;
     if !status.success() {
@@ -53,7 +55,9 @@ async fn register(base: &str, names: &[String]) -> Result<()> {
     loop {
         match http.get(format!("{base}/healthz")).send().await {
             Ok(r) if r.status().is_success() => break,
-            _ if start.elapsed() > Duration::from_secs(60) => bail!("agensium did not answer on {base}"),
+            _ if start.elapsed() > Duration::from_secs(60) => {
+                bail!("agensium did not answer on {base}")
+            }
             _ => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }

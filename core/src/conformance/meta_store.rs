@@ -33,13 +33,22 @@ async fn listing(store: &dyn MetaStore, n: &str) {
         ids.push(j.id);
     }
     store.start_job(ids[1]).await.unwrap();
-    store.finish_job(ids[1], &Finish::Failed(JobError::new("x", "y"))).await.unwrap();
+    store
+        .finish_job(ids[1], &Finish::Failed(JobError::new("x", "y")))
+        .await
+        .unwrap();
     let page = store.list_jobs(None, None, 2).await.unwrap();
     let newest: Vec<JobId> = page.iter().map(|j| j.id).collect();
     assert_eq!(newest, [ids[4], ids[3]], "newest first");
     let next = store.list_jobs(None, Some(ids[3]), 2).await.unwrap();
-    assert_eq!(next.iter().map(|j| j.id).collect::<Vec<_>>(), [ids[2], ids[1]]);
-    let failed = store.list_jobs(Some(JobStatus::Failed), Some(ids[4]), 100).await.unwrap();
+    assert_eq!(
+        next.iter().map(|j| j.id).collect::<Vec<_>>(),
+        [ids[2], ids[1]]
+    );
+    let failed = store
+        .list_jobs(Some(JobStatus::Failed), Some(ids[4]), 100)
+        .await
+        .unwrap();
     assert!(failed.iter().all(|j| j.status == JobStatus::Failed));
     assert!(failed.iter().any(|j| j.id == ids[1]));
 }
@@ -49,13 +58,22 @@ async fn versions(store: &dyn MetaStore, n: &str) {
     assert_eq!(store.put_version(&v1).await.unwrap(), PutVersion::Created);
     assert_eq!(store.put_version(&v1).await.unwrap(), PutVersion::Unchanged);
     let other = version(n, "1.0.0", b"other");
-    assert_eq!(store.put_version(&other).await.unwrap(), PutVersion::Conflict(v1.digest.clone()));
-    assert_eq!(store.get_version(&v1.name, "1.0.0").await.unwrap(), Some(v1.clone()));
+    assert_eq!(
+        store.put_version(&other).await.unwrap(),
+        PutVersion::Conflict(v1.digest.clone())
+    );
+    assert_eq!(
+        store.get_version(&v1.name, "1.0.0").await.unwrap(),
+        Some(v1.clone())
+    );
     assert_eq!(store.get_version(&v1.name, "9.9.9").await.unwrap(), None);
     let v2 = version(n, "1.1.0", b"two");
     store.put_version(&v2).await.unwrap();
     let mine = store.list_versions(Some(&v1.name)).await.unwrap();
-    assert_eq!(mine.iter().map(|v| v.version.as_str()).collect::<Vec<_>>(), ["1.0.0", "1.1.0"]);
+    assert_eq!(
+        mine.iter().map(|v| v.version.as_str()).collect::<Vec<_>>(),
+        ["1.0.0", "1.1.0"]
+    );
     let all = store.list_versions(None).await.unwrap();
     assert!(all.contains(&v1) && all.contains(&v2));
 }
@@ -63,7 +81,10 @@ async fn versions(store: &dyn MetaStore, n: &str) {
 async fn job_life(store: &dyn MetaStore, n: &str) {
     let pv = version(n, "2.0.0", b"job-life");
     store.put_version(&pv).await.unwrap();
-    let params = vec![("b".to_string(), "2".to_string()), ("a".to_string(), "1".to_string())];
+    let params = vec![
+        ("b".to_string(), "2".to_string()),
+        ("a".to_string(), "1".to_string()),
+    ];
     let job = Job::queued(JobId::new(), &pv, params, 1234);
     store.insert_job(&job).await.unwrap();
     assert_eq!(store.get_job(job.id).await.unwrap(), Some(job.clone()));
@@ -93,11 +114,17 @@ async fn job_life(store: &dyn MetaStore, n: &str) {
     let fail = Finish::Failed(JobError::new("trap", "boom"));
     assert!(!store.finish_job(job.id, &fail).await.unwrap());
     assert!(store.start_job(job.id).await.unwrap().is_none());
-    assert_eq!(store.get_job(job.id).await.unwrap().unwrap().status, JobStatus::Succeeded);
+    assert_eq!(
+        store.get_job(job.id).await.unwrap().unwrap().status,
+        JobStatus::Succeeded
+    );
 
     let bad = Job::queued(JobId::new(), &pv, vec![], 0);
     store.insert_job(&bad).await.unwrap();
-    assert!(!store.finish_job(bad.id, &fail).await.unwrap(), "only running jobs finish");
+    assert!(
+        !store.finish_job(bad.id, &fail).await.unwrap(),
+        "only running jobs finish"
+    );
     store.start_job(bad.id).await.unwrap();
     assert!(store.finish_job(bad.id, &fail).await.unwrap());
     let bad = store.get_job(bad.id).await.unwrap().unwrap();
@@ -116,11 +143,18 @@ async fn recovery(store: &dyn MetaStore, n: &str) {
     }
     store.start_job(running.id).await.unwrap();
     store.start_job(done.id).await.unwrap();
-    store.finish_job(done.id, &Finish::Failed(JobError::new("x", "y"))).await.unwrap();
+    store
+        .finish_job(done.id, &Finish::Failed(JobError::new("x", "y")))
+        .await
+        .unwrap();
     let ids = store.recover_unfinished().await.unwrap();
     assert!(ids.contains(&queued.id) && ids.contains(&running.id));
     assert!(!ids.contains(&done.id));
     let r = store.get_job(running.id).await.unwrap().unwrap();
-    assert_eq!(r.status, JobStatus::Queued, "running jobs go back to queued");
+    assert_eq!(
+        r.status,
+        JobStatus::Queued,
+        "running jobs go back to queued"
+    );
     assert_eq!(r.attempts, 1, "recovery keeps the attempt count");
 }

@@ -20,12 +20,22 @@ async fn round_trip_and_overwrite(store: &dyn ObjectStore, p: &str) {
     let key = format!("{p}/a.bin");
     assert_eq!(store.put(&key, once(&b"hello"[..])).await.unwrap(), 5);
     assert_eq!(store.head(&key).await.unwrap(), Some(5));
-    let got = collect(store.get(&key).await.unwrap(), 1 << 20).await.unwrap();
+    let got = collect(store.get(&key).await.unwrap(), 1 << 20)
+        .await
+        .unwrap();
     assert_eq!(got, b"hello");
     store.put(&key, once(&b"bye"[..])).await.unwrap();
-    let got = collect(store.get(&key).await.unwrap(), 1 << 20).await.unwrap();
+    let got = collect(store.get(&key).await.unwrap(), 1 << 20)
+        .await
+        .unwrap();
     assert_eq!(got, b"bye");
-    assert_eq!(store.put(&format!("{p}/empty"), once(Bytes::new())).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .put(&format!("{p}/empty"), once(Bytes::new()))
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(store.head(&format!("{p}/empty")).await.unwrap(), Some(0));
 }
 
@@ -36,7 +46,11 @@ async fn large_object_streams(store: &dyn ObjectStore, p: &str) {
     const CHUNKS: usize = 123;
     let key = format!("{p}/large.bin");
     let body: ByteStream = Box::pin(futures::stream::iter((0..CHUNKS).map(|i| {
-        Ok(Bytes::from((0..CHUNK).map(|j| ((i * CHUNK + j) % 251) as u8).collect::<Vec<_>>()))
+        Ok(Bytes::from(
+            (0..CHUNK)
+                .map(|j| ((i * CHUNK + j) % 251) as u8)
+                .collect::<Vec<_>>(),
+        ))
     })));
     let total = (CHUNK * CHUNKS) as u64;
     assert_eq!(store.put(&key, body).await.unwrap(), total);
@@ -52,13 +66,19 @@ async fn large_object_streams(store: &dyn ObjectStore, p: &str) {
         off += chunk.len();
     }
     assert_eq!(off as u64, total);
-    assert!(biggest < CHUNK * CHUNKS / 2, "get must stream, got a {biggest}-byte chunk");
+    assert!(
+        biggest < CHUNK * CHUNKS / 2,
+        "get must stream, got a {biggest}-byte chunk"
+    );
     store.delete(&key).await.unwrap();
 }
 
 async fn missing_and_delete(store: &dyn ObjectStore, p: &str) {
     let key = format!("{p}/missing");
-    assert!(matches!(store.get(&key).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.get(&key).await,
+        Err(StoreError::NotFound(_))
+    ));
     assert_eq!(store.head(&key).await.unwrap(), None);
     store.delete(&key).await.unwrap();
     store.put(&key, once(&b"x"[..])).await.unwrap();
@@ -73,13 +93,20 @@ async fn failed_body_stores_nothing(store: &dyn ObjectStore, p: &str) {
         Err(io::Error::other("client went away")),
     ]));
     assert!(store.put(&key, body).await.is_err());
-    assert_eq!(store.head(&key).await.unwrap(), None, "a failed put must store nothing");
+    assert_eq!(
+        store.head(&key).await.unwrap(),
+        None,
+        "a failed put must store nothing"
+    );
 }
 
 async fn bad_keys(store: &dyn ObjectStore) {
     for key in ["", "/abs", "a/../b", "a//b", "sp ace"] {
         assert!(
-            matches!(store.put(key, once(&b"x"[..])).await, Err(StoreError::InvalidKey(_))),
+            matches!(
+                store.put(key, once(&b"x"[..])).await,
+                Err(StoreError::InvalidKey(_))
+            ),
             "key {key:?} must be rejected"
         );
     }

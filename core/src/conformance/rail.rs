@@ -14,7 +14,12 @@ pub async fn run(rail: &dyn Rail) {
 
 async fn empty_take_waits(rail: &dyn Rail) {
     let t0 = Instant::now();
-    assert!(rail.take("c1", Duration::from_millis(200)).await.unwrap().is_none());
+    assert!(
+        rail.take("c1", Duration::from_millis(200))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(t0.elapsed() >= Duration::from_millis(150), "take must wait");
 }
 
@@ -22,17 +27,34 @@ async fn fifo_ack_release(rail: &dyn Rail) {
     let (a, b) = (JobId::new(), JobId::new());
     rail.push(a).await.unwrap();
     rail.push(b).await.unwrap();
-    let ta = rail.take("c1", Duration::from_secs(1)).await.unwrap().unwrap();
+    let ta = rail
+        .take("c1", Duration::from_secs(1))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((ta.job_id, ta.deliveries), (a, 1));
     rail.release(&ta).await.unwrap();
-    let ta2 = rail.take("c1", Duration::from_secs(1)).await.unwrap().unwrap();
+    let ta2 = rail
+        .take("c1", Duration::from_secs(1))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(ta2.job_id, a, "a released ticket is delivered again");
     assert_eq!(ta2.deliveries, 2, "redelivery counts");
-    let tb = rail.take("c2", Duration::from_secs(1)).await.unwrap().unwrap();
+    let tb = rail
+        .take("c2", Duration::from_secs(1))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((tb.job_id, tb.deliveries), (b, 1));
     rail.ack(&ta2).await.unwrap();
     rail.ack(&tb).await.unwrap();
-    assert!(rail.take("c1", Duration::from_millis(100)).await.unwrap().is_none());
+    assert!(
+        rail.take("c1", Duration::from_millis(100))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// 200 tickets, 4 concurrent takers: each ticket delivered exactly once.
@@ -40,7 +62,11 @@ async fn one_taker_per_ticket(rail: &dyn Rail) {
     let ids: Vec<JobId> = (0..200).map(|_| JobId::new()).collect();
     let takers = (0..4).map(|i| async move {
         let mut got = Vec::new();
-        while let Some(t) = rail.take(&format!("c{i}"), Duration::from_millis(300)).await.unwrap() {
+        while let Some(t) = rail
+            .take(&format!("c{i}"), Duration::from_millis(300))
+            .await
+            .unwrap()
+        {
             rail.ack(&t).await.unwrap();
             got.push(t.job_id);
         }
@@ -54,5 +80,8 @@ async fn one_taker_per_ticket(rail: &dyn Rail) {
     let (got, ()) = futures::join!(futures::future::join_all(takers), pushes);
     let all: Vec<JobId> = got.into_iter().flatten().collect();
     assert_eq!(all.len(), ids.len(), "every ticket delivered once");
-    assert_eq!(all.iter().collect::<HashSet<_>>(), ids.iter().collect::<HashSet<_>>());
+    assert_eq!(
+        all.iter().collect::<HashSet<_>>(),
+        ids.iter().collect::<HashSet<_>>()
+    );
 }

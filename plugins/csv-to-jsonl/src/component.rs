@@ -5,7 +5,6 @@ use crate::Converter;
 wit_bindgen::generate!({ path: "../../wit", world: "processor" });
 
 use agensium::processor::host;
-use agensium::processor::types::{Failure, Summary};
 
 const READ: u32 = 256 * 1024;
 const FLUSH_AT: usize = 256 * 1024;
@@ -13,7 +12,10 @@ const FLUSH_AT: usize = 256 * 1024;
 struct CsvToJsonl;
 
 fn invalid(message: String) -> Failure {
-    Failure { code: "invalid_input".into(), message }
+    Failure {
+        code: "invalid_input".into(),
+        message,
+    }
 }
 
 impl Guest for CsvToJsonl {
@@ -21,8 +23,12 @@ impl Guest for CsvToJsonl {
         let mut delim = b',';
         for (k, v) in &params {
             match (k.as_str(), v.as_bytes()) {
-                ("delimiter", [b]) if b.is_ascii() && !matches!(b, b'"' | b'\n' | b'\r') => delim = *b,
-                ("delimiter", _) => return Err(invalid(format!("bad delimiter {v:?}: one ASCII character"))),
+                ("delimiter", [b]) if b.is_ascii() && !matches!(b, b'"' | b'\n' | b'\r') => {
+                    delim = *b
+                }
+                ("delimiter", _) => {
+                    return Err(invalid(format!("bad delimiter {v:?}: one ASCII character")));
+                }
                 _ => host::log(host::Level::Warn, &format!("unknown param {k:?} ignored")),
             }
         }

@@ -165,7 +165,10 @@ impl Converter {
 
     fn push_bytes(&mut self, bytes: &[u8]) -> Result<(), Error> {
         if self.row.len() + bytes.len() > MAX_ROW {
-            return Err(Error(format!("line {}: row longer than {MAX_ROW} bytes", self.row_line)));
+            return Err(Error(format!(
+                "line {}: row longer than {MAX_ROW} bytes",
+                self.row_line
+            )));
         }
         self.row.extend_from_slice(bytes);
         Ok(())
@@ -180,7 +183,11 @@ impl Converter {
             return Ok(());
         }
         self.line += 1;
-        self.state = if b == b'\r' { State::AfterCr } else { State::FieldStart };
+        self.state = if b == b'\r' {
+            State::AfterCr
+        } else {
+            State::FieldStart
+        };
         let blank = self.ends.len() == 1 && self.row.is_empty() && !self.quoted;
         if blank {
             self.reset_row();

@@ -16,9 +16,19 @@ fn convert(input: &str) -> Result<String, String> {
 
 #[test]
 fn simple_rows() {
-    assert_eq!(convert("a,b\n1,2\n3,4\n").unwrap(), "{\"a\":\"1\",\"b\":\"2\"}\n{\"a\":\"3\",\"b\":\"4\"}\n");
-    assert_eq!(convert("a,b\r\n1,2\r\n").unwrap(), "{\"a\":\"1\",\"b\":\"2\"}\n");
-    assert_eq!(convert("a,b\n1,2").unwrap(), "{\"a\":\"1\",\"b\":\"2\"}\n", "no final newline");
+    assert_eq!(
+        convert("a,b\n1,2\n3,4\n").unwrap(),
+        "{\"a\":\"1\",\"b\":\"2\"}\n{\"a\":\"3\",\"b\":\"4\"}\n"
+    );
+    assert_eq!(
+        convert("a,b\r\n1,2\r\n").unwrap(),
+        "{\"a\":\"1\",\"b\":\"2\"}\n"
+    );
+    assert_eq!(
+        convert("a,b\n1,2").unwrap(),
+        "{\"a\":\"1\",\"b\":\"2\"}\n",
+        "no final newline"
+    );
     assert_eq!(convert("a\n").unwrap(), "");
     assert_eq!(convert("").unwrap(), "");
 }
@@ -30,25 +40,50 @@ fn rfc4180_quoting() {
         convert(csv).unwrap(),
         "{\"name\":\"Smith, J\",\"quote\":\"He said \\\"hi\\\"\\nand left\"}\n"
     );
-    assert_eq!(convert("a,b\n\"\",x\n").unwrap(), "{\"a\":\"\",\"b\":\"x\"}\n");
-    assert_eq!(convert("a\n\"\"\n").unwrap(), "{\"a\":\"\"}\n", "a quoted empty field is a row");
+    assert_eq!(
+        convert("a,b\n\"\",x\n").unwrap(),
+        "{\"a\":\"\",\"b\":\"x\"}\n"
+    );
+    assert_eq!(
+        convert("a\n\"\"\n").unwrap(),
+        "{\"a\":\"\"}\n",
+        "a quoted empty field is a row"
+    );
     assert_eq!(convert("a,b\n,\n").unwrap(), "{\"a\":\"\",\"b\":\"\"}\n");
 }
 
 #[test]
 fn escapes_bom_blank_lines_unicode() {
-    assert_eq!(convert("\u{feff}k\n\tv\\\u{1}\n").unwrap(), "{\"k\":\"\\tv\\\\\\u0001\"}\n");
+    assert_eq!(
+        convert("\u{feff}k\n\tv\\\u{1}\n").unwrap(),
+        "{\"k\":\"\\tv\\\\\\u0001\"}\n"
+    );
     assert_eq!(convert("k\n\nx\n\n").unwrap(), "{\"k\":\"x\"}\n");
-    assert_eq!(convert("ключ\nзначение ✓\n").unwrap(), "{\"ключ\":\"значение ✓\"}\n");
+    assert_eq!(
+        convert("ключ\nзначение ✓\n").unwrap(),
+        "{\"ключ\":\"значение ✓\"}\n"
+    );
 }
 
 #[test]
 fn errors() {
-    assert!(convert("a,b\n1\n").unwrap_err().contains("1 fields, the header has 2"));
+    assert!(
+        convert("a,b\n1\n")
+            .unwrap_err()
+            .contains("1 fields, the header has 2")
+    );
     assert!(convert("a\n\"open\n").unwrap_err().contains("unterminated"));
-    assert!(convert("a\n\"x\"y\n").unwrap_err().contains("after a closing quote"));
+    assert!(
+        convert("a\n\"x\"y\n")
+            .unwrap_err()
+            .contains("after a closing quote")
+    );
     assert!(convert("a,a\n").unwrap_err().contains("duplicate"));
-    assert!(convert_chunks(&[b"a\n\xff\n"]).unwrap_err().contains("UTF-8"));
+    assert!(
+        convert_chunks(&[b"a\n\xff\n"])
+            .unwrap_err()
+            .contains("UTF-8")
+    );
 }
 
 #[test]

@@ -5,7 +5,6 @@ use crate::Counts;
 wit_bindgen::generate!({ path: "../../wit", world: "processor" });
 
 use agensium::processor::host;
-use agensium::processor::types::{Failure, Summary};
 
 struct Wordcount;
 

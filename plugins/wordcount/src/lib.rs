@@ -2,8 +2,11 @@
 //! `LC_ALL=C wc -l -w -c` counts them.
 //!
 //! * lines: number of `\n` bytes;
-//! * words: maximal runs of bytes that are not ASCII whitespace
-//!   (space, `\t`, `\n`, `\v`, `\f`, `\r` — C's `isspace`);
+//! * words: as GNU wc counts them in the C locale — a word starts at a
+//!   printable ASCII byte (`0x21..=0x7e`) outside a word and ends at ASCII
+//!   whitespace (space, `\t`, `\n`, `\v`, `\f`, `\r` — C's `isspace`);
+//!   other bytes (controls, `0x7f`, `0x80..=0xff`) neither start nor end a
+//!   word. On text this is "runs of non-whitespace bytes".
 //! * bytes: the input's length.
 //!
 //! Output: `{"lines":L,"words":W,"bytes":B}` as `application/json`.
@@ -29,25 +32,23 @@ pub struct Counts {
 }
 
 impl Counts {
-    /// Counts one more chunk. Branch-free so that it vectorises.
+    /// Counts one more chunk, branch-free.
     pub fn feed(&mut self, chunk: &[u8]) {
         let mut lines = 0u64;
         let mut starts = 0u64;
-        let mut prev_space = !self.in_word;
+        let mut in_word = self.in_word;
         for block in chunk.chunks(4096) {
             let (mut l, mut s) = (0u32, 0u32);
             for &b in block {
-                let sp = is_space(b);
+                let printable = (0x21..=0x7e).contains(&b);
                 l += (b == b'\n') as u32;
-                s += (prev_space & !sp) as u32;
-                prev_space = sp;
+                s += (printable & !in_word) as u32;
+                in_word = printable | (in_word & !is_space(b));
             }
             lines += l as u64;
             starts += s as u64;
         }
-        if let Some(&last) = chunk.last() {
-            self.in_word = !is_space(last);
-        }
+        self.in_word = in_word;
         self.lines += lines;
         self.words += starts;
         self.bytes += chunk.len() as u64;
@@ -55,7 +56,10 @@ impl Counts {
 
     /// The JSON document the processor writes.
     pub fn to_json(&self) -> String {
-        format!(r#"{{"lines":{},"words":{},"bytes":{}}}"#, self.lines, self.words, self.bytes)
+        format!(
+            r#"{{"lines":{},"words":{},"bytes":{}}}"#,
+            self.lines, self.words, self.bytes
+        )
     }
 }
 
@@ -75,8 +79,10 @@ mod tests {
     fn basics() {
         assert_eq!(count(&[b""]), (0, 0, 0));
         assert_eq!(count(&[b"hello world\n"]), (1, 2, 12));
-        assert_eq!(count(&[b"  a\tb\x0bc\x0cd\re\n\nf"]), (2, 6, 17));
-        assert_eq!(count(&[b"\xff\x00 \x01"]), (0, 2, 4));
+        assert_eq!(count(&[b"  a\tb\x0bc\x0cd\re\n\nf"]), (2, 6, 14));
+        // Like GNU wc in the C locale: non-printable bytes neither start nor end words.
+        assert_eq!(count(&[b"\xff\x00 \x01"]), (0, 0, 4));
+        assert_eq!(count(&[b"a\x01b \x80 c\xffd"]), (0, 2, 9));
     }
 
     #[test]
@@ -86,7 +92,11 @@ mod tests {
         let text = b"the quick  brown\tfox\njumps over\r\nthe lazy dog \n";
         let whole = count(&[text]);
         for split in 0..text.len() {
-            assert_eq!(count(&[&text[..split], &text[split..]]), whole, "split at {split}");
+            assert_eq!(
+                count(&[&text[..split], &text[split..]]),
+                whole,
+                "split at {split}"
+            );
         }
     }
 
