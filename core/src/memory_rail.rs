@@ -78,6 +78,11 @@ impl Rail for MemoryRail {
         Ok(())
     }
 
+    async fn renew(&self, _ticket: &Ticket) -> Result<(), RailError> {
+        // In-process leases never expire: the process holding them is this one.
+        Ok(())
+    }
+
     async fn release(&self, ticket: &Ticket) -> Result<(), RailError> {
         let mut s = self.state.lock().expect("rail lock");
         if let Some(entry) = s.leased.remove(&ticket.receipt) {

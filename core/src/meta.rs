@@ -4,6 +4,7 @@ use crate::model::{
     Digest, Job, JobError, JobId, JobStatus, Pairs, ProcessorName, ProcessorVersion,
 };
 use async_trait::async_trait;
+use std::time::Duration;
 
 /// Errors of a metadata store.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +57,9 @@ pub enum Finish {
 /// [`crate::conformance::meta_store`]):
 /// * a version, once registered, never changes its digest;
 /// * a job in a final state never changes again;
-/// * `start_job` only starts `queued` or `running` jobs, and counts attempts.
+/// * `start_job` only starts a `queued` job or a `running` job whose lease
+///   has expired, so one job runs on one worker at a time; it counts attempts;
+/// * only the lease owner can renew, finish or hand back a running job.
 #[async_trait]
 pub trait MetaStore: Send + Sync + 'static {
     /// Registers a processor version unless the version exists already.
@@ -82,14 +85,36 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Looks a job up.
     async fn get_job(&self, id: JobId) -> Result<Option<Job>, MetaError>;
 
-    /// Marks a `queued` or `running` job as running a new attempt: status
-    /// `running`, `attempts + 1`, `started_at = now`. Returns the updated job,
-    /// or `None` when the job is missing or already final.
-    async fn start_job(&self, id: JobId) -> Result<Option<Job>, MetaError>;
+    /// Starts a new attempt of a `queued` job, or of a `running` job whose
+    /// lease expired (its worker died): status `running`, `attempts + 1`,
+    /// `started_at = now`, `worker = owner`, lease until `now + lease`.
+    /// Returns the updated job, or `None` when the job is missing, final, or
+    /// running under a live lease.
+    async fn start_job(
+        &self,
+        id: JobId,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<Job>, MetaError>;
 
-    /// Records the final state of a `running` job. Returns false (and changes
-    /// nothing) when the job was not running.
-    async fn finish_job(&self, id: JobId, finish: &Finish) -> Result<bool, MetaError>;
+    /// Extends the lease of a job `owner` runs. False when the lease is lost.
+    async fn renew_lease(&self, id: JobId, owner: &str, lease: Duration)
+    -> Result<bool, MetaError>;
+
+    /// Records the final state of a job `owner` runs. Returns false (and
+    /// changes nothing) when the job is not running under `owner`'s lease.
+    async fn finish_job(&self, id: JobId, owner: &str, finish: &Finish) -> Result<bool, MetaError>;
+
+    /// Hands a job `owner` runs back to `queued` (graceful shutdown, or an
+    /// infrastructure error). False when `owner` does not hold it.
+    async fn requeue_job(&self, id: JobId, owner: &str) -> Result<bool, MetaError>;
+
+    /// Puts `running` jobs whose lease expired back to `queued`; returns them.
+    async fn requeue_expired(&self) -> Result<Vec<JobId>, MetaError>;
+
+    /// Ids of queued jobs, oldest first, after `after` (for paging): what a
+    /// reconciler puts back on a rail that lost its tickets.
+    async fn queued_jobs(&self, after: Option<JobId>, limit: u32) -> Result<Vec<JobId>, MetaError>;
 
     /// Jobs, newest first, optionally of one status; `before` pages on from
     /// the last id of the previous page.
@@ -100,8 +125,8 @@ pub trait MetaStore: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<Job>, MetaError>;
 
-    /// Puts `running` jobs back to `queued` and returns the ids of every
-    /// queued job, oldest first: what a restarted single process must put
-    /// back on the rail.
+    /// Puts every `running` job back to `queued` and returns the ids of every
+    /// queued job, oldest first: what a restarted *single* process (whose
+    /// workers are all gone) puts back on its rail.
     async fn recover_unfinished(&self) -> Result<Vec<JobId>, MetaError>;
 }

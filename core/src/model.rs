@@ -309,6 +309,8 @@ pub struct Job {
     pub error: Option<JobError>,
     /// How many times a worker started the job.
     pub attempts: u32,
+    /// The worker that runs (or last ran) the job.
+    pub worker: Option<String>,
     /// Size of the input in bytes.
     pub input_bytes: u64,
     /// Size of the output in bytes, once succeeded.
@@ -337,6 +339,7 @@ impl Job {
             params,
             error: None,
             attempts: 0,
+            worker: None,
             input_bytes,
             output_bytes: None,
             content_type: None,

@@ -43,6 +43,10 @@ pub trait Rail: Send + Sync + 'static {
     /// Removes a ticket for good, once its job's final state is recorded.
     async fn ack(&self, ticket: &Ticket) -> Result<(), RailError>;
 
+    /// Extends the lease of a ticket whose job is still running, so that it
+    /// is not reclaimed by another worker.
+    async fn renew(&self, ticket: &Ticket) -> Result<(), RailError>;
+
     /// Hands a ticket back so that another worker takes it at once.
     async fn release(&self, ticket: &Ticket) -> Result<(), RailError>;
 }

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Versioned schema migrations, applied in order; index + 1 is the version
 /// stored in `PRAGMA user_version`. Never edit a shipped entry: append.
@@ -36,7 +37,9 @@ CREATE TABLE jobs (
     stats         TEXT    NOT NULL DEFAULT '[]',
     created_at    INTEGER NOT NULL,
     started_at    INTEGER,
-    finished_at   INTEGER
+    finished_at   INTEGER,
+    worker        TEXT,
+    lease_until   INTEGER
 );
 CREATE INDEX jobs_status ON jobs (status, created_at);
 "#];
@@ -136,7 +139,7 @@ fn version_from_row(r: &Row<'_>) -> rusqlite::Result<ProcessorVersion> {
 
 const JOB_COLUMNS: &str = "id, processor, version, digest, status, params, error_code, \
     error_message, attempts, input_bytes, output_bytes, content_type, stats, created_at, \
-    started_at, finished_at";
+    started_at, finished_at, worker";
 
 fn job_from_row(r: &Row<'_>) -> rusqlite::Result<Job> {
     let error = match (
@@ -165,6 +168,7 @@ fn job_from_row(r: &Row<'_>) -> rusqlite::Result<Job> {
         created_at: from_millis(r.get(13)?),
         started_at: r.get::<_, Option<i64>>(14)?.map(from_millis),
         finished_at: r.get::<_, Option<i64>>(15)?.map(from_millis),
+        worker: r.get(16)?,
     })
 }
 
@@ -260,7 +264,7 @@ impl MetaStore for SqliteMetaStore {
             conn.execute(
                 &format!(
                     "INSERT INTO jobs ({JOB_COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
                 ),
                 params![
                     j.id.to_string(),
@@ -279,6 +283,7 @@ impl MetaStore for SqliteMetaStore {
                     j.created_at.timestamp_millis(),
                     j.started_at.map(|t| t.timestamp_millis()),
                     j.finished_at.map(|t| t.timestamp_millis()),
+                    j.worker,
                 ],
             )
             .map_err(db)?;
@@ -291,14 +296,22 @@ impl MetaStore for SqliteMetaStore {
         self.with(move |conn| get_job(conn, &id.to_string())).await
     }
 
-    async fn start_job(&self, id: JobId) -> Result<Option<Job>, MetaError> {
+    async fn start_job(
+        &self,
+        id: JobId,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<Job>, MetaError> {
+        let owner = owner.to_owned();
         self.with(move |conn| {
             let id = id.to_string();
+            let now = now_millis().timestamp_millis();
             let n = conn
                 .execute(
-                    "UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = ?2 \
-                     WHERE id = ?1 AND status IN ('queued', 'running')",
-                    params![id, now_millis().timestamp_millis()],
+                    "UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = ?2, \
+                     worker = ?3, lease_until = ?4 WHERE id = ?1 AND (status = 'queued' \
+                     OR (status = 'running' AND lease_until < ?2))",
+                    params![id, now, owner, now + lease.as_millis() as i64],
                 )
                 .map_err(db)?;
             if n == 0 { Ok(None) } else { get_job(conn, &id) }
@@ -306,8 +319,28 @@ impl MetaStore for SqliteMetaStore {
         .await
     }
 
-    async fn finish_job(&self, id: JobId, finish: &Finish) -> Result<bool, MetaError> {
-        let finish = finish.clone();
+    async fn renew_lease(
+        &self,
+        id: JobId,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<bool, MetaError> {
+        let owner = owner.to_owned();
+        self.with(move |conn| {
+            let until = now_millis().timestamp_millis() + lease.as_millis() as i64;
+            let n = conn
+                .execute(
+                    "UPDATE jobs SET lease_until = ?3 WHERE id = ?1 AND status = 'running' AND worker = ?2",
+                    params![id.to_string(), owner, until],
+                )
+                .map_err(db)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn finish_job(&self, id: JobId, owner: &str, finish: &Finish) -> Result<bool, MetaError> {
+        let (finish, owner) = (finish.clone(), owner.to_owned());
         self.with(move |conn| {
             let now = now_millis().timestamp_millis();
             let id = id.to_string();
@@ -317,11 +350,12 @@ impl MetaStore for SqliteMetaStore {
                     content_type,
                     stats,
                 } => conn.execute(
-                    "UPDATE jobs SET status = ?2, output_bytes = ?3, content_type = ?4, \
-                     stats = ?5, finished_at = ?6 WHERE id = ?1 AND status = 'running'",
+                    "UPDATE jobs SET status = 'succeeded', output_bytes = ?3, content_type = ?4, \
+                     stats = ?5, finished_at = ?6, lease_until = NULL \
+                     WHERE id = ?1 AND status = 'running' AND worker = ?2",
                     params![
                         id,
-                        JobStatus::Succeeded.as_str(),
+                        owner,
                         output_bytes,
                         content_type,
                         serde_json::to_string(&stats).map_err(MetaError::backend)?,
@@ -329,13 +363,57 @@ impl MetaStore for SqliteMetaStore {
                     ],
                 ),
                 Finish::Failed(e) => conn.execute(
-                    "UPDATE jobs SET status = ?2, error_code = ?3, error_message = ?4, \
-                     finished_at = ?5 WHERE id = ?1 AND status = 'running'",
-                    params![id, JobStatus::Failed.as_str(), e.code, e.message, now],
+                    "UPDATE jobs SET status = 'failed', error_code = ?3, error_message = ?4, \
+                     finished_at = ?5, lease_until = NULL \
+                     WHERE id = ?1 AND status = 'running' AND worker = ?2",
+                    params![id, owner, e.code, e.message, now],
                 ),
             }
             .map_err(db)?;
             Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn requeue_job(&self, id: JobId, owner: &str) -> Result<bool, MetaError> {
+        let owner = owner.to_owned();
+        self.with(move |conn| {
+            let n = conn
+                .execute(
+                    "UPDATE jobs SET status = 'queued', lease_until = NULL \
+                     WHERE id = ?1 AND status = 'running' AND worker = ?2",
+                    params![id.to_string(), owner],
+                )
+                .map_err(db)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn requeue_expired(&self) -> Result<Vec<JobId>, MetaError> {
+        self.with(|conn| {
+            let now = now_millis().timestamp_millis();
+            let tx = conn.transaction().map_err(db)?;
+            let ids = ids(&tx, "SELECT id FROM jobs WHERE status = 'running' AND lease_until < ?1 ORDER BY id", params![now])?;
+            tx.execute(
+                "UPDATE jobs SET status = 'queued', lease_until = NULL WHERE status = 'running' AND lease_until < ?1",
+                params![now],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(ids)
+        })
+        .await
+    }
+
+    async fn queued_jobs(&self, after: Option<JobId>, limit: u32) -> Result<Vec<JobId>, MetaError> {
+        let after = after.map(|a| a.to_string());
+        self.with(move |conn| {
+            ids(
+                conn,
+                "SELECT id FROM jobs WHERE status = 'queued' AND (?1 IS NULL OR id > ?1) ORDER BY id LIMIT ?2",
+                params![after, limit],
+            )
         })
         .await
     }
@@ -367,23 +445,28 @@ impl MetaStore for SqliteMetaStore {
         self.with(|conn| {
             let tx = conn.transaction().map_err(db)?;
             tx.execute(
-                "UPDATE jobs SET status = 'queued' WHERE status = 'running'",
+                "UPDATE jobs SET status = 'queued', lease_until = NULL WHERE status = 'running'",
                 [],
             )
             .map_err(db)?;
-            let ids = {
-                let mut stmt = tx
-                    .prepare("SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at, id")
-                    .map_err(db)?;
-                let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db)?;
-                rows.map(|r| r.map_err(db)?.parse::<JobId>().map_err(MetaError::backend))
-                    .collect::<Result<Vec<_>, _>>()?
-            };
+            let ids = ids(
+                &tx,
+                "SELECT id FROM jobs WHERE status = 'queued' ORDER BY id",
+                [],
+            )?;
             tx.commit().map_err(db)?;
             Ok(ids)
         })
         .await
     }
+}
+
+/// Runs a query selecting job ids.
+fn ids(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<Vec<JobId>, MetaError> {
+    let mut stmt = conn.prepare(sql).map_err(db)?;
+    let rows = stmt.query_map(p, |r| r.get::<_, String>(0)).map_err(db)?;
+    rows.map(|r| r.map_err(db)?.parse::<JobId>().map_err(MetaError::backend))
+        .collect()
 }
 
 #[cfg(test)]

@@ -29,6 +29,10 @@ pub struct WorkerConfig {
     /// Attempts before a job that keeps failing on infrastructure errors is
     /// failed with `max_attempts`.
     pub max_attempts: u32,
+    /// How long a job's lease lasts without renewal; a worker renews it
+    /// every third of this while the job runs. A dead worker's jobs are taken
+    /// over once it lapses.
+    pub lease: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -38,6 +42,7 @@ impl Default for WorkerConfig {
             concurrency: 2,
             limits: Limits::default(),
             max_attempts: 5,
+            lease: Duration::from_secs(30),
         }
     }
 }
@@ -106,7 +111,7 @@ impl Worker {
             match taken {
                 Ok(Some(ticket)) => {
                     rail_errors = 0;
-                    self.handle(ticket).await;
+                    self.handle(&consumer, ticket).await;
                 }
                 Ok(None) => rail_errors = 0,
                 Err(e) => {
@@ -118,9 +123,9 @@ impl Worker {
         }
     }
 
-    async fn handle(&self, ticket: Ticket) {
+    async fn handle(&self, owner: &str, ticket: Ticket) {
         let id = ticket.job_id;
-        match self.process(id).await {
+        match self.process(owner, &ticket).await {
             Ok(()) => {
                 if let Err(e) = self.backends.rail.ack(&ticket).await {
                     warn!(job = %id, error = %e, "ack failed; the ticket will be redelivered");
@@ -128,6 +133,9 @@ impl Worker {
             }
             Err(e) => {
                 warn!(job = %id, error = %e, "infrastructure error; handing the job back");
+                if let Err(e) = self.backends.meta.requeue_job(id, owner).await {
+                    warn!(job = %id, error = %e, "requeue failed; the lease will lapse");
+                }
                 tokio::time::sleep(backoff(ticket.deliveries)).await;
                 if let Err(e) = self.backends.rail.release(&ticket).await {
                     warn!(job = %id, error = %e, "release failed");
@@ -137,20 +145,21 @@ impl Worker {
     }
 
     /// Drives one job to a final state. `Err` means the job is not finished.
-    async fn process(&self, id: JobId) -> Result<(), Infra> {
-        let b = &self.backends;
-        let Some(job) = b.meta.start_job(id).await? else {
-            return Ok(()); // missing or already final: the ticket is stale
+    async fn process(&self, owner: &str, ticket: &Ticket) -> Result<(), Infra> {
+        let (b, id, lease) = (&self.backends, ticket.job_id, self.config.lease);
+        let Some(job) = b.meta.start_job(id, owner, lease).await? else {
+            return Ok(()); // missing, final, or running elsewhere: the ticket is stale
         };
         if job.attempts > self.config.max_attempts {
             let e = JobError::new(
                 "max_attempts",
                 format!("gave up after {} attempts", self.config.max_attempts),
             );
-            b.meta.finish_job(id, &Finish::Failed(e)).await?;
+            b.meta.finish_job(id, owner, &Finish::Failed(e)).await?;
             return Ok(());
         }
         info!(job = %id, processor = %job.processor, version = %job.version, attempt = job.attempts, "job started");
+        let heartbeat = self.heartbeat(owner, ticket);
         let log = JobLog::new(self.config.limits.log_bytes);
         let finish = match self.load(&job.digest).await {
             Err(LoadError::Infra(e)) => return Err(e),
@@ -163,8 +172,12 @@ impl Worker {
                     .await?
             }
         };
+        heartbeat.abort();
         b.objects.put(&id.log_key(), once(log.contents())).await?;
-        b.meta.finish_job(id, &finish).await?;
+        if !b.meta.finish_job(id, owner, &finish).await? {
+            warn!(job = %id, "lease lost while running; another worker owns the job now");
+            return Ok(());
+        }
         match &finish {
             Finish::Succeeded { output_bytes, .. } => {
                 info!(job = %id, output_bytes, "job succeeded")
@@ -172,6 +185,26 @@ impl Worker {
             Finish::Failed(e) => info!(job = %id, code = %e.code, "job failed"),
         }
         Ok(())
+    }
+
+    /// Renews the job's lease and its ticket every third of the lease until
+    /// aborted (dropping the handle does not stop it; `abort` does).
+    fn heartbeat(&self, owner: &str, ticket: &Ticket) -> AbortOnDrop {
+        let (meta, rail) = (self.backends.meta.clone(), self.backends.rail.clone());
+        let (owner, ticket, lease) = (owner.to_owned(), ticket.clone(), self.config.lease);
+        AbortOnDrop(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                match meta.renew_lease(ticket.job_id, &owner, lease).await {
+                    Ok(true) => {}
+                    Ok(false) => warn!(job = %ticket.job_id, "lease lost"),
+                    Err(e) => warn!(job = %ticket.job_id, error = %e, "lease renewal failed"),
+                }
+                if let Err(e) = rail.renew(&ticket).await {
+                    warn!(job = %ticket.job_id, error = %e, "ticket renewal failed");
+                }
+            }
+        }))
     }
 
     async fn run_job(
@@ -235,6 +268,21 @@ impl Worker {
                 Ok(bytes)
             })
             .await
+    }
+}
+
+/// Aborts a task when dropped, so that no early return leaks a heartbeat.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl AbortOnDrop {
+    fn abort(&self) {
+        self.0.abort();
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

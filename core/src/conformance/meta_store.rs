@@ -2,6 +2,7 @@
 
 use crate::meta::{Finish, MetaStore, PutVersion};
 use crate::model::{Digest, Job, JobError, JobId, JobStatus, ProcessorVersion, now_millis};
+use std::time::Duration;
 
 /// A version record for tests, with the digest of `bytes`.
 pub fn version(name: &str, version: &str, bytes: &[u8]) -> ProcessorVersion {
@@ -19,38 +20,10 @@ pub async fn run(store: &dyn MetaStore) {
     let n = format!("p{}", uuid::Uuid::now_v7().simple());
     versions(store, &n).await;
     job_life(store, &n).await;
-    recovery(store, &n).await;
+    leases(store, &n).await;
     listing(store, &n).await;
-}
-
-async fn listing(store: &dyn MetaStore, n: &str) {
-    let pv = version(n, "4.0.0", b"listing");
-    store.put_version(&pv).await.unwrap();
-    let mut ids = Vec::new();
-    for _ in 0..5 {
-        let j = Job::queued(JobId::new(), &pv, vec![], 1);
-        store.insert_job(&j).await.unwrap();
-        ids.push(j.id);
-    }
-    store.start_job(ids[1]).await.unwrap();
-    store
-        .finish_job(ids[1], &Finish::Failed(JobError::new("x", "y")))
-        .await
-        .unwrap();
-    let page = store.list_jobs(None, None, 2).await.unwrap();
-    let newest: Vec<JobId> = page.iter().map(|j| j.id).collect();
-    assert_eq!(newest, [ids[4], ids[3]], "newest first");
-    let next = store.list_jobs(None, Some(ids[3]), 2).await.unwrap();
-    assert_eq!(
-        next.iter().map(|j| j.id).collect::<Vec<_>>(),
-        [ids[2], ids[1]]
-    );
-    let failed = store
-        .list_jobs(Some(JobStatus::Failed), Some(ids[4]), 100)
-        .await
-        .unwrap();
-    assert!(failed.iter().all(|j| j.status == JobStatus::Failed));
-    assert!(failed.iter().any(|j| j.id == ids[1]));
+    // Last: recovery requeues every running job of the store.
+    recovery(store, &n).await;
 }
 
 async fn versions(store: &dyn MetaStore, n: &str) {
@@ -78,6 +51,8 @@ async fn versions(store: &dyn MetaStore, n: &str) {
     assert!(all.contains(&v1) && all.contains(&v2));
 }
 
+const LEASE: Duration = Duration::from_secs(30);
+
 async fn job_life(store: &dyn MetaStore, n: &str) {
     let pv = version(n, "2.0.0", b"job-life");
     store.put_version(&pv).await.unwrap();
@@ -90,18 +65,34 @@ async fn job_life(store: &dyn MetaStore, n: &str) {
     assert_eq!(store.get_job(job.id).await.unwrap(), Some(job.clone()));
     assert_eq!(store.get_job(JobId::new()).await.unwrap(), None);
 
-    let started = store.start_job(job.id).await.unwrap().unwrap();
+    let started = store.start_job(job.id, "w1", LEASE).await.unwrap().unwrap();
     assert_eq!((started.status, started.attempts), (JobStatus::Running, 1));
+    assert_eq!(started.worker.as_deref(), Some("w1"));
     assert!(started.started_at.is_some());
-    let again = store.start_job(job.id).await.unwrap().unwrap();
-    assert_eq!(again.attempts, 2, "a restarted attempt counts");
+    assert!(
+        store
+            .start_job(job.id, "w2", LEASE)
+            .await
+            .unwrap()
+            .is_none(),
+        "a running job under a live lease is not started twice"
+    );
+    assert!(store.renew_lease(job.id, "w1", LEASE).await.unwrap());
+    assert!(
+        !store.renew_lease(job.id, "w2", LEASE).await.unwrap(),
+        "only the owner renews"
+    );
 
     let done = Finish::Succeeded {
         output_bytes: 42,
         content_type: Some("application/json".into()),
         stats: vec![("rows".into(), "3".into())],
     };
-    assert!(store.finish_job(job.id, &done).await.unwrap());
+    assert!(
+        !store.finish_job(job.id, "w2", &done).await.unwrap(),
+        "only the owner finishes"
+    );
+    assert!(store.finish_job(job.id, "w1", &done).await.unwrap());
     let fin = store.get_job(job.id).await.unwrap().unwrap();
     assert_eq!(fin.status, JobStatus::Succeeded);
     assert_eq!(fin.output_bytes, Some(42));
@@ -112,8 +103,15 @@ async fn job_life(store: &dyn MetaStore, n: &str) {
 
     // Final states are final.
     let fail = Finish::Failed(JobError::new("trap", "boom"));
-    assert!(!store.finish_job(job.id, &fail).await.unwrap());
-    assert!(store.start_job(job.id).await.unwrap().is_none());
+    assert!(!store.finish_job(job.id, "w1", &fail).await.unwrap());
+    assert!(
+        store
+            .start_job(job.id, "w1", LEASE)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(!store.requeue_job(job.id, "w1").await.unwrap());
     assert_eq!(
         store.get_job(job.id).await.unwrap().unwrap().status,
         JobStatus::Succeeded
@@ -122,14 +120,77 @@ async fn job_life(store: &dyn MetaStore, n: &str) {
     let bad = Job::queued(JobId::new(), &pv, vec![], 0);
     store.insert_job(&bad).await.unwrap();
     assert!(
-        !store.finish_job(bad.id, &fail).await.unwrap(),
+        !store.finish_job(bad.id, "w1", &fail).await.unwrap(),
         "only running jobs finish"
     );
-    store.start_job(bad.id).await.unwrap();
-    assert!(store.finish_job(bad.id, &fail).await.unwrap());
+    store.start_job(bad.id, "w1", LEASE).await.unwrap().unwrap();
+    assert!(store.finish_job(bad.id, "w1", &fail).await.unwrap());
     let bad = store.get_job(bad.id).await.unwrap().unwrap();
     assert_eq!(bad.status, JobStatus::Failed);
     assert_eq!(bad.error, Some(JobError::new("trap", "boom")));
+}
+
+async fn leases(store: &dyn MetaStore, n: &str) {
+    let pv = version(n, "2.1.0", b"leases");
+    store.put_version(&pv).await.unwrap();
+    let job = Job::queued(JobId::new(), &pv, vec![], 1);
+    store.insert_job(&job).await.unwrap();
+
+    // Handed back by its owner: queued again, startable by anyone.
+    store.start_job(job.id, "w1", LEASE).await.unwrap().unwrap();
+    assert!(!store.requeue_job(job.id, "w2").await.unwrap());
+    assert!(store.requeue_job(job.id, "w1").await.unwrap());
+    assert_eq!(
+        store.get_job(job.id).await.unwrap().unwrap().status,
+        JobStatus::Queued
+    );
+    assert!(
+        store
+            .queued_jobs(None, 10_000)
+            .await
+            .unwrap()
+            .contains(&job.id)
+    );
+
+    // A dead worker's lease expires: another worker takes the job over and
+    // the dead one can no longer finish it.
+    store
+        .start_job(job.id, "w2", Duration::from_millis(1))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let taken = store.start_job(job.id, "w3", LEASE).await.unwrap().unwrap();
+    assert_eq!((taken.worker.as_deref(), taken.attempts), (Some("w3"), 3));
+    let done = Finish::Failed(JobError::new("x", "y"));
+    assert!(!store.finish_job(job.id, "w2", &done).await.unwrap());
+
+    // Expired leases are found and requeued in bulk.
+    let other = Job::queued(JobId::new(), &pv, vec![], 1);
+    store.insert_job(&other).await.unwrap();
+    store
+        .start_job(other.id, "w4", Duration::from_millis(1))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let expired = store.requeue_expired().await.unwrap();
+    assert!(
+        expired.contains(&other.id) && !expired.contains(&job.id),
+        "{expired:?}"
+    );
+    assert_eq!(
+        store.get_job(other.id).await.unwrap().unwrap().status,
+        JobStatus::Queued
+    );
+    assert!(store.finish_job(job.id, "w3", &done).await.unwrap());
+
+    // queued_jobs pages in id order.
+    let all = store.queued_jobs(None, 10_000).await.unwrap();
+    assert!(all.windows(2).all(|w| w[0] < w[1]));
+    if all.len() > 1 {
+        assert_eq!(store.queued_jobs(Some(all[0]), 1).await.unwrap(), [all[1]]);
+    }
 }
 
 async fn recovery(store: &dyn MetaStore, n: &str) {
@@ -141,10 +202,10 @@ async fn recovery(store: &dyn MetaStore, n: &str) {
     for j in [&queued, &running, &done] {
         store.insert_job(j).await.unwrap();
     }
-    store.start_job(running.id).await.unwrap();
-    store.start_job(done.id).await.unwrap();
+    store.start_job(running.id, "w1", LEASE).await.unwrap();
+    store.start_job(done.id, "w1", LEASE).await.unwrap();
     store
-        .finish_job(done.id, &Finish::Failed(JobError::new("x", "y")))
+        .finish_job(done.id, "w1", &Finish::Failed(JobError::new("x", "y")))
         .await
         .unwrap();
     let ids = store.recover_unfinished().await.unwrap();
@@ -157,4 +218,34 @@ async fn recovery(store: &dyn MetaStore, n: &str) {
         "running jobs go back to queued"
     );
     assert_eq!(r.attempts, 1, "recovery keeps the attempt count");
+}
+
+async fn listing(store: &dyn MetaStore, n: &str) {
+    let pv = version(n, "4.0.0", b"listing");
+    store.put_version(&pv).await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let j = Job::queued(JobId::new(), &pv, vec![], 1);
+        store.insert_job(&j).await.unwrap();
+        ids.push(j.id);
+    }
+    store.start_job(ids[1], "w1", LEASE).await.unwrap();
+    store
+        .finish_job(ids[1], "w1", &Finish::Failed(JobError::new("x", "y")))
+        .await
+        .unwrap();
+    let page = store.list_jobs(None, None, 2).await.unwrap();
+    let newest: Vec<JobId> = page.iter().map(|j| j.id).collect();
+    assert_eq!(newest, [ids[4], ids[3]], "newest first");
+    let next = store.list_jobs(None, Some(ids[3]), 2).await.unwrap();
+    assert_eq!(
+        next.iter().map(|j| j.id).collect::<Vec<_>>(),
+        [ids[2], ids[1]]
+    );
+    let failed = store
+        .list_jobs(Some(JobStatus::Failed), Some(ids[4]), 100)
+        .await
+        .unwrap();
+    assert!(failed.iter().all(|j| j.status == JobStatus::Failed));
+    assert!(failed.iter().any(|j| j.id == ids[1]));
 }

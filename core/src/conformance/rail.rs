@@ -33,6 +33,7 @@ async fn fifo_ack_release(rail: &dyn Rail) {
         .unwrap()
         .unwrap();
     assert_eq!((ta.job_id, ta.deliveries), (a, 1));
+    rail.renew(&ta).await.unwrap();
     rail.release(&ta).await.unwrap();
     let ta2 = rail
         .take("c1", Duration::from_secs(1))
