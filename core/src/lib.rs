@@ -13,6 +13,12 @@
 pub mod conformance;
 mod local_store;
 mod memory_rail;
+mod mysql;
+pub mod reconcile;
+mod redis_rail;
+mod s3_store;
+#[doc(hidden)]
+pub mod testenv;
 pub mod meta;
 mod model;
 pub mod object_store;
@@ -21,10 +27,13 @@ mod sqlite;
 
 pub use local_store::LocalDirStore;
 pub use memory_rail::MemoryRail;
+pub use mysql::MySqlMetaStore;
+pub use redis_rail::{RedisRail, RedisRailConfig};
 pub use meta::{Finish, MetaError, MetaStore, PutVersion};
 pub use model::*;
 pub use object_store::{ByteStream, ObjectStore, StoreError};
 pub use rail::{Rail, RailError, Ticket};
+pub use s3_store::{S3Config, S3Store};
 pub use sqlite::SqliteMetaStore;
 
 use std::sync::Arc;

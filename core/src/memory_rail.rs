@@ -83,6 +83,11 @@ impl Rail for MemoryRail {
         Ok(())
     }
 
+    async fn claim_rebuild(&self) -> Result<bool, RailError> {
+        // Lives and dies with the process; startup recovery refills it.
+        Ok(false)
+    }
+
     async fn release(&self, ticket: &Ticket) -> Result<(), RailError> {
         let mut s = self.state.lock().expect("rail lock");
         if let Some(entry) = s.leased.remove(&ticket.receipt) {

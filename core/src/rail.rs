@@ -49,4 +49,10 @@ pub trait Rail: Send + Sync + 'static {
 
     /// Hands a ticket back so that another worker takes it at once.
     async fn release(&self, ticket: &Ticket) -> Result<(), RailError>;
+
+    /// Returns true — to exactly one caller among all processes — when the
+    /// rail is new or lost its data (a Redis restart or `FLUSHALL`) since
+    /// that was last claimed. The caller must then put every queued job back
+    /// on the rail (see [`crate::reconcile`]).
+    async fn claim_rebuild(&self) -> Result<bool, RailError>;
 }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod plugins;
+mod s3server;
 mod up;
 
 use anyhow::{Context, Result, bail};
@@ -83,7 +84,8 @@ fn main() -> Result<()> {
                 "--target-dir",
                 "target",
             ]))?;
-            run(cargo().args(["test", "--workspace"]))?;
+            let s3 = s3server::start()?;
+            run(cargo().args(["test", "--workspace"]).envs(s3.env()))?;
         }
         Task::Bench(args) => bench::run(args)?,
     }

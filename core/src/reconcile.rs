@@ -1,0 +1,98 @@
+//! The reconciler: keeps the rail consistent with the job rows, which are
+//! the truth. Every worker process runs it.
+//!
+//! * When the rail lost its data (Redis restarted or was flushed), one
+//!   process wins [`Rail::claim_rebuild`] and puts every queued job back.
+//! * Jobs left `running` by a dead worker go back to `queued` once their
+//!   lease lapsed, with a fresh ticket.
+//!
+//! Duplicate tickets are harmless: a job starts only through
+//! [`MetaStore::start_job`], which lets one worker at a time hold it.
+
+use crate::{JobId, MetaError, MetaStore, Rail, RailError};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Queued jobs put back because the rail had lost its tickets.
+    pub rebuilt: usize,
+    /// Jobs whose worker's lease lapsed, requeued.
+    pub expired: usize,
+}
+
+/// Errors of a reconciler pass.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// The metadata store failed.
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    /// The rail failed.
+    #[error(transparent)]
+    Rail(#[from] RailError),
+}
+
+/// One pass of the reconciler.
+pub async fn pass(meta: &dyn MetaStore, rail: &dyn Rail) -> Result<Report, ReconcileError> {
+    let mut report = Report::default();
+    if rail.claim_rebuild().await? {
+        let mut after: Option<JobId> = None;
+        loop {
+            let page = meta.queued_jobs(after, 1000).await?;
+            for id in &page {
+                rail.push(*id).await?;
+            }
+            report.rebuilt += page.len();
+            match page.last() {
+                Some(last) if page.len() == 1000 => after = Some(*last),
+                _ => break,
+            }
+        }
+    }
+    for id in meta.requeue_expired().await? {
+        rail.push(id).await?;
+        report.expired += 1;
+    }
+    if report != Report::default() {
+        tracing::info!(rebuilt = report.rebuilt, expired = report.expired, "reconciler put jobs back on the rail");
+    }
+    Ok(report)
+}
+
+/// Runs [`pass`] every `every` until `shutdown`; errors are logged and
+/// retried on the next tick.
+pub async fn run(meta: &dyn MetaStore, rail: &dyn Rail, every: Duration, shutdown: CancellationToken) {
+    loop {
+        if let Err(e) = pass(meta, rail).await {
+            tracing::warn!(error = %e, "reconciler pass failed");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conformance::meta_store::version;
+    use crate::{Job, MemoryRail, SqliteMetaStore};
+
+    #[tokio::test]
+    async fn expired_leases_get_new_tickets() {
+        let meta = SqliteMetaStore::in_memory().unwrap();
+        let rail = MemoryRail::new();
+        let pv = version("p", "1.0.0", b"x");
+        meta.put_version(&pv).await.unwrap();
+        let job = Job::queued(JobId::new(), &pv, vec![], 1);
+        meta.insert_job(&job).await.unwrap();
+        meta.start_job(job.id, "dead", Duration::from_millis(1)).await.unwrap().unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(pass(&meta, &rail).await.unwrap(), Report { rebuilt: 0, expired: 1 });
+        let t = rail.take("w", Duration::from_millis(100)).await.unwrap().unwrap();
+        assert_eq!(t.job_id, job.id);
+        assert!(meta.start_job(job.id, "w", Duration::from_secs(30)).await.unwrap().is_some());
+    }
+}

@@ -1,0 +1,475 @@
+//! Object store on S3 (AWS S3, MinIO, Garage, s3s-fs, …).
+//!
+//! Puts are streamed: a body that fits in one part goes up with a single
+//! PutObject, a larger one as a multipart upload holding at most one part in
+//! memory. A multipart upload is aborted on any failure (and, best effort,
+//! when the `put` future is dropped), so a failed put stores nothing and
+//! leaves no pending upload. Gets stream the response body.
+
+use crate::object_store::{ByteStream, ObjectStore, StoreError, validate_key};
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{
+    BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream as S3Body;
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, CompletedMultipartUpload, CompletedPart, CreateBucketConfiguration,
+};
+use bytes::BytesMut;
+use futures::StreamExt;
+use std::io;
+use std::time::Duration;
+
+/// S3's smallest part (except the last one of an upload).
+const MIN_PART: usize = 5 << 20;
+/// S3's largest part.
+const MAX_PART: u64 = 5 << 30;
+/// S3's largest number of parts in one upload.
+const MAX_PARTS: i32 = 10_000;
+/// How long `connect` and `create_bucket` wait for the server.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where an [`S3Store`] keeps its objects and how it uploads them.
+/// Credentials always come from the standard AWS chain
+/// (`AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, profiles, instance roles…).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Config {
+    /// The bucket that holds every object; it must exist (see
+    /// [`S3Store::create_bucket`]).
+    pub bucket: String,
+    /// Endpoint URL of a self-hosted server (MinIO, Garage, s3s-fs), e.g.
+    /// `http://127.0.0.1:9000`; requests then use path-style addressing.
+    /// `None`: AWS S3 (or `AWS_ENDPOINT_URL` when set).
+    pub endpoint: Option<String>,
+    /// The region; `None`: from the AWS chain (`AWS_REGION`, profile), else
+    /// `us-east-1`.
+    pub region: Option<String>,
+    /// Size in bytes of each multipart-upload part, and the largest body sent
+    /// with a single PutObject. A `put` buffers about this much. Between
+    /// 5 MiB and 5 GiB; an object may have at most 10,000 parts.
+    pub part_size: usize,
+}
+
+impl S3Config {
+    /// The default part size: 8 MiB.
+    pub const DEFAULT_PART_SIZE: usize = 8 << 20;
+
+    /// AWS S3 (region and credentials from the environment), 8 MiB parts.
+    pub fn new(bucket: impl Into<String>) -> Self {
+        Self {
+            bucket: bucket.into(),
+            endpoint: None,
+            region: None,
+            part_size: Self::DEFAULT_PART_SIZE,
+        }
+    }
+
+    fn describe(&self) -> String {
+        let at = self.endpoint.as_deref().unwrap_or("the default AWS endpoint");
+        format!("bucket {:?} at {at}", self.bucket)
+    }
+
+    async fn client(&self) -> Client {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(region) = &self.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        let shared = loader.load().await;
+        // Flexible checksums only when an operation requires them: Garage
+        // checks multipart checksums strictly, other servers lack them.
+        let mut b = aws_sdk_s3::config::Builder::from(&shared)
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        if shared.region().is_none() {
+            b = b.region(Region::from_static("us-east-1"));
+        }
+        if let Some(endpoint) = &self.endpoint {
+            b = b.endpoint_url(endpoint).force_path_style(true);
+        }
+        Client::from_conf(b.build())
+    }
+}
+
+/// An [`ObjectStore`] on one S3 bucket.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    part_size: usize,
+    /// The id of the last multipart upload started, so tests can check it
+    /// was aborted.
+    #[cfg(test)]
+    last_upload: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl S3Store {
+    /// Builds a client for `cfg` and checks (HeadBucket, 10 s timeout) that
+    /// the bucket is reachable with the configured credentials.
+    pub async fn connect(cfg: S3Config) -> Result<Self, StoreError> {
+        if cfg.part_size < MIN_PART || cfg.part_size as u64 > MAX_PART {
+            return Err(StoreError::Backend(format!(
+                "S3 part_size must be between 5 MiB and 5 GiB, not {} bytes",
+                cfg.part_size
+            )));
+        }
+        let client = cfg.client().await;
+        let head = client.head_bucket().bucket(&cfg.bucket).send();
+        let why = match tokio::time::timeout(TIMEOUT, head).await {
+            Ok(Ok(_)) => {
+                return Ok(Self {
+                    client,
+                    bucket: cfg.bucket,
+                    part_size: cfg.part_size,
+                    #[cfg(test)]
+                    last_upload: Default::default(),
+                });
+            }
+            Err(_) => format!("HeadBucket got no answer within {}s", TIMEOUT.as_secs()),
+            Ok(Err(e)) => match status(&e) {
+                Some(404) => "the bucket does not exist".to_owned(),
+                Some(401 | 403) => "access denied: check AWS_ACCESS_KEY_ID / \
+                                    AWS_SECRET_ACCESS_KEY and the bucket's policy"
+                    .to_owned(),
+                _ => format!("HeadBucket failed: {}", DisplayErrorContext(&e)),
+            },
+        };
+        Err(StoreError::Backend(format!("S3 {}: {why}", cfg.describe())))
+    }
+
+    /// Creates the bucket of `cfg`. Idempotent: a bucket that already exists
+    /// and is ours is fine. Meant for tests and first-time setup.
+    pub async fn create_bucket(cfg: &S3Config) -> Result<(), StoreError> {
+        let client = cfg.client().await;
+        let mut req = client.create_bucket().bucket(&cfg.bucket);
+        let region = client.config().region().map(|r| r.as_ref().to_owned());
+        if let Some(region) = region.filter(|r| r != "us-east-1") {
+            req = req.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(region.as_str()))
+                    .build(),
+            );
+        }
+        let fail = |why: String| StoreError::Backend(format!("S3 {}: {why}", cfg.describe()));
+        match tokio::time::timeout(TIMEOUT, req.send()).await {
+            Err(_) => Err(fail(format!("CreateBucket got no answer within {}s", TIMEOUT.as_secs()))),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => match e.code() {
+                Some("BucketAlreadyOwnedByYou") => Ok(()),
+                // s3s-fs answers this for its own buckets too: ours if we can see it.
+                Some("BucketAlreadyExists")
+                    if client.head_bucket().bucket(&cfg.bucket).send().await.is_ok() =>
+                {
+                    Ok(())
+                }
+                _ => Err(fail(format!("CreateBucket failed: {}", DisplayErrorContext(&e)))),
+            },
+        }
+    }
+
+    fn failed<E>(&self, op: &str, key: &str, e: SdkError<E>) -> StoreError
+    where
+        E: std::error::Error + 'static,
+    {
+        StoreError::Backend(format!(
+            "S3 {op} {}/{key}: {}",
+            self.bucket,
+            DisplayErrorContext(&e)
+        ))
+    }
+
+    /// Uploads the parts of `buf` then of the rest of `body`, and completes
+    /// the upload. The caller aborts the upload when this fails.
+    async fn upload_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+        mut buf: BytesMut,
+        mut total: u64,
+        body: &mut ByteStream,
+    ) -> Result<u64, StoreError> {
+        let mut parts = Vec::new();
+        let mut done = false;
+        loop {
+            while !done && buf.len() <= self.part_size {
+                match body.next().await {
+                    Some(chunk) => {
+                        let chunk = chunk.map_err(StoreError::Body)?;
+                        total += chunk.len() as u64;
+                        buf.extend_from_slice(&chunk);
+                    }
+                    None => done = true,
+                }
+            }
+            let number = parts.len() as i32 + 1;
+            if number > MAX_PARTS {
+                return Err(StoreError::Backend(format!(
+                    "S3 object {key} is larger than {MAX_PARTS} parts of {} bytes; \
+                     raise part_size",
+                    self.part_size
+                )));
+            }
+            let part = buf.split_to(buf.len().min(self.part_size)).freeze();
+            let out = self
+                .client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .part_number(number)
+                .body(S3Body::from(part))
+                .send()
+                .await
+                .map_err(|e| self.failed("UploadPart", key, e))?;
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(out.e_tag)
+                    .build(),
+            );
+            if done && buf.is_empty() {
+                break;
+            }
+        }
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| self.failed("CompleteMultipartUpload", key, e))?;
+        Ok(total)
+    }
+}
+
+/// The HTTP status of a failed request, if the server answered.
+fn status<E>(e: &SdkError<E>) -> Option<u16> {
+    e.raw_response().map(|r| r.status().as_u16())
+}
+
+/// True when the object (not the bucket) is missing.
+fn not_found<E: ProvideErrorMetadata>(e: &SdkError<E>) -> bool {
+    e.code() != Some("NoSuchBucket")
+        && (matches!(e.code(), Some("NoSuchKey" | "NotFound")) || status(e) == Some(404))
+}
+
+/// Aborts a multipart upload when dropped armed (the `put` future was
+/// dropped mid-upload): best effort, on a spawned task.
+struct PendingUpload {
+    client: Client,
+    bucket: String,
+    key: String,
+    upload_id: String,
+    armed: bool,
+}
+
+impl PendingUpload {
+    fn request(&self) -> aws_sdk_s3::operation::abort_multipart_upload::builders::AbortMultipartUploadFluentBuilder {
+        self.client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(&self.upload_id)
+    }
+
+    async fn abort(mut self) {
+        self.armed = false;
+        if let Err(e) = self.request().send().await {
+            tracing::warn!(
+                bucket = %self.bucket, key = %self.key, upload_id = %self.upload_id,
+                "aborting a failed multipart upload failed: {}", DisplayErrorContext(&e)
+            );
+        }
+    }
+}
+
+impl Drop for PendingUpload {
+    fn drop(&mut self) {
+        if self.armed
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            let req = self.request();
+            rt.spawn(async move { req.send().await });
+        }
+    }
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    async fn put(&self, key: &str, mut body: ByteStream) -> Result<u64, StoreError> {
+        validate_key(key)?;
+        let (mut buf, mut total) = (BytesMut::new(), 0u64);
+        while buf.len() <= self.part_size {
+            let Some(chunk) = body.next().await else {
+                self.client
+                    .put_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .body(S3Body::from(buf.freeze()))
+                    .send()
+                    .await
+                    .map_err(|e| self.failed("PutObject", key, e))?;
+                return Ok(total);
+            };
+            let chunk = chunk.map_err(StoreError::Body)?;
+            total += chunk.len() as u64;
+            buf.extend_from_slice(&chunk);
+        }
+        // More than one part: a multipart upload.
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| self.failed("CreateMultipartUpload", key, e))?;
+        let upload_id = created.upload_id.ok_or_else(|| {
+            StoreError::Backend(format!("S3 CreateMultipartUpload {key}: no upload id"))
+        })?;
+        #[cfg(test)]
+        {
+            *self.last_upload.lock().unwrap() = Some(upload_id.clone());
+        }
+        let mut pending = PendingUpload {
+            client: self.client.clone(),
+            bucket: self.bucket.clone(),
+            key: key.to_owned(),
+            upload_id,
+            armed: true,
+        };
+        let result = self
+            .upload_parts(key, &pending.upload_id, buf, total, &mut body)
+            .await;
+        match result {
+            Ok(_) => pending.armed = false,
+            Err(_) => pending.abort().await,
+        }
+        result
+    }
+
+    async fn get(&self, key: &str) -> Result<ByteStream, StoreError> {
+        validate_key(key)?;
+        let out = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => out,
+            Err(e) if not_found(&e) => return Err(StoreError::NotFound(key.to_owned())),
+            Err(e) => return Err(self.failed("GetObject", key, e)),
+        };
+        let chunks = futures::stream::unfold(Some(out.body), |body| async move {
+            let mut body = body?;
+            match body.try_next().await {
+                Ok(Some(chunk)) => Some((Ok(chunk), Some(body))),
+                Ok(None) => None,
+                Err(e) => Some((
+                    Err(io::Error::other(format!(
+                        "reading an S3 object failed: {}",
+                        DisplayErrorContext(&e)
+                    ))),
+                    None,
+                )),
+            }
+        });
+        Ok(Box::pin(chunks))
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        validate_key(key)?;
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => out
+                .content_length()
+                .and_then(|n| u64::try_from(n).ok())
+                .map(Some)
+                .ok_or_else(|| {
+                    StoreError::Backend(format!("S3 HeadObject {key}: no Content-Length"))
+                }),
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) => Err(self.failed("HeadObject", key, e)),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        validate_key(key)?;
+        match self.client.delete_object().bucket(&self.bucket).key(key).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if not_found(&e) => Ok(()),
+            Err(e) => Err(self.failed("DeleteObject", key, e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    async fn store(part_size: usize) -> Option<S3Store> {
+        let mut cfg = crate::testenv::s3().await?;
+        cfg.part_size = part_size;
+        Some(S3Store::connect(cfg).await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn conformance() {
+        // 5 MiB parts: the suite's 12 MiB object goes up in three parts.
+        let Some(store) = store(5 << 20).await else { return };
+        crate::conformance::object_store::run(&store).await;
+    }
+
+    #[tokio::test]
+    async fn failed_multipart_put_stores_nothing_and_aborts() {
+        let Some(store) = store(5 << 20).await else { return };
+        let key = "broken/large.bin";
+        let mut chunks: Vec<io::Result<Bytes>> =
+            (0..6).map(|_| Ok(Bytes::from(vec![1u8; 1 << 20]))).collect();
+        chunks.push(Err(io::Error::other("client went away")));
+        let err = store.put(key, Box::pin(futures::stream::iter(chunks))).await;
+        assert!(matches!(err, Err(StoreError::Body(_))), "{err:?}");
+        assert_eq!(store.head(key).await.unwrap(), None);
+
+        // The first 5 MiB part was uploaded; the upload must be gone.
+        let upload_id = store.last_upload.lock().unwrap().clone();
+        let upload_id = upload_id.expect("a 6 MiB body takes the multipart path");
+        let c = &store.client;
+        let parts = c.list_parts().bucket(&store.bucket).key(key).upload_id(&upload_id);
+        match parts.send().await {
+            // s3s-fs lists whatever part files are left, even for unknown uploads.
+            Ok(out) => assert!(out.parts().is_empty(), "parts left: {:?}", out.parts()),
+            Err(e) => assert_eq!(e.code(), Some("NoSuchUpload"), "{}", DisplayErrorContext(&e)),
+        }
+        match c.list_multipart_uploads().bucket(&store.bucket).send().await {
+            Ok(out) => assert!(out.uploads().is_empty(), "pending: {:?}", out.uploads()),
+            // s3s-fs 0.14 does not implement ListMultipartUploads.
+            Err(e) if e.code() == Some("NotImplemented") => {
+                eprintln!("note: the server lacks ListMultipartUploads")
+            }
+            Err(e) => panic!("ListMultipartUploads: {}", DisplayErrorContext(&e)),
+        }
+    }
+
+    #[tokio::test]
+    async fn dead_endpoint_is_a_clear_error() {
+        let mut cfg = S3Config::new("agensium-nowhere");
+        cfg.endpoint = Some("http://127.0.0.1:1".into());
+        cfg.region = Some("us-east-1".into());
+        let err = S3Store::connect(cfg).await.unwrap_err().to_string();
+        eprintln!("{err}");
+        assert!(err.contains("http://127.0.0.1:1"), "{err}");
+        assert!(err.contains("agensium-nowhere"), "{err}");
+        assert!(err.contains("HeadBucket"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn part_size_below_the_s3_minimum_is_refused() {
+        let mut cfg = S3Config::new("b");
+        cfg.part_size = 1 << 20;
+        let err = S3Store::connect(cfg).await.unwrap_err().to_string();
+        assert!(err.contains("part_size"), "{err}");
+    }
+}
