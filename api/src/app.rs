@@ -65,6 +65,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// A router with `/healthz` alone, for processes without the API.
+pub fn health_router() -> Router {
+    Router::new().route("/healthz", get(healthz)).fallback(not_found)
+}
+
 async fn healthz() -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({ "status": "ok" }))
 }

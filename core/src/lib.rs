@@ -11,28 +11,30 @@
 //! [`conformance`].
 
 pub mod conformance;
+mod connect;
 mod local_store;
 mod memory_rail;
+pub mod meta;
+mod model;
 mod mysql;
+pub mod object_store;
+pub mod rail;
 pub mod reconcile;
 mod redis_rail;
 mod s3_store;
+mod sqlite;
 #[doc(hidden)]
 pub mod testenv;
-pub mod meta;
-mod model;
-pub mod object_store;
-pub mod rail;
-mod sqlite;
 
+pub use connect::{BackendConfig, ConnectError, redact};
 pub use local_store::LocalDirStore;
 pub use memory_rail::MemoryRail;
-pub use mysql::MySqlMetaStore;
-pub use redis_rail::{RedisRail, RedisRailConfig};
 pub use meta::{Finish, MetaError, MetaStore, PutVersion};
 pub use model::*;
+pub use mysql::MySqlMetaStore;
 pub use object_store::{ByteStream, ObjectStore, StoreError};
 pub use rail::{Rail, RailError, Ticket};
+pub use redis_rail::{RedisRail, RedisRailConfig};
 pub use s3_store::{S3Config, S3Store};
 pub use sqlite::SqliteMetaStore;
 

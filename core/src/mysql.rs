@@ -1,7 +1,9 @@
 //! Metadata store on MySQL / MariaDB (mysql_async): the production truth.
 
 use crate::meta::{Finish, MetaError, MetaStore, PutVersion};
-use crate::model::{Job, JobError, JobId, JobStatus, ProcessorName, ProcessorVersion, from_millis, now_millis};
+use crate::model::{
+    Job, JobError, JobId, JobStatus, ProcessorName, ProcessorVersion, from_millis, now_millis,
+};
 use async_trait::async_trait;
 use mysql_async::prelude::{FromValue, Queryable};
 use mysql_async::{Conn, Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, Row, Value};
@@ -62,20 +64,34 @@ impl MySqlMetaStore {
     /// Connects to `url` (`mysql://user:pass@host:port/database`), checks
     /// the connection and applies pending migrations.
     pub async fn connect(url: &str) -> Result<Self, MetaError> {
-        let opts = Opts::from_url(url).map_err(|e| MetaError::Backend(format!("invalid MySQL URL: {e}")))?;
-        let where_ = format!("{}:{}/{}", opts.ip_or_hostname(), opts.tcp_port(), opts.db_name().unwrap_or(""));
+        let opts = Opts::from_url(url)
+            .map_err(|e| MetaError::Backend(format!("invalid MySQL URL: {e}")))?;
+        let where_ = format!(
+            "{}:{}/{}",
+            opts.ip_or_hostname(),
+            opts.tcp_port(),
+            opts.db_name().unwrap_or("")
+        );
         if opts.db_name().is_none() {
-            return Err(MetaError::Backend(format!("MySQL URL {where_} names no database")));
+            return Err(MetaError::Backend(format!(
+                "MySQL URL {where_} names no database"
+            )));
         }
         let opts = OptsBuilder::from_opts(opts)
             .client_found_rows(true)
-            .pool_opts(PoolOpts::default().with_constraints(PoolConstraints::new(1, 32).expect("1 <= 32")));
-        let store = Self { pool: Pool::new(opts) };
+            .pool_opts(
+                PoolOpts::default().with_constraints(PoolConstraints::new(1, 32).expect("1 <= 32")),
+            );
+        let store = Self {
+            pool: Pool::new(opts),
+        };
         let mut conn = tokio::time::timeout(Duration::from_secs(10), store.pool.get_conn())
             .await
             .map_err(|_| MetaError::Backend(format!("connecting to MySQL at {where_}: timed out")))?
             .map_err(|e| MetaError::Backend(format!("connecting to MySQL at {where_}: {e}")))?;
-        migrate(&mut conn).await.map_err(|e| MetaError::Backend(format!("migrating MySQL at {where_}: {e}")))?;
+        migrate(&mut conn)
+            .await
+            .map_err(|e| MetaError::Backend(format!("migrating MySQL at {where_}: {e}")))?;
         Ok(store)
     }
 
@@ -90,16 +106,26 @@ impl MySqlMetaStore {
         Ok(c.affected_rows())
     }
 
-    async fn ids(&self, sql: &str, params: impl Into<Params> + Send) -> Result<Vec<JobId>, MetaError> {
+    async fn ids(
+        &self,
+        sql: &str,
+        params: impl Into<Params> + Send,
+    ) -> Result<Vec<JobId>, MetaError> {
         let rows: Vec<String> = self.conn().await?.exec(sql, params).await.map_err(db)?;
-        rows.into_iter().map(|s| s.parse().map_err(MetaError::backend)).collect()
+        rows.into_iter()
+            .map(|s| s.parse().map_err(MetaError::backend))
+            .collect()
     }
 }
 
 async fn migrate(conn: &mut Conn) -> Result<(), mysql_async::Error> {
-    let got: Option<i64> = conn.query_first("SELECT GET_LOCK('agensium_migrations', 60)").await?;
+    let got: Option<i64> = conn
+        .query_first("SELECT GET_LOCK('agensium_migrations', 60)")
+        .await?;
     if got != Some(1) {
-        return Err(mysql_async::Error::Other("could not take the migration lock in 60 s".into()));
+        return Err(mysql_async::Error::Other(
+            "could not take the migration lock in 60 s".into(),
+        ));
     }
     let result = async {
         conn.query_drop(
@@ -107,8 +133,15 @@ async fn migrate(conn: &mut Conn) -> Result<(), mysql_async::Error> {
              applied_at BIGINT NOT NULL) ENGINE=InnoDB",
         )
         .await?;
-        let current: Option<i64> = conn.query_first("SELECT MAX(version) FROM schema_migrations").await?.flatten();
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current.unwrap_or(0) as usize) {
+        let current: Option<i64> = conn
+            .query_first("SELECT MAX(version) FROM schema_migrations")
+            .await?
+            .flatten();
+        for (i, sql) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(current.unwrap_or(0) as usize)
+        {
             conn.query_drop(*sql).await?;
             conn.exec_drop(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
@@ -119,7 +152,8 @@ async fn migrate(conn: &mut Conn) -> Result<(), mysql_async::Error> {
         Ok(())
     }
     .await;
-    conn.query_drop("DO RELEASE_LOCK('agensium_migrations')").await?;
+    conn.query_drop("DO RELEASE_LOCK('agensium_migrations')")
+        .await?;
     result
 }
 
@@ -133,7 +167,8 @@ fn parse<T: std::str::FromStr>(s: String) -> Result<T, MetaError>
 where
     T::Err: std::fmt::Display,
 {
-    s.parse().map_err(|e: T::Err| MetaError::Corrupt(e.to_string()))
+    s.parse()
+        .map_err(|e: T::Err| MetaError::Corrupt(e.to_string()))
 }
 
 fn json<T: serde::de::DeserializeOwned>(s: String) -> Result<T, MetaError> {
@@ -160,7 +195,10 @@ fn job_from_row(mut r: Row) -> Result<Job, MetaError> {
         digest: parse(take(&mut r, 3)?)?,
         status: parse(take(&mut r, 4)?)?,
         params: json(take(&mut r, 5)?)?,
-        error: code.map(|code| JobError { code, message: message.unwrap_or_default() }),
+        error: code.map(|code| JobError {
+            code,
+            message: message.unwrap_or_default(),
+        }),
         attempts: take(&mut r, 8)?,
         input_bytes: take(&mut r, 9)?,
         output_bytes: take(&mut r, 10)?,
@@ -188,7 +226,13 @@ impl MetaStore for MySqlMetaStore {
         c.exec_drop(
             "INSERT IGNORE INTO processor_versions (name, version, digest, size, created_at) \
              VALUES (?, ?, ?, ?, ?)",
-            (v.name.as_str(), &v.version, v.digest.as_str(), v.size, v.created_at.timestamp_millis()),
+            (
+                v.name.as_str(),
+                &v.version,
+                v.digest.as_str(),
+                v.size,
+                v.created_at.timestamp_millis(),
+            ),
         )
         .await
         .map_err(db)?;
@@ -209,7 +253,11 @@ impl MetaStore for MySqlMetaStore {
         }
     }
 
-    async fn get_version(&self, name: &ProcessorName, version: &str) -> Result<Option<ProcessorVersion>, MetaError> {
+    async fn get_version(
+        &self,
+        name: &ProcessorName,
+        version: &str,
+    ) -> Result<Option<ProcessorVersion>, MetaError> {
         let row: Option<Row> = self
             .conn()
             .await?
@@ -223,7 +271,10 @@ impl MetaStore for MySqlMetaStore {
         row.map(version_from_row).transpose()
     }
 
-    async fn list_versions(&self, name: Option<&ProcessorName>) -> Result<Vec<ProcessorVersion>, MetaError> {
+    async fn list_versions(
+        &self,
+        name: Option<&ProcessorName>,
+    ) -> Result<Vec<ProcessorVersion>, MetaError> {
         let rows: Vec<Row> = self
             .conn()
             .await?
@@ -257,21 +308,36 @@ impl MetaStore for MySqlMetaStore {
             j.finished_at.map(|t| t.timestamp_millis()).into(),
             j.worker.clone().into(),
         ];
-        let sql = format!("INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({})", vec!["?"; values.len()].join(", "));
-        self.conn().await?.exec_drop(sql, Params::Positional(values)).await.map_err(db)
+        let sql = format!(
+            "INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({})",
+            vec!["?"; values.len()].join(", ")
+        );
+        self.conn()
+            .await?
+            .exec_drop(sql, Params::Positional(values))
+            .await
+            .map_err(db)
     }
 
     async fn get_job(&self, id: JobId) -> Result<Option<Job>, MetaError> {
         let row: Option<Row> = self
             .conn()
             .await?
-            .exec_first(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"), (id.to_string(),))
+            .exec_first(
+                format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"),
+                (id.to_string(),),
+            )
             .await
             .map_err(db)?;
         row.map(job_from_row).transpose()
     }
 
-    async fn start_job(&self, id: JobId, owner: &str, lease: Duration) -> Result<Option<Job>, MetaError> {
+    async fn start_job(
+        &self,
+        id: JobId,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<Job>, MetaError> {
         let now = now_millis().timestamp_millis();
         let n = self
             .update(
@@ -281,10 +347,19 @@ impl MetaStore for MySqlMetaStore {
                 (now, owner, millis_from_now(lease), id.to_string(), now),
             )
             .await?;
-        if n == 0 { Ok(None) } else { self.get_job(id).await }
+        if n == 0 {
+            Ok(None)
+        } else {
+            self.get_job(id).await
+        }
     }
 
-    async fn renew_lease(&self, id: JobId, owner: &str, lease: Duration) -> Result<bool, MetaError> {
+    async fn renew_lease(
+        &self,
+        id: JobId,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<bool, MetaError> {
         let n = self
             .update(
                 "UPDATE jobs SET lease_until = ? WHERE id = ? AND status = 'running' AND worker = ?",
@@ -297,12 +372,23 @@ impl MetaStore for MySqlMetaStore {
     async fn finish_job(&self, id: JobId, owner: &str, finish: &Finish) -> Result<bool, MetaError> {
         let now = now_millis().timestamp_millis();
         let n = match finish {
-            Finish::Succeeded { output_bytes, content_type, stats } => {
+            Finish::Succeeded {
+                output_bytes,
+                content_type,
+                stats,
+            } => {
                 self.update(
                     "UPDATE jobs SET status = 'succeeded', output_bytes = ?, content_type = ?, \
                      stats = ?, finished_at = ?, lease_until = NULL \
                      WHERE id = ? AND status = 'running' AND worker = ?",
-                    (*output_bytes, content_type.clone(), to_json(stats)?, now, id.to_string(), owner),
+                    (
+                        *output_bytes,
+                        content_type.clone(),
+                        to_json(stats)?,
+                        now,
+                        id.to_string(),
+                        owner,
+                    ),
                 )
                 .await?
             }
@@ -333,7 +419,10 @@ impl MetaStore for MySqlMetaStore {
     async fn requeue_expired(&self) -> Result<Vec<JobId>, MetaError> {
         let now = now_millis().timestamp_millis();
         let candidates = self
-            .ids("SELECT id FROM jobs WHERE status = 'running' AND lease_until < ? ORDER BY id", (now,))
+            .ids(
+                "SELECT id FROM jobs WHERE status = 'running' AND lease_until < ? ORDER BY id",
+                (now,),
+            )
             .await?;
         let mut requeued = Vec::new();
         for id in candidates {
@@ -361,7 +450,12 @@ impl MetaStore for MySqlMetaStore {
         .await
     }
 
-    async fn list_jobs(&self, status: Option<JobStatus>, before: Option<JobId>, limit: u32) -> Result<Vec<Job>, MetaError> {
+    async fn list_jobs(
+        &self,
+        status: Option<JobStatus>,
+        before: Option<JobId>,
+        limit: u32,
+    ) -> Result<Vec<Job>, MetaError> {
         let status = status.map(|s| s.as_str());
         let before = before.map(|b| b.to_string());
         let rows: Vec<Row> = self
@@ -380,9 +474,16 @@ impl MetaStore for MySqlMetaStore {
     }
 
     async fn recover_unfinished(&self) -> Result<Vec<JobId>, MetaError> {
-        self.update("UPDATE jobs SET status = 'queued', lease_until = NULL WHERE status = 'running'", ())
-            .await?;
-        self.ids("SELECT id FROM jobs WHERE status = 'queued' ORDER BY id", ()).await
+        self.update(
+            "UPDATE jobs SET status = 'queued', lease_until = NULL WHERE status = 'running'",
+            (),
+        )
+        .await?;
+        self.ids(
+            "SELECT id FROM jobs WHERE status = 'queued' ORDER BY id",
+            (),
+        )
+        .await
     }
 }
 
@@ -393,21 +494,30 @@ mod tests {
 
     #[tokio::test]
     async fn conformance() {
-        let Some(url) = testenv::fresh_mysql_database().await else { return };
+        let Some(url) = testenv::fresh_mysql_database().await else {
+            return;
+        };
         let store = MySqlMetaStore::connect(&url).await.unwrap();
         crate::conformance::meta_store::run(&store).await;
     }
 
     #[tokio::test]
     async fn concurrent_startup_migrates_once() {
-        let Some(url) = testenv::fresh_mysql_database().await else { return };
+        let Some(url) = testenv::fresh_mysql_database().await else {
+            return;
+        };
         let starts = (0..4).map(|_| MySqlMetaStore::connect(&url));
         for s in futures::future::join_all(starts).await {
             s.unwrap();
         }
         let store = MySqlMetaStore::connect(&url).await.unwrap();
-        let n: Option<i64> =
-            store.conn().await.unwrap().query_first("SELECT COUNT(*) FROM schema_migrations").await.unwrap();
+        let n: Option<i64> = store
+            .conn()
+            .await
+            .unwrap()
+            .query_first("SELECT COUNT(*) FROM schema_migrations")
+            .await
+            .unwrap();
         assert_eq!(n, Some(MIGRATIONS.len() as i64));
     }
 

@@ -55,14 +55,23 @@ pub async fn pass(meta: &dyn MetaStore, rail: &dyn Rail) -> Result<Report, Recon
         report.expired += 1;
     }
     if report != Report::default() {
-        tracing::info!(rebuilt = report.rebuilt, expired = report.expired, "reconciler put jobs back on the rail");
+        tracing::info!(
+            rebuilt = report.rebuilt,
+            expired = report.expired,
+            "reconciler put jobs back on the rail"
+        );
     }
     Ok(report)
 }
 
 /// Runs [`pass`] every `every` until `shutdown`; errors are logged and
 /// retried on the next tick.
-pub async fn run(meta: &dyn MetaStore, rail: &dyn Rail, every: Duration, shutdown: CancellationToken) {
+pub async fn run(
+    meta: &dyn MetaStore,
+    rail: &dyn Rail,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
     loop {
         if let Err(e) = pass(meta, rail).await {
             tracing::warn!(error = %e, "reconciler pass failed");
@@ -88,11 +97,29 @@ mod tests {
         meta.put_version(&pv).await.unwrap();
         let job = Job::queued(JobId::new(), &pv, vec![], 1);
         meta.insert_job(&job).await.unwrap();
-        meta.start_job(job.id, "dead", Duration::from_millis(1)).await.unwrap().unwrap();
+        meta.start_job(job.id, "dead", Duration::from_millis(1))
+            .await
+            .unwrap()
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(10)).await;
-        assert_eq!(pass(&meta, &rail).await.unwrap(), Report { rebuilt: 0, expired: 1 });
-        let t = rail.take("w", Duration::from_millis(100)).await.unwrap().unwrap();
+        assert_eq!(
+            pass(&meta, &rail).await.unwrap(),
+            Report {
+                rebuilt: 0,
+                expired: 1
+            }
+        );
+        let t = rail
+            .take("w", Duration::from_millis(100))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(t.job_id, job.id);
-        assert!(meta.start_job(job.id, "w", Duration::from_secs(30)).await.unwrap().is_some());
+        assert!(
+            meta.start_job(job.id, "w", Duration::from_secs(30))
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
 }

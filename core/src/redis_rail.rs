@@ -33,7 +33,11 @@ pub struct RedisRailConfig {
 impl RedisRailConfig {
     /// Defaults: prefix `agensium`, lease 30 s.
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), prefix: "agensium".into(), lease: Duration::from_secs(30) }
+        Self {
+            url: url.into(),
+            prefix: "agensium".into(),
+            lease: Duration::from_secs(30),
+        }
     }
 }
 
@@ -66,16 +70,20 @@ impl RedisRail {
     /// Connects, checks the server answers and creates the stream and group
     /// when missing.
     pub async fn connect(cfg: RedisRailConfig) -> Result<Self, RailError> {
-        let fail = |e: RedisError| RailError::Backend(format!("connecting to Redis at {}: {e}", cfg.url));
+        let fail =
+            |e: RedisError| RailError::Backend(format!("connecting to Redis at {}: {e}", cfg.url));
         let client = Client::open(cfg.url.as_str()).map_err(fail)?;
         let mgr_cfg = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(5)))
             .set_response_timeout(Some(Duration::from_secs(5)))
             .set_number_of_retries(2);
-        let conn = tokio::time::timeout(Duration::from_secs(10), client.get_connection_manager_with_config(mgr_cfg))
-            .await
-            .map_err(|_| RailError::Backend(format!("connecting to Redis at {}: timed out", cfg.url)))?
-            .map_err(fail)?;
+        let conn = tokio::time::timeout(
+            Duration::from_secs(10),
+            client.get_connection_manager_with_config(mgr_cfg),
+        )
+        .await
+        .map_err(|_| RailError::Backend(format!("connecting to Redis at {}: timed out", cfg.url)))?
+        .map_err(fail)?;
         let rail = Self {
             client,
             conn,
@@ -91,7 +99,8 @@ impl RedisRail {
 
     async fn ensure_group(&self) -> Result<(), RedisError> {
         let mut c = self.conn.clone();
-        let created: Result<(), RedisError> = c.xgroup_create_mkstream(&self.stream, GROUP, "0").await;
+        let created: Result<(), RedisError> =
+            c.xgroup_create_mkstream(&self.stream, GROUP, "0").await;
         match created {
             Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
             other => other,
@@ -106,16 +115,29 @@ impl RedisRail {
         let cfg = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(5)))
             .set_response_timeout(Some(MAX_BLOCK + Duration::from_secs(5)));
-        let c = self.client.get_connection_manager_with_config(cfg).await.map_err(err)?;
+        let c = self
+            .client
+            .get_connection_manager_with_config(cfg)
+            .await
+            .map_err(err)?;
         map.insert(consumer.to_owned(), c.clone());
         Ok(c)
     }
 
-    fn ticket(&self, consumer: &str, entry: &StreamId, delivered: u32) -> Result<Ticket, RailError> {
-        let job: String = entry.get("job").ok_or_else(|| RailError::Backend(format!("entry {} has no job", entry.id)))?;
+    fn ticket(
+        &self,
+        consumer: &str,
+        entry: &StreamId,
+        delivered: u32,
+    ) -> Result<Ticket, RailError> {
+        let job: String = entry
+            .get("job")
+            .ok_or_else(|| RailError::Backend(format!("entry {} has no job", entry.id)))?;
         let before: u32 = entry.get("n").unwrap_or(0);
         Ok(Ticket {
-            job_id: job.parse().map_err(|e: crate::InvalidInput| RailError::Backend(e.0))?,
+            job_id: job
+                .parse()
+                .map_err(|e: crate::InvalidInput| RailError::Backend(e.0))?,
             deliveries: before + delivered.max(1),
             receipt: format!("{} {consumer}", entry.id),
         })
@@ -146,7 +168,9 @@ impl RedisRail {
             .arg(1)
             .query_async(&mut c)
             .await?;
-        let Some(entry) = reply.claimed.into_iter().next() else { return Ok(None) };
+        let Some(entry) = reply.claimed.into_iter().next() else {
+            return Ok(None);
+        };
         let pending: StreamPendingCountReply = redis::cmd("XPENDING")
             .arg(&self.stream)
             .arg(GROUP)
@@ -176,7 +200,12 @@ impl RedisRail {
             .query_async(&mut c)
             .await;
         match reply {
-            Ok(Some(r)) => match r.keys.into_iter().next().and_then(|k| k.ids.into_iter().next()) {
+            Ok(Some(r)) => match r
+                .keys
+                .into_iter()
+                .next()
+                .and_then(|k| k.ids.into_iter().next())
+            {
                 Some(entry) => self.ticket(consumer, &entry, 1).map(Some),
                 None => Ok(None),
             },
@@ -200,7 +229,14 @@ impl RedisRail {
 impl Rail for RedisRail {
     async fn push(&self, job: JobId) -> Result<(), RailError> {
         let mut c = self.conn.clone();
-        let _: String = c.xadd(&self.stream, "*", &[("job", job.to_string()), ("n", "0".into())]).await.map_err(err)?;
+        let _: String = c
+            .xadd(
+                &self.stream,
+                "*",
+                &[("job", job.to_string()), ("n", "0".into())],
+            )
+            .await
+            .map_err(err)?;
         Ok(())
     }
 
@@ -211,7 +247,9 @@ impl Rail for RedisRail {
                 match self.reclaim(consumer).await {
                     Ok(Some(t)) => return Ok(Some(t)),
                     Ok(None) => {}
-                    Err(e) if e.code() == Some("NOGROUP") => self.ensure_group().await.map_err(err)?,
+                    Err(e) if e.code() == Some("NOGROUP") => {
+                        self.ensure_group().await.map_err(err)?
+                    }
                     Err(e) => return Err(err(e)),
                 }
             }
@@ -311,49 +349,87 @@ mod tests {
 
     async fn rail(lease: Duration) -> Option<RedisRail> {
         let url = testenv::redis().await?;
-        let cfg = RedisRailConfig { url, prefix: format!("agensium-test-{}", testenv::unique()), lease };
+        let cfg = RedisRailConfig {
+            url,
+            prefix: format!("agensium-test-{}", testenv::unique()),
+            lease,
+        };
         Some(RedisRail::connect(cfg).await.unwrap())
     }
 
     #[tokio::test]
     async fn conformance() {
-        let Some(rail) = rail(Duration::from_secs(30)).await else { return };
+        let Some(rail) = rail(Duration::from_secs(30)).await else {
+            return;
+        };
         crate::conformance::rail::run(&rail).await;
     }
 
     #[tokio::test]
     async fn lapsed_leases_are_reclaimed_with_their_delivery_count() {
-        let Some(rail) = rail(Duration::from_millis(300)).await else { return };
+        let Some(rail) = rail(Duration::from_millis(300)).await else {
+            return;
+        };
         let id = JobId::new();
         rail.push(id).await.unwrap();
-        let first = rail.take("dead-worker", Duration::from_secs(1)).await.unwrap().unwrap();
+        let first = rail
+            .take("dead-worker", Duration::from_secs(1))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((first.job_id, first.deliveries), (id, 1));
         // Renewed: not reclaimable yet.
         tokio::time::sleep(Duration::from_millis(200)).await;
         rail.renew(&first).await.unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
-        assert!(rail.take("other", Duration::from_millis(100)).await.unwrap().is_none());
+        assert!(
+            rail.take("other", Duration::from_millis(100))
+                .await
+                .unwrap()
+                .is_none()
+        );
         // Abandoned: another consumer takes it over.
         tokio::time::sleep(Duration::from_millis(700)).await;
-        let again = rail.take("other", Duration::from_secs(1)).await.unwrap().unwrap();
+        let again = rail
+            .take("other", Duration::from_secs(1))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((again.job_id, again.deliveries), (id, 2));
         rail.ack(&again).await.unwrap();
     }
 
     #[tokio::test]
     async fn survives_redis_losing_everything() {
-        let Some(rail) = rail(Duration::from_secs(30)).await else { return };
-        assert!(rail.claim_rebuild().await.unwrap(), "a new rail needs a rebuild");
+        let Some(rail) = rail(Duration::from_secs(30)).await else {
+            return;
+        };
+        assert!(
+            rail.claim_rebuild().await.unwrap(),
+            "a new rail needs a rebuild"
+        );
         assert!(!rail.claim_rebuild().await.unwrap(), "only once");
         rail.push(JobId::new()).await.unwrap();
         // What FLUSHALL does to this deployment's keys.
         let mut c = rail.conn.clone();
         let _: () = c.del(&[&rail.stream, &rail.alive]).await.unwrap();
-        assert!(rail.take("w", Duration::from_millis(200)).await.unwrap().is_none());
+        assert!(
+            rail.take("w", Duration::from_millis(200))
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(rail.claim_rebuild().await.unwrap(), "the loss is noticed");
         let id = JobId::new();
         rail.push(id).await.unwrap();
-        assert_eq!(rail.take("w", Duration::from_secs(1)).await.unwrap().unwrap().job_id, id);
+        assert_eq!(
+            rail.take("w", Duration::from_secs(1))
+                .await
+                .unwrap()
+                .unwrap()
+                .job_id,
+            id
+        );
     }
 
     #[tokio::test]

@@ -13,6 +13,7 @@ use aws_sdk_s3::config::{
     BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::abort_multipart_upload::builders::AbortMultipartUploadFluentBuilder;
 use aws_sdk_s3::primitives::ByteStream as S3Body;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CompletedMultipartUpload, CompletedPart, CreateBucketConfiguration,
@@ -67,7 +68,10 @@ impl S3Config {
     }
 
     fn describe(&self) -> String {
-        let at = self.endpoint.as_deref().unwrap_or("the default AWS endpoint");
+        let at = self
+            .endpoint
+            .as_deref()
+            .unwrap_or("the default AWS endpoint");
         format!("bucket {:?} at {at}", self.bucket)
     }
 
@@ -127,13 +131,14 @@ impl S3Store {
                 });
             }
             Err(_) => format!("HeadBucket got no answer within {}s", TIMEOUT.as_secs()),
-            Ok(Err(e)) => match status(&e) {
-                Some(404) => "the bucket does not exist".to_owned(),
-                Some(401 | 403) => "access denied: check AWS_ACCESS_KEY_ID / \
-                                    AWS_SECRET_ACCESS_KEY and the bucket's policy"
-                    .to_owned(),
-                _ => format!("HeadBucket failed: {}", DisplayErrorContext(&e)),
-            },
+            Ok(Err(e)) => {
+                let hint = match status(&e) {
+                    Some(404) => "the bucket does not exist; ",
+                    Some(401 | 403) => "access denied (check the credentials); ",
+                    _ => "",
+                };
+                format!("{hint}HeadBucket failed: {}", DisplayErrorContext(&e))
+            }
         };
         Err(StoreError::Backend(format!("S3 {}: {why}", cfg.describe())))
     }
@@ -145,42 +150,58 @@ impl S3Store {
         let mut req = client.create_bucket().bucket(&cfg.bucket);
         let region = client.config().region().map(|r| r.as_ref().to_owned());
         if let Some(region) = region.filter(|r| r != "us-east-1") {
-            req = req.create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(region.as_str()))
-                    .build(),
-            );
+            let location = BucketLocationConstraint::from(region.as_str());
+            let conf = CreateBucketConfiguration::builder().location_constraint(location);
+            req = req.create_bucket_configuration(conf.build());
         }
-        let fail = |why: String| StoreError::Backend(format!("S3 {}: {why}", cfg.describe()));
-        match tokio::time::timeout(TIMEOUT, req.send()).await {
-            Err(_) => Err(fail(format!("CreateBucket got no answer within {}s", TIMEOUT.as_secs()))),
-            Ok(Ok(_)) => Ok(()),
+        let why = match tokio::time::timeout(TIMEOUT, req.send()).await {
+            Ok(Ok(_)) => return Ok(()),
+            Err(_) => format!("CreateBucket got no answer within {}s", TIMEOUT.as_secs()),
             Ok(Err(e)) => match e.code() {
-                Some("BucketAlreadyOwnedByYou") => Ok(()),
-                // s3s-fs answers this for its own buckets too: ours if we can see it.
-                Some("BucketAlreadyExists")
-                    if client.head_bucket().bucket(&cfg.bucket).send().await.is_ok() =>
-                {
-                    Ok(())
+                Some("BucketAlreadyOwnedByYou") => return Ok(()),
+                // s3s-fs answers this for our own buckets too: ours if we see it.
+                Some("BucketAlreadyExists") if is_visible(&client, &cfg.bucket).await => {
+                    return Ok(());
                 }
-                _ => Err(fail(format!("CreateBucket failed: {}", DisplayErrorContext(&e)))),
+                _ => format!("CreateBucket failed: {}", DisplayErrorContext(&e)),
             },
+        };
+        Err(StoreError::Backend(format!("S3 {}: {why}", cfg.describe())))
+    }
+
+    /// Maps an SDK error to a backend error naming the operation and object.
+    fn failed<'a, E: std::error::Error + 'static>(
+        &'a self,
+        op: &'a str,
+        key: &'a str,
+    ) -> impl FnOnce(SdkError<E>) -> StoreError + 'a {
+        move |e| {
+            let (bucket, e) = (&self.bucket, DisplayErrorContext(&e));
+            StoreError::Backend(format!("S3 {op} {bucket}/{key}: {e}"))
         }
     }
 
-    fn failed<E>(&self, op: &str, key: &str, e: SdkError<E>) -> StoreError
-    where
-        E: std::error::Error + 'static,
-    {
-        StoreError::Backend(format!(
-            "S3 {op} {}/{key}: {}",
-            self.bucket,
-            DisplayErrorContext(&e)
-        ))
+    /// Reads `body` into `buf` until `buf` holds more than one part or the
+    /// body ends; true when it ended.
+    async fn fill(
+        &self,
+        buf: &mut BytesMut,
+        total: &mut u64,
+        body: &mut ByteStream,
+    ) -> Result<bool, StoreError> {
+        while buf.len() <= self.part_size {
+            let Some(chunk) = body.next().await else {
+                return Ok(true);
+            };
+            let chunk = chunk.map_err(StoreError::Body)?;
+            *total += chunk.len() as u64;
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(false)
     }
 
-    /// Uploads the parts of `buf` then of the rest of `body`, and completes
-    /// the upload. The caller aborts the upload when this fails.
+    /// Uploads `buf` and the rest of `body` as parts, one part in memory at
+    /// a time, and completes the upload. The caller aborts it on failure.
     async fn upload_parts(
         &self,
         key: &str,
@@ -189,64 +210,50 @@ impl S3Store {
         mut total: u64,
         body: &mut ByteStream,
     ) -> Result<u64, StoreError> {
-        let mut parts = Vec::new();
-        let mut done = false;
-        loop {
-            while !done && buf.len() <= self.part_size {
-                match body.next().await {
-                    Some(chunk) => {
-                        let chunk = chunk.map_err(StoreError::Body)?;
-                        total += chunk.len() as u64;
-                        buf.extend_from_slice(&chunk);
-                    }
-                    None => done = true,
-                }
-            }
+        let (mut parts, mut done) = (Vec::new(), false);
+        while !(done && buf.is_empty()) {
             let number = parts.len() as i32 + 1;
             if number > MAX_PARTS {
                 return Err(StoreError::Backend(format!(
-                    "S3 object {key} is larger than {MAX_PARTS} parts of {} bytes; \
-                     raise part_size",
-                    self.part_size
+                    "S3 object {key} needs more than {MAX_PARTS} parts; raise part_size"
                 )));
             }
             let part = buf.split_to(buf.len().min(self.part_size)).freeze();
-            let out = self
-                .client
-                .upload_part()
-                .bucket(&self.bucket)
-                .key(key)
+            let req = self.client.upload_part().bucket(&self.bucket).key(key);
+            let req = req
                 .upload_id(upload_id)
                 .part_number(number)
-                .body(S3Body::from(part))
-                .send()
-                .await
-                .map_err(|e| self.failed("UploadPart", key, e))?;
+                .body(S3Body::from(part));
+            let out = req.send().await.map_err(self.failed("UploadPart", key))?;
             parts.push(
                 CompletedPart::builder()
                     .part_number(number)
                     .set_e_tag(out.e_tag)
                     .build(),
             );
-            if done && buf.is_empty() {
-                break;
+            if !done {
+                done = self.fill(&mut buf, &mut total, body).await?;
             }
         }
-        self.client
+        let upload = CompletedMultipartUpload::builder()
+            .set_parts(Some(parts))
+            .build();
+        let req = self
+            .client
             .complete_multipart_upload()
             .bucket(&self.bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
-            .send()
+            .key(key);
+        let req = req.upload_id(upload_id).multipart_upload(upload);
+        req.send()
             .await
-            .map_err(|e| self.failed("CompleteMultipartUpload", key, e))?;
+            .map_err(self.failed("CompleteMultipartUpload", key))?;
         Ok(total)
     }
+}
+
+/// True when `bucket` answers HeadBucket.
+async fn is_visible(client: &Client, bucket: &str) -> bool {
+    client.head_bucket().bucket(bucket).send().await.is_ok()
 }
 
 /// The HTTP status of a failed request, if the server answered.
@@ -260,43 +267,16 @@ fn not_found<E: ProvideErrorMetadata>(e: &SdkError<E>) -> bool {
         && (matches!(e.code(), Some("NoSuchKey" | "NotFound")) || status(e) == Some(404))
 }
 
-/// Aborts a multipart upload when dropped armed (the `put` future was
-/// dropped mid-upload): best effort, on a spawned task.
-struct PendingUpload {
-    client: Client,
-    bucket: String,
-    key: String,
-    upload_id: String,
-    armed: bool,
-}
+/// Aborts a multipart upload if dropped while still holding the request
+/// (the `put` future was dropped mid-upload): best effort, on a new task.
+struct AbortOnDrop(Option<AbortMultipartUploadFluentBuilder>);
 
-impl PendingUpload {
-    fn request(&self) -> aws_sdk_s3::operation::abort_multipart_upload::builders::AbortMultipartUploadFluentBuilder {
-        self.client
-            .abort_multipart_upload()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .upload_id(&self.upload_id)
-    }
-
-    async fn abort(mut self) {
-        self.armed = false;
-        if let Err(e) = self.request().send().await {
-            tracing::warn!(
-                bucket = %self.bucket, key = %self.key, upload_id = %self.upload_id,
-                "aborting a failed multipart upload failed: {}", DisplayErrorContext(&e)
-            );
-        }
-    }
-}
-
-impl Drop for PendingUpload {
+impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        if self.armed
+        if let Some(req) = self.0.take()
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
-            let req = self.request();
-            rt.spawn(async move { req.send().await });
+            rt.spawn(req.send());
         }
     }
 }
@@ -305,101 +285,78 @@ impl Drop for PendingUpload {
 impl ObjectStore for S3Store {
     async fn put(&self, key: &str, mut body: ByteStream) -> Result<u64, StoreError> {
         validate_key(key)?;
+        let (c, bucket) = (&self.client, &self.bucket);
         let (mut buf, mut total) = (BytesMut::new(), 0u64);
-        while buf.len() <= self.part_size {
-            let Some(chunk) = body.next().await else {
-                self.client
-                    .put_object()
-                    .bucket(&self.bucket)
-                    .key(key)
-                    .body(S3Body::from(buf.freeze()))
-                    .send()
-                    .await
-                    .map_err(|e| self.failed("PutObject", key, e))?;
-                return Ok(total);
-            };
-            let chunk = chunk.map_err(StoreError::Body)?;
-            total += chunk.len() as u64;
-            buf.extend_from_slice(&chunk);
+        if self.fill(&mut buf, &mut total, &mut body).await? {
+            let req = c.put_object().bucket(bucket).key(key);
+            let req = req.body(S3Body::from(buf.freeze()));
+            req.send().await.map_err(self.failed("PutObject", key))?;
+            return Ok(total);
         }
         // More than one part: a multipart upload.
-        let created = self
-            .client
-            .create_multipart_upload()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| self.failed("CreateMultipartUpload", key, e))?;
-        let upload_id = created.upload_id.ok_or_else(|| {
-            StoreError::Backend(format!("S3 CreateMultipartUpload {key}: no upload id"))
-        })?;
-        #[cfg(test)]
-        {
-            *self.last_upload.lock().unwrap() = Some(upload_id.clone());
-        }
-        let mut pending = PendingUpload {
-            client: self.client.clone(),
-            bucket: self.bucket.clone(),
-            key: key.to_owned(),
-            upload_id,
-            armed: true,
+        let req = c.create_multipart_upload().bucket(bucket).key(key);
+        let failed = self.failed("CreateMultipartUpload", key);
+        let created = req.send().await.map_err(failed)?;
+        let Some(upload_id) = created.upload_id else {
+            return Err(StoreError::Backend(format!(
+                "S3 CreateMultipartUpload {key}: no upload id"
+            )));
         };
+        #[cfg(test)]
+        let _ = self.last_upload.lock().unwrap().insert(upload_id.clone());
+        let abort = c.abort_multipart_upload().bucket(bucket).key(key);
+        let mut guard = AbortOnDrop(Some(abort.upload_id(&upload_id)));
         let result = self
-            .upload_parts(key, &pending.upload_id, buf, total, &mut body)
+            .upload_parts(key, &upload_id, buf, total, &mut body)
             .await;
-        match result {
-            Ok(_) => pending.armed = false,
-            Err(_) => pending.abort().await,
+        if let (Err(_), Some(abort)) = (&result, guard.0.take())
+            && let Err(e) = abort.send().await
+        {
+            let e = DisplayErrorContext(&e);
+            tracing::warn!(%key, %upload_id, "aborting a failed multipart upload failed: {e}");
         }
         result
     }
 
     async fn get(&self, key: &str) -> Result<ByteStream, StoreError> {
         validate_key(key)?;
-        let out = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
-            Ok(out) => out,
+        let req = self.client.get_object().bucket(&self.bucket).key(key);
+        let body = match req.send().await {
+            Ok(out) => out.body,
             Err(e) if not_found(&e) => return Err(StoreError::NotFound(key.to_owned())),
-            Err(e) => return Err(self.failed("GetObject", key, e)),
+            Err(e) => return Err(self.failed("GetObject", key)(e)),
         };
-        let chunks = futures::stream::unfold(Some(out.body), |body| async move {
-            let mut body = body?;
-            match body.try_next().await {
-                Ok(Some(chunk)) => Some((Ok(chunk), Some(body))),
-                Ok(None) => None,
-                Err(e) => Some((
-                    Err(io::Error::other(format!(
-                        "reading an S3 object failed: {}",
-                        DisplayErrorContext(&e)
-                    ))),
-                    None,
-                )),
-            }
+        let chunks = futures::stream::try_unfold(body, |mut body| async move {
+            let chunk = body.try_next().await.map_err(|e| {
+                io::Error::other(format!("reading an S3 object: {}", DisplayErrorContext(&e)))
+            })?;
+            Ok(chunk.map(|c| (c, body)))
         });
         Ok(Box::pin(chunks))
     }
 
     async fn head(&self, key: &str) -> Result<Option<u64>, StoreError> {
         validate_key(key)?;
-        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
-            Ok(out) => out
-                .content_length()
-                .and_then(|n| u64::try_from(n).ok())
-                .map(Some)
-                .ok_or_else(|| {
-                    StoreError::Backend(format!("S3 HeadObject {key}: no Content-Length"))
-                }),
+        let req = self.client.head_object().bucket(&self.bucket).key(key);
+        match req.send().await {
+            Ok(out) => match out.content_length().and_then(|n| u64::try_from(n).ok()) {
+                Some(n) => Ok(Some(n)),
+                None => Err(StoreError::Backend(format!(
+                    "S3 HeadObject {key}: no Content-Length"
+                ))),
+            },
             Err(e) if not_found(&e) => Ok(None),
-            Err(e) => Err(self.failed("HeadObject", key, e)),
+            Err(e) => Err(self.failed("HeadObject", key)(e)),
         }
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         validate_key(key)?;
-        match self.client.delete_object().bucket(&self.bucket).key(key).send().await {
+        let req = self.client.delete_object().bucket(&self.bucket).key(key);
+        match req.send().await {
             Ok(_) => Ok(()),
             Err(e) if not_found(&e) => Ok(()),
-            Err(e) => Err(self.failed("DeleteObject", key, e)),
+            Err(e) => Err(self.failed("DeleteObject", key)(e)),
         }
     }
 }
@@ -418,32 +375,39 @@ mod tests {
     #[tokio::test]
     async fn conformance() {
         // 5 MiB parts: the suite's 12 MiB object goes up in three parts.
-        let Some(store) = store(5 << 20).await else { return };
+        let Some(store) = store(5 << 20).await else {
+            return;
+        };
         crate::conformance::object_store::run(&store).await;
     }
 
     #[tokio::test]
     async fn failed_multipart_put_stores_nothing_and_aborts() {
-        let Some(store) = store(5 << 20).await else { return };
+        let Some(store) = store(5 << 20).await else {
+            return;
+        };
         let key = "broken/large.bin";
-        let mut chunks: Vec<io::Result<Bytes>> =
-            (0..6).map(|_| Ok(Bytes::from(vec![1u8; 1 << 20]))).collect();
+        let mut chunks: Vec<io::Result<Bytes>> = (0..6)
+            .map(|_| Ok(Bytes::from(vec![1u8; 1 << 20])))
+            .collect();
         chunks.push(Err(io::Error::other("client went away")));
-        let err = store.put(key, Box::pin(futures::stream::iter(chunks))).await;
+        let err = store
+            .put(key, Box::pin(futures::stream::iter(chunks)))
+            .await;
         assert!(matches!(err, Err(StoreError::Body(_))), "{err:?}");
         assert_eq!(store.head(key).await.unwrap(), None);
 
         // The first 5 MiB part was uploaded; the upload must be gone.
         let upload_id = store.last_upload.lock().unwrap().clone();
         let upload_id = upload_id.expect("a 6 MiB body takes the multipart path");
-        let c = &store.client;
-        let parts = c.list_parts().bucket(&store.bucket).key(key).upload_id(&upload_id);
+        let (c, bucket) = (&store.client, &store.bucket);
+        let parts = c.list_parts().bucket(bucket).key(key).upload_id(&upload_id);
         match parts.send().await {
             // s3s-fs lists whatever part files are left, even for unknown uploads.
             Ok(out) => assert!(out.parts().is_empty(), "parts left: {:?}", out.parts()),
-            Err(e) => assert_eq!(e.code(), Some("NoSuchUpload"), "{}", DisplayErrorContext(&e)),
+            Err(e) => assert_eq!(e.code(), Some("NoSuchUpload"), "{e:?}"),
         }
-        match c.list_multipart_uploads().bucket(&store.bucket).send().await {
+        match c.list_multipart_uploads().bucket(bucket).send().await {
             Ok(out) => assert!(out.uploads().is_empty(), "pending: {:?}", out.uploads()),
             // s3s-fs 0.14 does not implement ListMultipartUploads.
             Err(e) if e.code() == Some("NotImplemented") => {
@@ -459,7 +423,6 @@ mod tests {
         cfg.endpoint = Some("http://127.0.0.1:1".into());
         cfg.region = Some("us-east-1".into());
         let err = S3Store::connect(cfg).await.unwrap_err().to_string();
-        eprintln!("{err}");
         assert!(err.contains("http://127.0.0.1:1"), "{err}");
         assert!(err.contains("agensium-nowhere"), "{err}");
         assert!(err.contains("HeadBucket"), "{err}");

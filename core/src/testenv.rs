@@ -31,7 +31,8 @@ pub fn unique() -> String {
 
 /// The MySQL server URL for tests (no database part).
 pub fn mysql_server() -> String {
-    std::env::var("AGENSIUM_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
+    std::env::var("AGENSIUM_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
 }
 
 /// Creates a fresh database for this test and returns its URL.
@@ -45,7 +46,9 @@ pub async fn fresh_mysql_database() -> Option<String> {
             .await
             .map_err(|_| "connect timed out".to_string())?
             .map_err(|e| e.to_string())?;
-        conn.query_drop(format!("CREATE DATABASE `{name}`")).await.map_err(|e| e.to_string())?;
+        conn.query_drop(format!("CREATE DATABASE `{name}`"))
+            .await
+            .map_err(|e| e.to_string())?;
         conn.disconnect().await.map_err(|e| e.to_string())?;
         Ok::<_, String>(())
     }
@@ -58,14 +61,21 @@ pub async fn fresh_mysql_database() -> Option<String> {
 
 /// The Redis URL for tests, after checking that it answers.
 pub async fn redis() -> Option<String> {
-    let url = std::env::var("AGENSIUM_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let url = std::env::var("AGENSIUM_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let ping = async {
         let client = redis::Client::open(url.as_str()).map_err(|e| e.to_string())?;
-        let mut conn = tokio::time::timeout(Duration::from_secs(5), client.get_multiplexed_async_connection())
+        let mut conn = tokio::time::timeout(
+            Duration::from_secs(5),
+            client.get_multiplexed_async_connection(),
+        )
+        .await
+        .map_err(|_| "connect timed out".to_string())?
+        .map_err(|e| e.to_string())?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
             .await
-            .map_err(|_| "connect timed out".to_string())?
-            .map_err(|e| e.to_string())?;
-        redis::cmd("PING").query_async::<String>(&mut conn).await.map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())
     }
     .await;
     match ping {

@@ -38,13 +38,28 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     fn default() -> Self {
         Self {
-            name: format!("worker-{}", std::process::id()),
+            name: default_name(),
             concurrency: 2,
             limits: Limits::default(),
             max_attempts: 5,
             lease: Duration::from_secs(30),
         }
     }
+}
+
+/// `<host>-<pid>-<random>`: unique across machines, containers (where every
+/// process may be pid 1) and restarts.
+fn default_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".into());
+    let salt = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{host}-{}-{:04x}", std::process::id(), salt & 0xffff)
 }
 
 /// A failure of the infrastructure (not of the processor): the job is not

@@ -73,7 +73,10 @@ pub fn start() -> Result<S3Server> {
     let started = Instant::now();
     while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
         if let Some(status) = server.child.try_wait()? {
-            bail!("{} exited at startup ({status}); see its output above", bin.display());
+            bail!(
+                "{} exited at startup ({status}); see its output above",
+                bin.display()
+            );
         }
         if started.elapsed() > STARTUP {
             bail!(
@@ -90,14 +93,11 @@ pub fn start() -> Result<S3Server> {
 
 /// `s3s-fs` from cargo's bin directory, installed there when missing.
 fn binary() -> Result<PathBuf> {
-    let cargo_home = match std::env::var_os("CARGO_HOME") {
-        Some(h) => PathBuf::from(h),
-        None => PathBuf::from(std::env::var_os("HOME").context("HOME is not set")?).join(".cargo"),
-    };
-    let bin = cargo_home.join("bin").join("s3s-fs");
+    let bin = cargo_bin()?;
     if !bin.exists() {
         eprintln!("s3s-fs is not installed; installing {VERSION} (takes a few minutes)");
-        run(cargo().args(["install", "s3s-fs", "--version", VERSION])
+        run(cargo()
+            .args(["install", "s3s-fs", "--version", VERSION])
             .args(["--features", "binary", "--locked"]))?;
         if !bin.exists() {
             bail!("cargo install s3s-fs did not produce {}", bin.display());
@@ -106,9 +106,43 @@ fn binary() -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// Where `cargo install` puts s3s-fs.
+fn cargo_bin() -> Result<PathBuf> {
+    let cargo_home = match std::env::var_os("CARGO_HOME") {
+        Some(h) => PathBuf::from(h),
+        None => PathBuf::from(std::env::var_os("HOME").context("HOME is not set")?).join(".cargo"),
+    };
+    Ok(cargo_home.join("bin").join("s3s-fs"))
+}
+
 /// A port nobody listens on right now (the OS picks it; there is a small
 /// window in which another process could take it before s3s-fs binds).
 fn free_port() -> Result<u16> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("finding a free port")?;
     Ok(listener.local_addr()?.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs only when s3s-fs is already installed (installing takes minutes).
+    #[test]
+    fn starts_answers_s3_and_stops_on_drop() {
+        if !cargo_bin().is_ok_and(|b| b.exists()) {
+            eprintln!("SKIPPED: s3s-fs is not installed");
+            return;
+        }
+        let server = start().unwrap();
+        // An anonymous request: the server wants signed ones.
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let resp = rt
+            .block_on(reqwest::get(format!("{}/", server.endpoint)))
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 403);
+        let port: u16 = server.endpoint.rsplit(':').next().unwrap().parse().unwrap();
+        drop(server);
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err());
+    }
 }

@@ -36,10 +36,22 @@ async fn fifo_ack_release(rail: &dyn Rail) {
     rail.renew(&ta).await.unwrap();
     rail.release(&ta).await.unwrap();
     // The released ticket comes again (before or after b: adapters differ).
-    let t1 = rail.take("c1", Duration::from_secs(1)).await.unwrap().unwrap();
-    let t2 = rail.take("c2", Duration::from_secs(1)).await.unwrap().unwrap();
+    let t1 = rail
+        .take("c1", Duration::from_secs(1))
+        .await
+        .unwrap()
+        .unwrap();
+    let t2 = rail
+        .take("c2", Duration::from_secs(1))
+        .await
+        .unwrap()
+        .unwrap();
     let (ta2, tb) = if t1.job_id == a { (t1, t2) } else { (t2, t1) };
-    assert_eq!((ta2.job_id, ta2.deliveries), (a, 2), "a released ticket comes again, counted");
+    assert_eq!(
+        (ta2.job_id, ta2.deliveries),
+        (a, 2),
+        "a released ticket comes again, counted"
+    );
     assert_eq!((tb.job_id, tb.deliveries), (b, 1));
     rail.ack(&ta2).await.unwrap();
     rail.ack(&tb).await.unwrap();

@@ -1,0 +1,221 @@
+//! Command line and environment configuration of the `agensium` binary.
+
+use agensium_api::ApiLimits;
+use agensium_api::serve::ServeConfig;
+use agensium_core::{BackendConfig, S3Config};
+use agensium_host::Limits;
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Agensium: run WebAssembly processors on uploaded files.
+#[derive(Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// A file of `KEY=VALUE` lines (the environment variables below) read
+    /// before anything else; real environment variables win. Also `AGENSIUM_CONFIG`.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// API and workers in one process. Embedded backends (SQLite, a local
+    /// directory, an in-process rail) unless configured otherwise.
+    Serve {
+        /// Address the API listens on.
+        #[arg(long, env = "AGENSIUM_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Jobs run at once.
+        #[arg(long, env = "AGENSIUM_WORKERS", default_value_t = 2)]
+        workers: usize,
+        #[command(flatten)]
+        backends: BackendArgs,
+        #[command(flatten)]
+        jobs: JobArgs,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// The API alone. Run any number, behind a load balancer, on shared
+    /// backends (MySQL, Redis, S3).
+    Api {
+        /// Address the API listens on.
+        #[arg(long, env = "AGENSIUM_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[command(flatten)]
+        backends: BackendArgs,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// A worker process. Run any number, on any machines, on shared backends.
+    Worker {
+        /// Jobs run at once.
+        #[arg(long, env = "AGENSIUM_CONCURRENCY", default_value_t = 2)]
+        concurrency: usize,
+        /// Address of a `/healthz` endpoint for orchestrators.
+        #[arg(long, env = "AGENSIUM_HEALTH_LISTEN")]
+        health_listen: Option<SocketAddr>,
+        #[command(flatten)]
+        backends: BackendArgs,
+        #[command(flatten)]
+        jobs: JobArgs,
+    },
+}
+
+/// Where the three backends are.
+#[derive(Args)]
+struct BackendArgs {
+    /// Metadata store: `mysql://user:pass@host:3306/db` or `sqlite://path`.
+    #[arg(long, env = "AGENSIUM_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Rail: `redis://host:6379`.
+    #[arg(long, env = "AGENSIUM_REDIS_URL")]
+    redis_url: Option<String>,
+    /// Prefix of Redis keys.
+    #[arg(long, env = "AGENSIUM_REDIS_PREFIX", default_value = "agensium")]
+    redis_prefix: String,
+    /// S3 bucket of the object store (credentials: the standard AWS chain,
+    /// e.g. AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
+    #[arg(long, env = "AGENSIUM_S3_BUCKET")]
+    s3_bucket: Option<String>,
+    /// S3 endpoint for self-hosted servers (MinIO, Garage…); path-style.
+    #[arg(long, env = "AGENSIUM_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// S3 region.
+    #[arg(long, env = "AGENSIUM_S3_REGION")]
+    s3_region: Option<String>,
+    /// Directory of the embedded backends (those not configured above).
+    #[arg(long, env = "AGENSIUM_DATA_DIR", default_value = "./agensium-data")]
+    data_dir: PathBuf,
+    /// Seconds a job's lease lasts without renewal; a dead worker's jobs are
+    /// taken over after it.
+    #[arg(long, env = "AGENSIUM_LEASE_SECS", default_value_t = 30)]
+    lease_secs: u64,
+}
+
+impl BackendArgs {
+    fn config(self) -> Result<BackendConfig> {
+        if self.s3_bucket.is_none() && (self.s3_endpoint.is_some() || self.s3_region.is_some()) {
+            bail!("AGENSIUM_S3_ENDPOINT/AGENSIUM_S3_REGION are set but AGENSIUM_S3_BUCKET is not");
+        }
+        if self.lease_secs == 0 {
+            bail!("AGENSIUM_LEASE_SECS must be at least 1");
+        }
+        Ok(BackendConfig {
+            database_url: self.database_url,
+            redis_url: self.redis_url,
+            redis_prefix: self.redis_prefix,
+            s3: self.s3_bucket.map(|bucket| S3Config {
+                endpoint: self.s3_endpoint,
+                region: self.s3_region,
+                ..S3Config::new(bucket)
+            }),
+            data_dir: self.data_dir,
+            lease: Duration::from_secs(self.lease_secs),
+        })
+    }
+}
+
+/// Limits of every job.
+#[derive(Args)]
+struct JobArgs {
+    /// Memory limit of a job, in MiB.
+    #[arg(long, env = "AGENSIUM_MEMORY_LIMIT_MIB", default_value_t = 256)]
+    memory_limit_mib: u64,
+    /// Wall-time limit of a job, in seconds.
+    #[arg(long, env = "AGENSIUM_TIME_LIMIT_SECS", default_value_t = 60)]
+    time_limit_secs: u64,
+    /// Output limit of a job, in MiB.
+    #[arg(long, env = "AGENSIUM_OUTPUT_LIMIT_MIB", default_value_t = 16384)]
+    output_limit_mib: u64,
+}
+
+impl JobArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            memory_bytes: self.memory_limit_mib << 20,
+            wall_time: Duration::from_secs(self.time_limit_secs),
+            output_bytes: self.output_limit_mib << 20,
+            ..Limits::default()
+        }
+    }
+}
+
+/// Size limits of the API.
+#[derive(Args)]
+struct ApiArgs {
+    /// Largest job input accepted, in MiB (413 beyond).
+    #[arg(long, env = "AGENSIUM_MAX_UPLOAD_MIB", default_value_t = 10240)]
+    max_upload_mib: u64,
+    /// Largest processor component accepted, in MiB (413 beyond).
+    #[arg(long, env = "AGENSIUM_MAX_COMPONENT_MIB", default_value_t = 64)]
+    max_component_mib: u64,
+}
+
+impl ApiArgs {
+    fn limits(&self) -> ApiLimits {
+        ApiLimits { max_upload_bytes: self.max_upload_mib << 20, max_component_bytes: self.max_component_mib << 20 }
+    }
+}
+
+impl Cli {
+    /// The process configuration the command asks for.
+    pub fn into_config(self) -> Result<ServeConfig> {
+        Ok(match self.command {
+            Command::Serve { listen, workers, backends, jobs, api } => ServeConfig {
+                listen: Some(listen),
+                health_listen: None,
+                workers,
+                backends: backends.config()?,
+                limits: jobs.limits(),
+                api: api.limits(),
+                single_process: true,
+            },
+            Command::Api { listen, backends, api } => ServeConfig {
+                listen: Some(listen),
+                health_listen: None,
+                workers: 0,
+                backends: backends.config()?,
+                limits: Limits::default(),
+                api: api.limits(),
+                single_process: false,
+            },
+            Command::Worker { concurrency, health_listen, backends, jobs } => {
+                if concurrency == 0 {
+                    bail!("--concurrency must be at least 1");
+                }
+                ServeConfig {
+                    listen: None,
+                    health_listen,
+                    workers: concurrency,
+                    backends: backends.config()?,
+                    limits: jobs.limits(),
+                    api: ApiLimits::default(),
+                    single_process: false,
+                }
+            }
+        })
+    }
+}
+
+/// Loads `--config FILE` / `AGENSIUM_CONFIG` into the environment (values
+/// already in the environment win), before the command line is parsed.
+pub fn load_config_file() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let mut path = std::env::var_os("AGENSIUM_CONFIG").map(PathBuf::from);
+    while let Some(a) = args.next() {
+        if a == "--config" {
+            path = args.next().map(PathBuf::from);
+        } else if let Some(p) = a.strip_prefix("--config=") {
+            path = Some(PathBuf::from(p));
+        }
+    }
+    if let Some(p) = path {
+        dotenvy::from_path(&p).with_context(|| format!("reading the config file {}", p.display()))?;
+    }
+    Ok(())
+}
