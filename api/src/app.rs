@@ -67,7 +67,9 @@ pub fn router(state: AppState) -> Router {
 
 /// A router with `/healthz` alone, for processes without the API.
 pub fn health_router() -> Router {
-    Router::new().route("/healthz", get(healthz)).fallback(not_found)
+    Router::new()
+        .route("/healthz", get(healthz))
+        .fallback(not_found)
 }
 
 async fn healthz() -> axum::Json<serde_json::Value> {

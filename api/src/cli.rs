@@ -158,7 +158,10 @@ struct ApiArgs {
 
 impl ApiArgs {
     fn limits(&self) -> ApiLimits {
-        ApiLimits { max_upload_bytes: self.max_upload_mib << 20, max_component_bytes: self.max_component_mib << 20 }
+        ApiLimits {
+            max_upload_bytes: self.max_upload_mib << 20,
+            max_component_bytes: self.max_component_mib << 20,
+        }
     }
 }
 
@@ -166,7 +169,13 @@ impl Cli {
     /// The process configuration the command asks for.
     pub fn into_config(self) -> Result<ServeConfig> {
         Ok(match self.command {
-            Command::Serve { listen, workers, backends, jobs, api } => ServeConfig {
+            Command::Serve {
+                listen,
+                workers,
+                backends,
+                jobs,
+                api,
+            } => ServeConfig {
                 listen: Some(listen),
                 health_listen: None,
                 workers,
@@ -175,7 +184,11 @@ impl Cli {
                 api: api.limits(),
                 single_process: true,
             },
-            Command::Api { listen, backends, api } => ServeConfig {
+            Command::Api {
+                listen,
+                backends,
+                api,
+            } => ServeConfig {
                 listen: Some(listen),
                 health_listen: None,
                 workers: 0,
@@ -184,7 +197,12 @@ impl Cli {
                 api: api.limits(),
                 single_process: false,
             },
-            Command::Worker { concurrency, health_listen, backends, jobs } => {
+            Command::Worker {
+                concurrency,
+                health_listen,
+                backends,
+                jobs,
+            } => {
                 if concurrency == 0 {
                     bail!("--concurrency must be at least 1");
                 }
@@ -215,7 +233,8 @@ pub fn load_config_file() -> Result<()> {
         }
     }
     if let Some(p) = path {
-        dotenvy::from_path(&p).with_context(|| format!("reading the config file {}", p.display()))?;
+        dotenvy::from_path(&p)
+            .with_context(|| format!("reading the config file {}", p.display()))?;
     }
     Ok(())
 }

@@ -65,7 +65,10 @@ pub struct Server {
 impl Server {
     /// The API's base URL, e.g. `http://127.0.0.1:8080`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr.or(self.health_addr).expect("a listener"))
+        format!(
+            "http://{}",
+            self.addr.or(self.health_addr).expect("a listener")
+        )
     }
 
     /// A token that stops the process when cancelled.
@@ -84,14 +87,18 @@ impl Server {
     /// a part of it fails).
     pub async fn wait(self) -> anyhow::Result<()> {
         for (what, task) in self.tasks {
-            task.await.with_context(|| format!("{what} task"))?.with_context(|| what)?;
+            task.await
+                .with_context(|| format!("{what} task"))?
+                .with_context(|| what)?;
         }
         Ok(())
     }
 }
 
 async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding the {what} to {addr}"))
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the {what} to {addr}"))
 }
 
 /// Connects the backends and starts what `cfg` asks for.
@@ -104,12 +111,19 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Server> {
     }
     let backends = cfg.backends.connect().await?;
     if cfg.single_process {
-        let recovered = backends.meta.recover_unfinished().await.context("recovering unfinished jobs")?;
+        let recovered = backends
+            .meta
+            .recover_unfinished()
+            .await
+            .context("recovering unfinished jobs")?;
         for id in &recovered {
             backends.rail.push(*id).await?;
         }
         if !recovered.is_empty() {
-            tracing::info!(jobs = recovered.len(), "unfinished jobs put back on the rail");
+            tracing::info!(
+                jobs = recovered.len(),
+                "unfinished jobs put back on the rail"
+            );
         }
     }
     let runtime = Arc::new(Runtime::new().context("starting the wasmtime engine")?);
@@ -120,12 +134,18 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Server> {
     if let Some(listen) = cfg.listen {
         let listener = bind(listen, "API").await?;
         addr = Some(listener.local_addr()?);
-        let app = router(AppState { backends: backends.clone(), runtime: runtime.clone(), limits: cfg.api });
+        let app = router(AppState {
+            backends: backends.clone(),
+            runtime: runtime.clone(),
+            limits: cfg.api,
+        });
         let stop = shutdown.clone();
         tasks.push((
             "API server",
             tokio::spawn(async move {
-                axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await?;
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await?;
                 Ok(())
             }),
         ));
@@ -139,13 +159,19 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Server> {
         tasks.push((
             "health listener",
             tokio::spawn(async move {
-                axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await?;
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await?;
                 Ok(())
             }),
         ));
     }
     if cfg.workers > 0 {
-        let (meta, rail, stop) = (backends.meta.clone(), backends.rail.clone(), shutdown.clone());
+        let (meta, rail, stop) = (
+            backends.meta.clone(),
+            backends.rail.clone(),
+            shutdown.clone(),
+        );
         tasks.push((
             "reconciler",
             tokio::spawn(async move {
@@ -175,5 +201,10 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Server> {
         shared = cfg.backends.is_shared(),
         "agensium started"
     );
-    Ok(Server { addr, health_addr, shutdown, tasks })
+    Ok(Server {
+        addr,
+        health_addr,
+        shutdown,
+        tasks,
+    })
 }

@@ -1,6 +1,8 @@
 //! Test support: the real app on a random loopback port, an HTTP client and
 //! the example processors built by `cargo xtask build-plugin --all`.
 
+pub mod procs;
+
 use agensium_api::serve::{self, ServeConfig, Server};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
@@ -21,15 +23,29 @@ pub fn plugin(name: &str) -> Vec<u8> {
     })
 }
 
-/// A running embedded system with a client for it.
-pub struct TestApp {
+/// A client of a running API.
+#[derive(Clone)]
+pub struct Client {
     /// Base URL, e.g. `http://127.0.0.1:41234`.
     pub url: String,
     /// HTTP client.
     pub http: reqwest::Client,
+}
+
+/// A running embedded system with a client for it (see [`Client`], which it
+/// dereferences to).
+pub struct TestApp {
+    client: Client,
     /// The data directory.
     pub dir: PathBuf,
     server: Server,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
 }
 
 impl TestApp {
@@ -38,9 +54,9 @@ impl TestApp {
         let mut cfg = ServeConfig::for_dir(dir);
         tweak(&mut cfg);
         let server = serve::start(cfg).await.expect("server starts");
+        let client = Client::new(&server.url());
         Self {
-            url: server.url(),
-            http: reqwest::Client::new(),
+            client,
             dir: dir.to_path_buf(),
             server,
         }
@@ -49,6 +65,25 @@ impl TestApp {
     /// Stops the system, letting running jobs finish.
     pub async fn stop(self) {
         self.server.stop().await.expect("clean stop");
+    }
+
+    /// Files under the object directory, relative, sorted.
+    pub fn objects(&self) -> Vec<String> {
+        let root = self.dir.join("objects");
+        let mut out = Vec::new();
+        walk(&root, &root, &mut out);
+        out.sort();
+        out
+    }
+}
+
+impl Client {
+    /// A client of the API at `url`.
+    pub fn new(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            http: reqwest::Client::new(),
+        }
     }
 
     /// `PUT /v1/processors/{name}/versions/{version}`.
@@ -141,15 +176,6 @@ impl TestApp {
         assert_eq!(r.status(), StatusCode::OK, "result of {id}");
         let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
         (ct, r.bytes().await.unwrap().to_vec())
-    }
-
-    /// Files under the object directory, relative, sorted.
-    pub fn objects(&self) -> Vec<String> {
-        let root = self.dir.join("objects");
-        let mut out = Vec::new();
-        walk(&root, &root, &mut out);
-        out.sort();
-        out
     }
 }
 

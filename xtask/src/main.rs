@@ -84,6 +84,8 @@ fn main() -> Result<()> {
                 "--target-dir",
                 "target",
             ]))?;
+            // The multi-process tests spawn the real binary.
+            run(cargo().args(["build", "--package", "agensium-api", "--bin", "agensium"]))?;
             let s3 = s3server::start()?;
             run(cargo().args(["test", "--workspace"]).envs(s3.env()))?;
         }

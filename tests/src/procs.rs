@@ -1,0 +1,150 @@
+//! Real `agensium` OS processes on shared backends (MySQL, Redis, S3).
+
+use agensium_core::testenv;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `agensium` binary built by `cargo xtask test`.
+pub fn binary() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/agensium");
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build -p agensium-api --bin agensium` (`cargo xtask test` does it)",
+        p.display()
+    );
+    p
+}
+
+/// Fresh shared backends for one test: a new MySQL database, a new Redis
+/// key prefix and a new S3 bucket. `None` when skipped (outside CI).
+#[derive(Debug, Clone)]
+pub struct SharedBackends {
+    /// Environment variables that point a process at them.
+    pub env: Vec<(String, String)>,
+    /// The Redis URL.
+    pub redis_url: String,
+    /// The Redis key prefix of this test.
+    pub redis_prefix: String,
+}
+
+impl SharedBackends {
+    /// Creates them.
+    pub async fn fresh() -> Option<Self> {
+        let db = testenv::fresh_mysql_database().await?;
+        let redis_url = testenv::redis().await?;
+        let s3 = testenv::s3().await?;
+        let redis_prefix = format!("agensium-test-{}", testenv::unique());
+        let env = vec![
+            ("AGENSIUM_DATABASE_URL".into(), db),
+            ("AGENSIUM_REDIS_URL".into(), redis_url.clone()),
+            ("AGENSIUM_REDIS_PREFIX".into(), redis_prefix.clone()),
+            ("AGENSIUM_S3_BUCKET".into(), s3.bucket),
+            (
+                "AGENSIUM_S3_ENDPOINT".into(),
+                s3.endpoint.unwrap_or_default(),
+            ),
+            ("AGENSIUM_S3_REGION".into(), s3.region.unwrap_or_default()),
+        ];
+        Some(Self {
+            env,
+            redis_url,
+            redis_prefix,
+        })
+    }
+}
+
+/// A child process, killed when dropped.
+pub struct Proc {
+    /// The child.
+    pub child: Child,
+    /// What it is, for messages.
+    pub name: String,
+}
+
+impl Proc {
+    /// Starts `agensium ARGS` with `env` added and a data dir of its own.
+    pub fn spawn(
+        name: &str,
+        args: &[&str],
+        env: &[(String, String)],
+        extra: &[(&str, &str)],
+    ) -> Self {
+        let dir = std::env::temp_dir().join(format!("agensium-proc-{}", testenv::unique()));
+        let child = Command::new(binary())
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(extra.iter().copied())
+            .env("AGENSIUM_DATA_DIR", &dir)
+            .env(
+                "RUST_LOG",
+                std::env::var("AGENSIUM_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        Self {
+            child,
+            name: name.to_owned(),
+        }
+    }
+
+    /// The OS process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits for a clean exit (at most `within`).
+    pub fn terminate(mut self, within: Duration) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "{} exited with {status}", self.name);
+                return;
+            }
+            assert!(
+                start.elapsed() < within,
+                "{} did not stop within {within:?}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free loopback port (bound then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until `url/healthz` answers 200 (30 s at most).
+pub async fn wait_healthy(url: &str) {
+    let http = reqwest::Client::new();
+    let start = Instant::now();
+    loop {
+        if let Ok(r) = http.get(format!("{url}/healthz")).send().await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{url} never became healthy"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
