@@ -136,10 +136,10 @@ pub async fn wait_healthy(url: &str) {
     let http = reqwest::Client::new();
     let start = Instant::now();
     loop {
-        if let Ok(r) = http.get(format!("{url}/healthz")).send().await {
-            if r.status().is_success() {
-                return;
-            }
+        if let Ok(r) = http.get(format!("{url}/healthz")).send().await
+            && r.status().is_success()
+        {
+            return;
         }
         assert!(
             start.elapsed() < Duration::from_secs(30),
