@@ -55,7 +55,7 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(jobs::submit),
         )
         .route("/v1/jobs", get(jobs::list))
-        .route("/v1/jobs/{id}", get(jobs::get))
+        .route("/v1/jobs/{id}", get(jobs::get).delete(jobs::cancel))
         .route("/v1/jobs/{id}/result", get(jobs::result))
         .route("/v1/jobs/{id}/logs", get(jobs::logs))
         .fallback(not_found)

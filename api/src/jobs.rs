@@ -297,6 +297,25 @@ pub async fn result(
     Ok(resp)
 }
 
+/// `DELETE /v1/jobs/{id}`: cancels a queued or running job. A queued job
+/// never starts; a running one is stopped by its worker (within a fraction
+/// of a second). A finished job answers 409.
+pub async fn cancel(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, ApiError> {
+    let job = load_job(&st, &id).await?;
+    if !st.backends.meta.cancel_job(job.id).await? {
+        let now = load_job(&st, &id).await?;
+        return Err(ApiError::conflict(
+            "job_finished",
+            format!("job {} is already {}", now.id, now.status),
+        ));
+    }
+    tracing::info!(job = %job.id, was = %job.status, "job cancelled");
+    Ok(Json(load_job(&st, &id).await?.into()))
+}
+
 /// `GET /v1/jobs/{id}/logs`: the job's log as text (empty until it ran).
 pub async fn logs(
     State(st): State<AppState>,

@@ -109,6 +109,11 @@ pub trait MetaStore: Send + Sync + 'static {
     /// infrastructure error). False when `owner` does not hold it.
     async fn requeue_job(&self, id: JobId, owner: &str) -> Result<bool, MetaError>;
 
+    /// Cancels a `queued` or `running` job: status `cancelled`, error code
+    /// `cancelled`, lease dropped. False (nothing changed) when the job is
+    /// missing or already final. A worker running it notices and stops.
+    async fn cancel_job(&self, id: JobId) -> Result<bool, MetaError>;
+
     /// Puts `running` jobs whose lease expired back to `queued`; returns them.
     async fn requeue_expired(&self) -> Result<Vec<JobId>, MetaError>;
 

@@ -416,6 +416,18 @@ impl MetaStore for MySqlMetaStore {
         Ok(n == 1)
     }
 
+    async fn cancel_job(&self, id: JobId) -> Result<bool, MetaError> {
+        let n = self
+            .update(
+                "UPDATE jobs SET status = 'cancelled', error_code = 'cancelled', \
+                 error_message = 'cancelled on request', finished_at = ?, lease_until = NULL \
+                 WHERE id = ? AND status IN ('queued', 'running')",
+                (now_millis().timestamp_millis(), id.to_string()),
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
     async fn requeue_expired(&self) -> Result<Vec<JobId>, MetaError> {
         let now = now_millis().timestamp_millis();
         let candidates = self

@@ -390,6 +390,21 @@ impl MetaStore for SqliteMetaStore {
         .await
     }
 
+    async fn cancel_job(&self, id: JobId) -> Result<bool, MetaError> {
+        self.with(move |conn| {
+            let n = conn
+                .execute(
+                    "UPDATE jobs SET status = 'cancelled', error_code = 'cancelled', \
+                     error_message = 'cancelled on request', finished_at = ?2, lease_until = NULL \
+                     WHERE id = ?1 AND status IN ('queued', 'running')",
+                    params![id.to_string(), now_millis().timestamp_millis()],
+                )
+                .map_err(db)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
     async fn requeue_expired(&self) -> Result<Vec<JobId>, MetaError> {
         self.with(|conn| {
             let now = now_millis().timestamp_millis();

@@ -33,8 +33,9 @@ impl JobLog {
         }
     }
 
-    /// Appends bytes, dropping what does not fit.
-    pub fn append(&self, bytes: &[u8]) {
+    /// Appends bytes, dropping what does not fit. Returns false when bytes
+    /// were dropped (the log is full).
+    pub fn append(&self, bytes: &[u8]) -> bool {
         let mut g = self.inner.lock().expect("log lock");
         let room = self.limit.saturating_sub(g.buf.len());
         let take = room.min(bytes.len());
@@ -42,12 +43,19 @@ impl JobLog {
         if take < bytes.len() {
             g.truncated = true;
             g.dropped += (bytes.len() - take) as u64;
+            return false;
         }
+        true
     }
 
-    /// Appends one host line, e.g. `[agensium] job started`.
-    pub fn line(&self, prefix: &str, msg: &str) {
-        self.append(format!("[{prefix}] {msg}\n").as_bytes());
+    /// Appends one line, e.g. `[agensium] job started`. False when full.
+    pub fn line(&self, prefix: &str, msg: &str) -> bool {
+        self.append(format!("[{prefix}] {msg}\n").as_bytes())
+    }
+
+    /// True once bytes were dropped because the log was full.
+    pub fn overflowed(&self) -> bool {
+        self.inner.lock().expect("log lock").truncated
     }
 
     /// The log's contents, with a truncation marker when bytes were dropped.
@@ -103,14 +111,16 @@ mod tests {
     #[test]
     fn bounded_and_marked() {
         let log = JobLog::new(10);
-        log.append(b"12345");
-        log.append(b"6789abcdef");
+        assert!(log.append(b"12345"));
+        assert!(!log.overflowed());
+        assert!(!log.append(b"6789abcdef"));
+        assert!(log.overflowed());
         assert_eq!(log.dropped(), 5);
         let c = log.contents();
         assert!(c.starts_with(b"123456789a"));
         assert!(String::from_utf8_lossy(&c).contains("5 bytes dropped"));
         let small = JobLog::new(100);
-        small.line("info", "hi");
+        assert!(small.line("info", "hi"));
         assert_eq!(small.contents(), b"[info] hi\n");
     }
 }

@@ -10,6 +10,7 @@ use futures::StreamExt;
 use std::io;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -26,6 +27,8 @@ const MAX_STATS: usize = 64;
 enum Abort {
     Timeout,
     OutputLimit,
+    LogLimit,
+    Cancelled,
     Input(String),
     OutputClosed,
 }
@@ -46,6 +49,7 @@ pub struct JobState {
     log: JobLog,
     abort: Option<Abort>,
     deadline: Instant,
+    cancel: CancellationToken,
 }
 
 impl WasiView for JobState {
@@ -110,8 +114,11 @@ impl bindings::agensium::processor::host::Host for JobState {
             Level::Warn => "warn",
             Level::Error => "error",
         };
-        self.log.line(level, &message);
-        Ok(())
+        if self.log.line(level, &message) {
+            Ok(())
+        } else {
+            Err(self.stop(Abort::LogLimit))
+        }
     }
 }
 
@@ -128,6 +135,8 @@ pub struct RunRequest {
     pub limits: Limits,
     /// The job's log.
     pub log: JobLog,
+    /// Cancelled when the job must stop at once (`DELETE /v1/jobs/{id}`).
+    pub cancel: CancellationToken,
 }
 
 /// What a run produced.
@@ -154,6 +163,7 @@ impl Runtime {
             output,
             limits,
             log,
+            cancel,
         } = req;
         let mut wasi = WasiCtx::builder();
         wasi.stdout(log.clone())
@@ -176,13 +186,16 @@ impl Runtime {
             log,
             abort: None,
             deadline: started + limits.wall_time,
+            cancel: cancel.clone(),
         };
         let mut store = Store::new(self.engine(), state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut ctx| {
             let state = ctx.data_mut();
-            if Instant::now() >= state.deadline {
+            if state.cancel.is_cancelled() {
+                Err(state.stop(Abort::Cancelled))
+            } else if Instant::now() >= state.deadline {
                 Err(state.stop(Abort::Timeout))
             } else {
                 Ok(UpdateDeadline::Yield(1))
@@ -195,9 +208,13 @@ impl Runtime {
                 instance.call_process(&mut store, &params).await
             };
             // Host calls (reads, writes) do not tick the epoch; this bounds them too.
-            match tokio::time::timeout(limits.wall_time + Duration::from_secs(1), call).await {
+            let raced = tokio::select! {
+                r = tokio::time::timeout(limits.wall_time + Duration::from_secs(1), call) => r.map_err(|_| Abort::Timeout),
+                _ = cancel.cancelled() => Err(Abort::Cancelled),
+            };
+            match raced {
                 Ok(r) => r,
-                Err(_) => Err(store.data_mut().stop(Abort::Timeout)),
+                Err(why) => Err(store.data_mut().stop(why)),
             }
         };
         let wall_time = started.elapsed();
@@ -265,6 +282,13 @@ fn classify(state: &JobState, e: wasmtime::Error, limits: &Limits) -> JobError {
                 format!("output limit of {} bytes exceeded", limits.output_bytes),
             );
         }
+        Some(Abort::LogLimit) => {
+            return JobError::new(
+                "log_limit",
+                format!("log limit of {} bytes exceeded", limits.log_bytes),
+            );
+        }
+        Some(Abort::Cancelled) => return JobError::new("cancelled", "the job was cancelled"),
         Some(Abort::Input(msg)) => {
             return JobError::new("input_error", format!("reading input: {msg}"));
         }
@@ -273,6 +297,15 @@ fn classify(state: &JobState, e: wasmtime::Error, limits: &Limits) -> JobError {
         }
         None => {}
     }
+    if state.log.overflowed() {
+        return JobError::new(
+            "log_limit",
+            format!(
+                "log limit of {} bytes exceeded (stdout/stderr)",
+                limits.log_bytes
+            ),
+        );
+    }
     if state.limiter.hit {
         return JobError::new(
             "memory_limit",
@@ -280,6 +313,12 @@ fn classify(state: &JobState, e: wasmtime::Error, limits: &Limits) -> JobError {
         );
     }
     let detail = match e.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::StackOverflow) => {
+            return JobError::new(
+                "stack_overflow",
+                "the processor exhausted its stack (runaway recursion?)",
+            );
+        }
         Some(trap) => trap.to_string(),
         None => format!("{e:#}"),
     };

@@ -14,6 +14,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+/// How often a running job's row is checked for cancellation.
+const CANCEL_POLL: Duration = Duration::from_millis(200);
+
 /// Largest processor binary a worker loads.
 pub const MAX_COMPONENT_BYTES: usize = 256 << 20;
 
@@ -183,14 +186,19 @@ impl Worker {
                 Finish::Failed(e)
             }
             Ok(processor) => {
-                self.run_job(id, &processor, job.params, log.clone())
+                self.run_job(id, owner, &processor, job.params, log.clone())
                     .await?
             }
         };
         heartbeat.abort();
         b.objects.put(&id.log_key(), once(log.contents())).await?;
         if !b.meta.finish_job(id, owner, &finish).await? {
-            warn!(job = %id, "lease lost while running; another worker owns the job now");
+            match b.meta.get_job(id).await? {
+                Some(j) if j.status == agensium_core::JobStatus::Cancelled => {
+                    info!(job = %id, "job cancelled")
+                }
+                _ => warn!(job = %id, "lease lost while running; another worker owns the job now"),
+            }
             return Ok(());
         }
         match &finish {
@@ -200,6 +208,28 @@ impl Worker {
             Finish::Failed(e) => info!(job = %id, code = %e.code, "job failed"),
         }
         Ok(())
+    }
+
+    /// Polls the job row while it runs and cancels `token` once the job is
+    /// no longer running under `owner` (cancelled through the API, or the
+    /// lease was lost), so the processor stops within a poll interval.
+    fn watch_cancel(&self, id: JobId, owner: &str, token: CancellationToken) -> AbortOnDrop {
+        let (meta, owner) = (self.backends.meta.clone(), owner.to_owned());
+        AbortOnDrop(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(CANCEL_POLL).await;
+                match meta.get_job(id).await {
+                    Ok(Some(j))
+                        if j.status == agensium_core::JobStatus::Running
+                            && j.worker.as_deref() == Some(&owner) => {}
+                    Ok(_) => {
+                        token.cancel();
+                        return;
+                    }
+                    Err(e) => warn!(job = %id, error = %e, "checking for cancellation failed"),
+                }
+            }
+        }))
     }
 
     /// Renews the job's lease and its ticket every third of the lease until
@@ -225,6 +255,7 @@ impl Worker {
     async fn run_job(
         &self,
         id: JobId,
+        owner: &str,
         processor: &crate::Processor,
         params: agensium_core::Pairs,
         log: JobLog,
@@ -240,12 +271,15 @@ impl Worker {
                 });
                 sink.put(&id.output_key(), Box::pin(body)).await
             });
+        let cancel = CancellationToken::new();
+        let _watch = self.watch_cancel(id, owner, cancel.clone());
         let req = RunRequest {
             params,
             input,
             output: tx,
             limits: self.config.limits,
             log,
+            cancel,
         };
         let Outcome { result, .. } = self.runtime.run(processor, req).await;
         let uploaded = upload.await.map_err(|e| Infra::Join(e.to_string()))?;

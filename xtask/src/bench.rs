@@ -1,175 +1,353 @@
-//! `cargo xtask bench`: figures of the embedded system, measured end to end
-//! over real HTTP on loopback.
+//! `cargo xtask bench`: latency, throughput and memory figures of the real
+//! `agensium` binary, measured end to end over HTTP on loopback, on the
+//! embedded stack (`agensium serve`) and on the production stack
+//! (`agensium api` + `agensium worker` on MySQL, Redis and S3).
+//!
+//! Per stack: register the example processors; small wordcount jobs one
+//! after another (submit → succeeded); a burst of 1 KiB submits from
+//! concurrent clients (submit latency); a larger burst timed until every job
+//! succeeded (jobs/s); one big CSV streamed from disk through csv-to-jsonl
+//! (MB/s). Peak resident sets (`VmHWM`) are read per phase.
 
-use crate::plugins;
-use agensium_api::serve::{self, ServeConfig};
+mod csv;
+mod load;
+mod mem;
+mod report;
+mod stack;
+
+use crate::{cargo, plugins, s3server};
 use anyhow::{Context, Result, bail};
-use serde_json::Value;
-use std::io::Write;
-use std::time::{Duration, Instant};
+use bytes::Bytes;
+use csv::{CsvFile, CsvRun};
+use load::{Burst, percentile_ms};
+use mem::{Rss, Sampled};
+use report::{print_peaks, print_table};
+use stack::{Kind, Settings, SharedBackends, Stack};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// Targets for the peak resident set, in MiB: API process, worker process.
+const RSS_TARGETS: (f64, f64) = (64.0, 128.0);
+/// Jobs each worker process (or `serve`) runs at once.
+const CONCURRENCY: usize = 2;
+
+/// Set on Ctrl-C: long blocking steps (writing the CSV) stop early.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Options of `cargo xtask bench`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Small wordcount jobs timed one after another.
-    #[arg(long, default_value_t = 200)]
+    /// Which stack to measure.
+    #[arg(long, value_enum, default_value_t = Which::Both)]
+    stack: Which,
+    /// Small wordcount jobs of the throughput figure (submitted, then
+    /// timed until all succeeded).
+    #[arg(long, default_value_t = 5000)]
     jobs: usize,
-    /// Size of the CSV pushed through csv-to-jsonl, in MiB.
-    #[arg(long, default_value_t = 200)]
+    /// 1 KiB wordcount submits of the submit-latency figure.
+    #[arg(long, default_value_t = 2000)]
+    submits: usize,
+    /// Concurrent HTTP clients of the submit and throughput figures.
+    #[arg(long, default_value_t = 32)]
+    clients: usize,
+    /// Size of the CSV streamed through csv-to-jsonl, in MiB (0: skip).
+    #[arg(long, default_value_t = 2048)]
     csv_mib: u64,
+    /// Small jobs run one after another for the single-job latency figure.
+    #[arg(long, default_value_t = 100)]
+    seq_jobs: usize,
 }
 
-pub fn run(args: Args) -> Result<()> {
-    plugins::build(&plugins::all()?)?;
-    tokio::runtime::Runtime::new()?.block_on(bench(args))
+/// The `--stack` values.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Which {
+    Embedded,
+    Production,
+    Both,
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-async fn bench(args: Args) -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let server = serve::start(ServeConfig::for_dir(dir.path())).await?;
-    let base = server.url();
-    let http = reqwest::Client::new();
-    for name in ["wordcount", "csv-to-jsonl"] {
-        let bytes = std::fs::read(plugins::output(name))?;
-        let t = Instant::now();
-        let r = http
-            .put(format!("{base}/v1/processors/{name}/versions/1.0.0"))
-            .body(bytes)
-            .send()
-            .await?;
-        if !r.status().is_success() {
-            bail!("registering {name}: {}", r.text().await?);
+impl Which {
+    fn kinds(self) -> Vec<Kind> {
+        match self {
+            Which::Embedded => vec![Kind::Embedded],
+            Which::Production => vec![Kind::Production],
+            Which::Both => vec![Kind::Embedded, Kind::Production],
         }
-        println!(
-            "upload + validate + compile {name:<13} {:>8.1} ms",
-            t.elapsed().as_secs_f64() * 1e3
-        );
     }
+}
 
-    // End-to-end latency: submit → job row final (polled every 1 ms).
-    let mut lat = Vec::with_capacity(args.jobs);
-    for i in 0..args.jobs {
+/// Builds the processors and the binary, then measures the chosen stacks.
+pub fn run(args: Args) -> Result<()> {
+    let s3 = if args.stack.kinds().contains(&Kind::Production) {
+        let s3 = s3server::start()?;
+        for (k, v) in s3.env().into_iter().filter(|(k, _)| k.starts_with("AWS_")) {
+            // SAFETY: nothing else runs yet (no runtime, no threads): no one
+            // reads the environment concurrently. The AWS chain of
+            // `S3Store::create_bucket` reads these credentials.
+            unsafe { std::env::set_var(k, v) };
+        }
+        Some(s3)
+    } else {
+        None
+    };
+    plugins::build(&plugins::all()?)?;
+    crate::run(cargo().args(["build", "--package", "agensium-api", "--bin", "agensium"]))?;
+    tokio::runtime::Runtime::new()?.block_on(bench(&args, s3.as_ref()))
+}
+
+/// Runs `fut` unless Ctrl-C comes first.
+async fn interruptible<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {
+    tokio::select! {
+        r = fut => r,
+        _ = tokio::signal::ctrl_c() => {
+            INTERRUPTED.store(true, Ordering::Relaxed);
+            bail!("interrupted")
+        }
+    }
+}
+
+async fn bench(args: &Args, s3: Option<&s3server::S3Server>) -> Result<()> {
+    let csv = if args.csv_mib > 0 {
+        let bytes = args.csv_mib << 20;
         let t = Instant::now();
-        let id = submit(
-            &http,
-            &base,
-            "wordcount",
-            format!("job {i}: a small input of a few words\n"),
-        )
-        .await?;
-        wait(&http, &base, &id, Duration::from_millis(1)).await?;
-        lat.push(t.elapsed());
+        let csv = interruptible(async {
+            tokio::task::spawn_blocking(move || CsvFile::write(bytes, &INTERRUPTED)).await?
+        })
+        .await
+        .context("writing the big CSV")?;
+        println!(
+            "wrote a {:.0} MB CSV ({} rows) in {:.1} s",
+            csv.bytes as f64 / 1e6,
+            csv.rows,
+            t.elapsed().as_secs_f64()
+        );
+        Some(csv)
+    } else {
+        None
+    };
+    let mut results = Vec::new();
+    for kind in args.stack.kinds() {
+        println!("\n== {} ==", kind.name());
+        let r = one(kind, args, s3, csv.as_ref()).await;
+        if let Err(e) = &r {
+            eprintln!("{} stack failed: {e:#}", kind.name());
+        }
+        results.push((kind, r));
+        if INTERRUPTED.load(Ordering::Relaxed) {
+            break;
+        }
     }
-    lat.sort();
-    println!(
-        "wordcount small job, submit → succeeded ({} jobs): p50 {:.2} ms  p99 {:.2} ms",
-        args.jobs,
-        percentile(&lat, 0.5).as_secs_f64() * 1e3,
-        percentile(&lat, 0.99).as_secs_f64() * 1e3
-    );
-
-    // csv-to-jsonl throughput on a large file streamed from disk.
-    let csv = dir.path().join("big.csv");
-    let size = write_csv(&csv, args.csv_mib << 20)?;
-    let t = Instant::now();
-    let file = tokio::fs::File::open(&csv).await?;
-    let body = reqwest::Body::wrap_stream(tokio_util_stream(file));
-    let id = submit(&http, &base, "csv-to-jsonl", body).await?;
-    let upload = t.elapsed();
-    let job = wait(&http, &base, &id, Duration::from_millis(10)).await?;
-    let total = t.elapsed();
-    let run = job_run_secs(&job).unwrap_or(f64::NAN);
-    let mb = size as f64 / 1e6;
-    println!(
-        "csv-to-jsonl {mb:.0} MB ({} rows): upload {:.2} s, run {run:.2} s = {:.0} MB/s in the worker, {:.0} MB/s end to end (output {} MB)",
-        job["stats"]["rows"].as_str().unwrap_or("?"),
-        upload.as_secs_f64(),
-        mb / run,
-        mb / total.as_secs_f64(),
-        job["output_bytes"].as_u64().unwrap_or(0) / 1_000_000
-    );
-    server.stop().await?;
+    drop(csv);
+    print_table(args, &results);
+    let failed: Vec<_> = results
+        .iter()
+        .filter(|(_, r)| r.is_err())
+        .map(|(k, _)| k.name())
+        .collect();
+    if !failed.is_empty() {
+        bail!("the {} bench failed (see above)", failed.join(" and "));
+    }
     Ok(())
 }
 
-fn tokio_util_stream(
-    file: tokio::fs::File,
-) -> impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
-    futures::stream::unfold(file, |mut f| async move {
-        use tokio::io::AsyncReadExt;
-        let mut buf = vec![0u8; 256 * 1024];
-        match f.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok(bytes::Bytes::from(buf)), f))
-            }
-            Err(e) => Some((Err(e), f)),
+/// Starts one stack, measures it and tears it down (backends included).
+async fn one(
+    kind: Kind,
+    args: &Args,
+    s3: Option<&s3server::S3Server>,
+    csv: Option<&CsvFile>,
+) -> Result<Figures> {
+    let settings = Settings {
+        concurrency: CONCURRENCY,
+        max_upload_mib: (args.csv_mib + 64).max(10240),
+        time_limit_secs: 3600,
+    };
+    match kind {
+        Kind::Embedded => {
+            interruptible(async {
+                let stack = Stack::embedded(&settings).await?;
+                measure(&stack, args, csv).await
+            })
+            .await
         }
+        Kind::Production => {
+            let s3 = s3.context("the S3 server is not running")?;
+            let backends = SharedBackends::create(s3)
+                .await
+                .context("creating the production backends")?;
+            // The stack (its processes) is gone when this returns.
+            let figures = interruptible(async {
+                let stack = Stack::production(&settings, &backends.env).await?;
+                measure(&stack, args, csv).await
+            })
+            .await;
+            if let Err(e) = backends.cleanup().await {
+                eprintln!("warning: cleaning up the bench database and Redis keys: {e:#}");
+            }
+            figures
+        }
+    }
+}
+
+/// Peak resident set of the API (or `serve`) process and of the worker
+/// during one phase.
+struct PhasePeak {
+    phase: &'static str,
+    api: Rss,
+    worker: Option<Rss>,
+    sampled: Vec<Sampled>,
+}
+
+/// What one stack measured.
+struct Figures {
+    seq: Vec<std::time::Duration>,
+    submit: Burst,
+    jobs_per_sec: f64,
+    csv: Option<CsvRun>,
+    peaks: Vec<PhasePeak>,
+}
+
+impl Figures {
+    /// Highest peak of the API process and of the worker over all phases.
+    fn max_rss(&self) -> (f64, Option<f64>) {
+        let api = self
+            .peaks
+            .iter()
+            .map(|p| p.api.peak_mib)
+            .fold(0.0, f64::max);
+        let worker = self
+            .peaks
+            .iter()
+            .filter_map(|p| p.worker.map(|w| w.peak_mib))
+            .reduce(f64::max);
+        (api, worker)
+    }
+}
+
+/// Reads the peaks of the stack's processes for `phase` and resets them.
+fn phase_peak(stack: &Stack, phase: &'static str, sampled: Vec<Sampled>) -> Result<PhasePeak> {
+    let (api_pid, worker_pid) = stack.pids();
+    let api = mem::rss(api_pid)?;
+    let worker = worker_pid.map(mem::rss).transpose()?;
+    for pid in std::iter::once(api_pid).chain(worker_pid) {
+        if !mem::reset_peak(pid) {
+            eprintln!(
+                "note: cannot reset the peak RSS of pid {pid}; later peaks include earlier phases"
+            );
+        }
+    }
+    Ok(PhasePeak {
+        phase,
+        api,
+        worker,
+        sampled,
     })
 }
 
-fn job_run_secs(job: &Value) -> Option<f64> {
-    let t = |k: &str| chrono::DateTime::parse_from_rfc3339(job[k].as_str()?).ok();
-    Some((t("finished_at")? - t("started_at")?).num_milliseconds() as f64 / 1e3)
-}
+/// Runs every phase on a started stack, printing figures as they come.
+async fn measure(stack: &Stack, args: &Args, csv: Option<&CsvFile>) -> Result<Figures> {
+    let (api_pid, worker_pid) = stack.pids();
+    let pids: Vec<u32> = std::iter::once(api_pid).chain(worker_pid).collect();
+    let mut peaks = Vec::new();
 
-fn write_csv(path: &std::path::Path, bytes: u64) -> Result<u64> {
-    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut n = 0u64;
-    let header = b"id,name,comment,amount,city\n";
-    w.write_all(header)?;
-    n += header.len() as u64;
-    let mut i = 0u64;
-    while n < bytes {
-        let line = format!(
-            "{i},\"Name {i}, Jr.\",\"said \"\"hello\"\" to {}\",{}.{:02},Zürich\n",
-            i % 977,
-            i * 13 % 100_000,
-            i % 100
+    for name in plugins::all()? {
+        let path = plugins::output(&name);
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let took = stack.api.register(&name, bytes).await?;
+        println!(
+            "register {name:<13} (upload + validate + compile) {:>8.1} ms",
+            took.as_secs_f64() * 1e3
         );
-        w.write_all(line.as_bytes())?;
-        n += line.len() as u64;
-        i += 1;
     }
-    w.flush()?;
-    Ok(n)
-}
+    peaks.push(phase_peak(stack, "startup + register", Vec::new())?);
 
-async fn submit(
-    http: &reqwest::Client,
-    base: &str,
-    name: &str,
-    body: impl Into<reqwest::Body>,
-) -> Result<String> {
-    let r = http
-        .post(format!("{base}/v1/processors/{name}/jobs"))
-        .body(body)
-        .send()
-        .await?;
-    if r.status().as_u16() != 202 {
-        bail!("submit: {} {}", r.status(), r.text().await?);
-    }
-    let v: Value = r.json().await?;
-    Ok(v["id"].as_str().context("id")?.to_owned())
-}
+    let (small, sampled) = mem::watch(&pids, small_jobs(stack, args)).await;
+    let (seq, submit, jobs_per_sec) = small?;
+    peaks.push(phase_peak(stack, "small jobs", sampled)?);
 
-async fn wait(http: &reqwest::Client, base: &str, id: &str, every: Duration) -> Result<Value> {
-    loop {
-        let job: Value = http
-            .get(format!("{base}/v1/jobs/{id}"))
-            .send()
-            .await?
-            .json()
-            .await?;
-        match job["status"].as_str() {
-            Some("succeeded") => return Ok(job),
-            Some("failed" | "cancelled") => bail!("job {id} did not succeed: {job}"),
-            _ => tokio::time::sleep(every).await,
+    let csv_run = match csv {
+        Some(csv) => {
+            let (run, sampled) = mem::watch(&pids, csv::run(stack, csv)).await;
+            let run = run?;
+            let mb = csv.bytes as f64 / 1e6;
+            println!(
+                "csv-to-jsonl {mb:.0} MB ({} rows): upload {:.1} s, run {:.1} s ({:.1} MB/s in the worker), \
+                 {:.1} s = {:.1} MB/s end to end; output {:.0} MB",
+                csv.rows,
+                run.upload.as_secs_f64(),
+                run.run_secs,
+                mb / run.run_secs,
+                run.total.as_secs_f64(),
+                mb / run.total.as_secs_f64(),
+                run.output_bytes as f64 / 1e6
+            );
+            peaks.push(phase_peak(stack, "big csv job", sampled)?);
+            Some(run)
         }
+        None => None,
+    };
+    print_peaks(stack.kind, &peaks);
+    Ok(Figures {
+        seq,
+        submit,
+        jobs_per_sec,
+        csv: csv_run,
+        peaks,
+    })
+}
+
+/// The sequential, submit-latency and throughput phases.
+async fn small_jobs(stack: &Stack, args: &Args) -> Result<(Vec<std::time::Duration>, Burst, f64)> {
+    let seq = load::sequential(stack, args.seq_jobs).await?;
+    println!(
+        "sequential wordcount ({} jobs, submit → succeeded): p50 {:.2} ms  p99 {:.2} ms",
+        args.seq_jobs,
+        percentile_ms(&seq, 0.5),
+        percentile_ms(&seq, 0.99)
+    );
+    let mut expected = args.seq_jobs;
+
+    let kib = Bytes::from(kib_of_text());
+    let submit = load::burst(stack, args.submits, args.clients, |_| kib.clone()).await?;
+    println!(
+        "submit 1 KiB ({} jobs, {} clients): p50 {:.2} ms  p99 {:.2} ms  {:.0} submits/s",
+        args.submits,
+        args.clients,
+        percentile_ms(&submit.latencies, 0.5),
+        percentile_ms(&submit.latencies, 0.99),
+        args.submits as f64 / submit.elapsed.as_secs_f64()
+    );
+    expected += args.submits;
+    load::drain(stack, expected)
+        .await
+        .context("after the submit burst")?;
+
+    let t = Instant::now();
+    let burst = load::burst(stack, args.jobs, args.clients, |i| {
+        Bytes::from(format!("job {i}: a small input of a few words\n"))
+    })
+    .await?;
+    expected += args.jobs;
+    let done = load::drain(stack, expected)
+        .await
+        .context("after the throughput burst")?;
+    let secs = (done - t).as_secs_f64();
+    let jobs_per_sec = args.jobs as f64 / secs;
+    println!(
+        "throughput ({} jobs, {} clients): submitted in {:.1} s, all succeeded after {secs:.1} s = {jobs_per_sec:.0} jobs/s",
+        args.jobs,
+        args.clients,
+        burst.elapsed.as_secs_f64()
+    );
+    Ok((seq, submit, jobs_per_sec))
+}
+
+/// About 1 KiB of words and lines.
+fn kib_of_text() -> String {
+    let mut s = String::with_capacity(1024);
+    while s.len() < 1024 - 28 {
+        s.push_str("lorem ipsum dolor sit amet\n");
     }
+    s
 }

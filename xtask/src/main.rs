@@ -1,6 +1,7 @@
 //! `cargo xtask`: build plugins, run the system, run the tests, benchmark.
 
 mod bench;
+mod fixtures;
 mod plugins;
 mod s3server;
 mod up;
@@ -77,6 +78,7 @@ fn main() -> Result<()> {
         Task::Up { serve_args } => up::up(&serve_args)?,
         Task::Test => {
             plugins::build(&plugins::all()?)?;
+            fixtures::build_fixtures()?;
             run(cargo().args([
                 "test",
                 "--manifest-path",

@@ -3,10 +3,11 @@
 use crate::{cargo, root, run};
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const TARGET: &str = "wasm32-wasip2";
+/// The target every component is built for.
+pub const TARGET: &str = "wasm32-wasip2";
 
 /// Names of the plugins under `plugins/` (each a directory with a Cargo.toml).
 pub fn all() -> Result<Vec<String>> {
@@ -26,7 +27,8 @@ pub fn output(name: &str) -> PathBuf {
     root().join("target/plugins").join(format!("{name}.wasm"))
 }
 
-fn ensure_target() -> Result<()> {
+/// Adds the `wasm32-wasip2` rustup target when it is missing.
+pub fn ensure_target() -> Result<()> {
     let out = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output();
@@ -57,6 +59,23 @@ pub fn build(names: &[String]) -> Result<()> {
             bail!("no plugin {n:?}; known: {}", known.join(", "));
         }
     }
+    let built = build_wasm("plugins/Cargo.toml", names)?;
+    let runtime = agensium_host::Runtime::new()?;
+    std::fs::create_dir_all(root().join("target/plugins"))?;
+    for (n, bytes) in names.iter().zip(built) {
+        runtime
+            .compile(&bytes)
+            .with_context(|| format!("{n} is not a valid processor"))?;
+        std::fs::write(output(n), &bytes)?;
+        print_artifact(n, &bytes, &output(n));
+    }
+    Ok(())
+}
+
+/// Builds `packages` of the cargo workspace at `manifest` (relative to the
+/// repository root) for `wasm32-wasip2` in release mode with SIMD, into the
+/// shared `target/` directory, and returns each package's `.wasm`, in order.
+pub fn build_wasm(manifest: &str, packages: &[String]) -> Result<Vec<Vec<u8>>> {
     let mut cmd = cargo();
     cmd.args([
         "build",
@@ -64,41 +83,41 @@ pub fn build(names: &[String]) -> Result<()> {
         "--target",
         TARGET,
         "--manifest-path",
-        "plugins/Cargo.toml",
+        manifest,
     ])
     .args(["--target-dir", "target"])
     .env(
         "CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS",
         "-C target-feature=+simd128",
     );
-    for n in names {
-        cmd.args(["-p", n]);
+    for p in packages {
+        cmd.args(["-p", p]);
     }
     run(&mut cmd)?;
-    let runtime = agensium_host::Runtime::new()?;
-    std::fs::create_dir_all(root().join("target/plugins"))?;
-    for n in names {
-        let built = root()
-            .join("target")
-            .join(TARGET)
-            .join("release")
-            .join(format!("{}.wasm", n.replace('-', "_")));
-        let bytes =
-            std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
-        runtime
-            .compile(&bytes)
-            .with_context(|| format!("{n} is not a valid processor"))?;
-        std::fs::write(output(n), &bytes)?;
-        println!(
-            "{:<14} {:>9} bytes  sha256:{}  {}",
-            n,
-            bytes.len(),
-            hex::encode(Sha256::digest(&bytes)),
-            output(n)
-                .strip_prefix(root())
-                .unwrap_or(&output(n))
-                .display()
-        );
-    }
-    Ok(())
+    let release = root().join("target").join(TARGET).join("release");
+    packages
+        .iter()
+        .map(|p| {
+            // A library's artifact is named after its crate (`-` → `_`), a
+            // binary's after the package.
+            let lib = release.join(format!("{}.wasm", p.replace('-', "_")));
+            let built = if lib.exists() {
+                lib
+            } else {
+                release.join(format!("{p}.wasm"))
+            };
+            std::fs::read(&built).with_context(|| format!("reading {}", built.display()))
+        })
+        .collect()
+}
+
+/// Prints a built component: name, size, digest and where it landed.
+pub fn print_artifact(name: &str, bytes: &[u8], path: &Path) {
+    println!(
+        "{:<14} {:>9} bytes  sha256:{}  {}",
+        name,
+        bytes.len(),
+        hex::encode(Sha256::digest(bytes)),
+        path.strip_prefix(root()).unwrap_or(path).display()
+    );
 }

@@ -21,6 +21,7 @@ pub async fn run(store: &dyn MetaStore) {
     versions(store, &n).await;
     job_life(store, &n).await;
     leases(store, &n).await;
+    cancelling(store, &n).await;
     listing(store, &n).await;
     // Last: recovery requeues every running job of the store.
     recovery(store, &n).await;
@@ -191,6 +192,46 @@ async fn leases(store: &dyn MetaStore, n: &str) {
     if all.len() > 1 {
         assert_eq!(store.queued_jobs(Some(all[0]), 1).await.unwrap(), [all[1]]);
     }
+}
+
+async fn cancelling(store: &dyn MetaStore, n: &str) {
+    let pv = version(n, "2.2.0", b"cancel");
+    store.put_version(&pv).await.unwrap();
+    let queued = Job::queued(JobId::new(), &pv, vec![], 1);
+    let running = Job::queued(JobId::new(), &pv, vec![], 1);
+    store.insert_job(&queued).await.unwrap();
+    store.insert_job(&running).await.unwrap();
+    store
+        .start_job(running.id, "w1", LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store.cancel_job(queued.id).await.unwrap());
+    assert!(store.cancel_job(running.id).await.unwrap());
+    for id in [queued.id, running.id] {
+        let j = store.get_job(id).await.unwrap().unwrap();
+        assert_eq!(j.status, JobStatus::Cancelled);
+        assert_eq!(j.error.unwrap().code, "cancelled");
+        assert!(j.finished_at.is_some());
+    }
+    assert!(
+        !store.cancel_job(queued.id).await.unwrap(),
+        "final stays final"
+    );
+    assert!(!store.cancel_job(JobId::new()).await.unwrap());
+    let done = Finish::Failed(JobError::new("x", "y"));
+    assert!(
+        !store.finish_job(running.id, "w1", &done).await.unwrap(),
+        "a cancelled job is not finished"
+    );
+    assert!(
+        store
+            .start_job(queued.id, "w2", LEASE)
+            .await
+            .unwrap()
+            .is_none(),
+        "nor started"
+    );
 }
 
 async fn recovery(store: &dyn MetaStore, n: &str) {

@@ -1,0 +1,122 @@
+//! The big-file figure: a large CSV, written once to a temporary file and
+//! streamed from disk through `csv-to-jsonl`.
+
+use super::load::wait_job;
+use super::stack::{Stack, temp_dir};
+use anyhow::{Context, Result, bail};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// A CSV file on disk, removed on drop.
+pub struct CsvFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Its data rows (the header not counted).
+    pub rows: u64,
+    _dir: tempfile::TempDir,
+}
+
+impl CsvFile {
+    /// Writes a CSV of at least `bytes` bytes: a header and rows with quoted
+    /// fields, embedded commas, doubled quotes and non-ASCII text. Stops
+    /// (and removes the file) when `stop` is set.
+    pub fn write(bytes: u64, stop: &AtomicBool) -> Result<Self> {
+        use std::fmt::Write as _;
+        let dir = temp_dir("agensium-bench-csv-")?;
+        let path = dir.path().join("big.csv");
+        let file =
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+        let header = "id,name,comment,amount,city\n";
+        w.write_all(header.as_bytes())?;
+        let (mut n, mut rows) = (header.len() as u64, 0u64);
+        let mut line = String::with_capacity(128);
+        while n < bytes {
+            let i = rows;
+            line.clear();
+            writeln!(
+                line,
+                "{i},\"Name {i}, Jr.\",\"said \"\"hello\"\" to {}\",{}.{:02},Zürich",
+                i % 977,
+                i * 13 % 100_000,
+                i % 100
+            )?;
+            w.write_all(line.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+            n += line.len() as u64;
+            rows += 1;
+            if rows % 65536 == 0 && stop.load(Ordering::Relaxed) {
+                bail!("interrupted");
+            }
+        }
+        w.flush()
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(Self {
+            path,
+            bytes: n,
+            rows,
+            _dir: dir,
+        })
+    }
+}
+
+/// What the big job measured.
+pub struct CsvRun {
+    /// Size of the input.
+    pub bytes: u64,
+    /// From the upload's start to the 202.
+    pub upload: Duration,
+    /// From the upload's start to the job seen succeeded.
+    pub total: Duration,
+    /// The job's own run time (`finished_at - started_at`), in seconds.
+    pub run_secs: f64,
+    /// Size of the JSON Lines output.
+    pub output_bytes: u64,
+}
+
+/// Streams `csv` from disk into a `csv-to-jsonl` job, waits for it to
+/// succeed and checks its output size and row count.
+pub async fn run(stack: &Stack, csv: &CsvFile) -> Result<CsvRun> {
+    let t = Instant::now();
+    let file = tokio::fs::File::open(&csv.path)
+        .await
+        .with_context(|| format!("opening {}", csv.path.display()))?;
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
+    let id = stack
+        .api
+        .submit("csv-to-jsonl", reqwest::Body::wrap_stream(stream))
+        .await
+        .context("uploading the big CSV")?;
+    let upload = t.elapsed();
+    let job = wait_job(stack, &id, Duration::from_millis(100)).await?;
+    let total = t.elapsed();
+    let output_bytes = job["output_bytes"].as_u64().unwrap_or(0);
+    if output_bytes == 0 {
+        bail!("the csv-to-jsonl job {id} has no output: {job}");
+    }
+    let rows: Option<u64> = job["stats"]["rows"].as_str().and_then(|r| r.parse().ok());
+    if rows != Some(csv.rows) {
+        bail!(
+            "the csv-to-jsonl job {id} counted {} rows, the file has {}",
+            job["stats"]["rows"],
+            csv.rows
+        );
+    }
+    Ok(CsvRun {
+        bytes: csv.bytes,
+        upload,
+        total,
+        run_secs: run_secs(&job).unwrap_or(f64::NAN),
+        output_bytes,
+    })
+}
+
+/// `finished_at - started_at` of a job, in seconds.
+fn run_secs(job: &serde_json::Value) -> Option<f64> {
+    let t = |k: &str| chrono::DateTime::parse_from_rfc3339(job[k].as_str()?).ok();
+    Some((t("finished_at")? - t("started_at")?).num_milliseconds() as f64 / 1e3)
+}

@@ -1,0 +1,243 @@
+//! The client side: a thin HTTP client of the Agensium API and the load it
+//! drives (sequential jobs, concurrent submits, waiting for the rail to drain).
+
+use super::stack::Stack;
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// How long the queue may take to drain after a phase.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// A client of one Agensium API.
+#[derive(Clone)]
+pub struct Api {
+    /// `http://host:port`.
+    pub base: String,
+    /// The pooled HTTP client.
+    pub http: reqwest::Client,
+}
+
+impl Api {
+    /// A client of the API at `base`.
+    pub fn new(base: String) -> Self {
+        Self {
+            base,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Registers `bytes` as `name` 1.0.0 and returns how long it took.
+    pub async fn register(&self, name: &str, bytes: Vec<u8>) -> Result<Duration> {
+        let url = format!("{}/v1/processors/{name}/versions/1.0.0", self.base);
+        let t = Instant::now();
+        let r = self
+            .http
+            .put(&url)
+            .body(bytes)
+            .send()
+            .await
+            .with_context(|| format!("PUT {url}"))?;
+        let took = t.elapsed();
+        if !matches!(r.status().as_u16(), 200 | 201) {
+            bail!("registering {name}: {} {}", r.status(), r.text().await?);
+        }
+        Ok(took)
+    }
+
+    /// Submits `body` to processor `name` (202 expected) and returns the job id.
+    pub async fn submit(&self, name: &str, body: impl Into<reqwest::Body>) -> Result<String> {
+        let url = format!("{}/v1/processors/{name}/jobs", self.base);
+        let r = self
+            .http
+            .post(&url)
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("POST {url}"))?;
+        if r.status().as_u16() != 202 {
+            bail!("submit to {name}: {} {}", r.status(), r.text().await?);
+        }
+        let v: Value = r.json().await.context("reading the submit answer")?;
+        Ok(v["id"]
+            .as_str()
+            .context("submit answer without id")?
+            .to_owned())
+    }
+
+    /// `GET /v1/jobs/{id}`.
+    pub async fn job(&self, id: &str) -> Result<Value> {
+        let url = format!("{}/v1/jobs/{id}", self.base);
+        let r = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
+        if !r.status().is_success() {
+            bail!("GET {url}: {} {}", r.status(), r.text().await?);
+        }
+        r.json().await.with_context(|| format!("reading GET {url}"))
+    }
+
+    /// One page of `GET /v1/jobs?status=S&limit=N[&before=B]`: its jobs and
+    /// the next page's `before`.
+    async fn list(
+        &self,
+        status: &str,
+        limit: u32,
+        before: Option<&str>,
+    ) -> Result<(Vec<Value>, Option<String>)> {
+        let mut url = format!("{}/v1/jobs?status={status}&limit={limit}", self.base);
+        if let Some(b) = before {
+            url.push_str(&format!("&before={b}"));
+        }
+        let r = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
+        if !r.status().is_success() {
+            bail!("GET {url}: {} {}", r.status(), r.text().await?);
+        }
+        let mut v: Value = r
+            .json()
+            .await
+            .with_context(|| format!("reading GET {url}"))?;
+        let jobs = match v["jobs"].take() {
+            Value::Array(jobs) => jobs,
+            other => bail!("GET {url}: jobs is not a list: {other}"),
+        };
+        Ok((jobs, v["next"].as_str().map(str::to_owned)))
+    }
+
+    /// Whether any job has `status` right now.
+    async fn any(&self, status: &str) -> Result<bool> {
+        Ok(!self.list(status, 1, None).await?.0.is_empty())
+    }
+
+    /// How many jobs have `status`, and the first of them (newest).
+    pub async fn count(&self, status: &str) -> Result<(usize, Option<Value>)> {
+        let (mut n, mut first, mut before) = (0, None, None);
+        loop {
+            let (jobs, next) = self.list(status, 1000, before.as_deref()).await?;
+            n += jobs.len();
+            if first.is_none() {
+                first = jobs.into_iter().next();
+            }
+            match next {
+                Some(b) => before = Some(b),
+                None => return Ok((n, first)),
+            }
+        }
+    }
+}
+
+/// The value at fraction `p` of sorted durations, in ms.
+pub fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e3
+}
+
+/// Polls job `id` every `every` until it succeeds (error when it fails or
+/// a process of the stack dies).
+pub async fn wait_job(stack: &Stack, id: &str, every: Duration) -> Result<Value> {
+    loop {
+        let job = stack.api.job(id).await?;
+        match job["status"].as_str() {
+            Some("succeeded") => return Ok(job),
+            Some("failed" | "cancelled") => bail!("job {id} did not succeed: {job}"),
+            _ => {
+                stack.check()?;
+                tokio::time::sleep(every).await;
+            }
+        }
+    }
+}
+
+/// Sequential small wordcount jobs, each timed from submit to succeeded
+/// (polled every millisecond); sorted latencies.
+pub async fn sequential(stack: &Stack, n: usize) -> Result<Vec<Duration>> {
+    let mut lat = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = Instant::now();
+        let body = format!("job {i}: a small input of a few words\n");
+        let id = stack.api.submit("wordcount", body).await?;
+        wait_job(stack, &id, Duration::from_millis(1)).await?;
+        lat.push(t.elapsed());
+    }
+    lat.sort();
+    Ok(lat)
+}
+
+/// What a burst of concurrent submits measured.
+pub struct Burst {
+    /// Latency of each submit, sorted.
+    pub latencies: Vec<Duration>,
+    /// From the first submit to the last answer.
+    pub elapsed: Duration,
+}
+
+/// Submits `n` wordcount jobs from `clients` concurrent clients; `body(i)`
+/// is the input of the i-th.
+pub async fn burst(
+    stack: &Stack,
+    n: usize,
+    clients: usize,
+    body: impl Fn(usize) -> Bytes,
+) -> Result<Burst> {
+    let start = Instant::now();
+    let mut latencies: Vec<Duration> = futures::stream::iter(0..n)
+        .map(|i| {
+            let body = body(i);
+            async move {
+                let t = Instant::now();
+                stack.api.submit("wordcount", body).await?;
+                Ok::<_, anyhow::Error>(t.elapsed())
+            }
+        })
+        .buffer_unordered(clients.max(1))
+        .try_collect()
+        .await?;
+    let elapsed = start.elapsed();
+    latencies.sort();
+    Ok(Burst { latencies, elapsed })
+}
+
+/// Waits until no job is queued or running (seen twice in a row, 20 ms
+/// apart), then checks that no job failed and that `expected` succeeded in
+/// all. Returns when the queue was first seen empty.
+pub async fn drain(stack: &Stack, expected: usize) -> Result<Instant> {
+    let started = Instant::now();
+    let mut idle_since = None;
+    loop {
+        stack.check()?;
+        let busy = stack.api.any("queued").await? || stack.api.any("running").await?;
+        match (busy, idle_since) {
+            (true, _) => idle_since = None,
+            (false, None) => idle_since = Some(Instant::now()),
+            (false, Some(_)) => break,
+        }
+        if started.elapsed() > DRAIN_TIMEOUT {
+            bail!("jobs still queued or running after {DRAIN_TIMEOUT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for status in ["failed", "cancelled"] {
+        let (n, first) = stack.api.count(status).await?;
+        if n > 0 {
+            let first = first.unwrap_or_default();
+            bail!("{n} jobs {status}; the newest: {first}");
+        }
+    }
+    let (succeeded, _) = stack.api.count("succeeded").await?;
+    if succeeded != expected {
+        bail!("{succeeded} jobs succeeded, expected {expected}");
+    }
+    idle_since.context("the queue was never seen empty")
+}
