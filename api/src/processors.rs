@@ -45,14 +45,27 @@ pub async fn put_version(
         return same_or_conflict(&existing, &digest);
     }
     let size = bytes.len() as u64;
-    st.runtime
-        .admit(&digest, bytes.to_vec())
+    let rt = st.runtime.clone();
+    let component = bytes.clone();
+    let (_, artifact) = tokio::task::spawn_blocking(move || rt.precompile(&component))
         .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "compiler_crashed",
+                e.to_string(),
+            )
+        })?
         .map_err(|e| ApiError::bad_request(e.code(), e.to_string()))?;
     let key = ProcessorVersion::object_key(&digest);
     if st.backends.objects.head(&key).await? != Some(size) {
         st.backends.objects.put(&key, once(bytes)).await?;
     }
+    // Workers load this instead of compiling (keyed by engine compatibility).
+    st.backends
+        .objects
+        .put(&st.runtime.artifact_key(&digest), once(artifact))
+        .await?;
     let pv = ProcessorVersion {
         name,
         version,

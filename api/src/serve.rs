@@ -183,6 +183,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Server> {
             concurrency: cfg.workers,
             limits: cfg.limits,
             lease: cfg.backends.lease,
+            cache_dir: cfg.backends.data_dir.join("cache"),
             ..WorkerConfig::default()
         };
         let (b, rt, stop) = (backends.clone(), runtime.clone(), shutdown.clone());

@@ -9,11 +9,13 @@
 pub mod bindings;
 mod joblog;
 mod limits;
+mod loader;
 mod runtime;
 mod sandbox;
 pub mod worker;
 
 pub use joblog::JobLog;
 pub use limits::Limits;
+pub use loader::{LoadError, Loader, Source};
 pub use runtime::{Processor, Runtime, ValidateError};
 pub use sandbox::{Outcome, RunRequest};

@@ -3,13 +3,12 @@
 use crate::bindings;
 use crate::sandbox::JobState;
 use agensium_core::Digest;
-use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::OnceCell;
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// A validated, compiled processor, ready to instantiate in microseconds.
 pub type Processor = bindings::ProcessorPre<JobState>;
@@ -50,26 +49,42 @@ impl ValidateError {
     }
 }
 
-/// Owns the engine and linker shared by every job, and the compiled
-/// processors keyed by digest (each digest compiles at most once).
+/// Owns the engine and the linker shared by every job. Compiles, checks and
+/// (de)serializes components; see [`crate::Loader`] for the per-digest cache.
 pub struct Runtime {
     engine: Engine,
     linker: Linker<JobState>,
-    cache: Mutex<HashMap<Digest, Arc<OnceCell<Processor>>>>,
+    compat: String,
     ticker_stop: Arc<AtomicBool>,
 }
 
+/// Most component instances alive at once in one process (pooling allocator).
+const MAX_INSTANCES: u32 = 128;
+
 impl Runtime {
-    /// Builds the engine (component model, epoch interruption) and the
-    /// linker with the host functions and a deny-by-default WASI.
+    /// Builds the engine (component model, epoch interruption, pooling
+    /// allocator with copy-on-write memory images) and the linker with the
+    /// host functions and a deny-by-default WASI.
     pub fn new() -> anyhow::Result<Self> {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        config.memory_init_cow(true);
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(MAX_INSTANCES)
+            .total_core_instances(MAX_INSTANCES * 8)
+            .total_memories(MAX_INSTANCES * 2)
+            .total_tables(MAX_INSTANCES * 8)
+            .total_stacks(MAX_INSTANCES)
+            .max_memory_size(4 << 30);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         bindings::Processor::add_to_linker::<JobState, HasSelf<JobState>>(&mut linker, |s| s)?;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut h);
+        let compat = format!("{:016x}", h.finish());
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let (stop, ticking) = (ticker_stop.clone(), engine.clone());
@@ -84,7 +99,7 @@ impl Runtime {
         Ok(Self {
             engine,
             linker,
-            cache: Mutex::default(),
+            compat,
             ticker_stop,
         })
     }
@@ -94,10 +109,30 @@ impl Runtime {
         &self.engine
     }
 
+    /// Object-store key of the precompiled artifact of `digest` for this
+    /// engine: artifacts from other wasmtime versions or settings never match.
+    pub fn artifact_key(&self, digest: &Digest) -> String {
+        format!("artifacts/{}-{}.cwasm", digest.hex(), self.compat)
+    }
+
     /// Checks that `bytes` is a component of the processor world whose
     /// imports the host satisfies, and compiles it. CPU-heavy: call from a
     /// blocking context.
     pub fn compile(&self, bytes: &[u8]) -> Result<Processor, ValidateError> {
+        self.compile_component(bytes).map(|(p, _)| p)
+    }
+
+    /// Like [`Runtime::compile`], and also serializes the compiled code so
+    /// that workers load it without compiling.
+    pub fn precompile(&self, bytes: &[u8]) -> Result<(Processor, Vec<u8>), ValidateError> {
+        let (p, component) = self.compile_component(bytes)?;
+        let artifact = component
+            .serialize()
+            .map_err(|e| ValidateError::Invalid(format!("serializing: {e:#}")))?;
+        Ok((p, artifact))
+    }
+
+    fn compile_component(&self, bytes: &[u8]) -> Result<(Processor, Component), ValidateError> {
         if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
             return Err(ValidateError::NotWasm);
         }
@@ -107,69 +142,55 @@ impl Runtime {
         }
         let component = Component::new(&self.engine, bytes)
             .map_err(|e| ValidateError::Invalid(format!("{e:#}")))?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| ValidateError::WrongWorld(format!("{e:#}")))?;
+        Ok((self.prepare(&component)?, component))
+    }
+
+    /// Loads a precompiled artifact written by [`Runtime::precompile`].
+    ///
+    /// The file must come from a trusted place (this process's cache, or the
+    /// object store, which only the API writes after compiling): loading a
+    /// crafted artifact runs arbitrary native code. See SECURITY.md.
+    pub fn load_artifact(&self, path: &std::path::Path) -> Result<Processor, ValidateError> {
+        // SAFETY: artifacts are produced by `precompile` of this engine
+        // configuration (the key carries the compatibility hash) and stored
+        // by trusted components only; wasmtime checks the header.
+        let component = unsafe { Component::deserialize_file(&self.engine, path) }
+            .map_err(|e| ValidateError::Invalid(format!("loading artifact: {e:#}")))?;
+        self.prepare(&component)
+    }
+
+    fn prepare(&self, component: &Component) -> Result<Processor, ValidateError> {
+        let pre = self.linker.instantiate_pre(component).map_err(|e| {
+            ValidateError::WrongWorld(format!("{e:#}{}", unsatisfied(&self.engine, component)))
+        })?;
         Processor::new(pre).map_err(|e| ValidateError::WrongWorld(format!("{e:#}")))
     }
+}
 
-    /// Compiles on the blocking pool and caches the result under `digest`.
-    pub async fn admit(
-        self: &Arc<Self>,
-        digest: &Digest,
-        bytes: Vec<u8>,
-    ) -> Result<Processor, ValidateError> {
-        let rt = self.clone();
-        let p = tokio::task::spawn_blocking(move || rt.compile(&bytes))
-            .await
-            .map_err(|e| ValidateError::Invalid(format!("compiler crashed: {e}")))??;
-        let cell = self.cell(digest);
-        let _ = cell.set(p.clone());
-        Ok(p)
-    }
+/// Interfaces the host provides to processors: everything else is refused.
+const PROVIDED: &[&str] = &[
+    "agensium:processor/",
+    "wasi:cli/",
+    "wasi:io/",
+    "wasi:clocks/",
+    "wasi:random/",
+    "wasi:filesystem/",
+    "wasi:sockets/",
+];
 
-    /// The processor for `digest`: from the cache, or compiled from the bytes
-    /// `fetch` returns. Concurrent callers for one digest compile once.
-    pub async fn processor<F, Fut, E>(
-        self: &Arc<Self>,
-        digest: &Digest,
-        fetch: F,
-    ) -> Result<Processor, E>
-    where
-        F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<Vec<u8>, E>>,
-        E: From<ValidateError>,
-    {
-        let cell = self.cell(digest);
-        cell.get_or_try_init(|| async {
-            let bytes = fetch().await?;
-            let rt = self.clone();
-            let p = tokio::task::spawn_blocking(move || rt.compile(&bytes))
-                .await
-                .map_err(|e| ValidateError::Invalid(format!("compiler crashed: {e}")))??;
-            Ok(p)
-        })
-        .await
-        .cloned()
-    }
-
-    /// True when `digest` is compiled and cached.
-    pub fn is_cached(&self, digest: &Digest) -> bool {
-        self.cache
-            .lock()
-            .expect("cache lock")
-            .get(digest)
-            .is_some_and(|c| c.initialized())
-    }
-
-    fn cell(&self, digest: &Digest) -> Arc<OnceCell<Processor>> {
-        self.cache
-            .lock()
-            .expect("cache lock")
-            .entry(digest.clone())
-            .or_default()
-            .clone()
+/// `"; unsatisfied imports: a, b"` listing every import of `component` that
+/// the host does not provide (empty when there is none).
+fn unsatisfied(engine: &Engine, component: &Component) -> String {
+    let missing: Vec<String> = component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name.to_owned())
+        .filter(|name| !PROVIDED.iter().any(|p| name.starts_with(p)))
+        .collect();
+    if missing.is_empty() {
+        String::new()
+    } else {
+        format!("; unsatisfied imports: {}", missing.join(", "))
     }
 }
 

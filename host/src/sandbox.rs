@@ -195,6 +195,9 @@ impl Runtime {
             let state = ctx.data_mut();
             if state.cancel.is_cancelled() {
                 Err(state.stop(Abort::Cancelled))
+            } else if state.log.overflowed() {
+                // stdout/stderr floods: guests often ignore write errors there.
+                Err(state.stop(Abort::LogLimit))
             } else if Instant::now() >= state.deadline {
                 Err(state.stop(Abort::Timeout))
             } else {

@@ -1,11 +1,8 @@
 //! The worker loop: take a ticket, run the job, record the outcome, ack.
 
-use crate::{JobLog, Limits, Outcome, RunRequest, Runtime, ValidateError};
-use agensium_core::object_store::{collect, once};
-use agensium_core::{
-    Backends, Digest, Finish, JobError, JobId, MetaError, ProcessorVersion, RailError, StoreError,
-    Ticket,
-};
+use crate::{JobLog, Limits, LoadError, Loader, Outcome, RunRequest, Runtime};
+use agensium_core::object_store::once;
+use agensium_core::{Backends, Finish, JobError, JobId, MetaError, RailError, StoreError, Ticket};
 use bytes::Bytes;
 use std::io;
 use std::sync::Arc;
@@ -16,9 +13,6 @@ use tracing::{info, warn};
 
 /// How often a running job's row is checked for cancellation.
 const CANCEL_POLL: Duration = Duration::from_millis(200);
-
-/// Largest processor binary a worker loads.
-pub const MAX_COMPONENT_BYTES: usize = 256 << 20;
 
 /// Settings of a worker process.
 #[derive(Debug, Clone)]
@@ -36,6 +30,8 @@ pub struct WorkerConfig {
     /// every third of this while the job runs. A dead worker's jobs are taken
     /// over once it lapses.
     pub lease: Duration,
+    /// Where compiled processors are cached on this machine.
+    pub cache_dir: std::path::PathBuf,
 }
 
 impl Default for WorkerConfig {
@@ -46,6 +42,7 @@ impl Default for WorkerConfig {
             limits: Limits::default(),
             max_attempts: 5,
             lease: Duration::from_secs(30),
+            cache_dir: std::env::temp_dir().join("agensium-cache"),
         }
     }
 }
@@ -79,18 +76,6 @@ enum Infra {
     Join(String),
 }
 
-/// Why a processor could not be loaded.
-enum LoadError {
-    Infra(Infra),
-    Final(JobError),
-}
-
-impl From<ValidateError> for LoadError {
-    fn from(e: ValidateError) -> Self {
-        Self::Final(JobError::new("invalid_processor", e.to_string()))
-    }
-}
-
 /// Runs `config.concurrency` job slots until `shutdown` is cancelled; a slot
 /// finishes its current job before it stops.
 pub async fn run(
@@ -99,9 +84,15 @@ pub async fn run(
     config: WorkerConfig,
     shutdown: CancellationToken,
 ) {
+    let loader = Loader::new(
+        runtime.clone(),
+        backends.objects.clone(),
+        config.cache_dir.clone(),
+    );
     let worker = Arc::new(Worker {
         backends,
         runtime,
+        loader,
         config,
     });
     let slots = (0..worker.config.concurrency).map(|slot| {
@@ -114,6 +105,7 @@ pub async fn run(
 struct Worker {
     backends: Backends,
     runtime: Arc<Runtime>,
+    loader: Loader,
     config: WorkerConfig,
 }
 
@@ -179,13 +171,23 @@ impl Worker {
         info!(job = %id, processor = %job.processor, version = %job.version, attempt = job.attempts, "job started");
         let heartbeat = self.heartbeat(owner, ticket);
         let log = JobLog::new(self.config.limits.log_bytes);
-        let finish = match self.load(&job.digest).await {
-            Err(LoadError::Infra(e)) => return Err(e),
-            Err(LoadError::Final(e)) => {
+        let finish = match self.loader.get(&job.digest).await {
+            Err(LoadError::Store(e)) => return Err(e.into()),
+            Err(e) => {
+                let code = match e {
+                    LoadError::Missing(_) => "processor_missing",
+                    LoadError::Corrupt(_) => "processor_corrupt",
+                    _ => "invalid_processor",
+                };
+                let e = JobError::new(code, e.to_string());
                 log.line("agensium", &format!("{}: {}", e.code, e.message));
                 Finish::Failed(e)
             }
-            Ok(processor) => {
+            Ok((processor, source, took)) => {
+                log.line(
+                    "agensium",
+                    &format!("processor loaded from {source:?} in {took:.1?}"),
+                );
                 self.run_job(id, owner, &processor, job.params, log.clone())
                     .await?
             }
@@ -291,32 +293,6 @@ impl Worker {
             },
             Err(e) => Finish::Failed(e),
         })
-    }
-
-    async fn load(&self, digest: &Digest) -> Result<crate::Processor, LoadError> {
-        let objects = self.backends.objects.clone();
-        self.runtime
-            .processor(digest, || async move {
-                let key = ProcessorVersion::object_key(digest);
-                let body = objects.get(&key).await.map_err(|e| match e {
-                    StoreError::NotFound(_) => LoadError::Final(JobError::new(
-                        "processor_missing",
-                        format!("processor binary {digest} is not in the object store"),
-                    )),
-                    e => LoadError::Infra(e.into()),
-                })?;
-                let bytes = collect(body, MAX_COMPONENT_BYTES)
-                    .await
-                    .map_err(|e| LoadError::Infra(StoreError::backend(e).into()))?;
-                if Digest::of(&bytes) != *digest {
-                    return Err(LoadError::Final(JobError::new(
-                        "processor_corrupt",
-                        format!("stored processor binary does not match {digest}"),
-                    )));
-                }
-                Ok(bytes)
-            })
-            .await
     }
 }
 

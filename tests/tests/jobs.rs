@@ -318,3 +318,53 @@ async fn bad_submissions_get_json_errors_and_leave_nothing() {
     assert_error(r, StatusCode::NOT_FOUND, "job_not_found").await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_load_the_artifact_precompiled_at_upload() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(dir.path(), |c| c.workers = 1).await;
+    app.install("wordcount", "1.0.0").await;
+    assert!(
+        app.objects().iter().any(|o| o.starts_with("artifacts/")),
+        "upload stores a precompiled artifact: {:?}",
+        app.objects()
+    );
+    let log = |id: String| {
+        let app = &app;
+        async move {
+            assert_eq!(app.wait(&id).await["status"], "succeeded");
+            let r = app
+                .http
+                .get(format!("{}/v1/jobs/{id}/logs", app.url))
+                .send()
+                .await
+                .unwrap();
+            r.text().await.unwrap()
+        }
+    };
+    let first = log(app.submit_ok("wordcount", "", "a b").await).await;
+    assert!(
+        first.contains("processor loaded from StoredArtifact"),
+        "never compiles on the job path: {first}"
+    );
+    let second = log(app.submit_ok("wordcount", "", "a b").await).await;
+    assert!(second.contains("processor loaded from Memory"), "{second}");
+    app.stop().await;
+
+    // A restarted worker finds the artifact in its machine-local cache.
+    let app = TestApp::start(dir.path(), |c| c.workers = 1).await;
+    let id = app.submit_ok("wordcount", "", "a b").await;
+    assert_eq!(app.wait(&id).await["status"], "succeeded");
+    let r = app
+        .http
+        .get(format!("{}/v1/jobs/{id}/logs", app.url))
+        .send()
+        .await
+        .unwrap();
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("processor loaded from LocalArtifact"),
+        "{text}"
+    );
+    app.stop().await;
+}

@@ -1,0 +1,164 @@
+//! Loading processors by digest, fastest source first: memory, the local
+//! artifact cache, the precompiled artifact in the object store, and only
+//! then compiling the component (which also fills both caches).
+
+use crate::{Processor, Runtime, ValidateError};
+use agensium_core::object_store::{collect, once};
+use agensium_core::{Digest, ObjectStore, ProcessorVersion, StoreError};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
+
+/// Largest component or artifact a worker loads.
+pub const MAX_OBJECT_BYTES: usize = 512 << 20;
+
+/// Where a processor came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Already loaded in this process.
+    Memory,
+    /// This machine's artifact cache (deserialized).
+    LocalArtifact,
+    /// The precompiled artifact stored at upload (downloaded, deserialized).
+    StoredArtifact,
+    /// Compiled from the component (no usable artifact).
+    Compiled,
+}
+
+/// Why a processor could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The object store failed; worth retrying.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The component is not in the object store.
+    #[error("processor binary {0} is not in the object store")]
+    Missing(Digest),
+    /// The stored component does not match its digest.
+    #[error("stored processor binary does not match {0}")]
+    Corrupt(Digest),
+    /// The component is not a valid processor.
+    #[error(transparent)]
+    Invalid(#[from] ValidateError),
+}
+
+/// Per-process cache of loaded processors; each digest loads at most once.
+pub struct Loader {
+    runtime: Arc<Runtime>,
+    objects: Arc<dyn ObjectStore>,
+    cache_dir: PathBuf,
+    cells: Mutex<HashMap<Digest, Arc<OnceCell<Processor>>>>,
+}
+
+impl Loader {
+    /// A loader keeping artifacts under `cache_dir`.
+    pub fn new(runtime: Arc<Runtime>, objects: Arc<dyn ObjectStore>, cache_dir: PathBuf) -> Self {
+        Self {
+            runtime,
+            objects,
+            cache_dir,
+            cells: Mutex::default(),
+        }
+    }
+
+    /// The processor of `digest`, where it came from and how long loading took.
+    pub async fn get(&self, digest: &Digest) -> Result<(Processor, Source, Duration), LoadError> {
+        let t = Instant::now();
+        let cell = self
+            .cells
+            .lock()
+            .expect("loader lock")
+            .entry(digest.clone())
+            .or_default()
+            .clone();
+        let mut source = Source::Memory;
+        let p = cell
+            .get_or_try_init(|| async {
+                let (p, s) = self.load(digest).await?;
+                source = s;
+                Ok::<_, LoadError>(p)
+            })
+            .await?
+            .clone();
+        Ok((p, source, t.elapsed()))
+    }
+
+    async fn load(&self, digest: &Digest) -> Result<(Processor, Source), LoadError> {
+        let key = self.runtime.artifact_key(digest);
+        let local = self.cache_dir.join(key.replace('/', "-"));
+        if local.exists() {
+            match self.deserialize(&local).await {
+                Ok(p) => return Ok((p, Source::LocalArtifact)),
+                Err(e) => {
+                    tracing::warn!(path = %local.display(), error = %e, "dropping a bad cached artifact");
+                    let _ = tokio::fs::remove_file(&local).await;
+                }
+            }
+        }
+        match self.objects.get(&key).await {
+            Ok(body) => {
+                let bytes = collect(body, MAX_OBJECT_BYTES)
+                    .await
+                    .map_err(StoreError::backend)?;
+                self.write_local(&local, &bytes).await;
+                match self.deserialize(&local).await {
+                    Ok(p) => return Ok((p, Source::StoredArtifact)),
+                    Err(e) => {
+                        tracing::warn!(%key, error = %e, "stored artifact unusable; compiling")
+                    }
+                }
+            }
+            Err(StoreError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let body = match self
+            .objects
+            .get(&ProcessorVersion::object_key(digest))
+            .await
+        {
+            Ok(b) => b,
+            Err(StoreError::NotFound(_)) => return Err(LoadError::Missing(digest.clone())),
+            Err(e) => return Err(e.into()),
+        };
+        let bytes = collect(body, MAX_OBJECT_BYTES)
+            .await
+            .map_err(StoreError::backend)?;
+        if Digest::of(&bytes) != *digest {
+            return Err(LoadError::Corrupt(digest.clone()));
+        }
+        let rt = self.runtime.clone();
+        let (p, artifact) = tokio::task::spawn_blocking(move || rt.precompile(&bytes))
+            .await
+            .map_err(|e| ValidateError::Invalid(format!("compiler crashed: {e}")))??;
+        tracing::info!(%digest, "compiled a processor that had no usable artifact");
+        self.write_local(&local, &artifact).await;
+        if let Err(e) = self.objects.put(&key, once(artifact)).await {
+            tracing::warn!(%key, error = %e, "storing the artifact failed");
+        }
+        Ok((p, Source::Compiled))
+    }
+
+    async fn deserialize(&self, path: &Path) -> Result<Processor, ValidateError> {
+        let (rt, path) = (self.runtime.clone(), path.to_path_buf());
+        tokio::task::spawn_blocking(move || rt.load_artifact(&path))
+            .await
+            .map_err(|e| ValidateError::Invalid(format!("loader crashed: {e}")))?
+    }
+
+    /// Writes atomically (temp file + rename); a failure only costs speed.
+    async fn write_local(&self, path: &Path, bytes: &[u8]) {
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let written = async {
+            tokio::fs::create_dir_all(&self.cache_dir).await?;
+            tokio::fs::write(&tmp, bytes).await?;
+            tokio::fs::rename(&tmp, path).await
+        }
+        .await;
+        if let Err(e) = written {
+            tracing::warn!(path = %path.display(), error = %e, "caching the artifact locally failed");
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+    }
+}
