@@ -1,7 +1,7 @@
 //! The metadata-store port: the source of truth for processors and jobs.
 
 use crate::model::{
-    Digest, Job, JobError, JobId, JobStatus, Pairs, ProcessorName, ProcessorVersion,
+    Digest, Job, JobError, JobId, JobStatus, Pairs, ProcessorName, ProcessorVersion, Usage,
 };
 use async_trait::async_trait;
 use std::time::Duration;
@@ -103,7 +103,13 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// Records the final state of a job `owner` runs. Returns false (and
     /// changes nothing) when the job is not running under `owner`'s lease.
-    async fn finish_job(&self, id: JobId, owner: &str, finish: &Finish) -> Result<bool, MetaError>;
+    async fn finish_job(
+        &self,
+        id: JobId,
+        owner: &str,
+        finish: &Finish,
+        usage: Option<&Usage>,
+    ) -> Result<bool, MetaError>;
 
     /// Hands a job `owner` runs back to `queued` (graceful shutdown, or an
     /// infrastructure error). False when `owner` does not hold it.

@@ -287,6 +287,19 @@ impl JobError {
     }
 }
 
+/// What a job's last attempt used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Peak linear memory of the processor, in bytes.
+    pub peak_memory_bytes: u64,
+    /// Time spent instantiating and running `process`, in milliseconds.
+    pub wall_time_ms: u64,
+    /// Epoch ticks (10 ms each) the processor ran for.
+    pub epoch_ticks: u64,
+    /// Bytes the processor wrote as output.
+    pub output_bytes: u64,
+}
+
 /// Key/value pairs, in order (job params, processor stats).
 pub type Pairs = Vec<(String, String)>;
 
@@ -311,6 +324,8 @@ pub struct Job {
     pub attempts: u32,
     /// The worker that runs (or last ran) the job.
     pub worker: Option<String>,
+    /// What the last finished attempt used.
+    pub usage: Option<Usage>,
     /// Size of the input in bytes.
     pub input_bytes: u64,
     /// Size of the output in bytes, once succeeded.
@@ -340,6 +355,7 @@ impl Job {
             error: None,
             attempts: 0,
             worker: None,
+            usage: None,
             input_bytes,
             output_bytes: None,
             content_type: None,

@@ -2,7 +2,8 @@
 
 use crate::meta::{Finish, MetaError, MetaStore, PutVersion};
 use crate::model::{
-    Job, JobError, JobId, JobStatus, ProcessorName, ProcessorVersion, from_millis, now_millis,
+    Job, JobError, JobId, JobStatus, ProcessorName, ProcessorVersion, Usage, from_millis,
+    now_millis,
 };
 use async_trait::async_trait;
 use mysql_async::prelude::{FromValue, Queryable};
@@ -40,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
         finished_at   BIGINT          NULL,
         worker        VARCHAR(255)    NULL,
         lease_until   BIGINT          NULL,
+        `usage`       TEXT            NULL,
         KEY jobs_status (status, id),
         KEY jobs_lease (status, lease_until)
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
@@ -47,7 +49,7 @@ const MIGRATIONS: &[&str] = &[
 
 const JOB_COLUMNS: &str = "id, processor, version, digest, status, params, error_code, \
     error_message, attempts, input_bytes, output_bytes, content_type, stats, created_at, \
-    started_at, finished_at, worker";
+    started_at, finished_at, worker, `usage`";
 
 /// [`MetaStore`] on MySQL 8 or MariaDB 10.6+, through a connection pool.
 /// Every query is parameterised.
@@ -208,6 +210,7 @@ fn job_from_row(mut r: Row) -> Result<Job, MetaError> {
         started_at: take::<Option<i64>>(&mut r, 14)?.map(from_millis),
         finished_at: take::<Option<i64>>(&mut r, 15)?.map(from_millis),
         worker: take(&mut r, 16)?,
+        usage: take::<Option<String>>(&mut r, 17)?.map(json).transpose()?,
     })
 }
 
@@ -307,6 +310,7 @@ impl MetaStore for MySqlMetaStore {
             j.started_at.map(|t| t.timestamp_millis()).into(),
             j.finished_at.map(|t| t.timestamp_millis()).into(),
             j.worker.clone().into(),
+            j.usage.as_ref().map(to_json).transpose()?.into(),
         ];
         let sql = format!(
             "INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({})",
@@ -369,8 +373,15 @@ impl MetaStore for MySqlMetaStore {
         Ok(n == 1)
     }
 
-    async fn finish_job(&self, id: JobId, owner: &str, finish: &Finish) -> Result<bool, MetaError> {
+    async fn finish_job(
+        &self,
+        id: JobId,
+        owner: &str,
+        finish: &Finish,
+        usage: Option<&Usage>,
+    ) -> Result<bool, MetaError> {
         let now = now_millis().timestamp_millis();
+        let usage = usage.map(to_json).transpose()?;
         let n = match finish {
             Finish::Succeeded {
                 output_bytes,
@@ -379,13 +390,14 @@ impl MetaStore for MySqlMetaStore {
             } => {
                 self.update(
                     "UPDATE jobs SET status = 'succeeded', output_bytes = ?, content_type = ?, \
-                     stats = ?, finished_at = ?, lease_until = NULL \
+                     stats = ?, finished_at = ?, lease_until = NULL, `usage` = ? \
                      WHERE id = ? AND status = 'running' AND worker = ?",
                     (
                         *output_bytes,
                         content_type.clone(),
                         to_json(stats)?,
                         now,
+                        usage,
                         id.to_string(),
                         owner,
                     ),
@@ -395,9 +407,9 @@ impl MetaStore for MySqlMetaStore {
             Finish::Failed(e) => {
                 self.update(
                     "UPDATE jobs SET status = 'failed', error_code = ?, error_message = ?, \
-                     finished_at = ?, lease_until = NULL \
+                     finished_at = ?, lease_until = NULL, `usage` = ? \
                      WHERE id = ? AND status = 'running' AND worker = ?",
-                    (&e.code, &e.message, now, id.to_string(), owner),
+                    (&e.code, &e.message, now, usage, id.to_string(), owner),
                 )
                 .await?
             }

@@ -2,7 +2,8 @@
 
 use crate::meta::{Finish, MetaError, MetaStore, PutVersion};
 use crate::model::{
-    Job, JobError, JobId, JobStatus, ProcessorName, ProcessorVersion, from_millis, now_millis,
+    Job, JobError, JobId, JobStatus, ProcessorName, ProcessorVersion, Usage, from_millis,
+    now_millis,
 };
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -39,7 +40,8 @@ CREATE TABLE jobs (
     started_at    INTEGER,
     finished_at   INTEGER,
     worker        TEXT,
-    lease_until   INTEGER
+    lease_until   INTEGER,
+    usage         TEXT
 );
 CREATE INDEX jobs_status ON jobs (status, created_at);
 "#];
@@ -139,7 +141,7 @@ fn version_from_row(r: &Row<'_>) -> rusqlite::Result<ProcessorVersion> {
 
 const JOB_COLUMNS: &str = "id, processor, version, digest, status, params, error_code, \
     error_message, attempts, input_bytes, output_bytes, content_type, stats, created_at, \
-    started_at, finished_at, worker";
+    started_at, finished_at, worker, usage";
 
 fn job_from_row(r: &Row<'_>) -> rusqlite::Result<Job> {
     let error = match (
@@ -169,6 +171,10 @@ fn job_from_row(r: &Row<'_>) -> rusqlite::Result<Job> {
         started_at: r.get::<_, Option<i64>>(14)?.map(from_millis),
         finished_at: r.get::<_, Option<i64>>(15)?.map(from_millis),
         worker: r.get(16)?,
+        usage: match r.get::<_, Option<String>>(17)? {
+            Some(u) => Some(serde_json::from_str(&u).map_err(corrupt)?),
+            None => None,
+        },
     })
 }
 
@@ -264,7 +270,7 @@ impl MetaStore for SqliteMetaStore {
             conn.execute(
                 &format!(
                     "INSERT INTO jobs ({JOB_COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
                 ),
                 params![
                     j.id.to_string(),
@@ -284,6 +290,7 @@ impl MetaStore for SqliteMetaStore {
                     j.started_at.map(|t| t.timestamp_millis()),
                     j.finished_at.map(|t| t.timestamp_millis()),
                     j.worker,
+                    j.usage.map(|u| serde_json::to_string(&u)).transpose().map_err(MetaError::backend)?,
                 ],
             )
             .map_err(db)?;
@@ -339,8 +346,18 @@ impl MetaStore for SqliteMetaStore {
         .await
     }
 
-    async fn finish_job(&self, id: JobId, owner: &str, finish: &Finish) -> Result<bool, MetaError> {
+    async fn finish_job(
+        &self,
+        id: JobId,
+        owner: &str,
+        finish: &Finish,
+        usage: Option<&Usage>,
+    ) -> Result<bool, MetaError> {
         let (finish, owner) = (finish.clone(), owner.to_owned());
+        let usage = usage
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(MetaError::backend)?;
         self.with(move |conn| {
             let now = now_millis().timestamp_millis();
             let id = id.to_string();
@@ -351,7 +368,7 @@ impl MetaStore for SqliteMetaStore {
                     stats,
                 } => conn.execute(
                     "UPDATE jobs SET status = 'succeeded', output_bytes = ?3, content_type = ?4, \
-                     stats = ?5, finished_at = ?6, lease_until = NULL \
+                     stats = ?5, finished_at = ?6, lease_until = NULL, usage = ?7 \
                      WHERE id = ?1 AND status = 'running' AND worker = ?2",
                     params![
                         id,
@@ -359,14 +376,15 @@ impl MetaStore for SqliteMetaStore {
                         output_bytes,
                         content_type,
                         serde_json::to_string(&stats).map_err(MetaError::backend)?,
-                        now
+                        now,
+                        usage
                     ],
                 ),
                 Finish::Failed(e) => conn.execute(
                     "UPDATE jobs SET status = 'failed', error_code = ?3, error_message = ?4, \
-                     finished_at = ?5, lease_until = NULL \
+                     finished_at = ?5, lease_until = NULL, usage = ?6 \
                      WHERE id = ?1 AND status = 'running' AND worker = ?2",
-                    params![id, owner, e.code, e.message, now],
+                    params![id, owner, e.code, e.message, now, usage],
                 ),
             }
             .map_err(db)?;

@@ -50,6 +50,7 @@ pub struct JobState {
     abort: Option<Abort>,
     deadline: Instant,
     cancel: CancellationToken,
+    ticks: u64,
 }
 
 impl WasiView for JobState {
@@ -150,6 +151,8 @@ pub struct Outcome {
     pub peak_memory: u64,
     /// Time spent in instantiate + `process`.
     pub wall_time: Duration,
+    /// Epoch ticks the processor ran through.
+    pub epoch_ticks: u64,
 }
 
 impl Runtime {
@@ -187,12 +190,14 @@ impl Runtime {
             abort: None,
             deadline: started + limits.wall_time,
             cancel: cancel.clone(),
+            ticks: 0,
         };
         let mut store = Store::new(self.engine(), state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut ctx| {
             let state = ctx.data_mut();
+            state.ticks += 1;
             if state.cancel.is_cancelled() {
                 Err(state.stop(Abort::Cancelled))
             } else if state.log.overflowed() {
@@ -245,6 +250,7 @@ impl Runtime {
             output_bytes: state.out_bytes.min(state.out_limit),
             peak_memory: state.limiter.peak,
             wall_time,
+            epoch_ticks: state.ticks,
         }
     }
 }

@@ -2,7 +2,9 @@
 
 use crate::{JobLog, Limits, LoadError, Loader, Outcome, RunRequest, Runtime};
 use agensium_core::object_store::once;
-use agensium_core::{Backends, Finish, JobError, JobId, MetaError, RailError, StoreError, Ticket};
+use agensium_core::{
+    Backends, Finish, JobError, JobId, MetaError, RailError, StoreError, Ticket, Usage,
+};
 use bytes::Bytes;
 use std::io;
 use std::sync::Arc;
@@ -165,12 +167,15 @@ impl Worker {
                 "max_attempts",
                 format!("gave up after {} attempts", self.config.max_attempts),
             );
-            b.meta.finish_job(id, owner, &Finish::Failed(e)).await?;
+            b.meta
+                .finish_job(id, owner, &Finish::Failed(e), None)
+                .await?;
             return Ok(());
         }
         info!(job = %id, processor = %job.processor, version = %job.version, attempt = job.attempts, "job started");
         let heartbeat = self.heartbeat(owner, ticket);
         let log = JobLog::new(self.config.limits.log_bytes);
+        let mut usage = None;
         let finish = match self.loader.get(&job.digest).await {
             Err(LoadError::Store(e)) => return Err(e.into()),
             Err(e) => {
@@ -188,13 +193,20 @@ impl Worker {
                     "agensium",
                     &format!("processor loaded from {source:?} in {took:.1?}"),
                 );
-                self.run_job(id, owner, &processor, job.params, log.clone())
-                    .await?
+                let (finish, used) = self
+                    .run_job(id, owner, &processor, job.params, log.clone())
+                    .await?;
+                usage = Some(used);
+                finish
             }
         };
         heartbeat.abort();
         b.objects.put(&id.log_key(), once(log.contents())).await?;
-        if !b.meta.finish_job(id, owner, &finish).await? {
+        if !b
+            .meta
+            .finish_job(id, owner, &finish, usage.as_ref())
+            .await?
+        {
             match b.meta.get_job(id).await? {
                 Some(j) if j.status == agensium_core::JobStatus::Cancelled => {
                     info!(job = %id, "job cancelled")
@@ -261,7 +273,7 @@ impl Worker {
         processor: &crate::Processor,
         params: agensium_core::Pairs,
         log: JobLog,
-    ) -> Result<Finish, Infra> {
+    ) -> Result<(Finish, Usage), Infra> {
         let objects = &self.backends.objects;
         let input = objects.get(&id.input_key()).await?;
         let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(4);
@@ -283,16 +295,29 @@ impl Worker {
             log,
             cancel,
         };
-        let Outcome { result, .. } = self.runtime.run(processor, req).await;
+        let Outcome {
+            result,
+            output_bytes,
+            peak_memory,
+            wall_time,
+            epoch_ticks,
+        } = self.runtime.run(processor, req).await;
         let uploaded = upload.await.map_err(|e| Infra::Join(e.to_string()))?;
-        Ok(match result {
+        let usage = Usage {
+            peak_memory_bytes: peak_memory,
+            wall_time_ms: wall_time.as_millis() as u64,
+            epoch_ticks,
+            output_bytes,
+        };
+        let finish = match result {
             Ok((content_type, stats)) => Finish::Succeeded {
                 output_bytes: uploaded?,
                 content_type,
                 stats,
             },
             Err(e) => Finish::Failed(e),
-        })
+        };
+        Ok((finish, usage))
     }
 }
 

@@ -77,6 +77,13 @@ async fn wordcount_matches_wc() {
         let (ct, out) = app.result(id).await;
         assert_eq!(ct, "application/json");
         assert_eq!(job["output_bytes"], out.len() as u64);
+        let usage = &job["usage"];
+        assert_eq!(usage["output_bytes"], out.len() as u64, "{job}");
+        assert!(usage["peak_memory_bytes"].as_u64().unwrap() > 0, "{job}");
+        assert!(
+            usage["wall_time_ms"].is_u64() && usage["epoch_ticks"].is_u64(),
+            "{job}"
+        );
         let got: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(got, wc(&input), "{what}");
     }

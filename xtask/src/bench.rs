@@ -107,6 +107,8 @@ async fn interruptible<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {
     }
 }
 
+/// Writes the CSV once, measures each stack in turn (a failed stack does
+/// not stop the next), prints the summary and fails if any stack failed.
 async fn bench(args: &Args, s3: Option<&s3server::S3Server>) -> Result<()> {
     let csv = if args.csv_mib > 0 {
         let bytes = args.csv_mib << 20;

@@ -1,7 +1,7 @@
 //! Conformance suite of [`MetaStore`] adapters.
 
 use crate::meta::{Finish, MetaStore, PutVersion};
-use crate::model::{Digest, Job, JobError, JobId, JobStatus, ProcessorVersion, now_millis};
+use crate::model::{Digest, Job, JobError, JobId, JobStatus, ProcessorVersion, Usage, now_millis};
 use std::time::Duration;
 
 /// A version record for tests, with the digest of `bytes`.
@@ -90,21 +90,33 @@ async fn job_life(store: &dyn MetaStore, n: &str) {
         stats: vec![("rows".into(), "3".into())],
     };
     assert!(
-        !store.finish_job(job.id, "w2", &done).await.unwrap(),
+        !store.finish_job(job.id, "w2", &done, None).await.unwrap(),
         "only the owner finishes"
     );
-    assert!(store.finish_job(job.id, "w1", &done).await.unwrap());
+    let used = Usage {
+        peak_memory_bytes: 1 << 20,
+        wall_time_ms: 12,
+        epoch_ticks: 1,
+        output_bytes: 42,
+    };
+    assert!(
+        store
+            .finish_job(job.id, "w1", &done, Some(&used))
+            .await
+            .unwrap()
+    );
     let fin = store.get_job(job.id).await.unwrap().unwrap();
     assert_eq!(fin.status, JobStatus::Succeeded);
     assert_eq!(fin.output_bytes, Some(42));
     assert_eq!(fin.content_type.as_deref(), Some("application/json"));
     assert_eq!(fin.stats, vec![("rows".to_string(), "3".to_string())]);
     assert!(fin.finished_at.is_some());
+    assert_eq!(fin.usage, Some(used));
     assert_eq!(fin.params, job.params, "params keep their order");
 
     // Final states are final.
     let fail = Finish::Failed(JobError::new("trap", "boom"));
-    assert!(!store.finish_job(job.id, "w1", &fail).await.unwrap());
+    assert!(!store.finish_job(job.id, "w1", &fail, None).await.unwrap());
     assert!(
         store
             .start_job(job.id, "w1", LEASE)
@@ -121,11 +133,11 @@ async fn job_life(store: &dyn MetaStore, n: &str) {
     let bad = Job::queued(JobId::new(), &pv, vec![], 0);
     store.insert_job(&bad).await.unwrap();
     assert!(
-        !store.finish_job(bad.id, "w1", &fail).await.unwrap(),
+        !store.finish_job(bad.id, "w1", &fail, None).await.unwrap(),
         "only running jobs finish"
     );
     store.start_job(bad.id, "w1", LEASE).await.unwrap().unwrap();
-    assert!(store.finish_job(bad.id, "w1", &fail).await.unwrap());
+    assert!(store.finish_job(bad.id, "w1", &fail, None).await.unwrap());
     let bad = store.get_job(bad.id).await.unwrap().unwrap();
     assert_eq!(bad.status, JobStatus::Failed);
     assert_eq!(bad.error, Some(JobError::new("trap", "boom")));
@@ -164,7 +176,7 @@ async fn leases(store: &dyn MetaStore, n: &str) {
     let taken = store.start_job(job.id, "w3", LEASE).await.unwrap().unwrap();
     assert_eq!((taken.worker.as_deref(), taken.attempts), (Some("w3"), 3));
     let done = Finish::Failed(JobError::new("x", "y"));
-    assert!(!store.finish_job(job.id, "w2", &done).await.unwrap());
+    assert!(!store.finish_job(job.id, "w2", &done, None).await.unwrap());
 
     // Expired leases are found and requeued in bulk.
     let other = Job::queued(JobId::new(), &pv, vec![], 1);
@@ -184,7 +196,7 @@ async fn leases(store: &dyn MetaStore, n: &str) {
         store.get_job(other.id).await.unwrap().unwrap().status,
         JobStatus::Queued
     );
-    assert!(store.finish_job(job.id, "w3", &done).await.unwrap());
+    assert!(store.finish_job(job.id, "w3", &done, None).await.unwrap());
 
     // queued_jobs pages in id order.
     let all = store.queued_jobs(None, 10_000).await.unwrap();
@@ -221,7 +233,10 @@ async fn cancelling(store: &dyn MetaStore, n: &str) {
     assert!(!store.cancel_job(JobId::new()).await.unwrap());
     let done = Finish::Failed(JobError::new("x", "y"));
     assert!(
-        !store.finish_job(running.id, "w1", &done).await.unwrap(),
+        !store
+            .finish_job(running.id, "w1", &done, None)
+            .await
+            .unwrap(),
         "a cancelled job is not finished"
     );
     assert!(
@@ -246,7 +261,12 @@ async fn recovery(store: &dyn MetaStore, n: &str) {
     store.start_job(running.id, "w1", LEASE).await.unwrap();
     store.start_job(done.id, "w1", LEASE).await.unwrap();
     store
-        .finish_job(done.id, "w1", &Finish::Failed(JobError::new("x", "y")))
+        .finish_job(
+            done.id,
+            "w1",
+            &Finish::Failed(JobError::new("x", "y")),
+            None,
+        )
         .await
         .unwrap();
     let ids = store.recover_unfinished().await.unwrap();
@@ -272,7 +292,7 @@ async fn listing(store: &dyn MetaStore, n: &str) {
     }
     store.start_job(ids[1], "w1", LEASE).await.unwrap();
     store
-        .finish_job(ids[1], "w1", &Finish::Failed(JobError::new("x", "y")))
+        .finish_job(ids[1], "w1", &Finish::Failed(JobError::new("x", "y")), None)
         .await
         .unwrap();
     let page = store.list_jobs(None, None, 2).await.unwrap();
