@@ -18,6 +18,8 @@ pub struct ApiLimits {
     pub max_upload_bytes: u64,
     /// Largest processor component accepted (413 beyond).
     pub max_component_bytes: u64,
+    /// Highest limits a version may declare at upload (400 beyond).
+    pub ceilings: agensium_host::Limits,
 }
 
 impl Default for ApiLimits {
@@ -25,6 +27,7 @@ impl Default for ApiLimits {
         Self {
             max_upload_bytes: 10 << 30,
             max_component_bytes: 64 << 20,
+            ceilings: agensium_host::Limits::default_ceilings(),
         }
     }
 }

@@ -63,6 +63,8 @@ enum Command {
         backends: BackendArgs,
         #[command(flatten)]
         jobs: JobArgs,
+        #[command(flatten)]
+        ceilings: CeilingArgs,
     },
 }
 
@@ -132,6 +134,9 @@ struct JobArgs {
     /// Output limit of a job, in MiB.
     #[arg(long, env = "AGENSIUM_OUTPUT_LIMIT_MIB", default_value_t = 16384)]
     output_limit_mib: u64,
+    /// Log limit of a job, in KiB.
+    #[arg(long, env = "AGENSIUM_LOG_LIMIT_KIB", default_value_t = 1024)]
+    log_limit_kib: u64,
 }
 
 impl JobArgs {
@@ -140,7 +145,35 @@ impl JobArgs {
             memory_bytes: self.memory_limit_mib << 20,
             wall_time: Duration::from_secs(self.time_limit_secs),
             output_bytes: self.output_limit_mib << 20,
-            ..Limits::default()
+            log_bytes: (self.log_limit_kib << 10) as usize,
+        }
+    }
+}
+
+/// The highest limits a processor version may declare at upload.
+#[derive(Args)]
+struct CeilingArgs {
+    /// Highest memory limit a version may declare, in MiB.
+    #[arg(long, env = "AGENSIUM_CEILING_MEMORY_MIB", default_value_t = 4096)]
+    ceiling_memory_mib: u64,
+    /// Highest wall-time limit a version may declare, in seconds.
+    #[arg(long, env = "AGENSIUM_CEILING_TIME_SECS", default_value_t = 3600)]
+    ceiling_time_secs: u64,
+    /// Highest output limit a version may declare, in MiB.
+    #[arg(long, env = "AGENSIUM_CEILING_OUTPUT_MIB", default_value_t = 1 << 20)]
+    ceiling_output_mib: u64,
+    /// Highest log limit a version may declare, in KiB.
+    #[arg(long, env = "AGENSIUM_CEILING_LOG_KIB", default_value_t = 16384)]
+    ceiling_log_kib: u64,
+}
+
+impl CeilingArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            memory_bytes: self.ceiling_memory_mib << 20,
+            wall_time: Duration::from_secs(self.ceiling_time_secs),
+            output_bytes: self.ceiling_output_mib << 20,
+            log_bytes: (self.ceiling_log_kib << 10) as usize,
         }
     }
 }
@@ -154,11 +187,14 @@ struct ApiArgs {
     /// Largest processor component accepted, in MiB (413 beyond).
     #[arg(long, env = "AGENSIUM_MAX_COMPONENT_MIB", default_value_t = 64)]
     max_component_mib: u64,
+    #[command(flatten)]
+    ceilings: CeilingArgs,
 }
 
 impl ApiArgs {
     fn limits(&self) -> ApiLimits {
         ApiLimits {
+            ceilings: self.ceilings.limits(),
             max_upload_bytes: self.max_upload_mib << 20,
             max_component_bytes: self.max_component_mib << 20,
         }
@@ -202,6 +238,7 @@ impl Cli {
                 health_listen,
                 backends,
                 jobs,
+                ceilings,
             } => {
                 if concurrency == 0 {
                     bail!("--concurrency must be at least 1");
@@ -212,7 +249,10 @@ impl Cli {
                     workers: concurrency,
                     backends: backends.config()?,
                     limits: jobs.limits(),
-                    api: ApiLimits::default(),
+                    api: ApiLimits {
+                        ceilings: ceilings.limits(),
+                        ..ApiLimits::default()
+                    },
                     single_process: false,
                 }
             }

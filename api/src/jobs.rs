@@ -55,6 +55,11 @@ fn add_param(params: &mut Pairs, key: &str, value: String) -> Result<(), ApiErro
     Ok(())
 }
 
+/// Decoded `key=value` pairs of a query string, or 400.
+pub(crate) fn query_pairs(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
+    serde_urlencoded_pairs(raw)
+}
+
 fn serde_urlencoded_pairs(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
     url_decode_pairs(raw)
         .ok_or_else(|| ApiError::bad_request("invalid_query", "malformed query string"))
@@ -123,7 +128,10 @@ pub async fn submit(
     let pv = resolve(&st, &name, q.version.as_deref()).await?;
     let id = JobId::new();
     let over = Arc::new(AtomicBool::new(false));
-    let limit = st.limits.max_upload_bytes;
+    let limit = match pv.limits.input_mib {
+        Some(mib) => st.limits.max_upload_bytes.min(mib << 20),
+        None => st.limits.max_upload_bytes,
+    };
     let input = match multipart_boundary(&headers) {
         Some(boundary) => {
             let mut mp = multer::Multipart::new(body.into_data_stream(), boundary);

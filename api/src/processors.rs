@@ -5,11 +5,11 @@ use crate::error::ApiError;
 use crate::views::{VersionView, group};
 use agensium_core::object_store::once;
 use agensium_core::{
-    Digest, ProcessorName, ProcessorVersion, PutVersion, now_millis, parse_version,
+    DeclaredLimits, Digest, ProcessorName, ProcessorVersion, PutVersion, now_millis, parse_version,
 };
 use axum::Json;
 use axum::body::{Body, to_bytes};
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::json;
@@ -27,10 +27,20 @@ pub fn name(raw: &str) -> Result<ProcessorName, ApiError> {
 pub async fn put_version(
     State(st): State<AppState>,
     Path((raw_name, version)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
     let name = name(&raw_name)?;
     parse_version(&version).map_err(|e| ApiError::bad_request("invalid_version", e.0))?;
+    let limits = declared_limits(query.as_deref())?;
+    if let Some((what, v, max)) = st.limits.ceilings.exceeded_by(&limits) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!(
+                "{what}={v} is not allowed: it must be between 1 and the operator's ceiling {max}"
+            ),
+        ));
+    }
     let limit = st.limits.max_component_bytes;
     let bytes = to_bytes(body, limit as usize).await.map_err(|e| {
         if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
@@ -67,6 +77,7 @@ pub async fn put_version(
         .put(&st.runtime.artifact_key(&digest), once(artifact))
         .await?;
     let pv = ProcessorVersion {
+        limits,
         name,
         version,
         digest,
@@ -106,6 +117,39 @@ fn conflict(name: &ProcessorName, version: &str, digest: &Digest) -> ApiError {
             "{name} {version} already exists with digest {digest}; versions are immutable, upload a new version"
         ),
     )
+}
+
+/// Parses `memory_mib`, `timeout_ms`, `output_mib`, `log_kib`, `input_mib`.
+fn declared_limits(query: Option<&str>) -> Result<DeclaredLimits, ApiError> {
+    let mut d = DeclaredLimits::default();
+    for (k, v) in crate::jobs::query_pairs(query.unwrap_or(""))? {
+        let slot = match k.as_str() {
+            "memory_mib" => &mut d.memory_mib,
+            "timeout_ms" => &mut d.timeout_ms,
+            "output_mib" => &mut d.output_mib,
+            "log_kib" => &mut d.log_kib,
+            "input_mib" => &mut d.input_mib,
+            _ => {
+                return Err(ApiError::bad_request(
+                    "unknown_query_parameter",
+                    format!(
+                        "unknown query parameter {k:?}: limits are memory_mib, timeout_ms, output_mib, log_kib, input_mib"
+                    ),
+                ));
+            }
+        };
+        let n: u64 = v.parse().map_err(|_| {
+            ApiError::bad_request("invalid_limit", format!("{k}={v:?} is not a number"))
+        })?;
+        *slot = Some(n);
+    }
+    if d.input_mib == Some(0) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            "input_mib must be at least 1",
+        ));
+    }
+    Ok(d)
 }
 
 /// `GET /v1/processors`.

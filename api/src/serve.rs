@@ -29,7 +29,8 @@ pub struct ServeConfig {
     pub backends: BackendConfig,
     /// Limits of every job.
     pub limits: Limits,
-    /// Size limits of the API.
+    /// Size limits of the API, and the ceilings of job limits (which the
+    /// workers of this process apply too).
     pub api: ApiLimits,
     /// This is the only process on these backends: at start, jobs left
     /// `running` are requeued at once instead of after their lease lapses.
@@ -184,6 +185,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Server> {
             limits: cfg.limits,
             lease: cfg.backends.lease,
             cache_dir: cfg.backends.data_dir.join("cache"),
+            ceilings: cfg.api.ceilings,
             ..WorkerConfig::default()
         };
         let (b, rt, stop) = (backends.clone(), runtime.clone(), shutdown.clone());

@@ -13,6 +13,7 @@ pub struct VersionView {
     pub digest: String,
     pub size: u64,
     pub created_at: DateTime<Utc>,
+    pub limits: agensium_core::DeclaredLimits,
 }
 
 impl From<&ProcessorVersion> for VersionView {
@@ -23,6 +24,7 @@ impl From<&ProcessorVersion> for VersionView {
             digest: v.digest.to_string(),
             size: v.size,
             created_at: v.created_at,
+            limits: v.limits,
         }
     }
 }

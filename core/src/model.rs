@@ -131,6 +131,27 @@ impl fmt::Display for Digest {
     }
 }
 
+/// Limits a processor version declares at upload. Unset fields take the
+/// operator's defaults; every field is capped by the operator's ceilings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeclaredLimits {
+    /// Linear memory, in MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mib: Option<u64>,
+    /// Wall time of `process`, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// Output, in MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_mib: Option<u64>,
+    /// Log, in KiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_kib: Option<u64>,
+    /// Input accepted at submission, in MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_mib: Option<u64>,
+}
+
 /// One immutable, content-addressed version of a processor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessorVersion {
@@ -144,6 +165,8 @@ pub struct ProcessorVersion {
     pub size: u64,
     /// When the version was registered.
     pub created_at: DateTime<Utc>,
+    /// Limits declared at upload.
+    pub limits: DeclaredLimits,
 }
 
 impl ProcessorVersion {
@@ -326,6 +349,8 @@ pub struct Job {
     pub worker: Option<String>,
     /// What the last finished attempt used.
     pub usage: Option<Usage>,
+    /// The version's declared limits, pinned at submission.
+    pub limits: DeclaredLimits,
     /// Size of the input in bytes.
     pub input_bytes: u64,
     /// Size of the output in bytes, once succeeded.
@@ -356,6 +381,7 @@ impl Job {
             attempts: 0,
             worker: None,
             usage: None,
+            limits: pv.limits,
             input_bytes,
             output_bytes: None,
             content_type: None,

@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
         digest      CHAR(71)        NOT NULL,
         size        BIGINT UNSIGNED NOT NULL,
         created_at  BIGINT          NOT NULL,
+        limits      TEXT            NOT NULL,
         PRIMARY KEY (name, version)
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
     "CREATE TABLE jobs (
@@ -42,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
         worker        VARCHAR(255)    NULL,
         lease_until   BIGINT          NULL,
         `usage`       TEXT            NULL,
+        limits        TEXT            NOT NULL,
         KEY jobs_status (status, id),
         KEY jobs_lease (status, lease_until)
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
@@ -49,7 +51,7 @@ const MIGRATIONS: &[&str] = &[
 
 const JOB_COLUMNS: &str = "id, processor, version, digest, status, params, error_code, \
     error_message, attempts, input_bytes, output_bytes, content_type, stats, created_at, \
-    started_at, finished_at, worker, `usage`";
+    started_at, finished_at, worker, `usage`, limits";
 
 /// [`MetaStore`] on MySQL 8 or MariaDB 10.6+, through a connection pool.
 /// Every query is parameterised.
@@ -184,6 +186,7 @@ fn version_from_row(mut r: Row) -> Result<ProcessorVersion, MetaError> {
         digest: parse(take(&mut r, 2)?)?,
         size: take(&mut r, 3)?,
         created_at: from_millis(take(&mut r, 4)?),
+        limits: json(take(&mut r, 5)?)?,
     })
 }
 
@@ -211,6 +214,7 @@ fn job_from_row(mut r: Row) -> Result<Job, MetaError> {
         finished_at: take::<Option<i64>>(&mut r, 15)?.map(from_millis),
         worker: take(&mut r, 16)?,
         usage: take::<Option<String>>(&mut r, 17)?.map(json).transpose()?,
+        limits: json(take(&mut r, 18)?)?,
     })
 }
 
@@ -227,14 +231,15 @@ impl MetaStore for MySqlMetaStore {
     async fn put_version(&self, v: &ProcessorVersion) -> Result<PutVersion, MetaError> {
         let mut c = self.conn().await?;
         c.exec_drop(
-            "INSERT IGNORE INTO processor_versions (name, version, digest, size, created_at) \
-             VALUES (?, ?, ?, ?, ?)",
+            "INSERT IGNORE INTO processor_versions (name, version, digest, size, created_at, limits) \
+             VALUES (?, ?, ?, ?, ?, ?)",
             (
                 v.name.as_str(),
                 &v.version,
                 v.digest.as_str(),
                 v.size,
                 v.created_at.timestamp_millis(),
+                to_json(&v.limits)?,
             ),
         )
         .await
@@ -265,7 +270,7 @@ impl MetaStore for MySqlMetaStore {
             .conn()
             .await?
             .exec_first(
-                "SELECT name, version, digest, size, created_at FROM processor_versions \
+                "SELECT name, version, digest, size, created_at, limits FROM processor_versions \
                  WHERE name = ? AND version = ?",
                 (name.as_str(), version),
             )
@@ -282,7 +287,7 @@ impl MetaStore for MySqlMetaStore {
             .conn()
             .await?
             .exec(
-                "SELECT name, version, digest, size, created_at FROM processor_versions \
+                "SELECT name, version, digest, size, created_at, limits FROM processor_versions \
                  WHERE ? IS NULL OR name = ? ORDER BY name, created_at, version",
                 (name.map(|n| n.as_str()), name.map(|n| n.as_str())),
             )
@@ -311,6 +316,7 @@ impl MetaStore for MySqlMetaStore {
             j.finished_at.map(|t| t.timestamp_millis()).into(),
             j.worker.clone().into(),
             j.usage.as_ref().map(to_json).transpose()?.into(),
+            to_json(&j.limits)?.into(),
         ];
         let sql = format!(
             "INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({})",

@@ -20,6 +20,7 @@ CREATE TABLE processor_versions (
     digest      TEXT    NOT NULL,
     size        INTEGER NOT NULL,
     created_at  INTEGER NOT NULL,
+    limits      TEXT    NOT NULL,
     PRIMARY KEY (name, version)
 );
 CREATE TABLE jobs (
@@ -41,7 +42,8 @@ CREATE TABLE jobs (
     finished_at   INTEGER,
     worker        TEXT,
     lease_until   INTEGER,
-    usage         TEXT
+    usage         TEXT,
+    limits        TEXT    NOT NULL
 );
 CREATE INDEX jobs_status ON jobs (status, created_at);
 "#];
@@ -136,12 +138,13 @@ fn version_from_row(r: &Row<'_>) -> rusqlite::Result<ProcessorVersion> {
         digest: r.get::<_, String>(2)?.parse().map_err(corrupt)?,
         size: r.get(3)?,
         created_at: from_millis(r.get(4)?),
+        limits: serde_json::from_str(&r.get::<_, String>(5)?).map_err(corrupt)?,
     })
 }
 
 const JOB_COLUMNS: &str = "id, processor, version, digest, status, params, error_code, \
     error_message, attempts, input_bytes, output_bytes, content_type, stats, created_at, \
-    started_at, finished_at, worker, usage";
+    started_at, finished_at, worker, usage, limits";
 
 fn job_from_row(r: &Row<'_>) -> rusqlite::Result<Job> {
     let error = match (
@@ -175,6 +178,7 @@ fn job_from_row(r: &Row<'_>) -> rusqlite::Result<Job> {
             Some(u) => Some(serde_json::from_str(&u).map_err(corrupt)?),
             None => None,
         },
+        limits: serde_json::from_str(&r.get::<_, String>(18)?).map_err(corrupt)?,
     })
 }
 
@@ -207,14 +211,15 @@ impl MetaStore for SqliteMetaStore {
                 Some(d) => PutVersion::Conflict(d.parse().map_err(MetaError::backend)?),
                 None => {
                     tx.execute(
-                        "INSERT INTO processor_versions (name, version, digest, size, created_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                        "INSERT INTO processor_versions \
+                         (name, version, digest, size, created_at, limits) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                         params![
                             v.name.as_str(),
                             v.version,
                             v.digest.as_str(),
                             v.size,
-                            v.created_at.timestamp_millis()
+                            v.created_at.timestamp_millis(),
+                            serde_json::to_string(&v.limits).map_err(MetaError::backend)?
                         ],
                     )
                     .map_err(db)?;
@@ -235,7 +240,7 @@ impl MetaStore for SqliteMetaStore {
         let (name, version) = (name.to_string(), version.to_owned());
         self.with(move |conn| {
             conn.query_row(
-                "SELECT name, version, digest, size, created_at FROM processor_versions \
+                "SELECT name, version, digest, size, created_at, limits FROM processor_versions \
                  WHERE name = ?1 AND version = ?2",
                 params![name, version],
                 version_from_row,
@@ -254,7 +259,7 @@ impl MetaStore for SqliteMetaStore {
         self.with(move |conn| {
             let mut stmt = conn
                 .prepare(
-                    "SELECT name, version, digest, size, created_at FROM processor_versions \
+                    "SELECT name, version, digest, size, created_at, limits FROM processor_versions \
                      WHERE ?1 IS NULL OR name = ?1 ORDER BY name, created_at, version",
                 )
                 .map_err(db)?;
@@ -270,7 +275,7 @@ impl MetaStore for SqliteMetaStore {
             conn.execute(
                 &format!(
                     "INSERT INTO jobs ({JOB_COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
                 ),
                 params![
                     j.id.to_string(),
@@ -291,6 +296,7 @@ impl MetaStore for SqliteMetaStore {
                     j.finished_at.map(|t| t.timestamp_millis()),
                     j.worker,
                     j.usage.map(|u| serde_json::to_string(&u)).transpose().map_err(MetaError::backend)?,
+                    serde_json::to_string(&j.limits).map_err(MetaError::backend)?,
                 ],
             )
             .map_err(db)?;

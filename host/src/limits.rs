@@ -1,5 +1,6 @@
 //! Per-job resource limits and the store limiter that enforces memory.
 
+use agensium_core::DeclaredLimits;
 use std::time::Duration;
 
 /// Limits of one job run.
@@ -23,6 +24,70 @@ impl Default for Limits {
             output_bytes: 16 << 30,
             log_bytes: 1 << 20,
         }
+    }
+}
+
+impl Limits {
+    /// The highest limits an operator allows by default (each a setting).
+    pub fn default_ceilings() -> Self {
+        Self {
+            memory_bytes: 4 << 30,
+            wall_time: Duration::from_secs(3600),
+            output_bytes: 1 << 40,
+            log_bytes: 16 << 20,
+        }
+    }
+
+    /// The limits of a job: what its version declared, else `defaults`,
+    /// each capped by `ceilings`.
+    pub fn resolve(defaults: &Limits, ceilings: &Limits, declared: &DeclaredLimits) -> Limits {
+        let pick = |d: Option<u64>, scale: u64, default: u64, ceiling: u64| {
+            d.map_or(default, |v| v.saturating_mul(scale)).min(ceiling)
+        };
+        Limits {
+            memory_bytes: pick(
+                declared.memory_mib,
+                1 << 20,
+                defaults.memory_bytes,
+                ceilings.memory_bytes,
+            ),
+            wall_time: Duration::from_millis(pick(
+                declared.timeout_ms,
+                1,
+                defaults.wall_time.as_millis() as u64,
+                ceilings.wall_time.as_millis() as u64,
+            )),
+            output_bytes: pick(
+                declared.output_mib,
+                1 << 20,
+                defaults.output_bytes,
+                ceilings.output_bytes,
+            ),
+            log_bytes: pick(
+                declared.log_kib,
+                1 << 10,
+                defaults.log_bytes as u64,
+                ceilings.log_bytes as u64,
+            ) as usize,
+        }
+    }
+
+    /// The first declared limit above `self` (as ceilings), for a clear
+    /// upload error: `(name, declared, ceiling)`.
+    pub fn exceeded_by(&self, d: &DeclaredLimits) -> Option<(&'static str, u64, u64)> {
+        let checks = [
+            ("memory_mib", d.memory_mib, self.memory_bytes >> 20),
+            (
+                "timeout_ms",
+                d.timeout_ms,
+                self.wall_time.as_millis() as u64,
+            ),
+            ("output_mib", d.output_mib, self.output_bytes >> 20),
+            ("log_kib", d.log_kib, self.log_bytes as u64 >> 10),
+        ];
+        checks
+            .into_iter()
+            .find_map(|(name, v, max)| v.filter(|v| *v > max || *v == 0).map(|v| (name, v, max)))
     }
 }
 
@@ -84,6 +149,25 @@ impl wasmtime::ResourceLimiter for Limiter {
 mod tests {
     use super::*;
     use wasmtime::ResourceLimiter;
+
+    #[test]
+    fn declared_limits_are_capped() {
+        let (def, ceil) = (Limits::default(), Limits::default_ceilings());
+        let declared = DeclaredLimits {
+            memory_mib: Some(64),
+            timeout_ms: Some(10_000_000),
+            ..Default::default()
+        };
+        let l = Limits::resolve(&def, &ceil, &declared);
+        assert_eq!(l.memory_bytes, 64 << 20);
+        assert_eq!(l.wall_time, ceil.wall_time, "capped by the ceiling");
+        assert_eq!(l.output_bytes, def.output_bytes, "unset: default");
+        assert_eq!(
+            ceil.exceeded_by(&declared),
+            Some(("timeout_ms", 10_000_000, 3_600_000))
+        );
+        assert_eq!(ceil.exceeded_by(&DeclaredLimits::default()), None);
+    }
 
     #[test]
     fn counts_all_memories_and_refuses_past_limit() {

@@ -23,8 +23,10 @@ pub struct WorkerConfig {
     pub name: String,
     /// Jobs run at once.
     pub concurrency: usize,
-    /// Limits applied to every job.
+    /// Limits of a job whose processor version declares none.
     pub limits: Limits,
+    /// Caps of every declared limit.
+    pub ceilings: Limits,
     /// Attempts before a job that keeps failing on infrastructure errors is
     /// failed with `max_attempts`.
     pub max_attempts: u32,
@@ -42,6 +44,7 @@ impl Default for WorkerConfig {
             name: default_name(),
             concurrency: 2,
             limits: Limits::default(),
+            ceilings: Limits::default_ceilings(),
             max_attempts: 5,
             lease: Duration::from_secs(30),
             cache_dir: std::env::temp_dir().join("agensium-cache"),
@@ -174,7 +177,8 @@ impl Worker {
         }
         info!(job = %id, processor = %job.processor, version = %job.version, attempt = job.attempts, "job started");
         let heartbeat = self.heartbeat(owner, ticket);
-        let log = JobLog::new(self.config.limits.log_bytes);
+        let limits = Limits::resolve(&self.config.limits, &self.config.ceilings, &job.limits);
+        let log = JobLog::new(limits.log_bytes);
         let mut usage = None;
         let finish = match self.loader.get(&job.digest).await {
             Err(LoadError::Store(e)) => return Err(e.into()),
@@ -194,7 +198,7 @@ impl Worker {
                     &format!("processor loaded from {source:?} in {took:.1?}"),
                 );
                 let (finish, used) = self
-                    .run_job(id, owner, &processor, job.params, log.clone())
+                    .run_job(id, owner, &processor, job.params, limits, log.clone())
                     .await?;
                 usage = Some(used);
                 finish
@@ -272,6 +276,7 @@ impl Worker {
         owner: &str,
         processor: &crate::Processor,
         params: agensium_core::Pairs,
+        limits: Limits,
         log: JobLog,
     ) -> Result<(Finish, Usage), Infra> {
         let objects = &self.backends.objects;
@@ -291,7 +296,7 @@ impl Worker {
             params,
             input,
             output: tx,
-            limits: self.config.limits,
+            limits,
             log,
             cancel,
         };

@@ -306,6 +306,10 @@ async fn cancelling_a_running_job_stops_it_within_a_second() {
     loop {
         let log = logs(&app, &id).await;
         if log.contains("cancelled") {
+            eprintln!(
+                "cancel: row after {took:?}, processor stopped after {:?}",
+                t0.elapsed()
+            );
             break;
         }
         let took = t0.elapsed();

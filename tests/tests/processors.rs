@@ -132,3 +132,52 @@ async fn bad_uploads_are_refused_and_leave_nothing() {
     assert_error(r, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_declare_limits_capped_by_the_operator() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(dir.path(), |c| c.workers = 1).await;
+    let put = |q: &str| {
+        let url = format!("{}/v1/processors/wordcount/versions/2.0.0?{q}", app.url);
+        app.http.put(url).body(plugin("wordcount")).send()
+    };
+    let r = put("memory_mib=999999").await.unwrap();
+    assert!(
+        assert_error(r, StatusCode::BAD_REQUEST, "invalid_limit")
+            .await
+            .contains("ceiling")
+    );
+    let r = put("timeout_ms=soon").await.unwrap();
+    assert_error(r, StatusCode::BAD_REQUEST, "invalid_limit").await;
+    let r = put("colour=red").await.unwrap();
+    assert_error(r, StatusCode::BAD_REQUEST, "unknown_query_parameter").await;
+
+    // A version that declares 1 MiB of memory: less than it needs to start.
+    let r = put("memory_mib=1&input_mib=1&timeout_ms=5000")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        v["limits"],
+        serde_json::json!({"memory_mib": 1, "input_mib": 1, "timeout_ms": 5000})
+    );
+    let r = app.submit("wordcount", "", vec![b'a'; 2 << 20]).await;
+    assert_error(r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+    let id = app.submit_ok("wordcount", "", "small").await;
+    let job = app.wait(&id).await;
+    assert_eq!(job["error"]["code"], "memory_limit", "{job}");
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1048576"),
+        "{job}"
+    );
+
+    // The same bytes with no declaration run under the operator's defaults.
+    app.install("wordcount", "2.0.1").await;
+    let id = app.submit_ok("wordcount", "version=2.0.1", "small").await;
+    assert_eq!(app.wait(&id).await["status"], "succeeded");
+    app.stop().await;
+}

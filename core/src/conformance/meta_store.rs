@@ -1,7 +1,9 @@
 //! Conformance suite of [`MetaStore`] adapters.
 
 use crate::meta::{Finish, MetaStore, PutVersion};
-use crate::model::{Digest, Job, JobError, JobId, JobStatus, ProcessorVersion, Usage, now_millis};
+use crate::model::{
+    DeclaredLimits, Digest, Job, JobError, JobId, JobStatus, ProcessorVersion, Usage, now_millis,
+};
 use std::time::Duration;
 
 /// A version record for tests, with the digest of `bytes`.
@@ -12,6 +14,11 @@ pub fn version(name: &str, version: &str, bytes: &[u8]) -> ProcessorVersion {
         digest: Digest::of(bytes),
         size: bytes.len() as u64,
         created_at: now_millis(),
+        limits: DeclaredLimits {
+            memory_mib: Some(64),
+            timeout_ms: Some(1500),
+            ..Default::default()
+        },
     }
 }
 
