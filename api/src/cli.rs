@@ -137,6 +137,10 @@ struct JobArgs {
     /// Log limit of a job, in KiB.
     #[arg(long, env = "AGENSIUM_LOG_LIMIT_KIB", default_value_t = 1024)]
     log_limit_kib: u64,
+    /// On SIGTERM, seconds running jobs may go on before they are stopped
+    /// and handed back to the rail for another worker.
+    #[arg(long, env = "AGENSIUM_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    shutdown_grace_secs: u64,
 }
 
 impl JobArgs {
@@ -218,6 +222,7 @@ impl Cli {
                 backends: backends.config()?,
                 limits: jobs.limits(),
                 api: api.limits(),
+                shutdown_grace: Duration::from_secs(jobs.shutdown_grace_secs),
                 single_process: true,
             },
             Command::Api {
@@ -231,6 +236,7 @@ impl Cli {
                 backends: backends.config()?,
                 limits: Limits::default(),
                 api: api.limits(),
+                shutdown_grace: Duration::from_secs(30),
                 single_process: false,
             },
             Command::Worker {
@@ -253,6 +259,7 @@ impl Cli {
                         ceilings: ceilings.limits(),
                         ..ApiLimits::default()
                     },
+                    shutdown_grace: Duration::from_secs(jobs.shutdown_grace_secs),
                     single_process: false,
                 }
             }

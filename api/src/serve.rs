@@ -32,6 +32,9 @@ pub struct ServeConfig {
     /// Size limits of the API, and the ceilings of job limits (which the
     /// workers of this process apply too).
     pub api: ApiLimits,
+    /// How long running jobs may go on after shutdown is asked before they
+    /// are handed back to the rail.
+    pub shutdown_grace: Duration,
     /// This is the only process on these backends: at start, jobs left
     /// `running` are requeued at once instead of after their lease lapses.
     pub single_process: bool,
@@ -48,6 +51,7 @@ impl ServeConfig {
             backends: BackendConfig::embedded(data_dir),
             limits: Limits::default(),
             api: ApiLimits::default(),
+            shutdown_grace: Duration::from_secs(30),
             single_process: true,
         }
     }
@@ -186,6 +190,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Server> {
             lease: cfg.backends.lease,
             cache_dir: cfg.backends.data_dir.join("cache"),
             ceilings: cfg.api.ceilings,
+            shutdown_grace: cfg.shutdown_grace,
             ..WorkerConfig::default()
         };
         let (b, rt, stop) = (backends.clone(), runtime.clone(), shutdown.clone());

@@ -36,6 +36,9 @@ pub struct WorkerConfig {
     pub lease: Duration,
     /// Where compiled processors are cached on this machine.
     pub cache_dir: std::path::PathBuf,
+    /// After shutdown is asked, how long running jobs may go on before they
+    /// are stopped and handed back to the rail.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -48,6 +51,7 @@ impl Default for WorkerConfig {
             max_attempts: 5,
             lease: Duration::from_secs(30),
             cache_dir: std::env::temp_dir().join("agensium-cache"),
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }
@@ -79,6 +83,8 @@ enum Infra {
     Rail(#[from] RailError),
     #[error("output upload task failed: {0}")]
     Join(String),
+    #[error("the worker is shutting down; the job goes to another worker")]
+    ShuttingDown,
 }
 
 /// Runs `config.concurrency` job slots until `shutdown` is cancelled; a slot
@@ -94,17 +100,29 @@ pub async fn run(
         backends.objects.clone(),
         config.cache_dir.clone(),
     );
+    // After `shutdown`, running jobs get `grace` to finish; then they are
+    // stopped and handed back at once, not after their lease lapses.
+    let handback = CancellationToken::new();
+    let grace = config.shutdown_grace;
+    let (stop, hb) = (shutdown.clone(), handback.clone());
+    let grace_timer = tokio::spawn(async move {
+        stop.cancelled().await;
+        tokio::time::sleep(grace).await;
+        hb.cancel();
+    });
     let worker = Arc::new(Worker {
         backends,
         runtime,
         loader,
         config,
+        handback,
     });
     let slots = (0..worker.config.concurrency).map(|slot| {
         let (w, stop) = (worker.clone(), shutdown.clone());
         tokio::spawn(async move { w.slot(slot, stop).await })
     });
     futures::future::join_all(slots).await;
+    grace_timer.abort();
 }
 
 struct Worker {
@@ -112,6 +130,7 @@ struct Worker {
     runtime: Arc<Runtime>,
     loader: Loader,
     config: WorkerConfig,
+    handback: CancellationToken,
 }
 
 impl Worker {
@@ -147,11 +166,13 @@ impl Worker {
                 }
             }
             Err(e) => {
-                warn!(job = %id, error = %e, "infrastructure error; handing the job back");
+                warn!(job = %id, error = %e, "handing the job back");
                 if let Err(e) = self.backends.meta.requeue_job(id, owner).await {
                     warn!(job = %id, error = %e, "requeue failed; the lease will lapse");
                 }
-                tokio::time::sleep(backoff(ticket.deliveries)).await;
+                if !matches!(e, Infra::ShuttingDown) {
+                    tokio::time::sleep(backoff(ticket.deliveries)).await;
+                }
                 if let Err(e) = self.backends.rail.release(&ticket).await {
                     warn!(job = %id, error = %e, "release failed");
                 }
@@ -290,7 +311,8 @@ impl Worker {
                 });
                 sink.put(&id.output_key(), Box::pin(body)).await
             });
-        let cancel = CancellationToken::new();
+        // Cancelled by the API (watched below) or by the end of the shutdown grace.
+        let cancel = self.handback.child_token();
         let _watch = self.watch_cancel(id, owner, cancel.clone());
         let req = RunRequest {
             params,
@@ -308,6 +330,9 @@ impl Worker {
             epoch_ticks,
         } = self.runtime.run(processor, req).await;
         let uploaded = upload.await.map_err(|e| Infra::Join(e.to_string()))?;
+        if self.handback.is_cancelled() && result.is_err() {
+            return Err(Infra::ShuttingDown);
+        }
         let usage = Usage {
             peak_memory_bytes: peak_memory,
             wall_time_ms: wall_time.as_millis() as u64,

@@ -23,6 +23,20 @@ pub fn plugin(name: &str) -> Vec<u8> {
     })
 }
 
+/// Bytes of a test fixture component (`target/fixtures/<name>.wasm`, built by
+/// `cargo xtask test`).
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/fixtures")
+        .join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}. Build the fixtures first: `cargo xtask test` does it",
+            path.display()
+        )
+    })
+}
+
 /// A client of a running API.
 #[derive(Clone)]
 pub struct Client {

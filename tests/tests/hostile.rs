@@ -4,25 +4,11 @@
 //! every case runs on ONE worker and checks that the next job on it succeeds.
 
 use agensium_api::serve::ServeConfig;
-use agensium_tests::{TestApp, assert_error};
+use agensium_tests::{TestApp, assert_error, fixture};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
-use std::path::Path;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
-
-/// Bytes of a built test fixture, `target/fixtures/<name>.wasm`.
-fn fixture(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/fixtures")
-        .join(format!("{name}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}. Build the fixtures first: `cargo xtask test` does it (xtask/src/fixtures.rs)",
-            path.display()
-        )
-    })
-}
 
 /// One worker and limits tight enough that every attack hits one quickly.
 fn tight(c: &mut ServeConfig) {

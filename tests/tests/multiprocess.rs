@@ -1,7 +1,7 @@
 //! One API and three worker OS processes on MySQL, Redis and S3.
 
 use agensium_tests::procs::{Proc, SharedBackends, free_port, wait_healthy};
-use agensium_tests::{Client, plugin};
+use agensium_tests::{Client, fixture, plugin};
 use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -161,4 +161,119 @@ async fn redis_losing_everything_loses_no_job() {
     for w in workers {
         w.terminate(Duration::from_secs(20));
     }
+}
+
+/// Registers the hostile fixture; its `sleep` mode sleeps `ms` then echoes.
+async fn sleeper(api: &Client) {
+    let r = api.register("hostile", "1.0.0", fixture("hostile")).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_worker_loses_no_job() {
+    let Some(be) = SharedBackends::fresh().await else {
+        return;
+    };
+    let listen = format!("127.0.0.1:{}", free_port());
+    let _api = Proc::spawn("api", &["api", "--listen", &listen], &be.env, &[]);
+    let url = format!("http://{listen}");
+    wait_healthy(&url).await;
+    let api = Client::new(&url);
+    sleeper(&api).await;
+    let lease = [("AGENSIUM_LEASE_SECS", "2")];
+    let mut workers: Vec<Proc> = (0..3)
+        .map(|i| {
+            Proc::spawn(
+                &format!("worker {i}"),
+                &["worker", "--concurrency", "2"],
+                &be.env,
+                &lease,
+            )
+        })
+        .collect();
+    let ids: Vec<(String, String)> = futures::stream::iter(0..120)
+        .map(|i| {
+            let api = api.clone();
+            async move {
+                let body = format!("job {i}");
+                (
+                    api.submit_ok("hostile", "param.mode=sleep&param.ms=100", body.clone())
+                        .await,
+                    body,
+                )
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let victim = workers.remove(0);
+    let tag = format!("-{}-", victim.pid());
+    drop(victim); // SIGKILL, mid-run: it holds two running jobs
+    let mut retried = 0;
+    for (id, body) in &ids {
+        let job = api.wait(id).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        assert_eq!(api.result(id).await.1, body.as_bytes(), "{job}");
+        if job["attempts"].as_u64() > Some(1) {
+            retried += 1;
+            assert!(
+                !job["worker"].as_str().unwrap().contains(&tag),
+                "finished by a live worker: {job}"
+            );
+        }
+    }
+    assert!(retried >= 1, "the killed worker's jobs were taken over");
+    eprintln!("jobs taken over after the kill: {retried}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_hands_a_long_job_back_at_once() {
+    let Some(be) = SharedBackends::fresh().await else {
+        return;
+    };
+    let listen = format!("127.0.0.1:{}", free_port());
+    let _api = Proc::spawn("api", &["api", "--listen", &listen], &be.env, &[]);
+    let url = format!("http://{listen}");
+    wait_healthy(&url).await;
+    let api = Client::new(&url);
+    sleeper(&api).await;
+    let first = Proc::spawn(
+        "worker A",
+        &["worker"],
+        &be.env,
+        &[("AGENSIUM_SHUTDOWN_GRACE_SECS", "1")],
+    );
+    let id = api
+        .submit_ok("hostile", "param.mode=sleep&param.ms=3000", "long job")
+        .await;
+    let start = std::time::Instant::now();
+    loop {
+        let (_, job) = api.get_json(&format!("/v1/jobs/{id}")).await;
+        if job["status"] == "running" {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{job}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second = Proc::spawn("worker B", &["worker"], &be.env, &[]);
+    let t0 = std::time::Instant::now();
+    first.terminate(Duration::from_secs(10));
+    let job = api.wait(&id).await;
+    let took = t0.elapsed();
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["attempts"], 2, "handed back once: {job}");
+    assert!(
+        job["worker"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("-{}-", second.pid())),
+        "{job}"
+    );
+    assert_eq!(api.result(&id).await.1, b"long job");
+    // Grace (1 s) + a fresh 3 s run, far below the 30 s lease.
+    assert!(
+        took < Duration::from_secs(15),
+        "took {took:?}: handed back without waiting for the lease"
+    );
 }

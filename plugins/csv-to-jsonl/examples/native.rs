@@ -7,7 +7,10 @@ use std::time::Instant;
 fn main() {
     let path = std::env::args().nth(1).expect("usage: native FILE.csv");
     let mut data = Vec::new();
-    std::fs::File::open(&path).unwrap().read_to_end(&mut data).unwrap();
+    std::fs::File::open(&path)
+        .unwrap()
+        .read_to_end(&mut data)
+        .unwrap();
     let t = Instant::now();
     let mut conv = Converter::new(b',');
     let mut out = Vec::with_capacity(1 << 20);
@@ -20,5 +23,12 @@ fn main() {
     conv.finish(&mut out).unwrap();
     written += out.len();
     let s = t.elapsed().as_secs_f64();
-    println!("{} rows, {} MB in, {} MB out, {:.2} s, {:.0} MB/s", conv.rows, data.len() / 1_000_000, written / 1_000_000, s, data.len() as f64 / 1e6 / s);
+    println!(
+        "{} rows, {} MB in, {} MB out, {:.2} s, {:.0} MB/s",
+        conv.rows,
+        data.len() / 1_000_000,
+        written / 1_000_000,
+        s,
+        data.len() as f64 / 1e6 / s
+    );
 }

@@ -1,0 +1,508 @@
+//! Microbenchmarks of the processor runtime: job latency, compile vs load,
+//! Wasm vs native throughput and the cost of fuel metering. A plain
+//! `harness = false` binary (no criterion, to keep CI builds light).
+//!
+//! Needs `target/plugins/{wordcount,csv-to-jsonl}.wasm`
+//! (`cargo xtask build-plugin --all`) and, for the trivial processor,
+//! `target/fixtures/hostile.wasm` (built by `cargo xtask test`; skipped when
+//! missing). Quick run, reusing the dev build of wasmtime (the workspace
+//! optimises the engine crates even in dev); the `--config` flags build the
+//! example processors' *native* code like a release build, so that the
+//! wasm/native ratio is fair:
+//!
+//! ```text
+//! cargo bench -p agensium-host --bench runtime --profile dev \
+//!   --config 'profile.dev.package.wordcount={opt-level=3,debug-assertions=false,overflow-checks=false}' \
+//!   --config 'profile.dev.package.csv-to-jsonl={opt-level=3,debug-assertions=false,overflow-checks=false}'
+//! ```
+//!
+//! Plain `cargo bench -p agensium-host --bench runtime` measures the same in
+//! the release profile (after a long release build of wasmtime). Environment:
+//! `BENCH_MB` (input size, default 100), `BENCH_RUNS` (latency runs, default
+//! 2000). Figures are noisy when other processes compete for the CPU: the load
+//! average is printed before and after.
+
+use agensium_core::{ByteStream, Pairs};
+use agensium_host::bindings::{self, Level, ProcessorPre};
+use agensium_host::{JobLog, Limits, Processor, RunRequest, Runtime};
+use anyhow::{Context, Result, anyhow};
+use bytes::Bytes;
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// Input is streamed to processors in chunks of this size, like the worker's.
+const CHUNK: usize = 256 * 1024;
+/// Repetitions of each throughput run; the best one is reported.
+const REPS: usize = 3;
+
+fn main() -> Result<()> {
+    let mb = env_num("BENCH_MB", 100);
+    let runs = env_num("BENCH_RUNS", 2000);
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let profile = if cfg!(debug_assertions) {
+        "dev"
+    } else {
+        "release"
+    };
+    println!(
+        "agensium-host runtime bench ({profile} profile), load average {}",
+        loadavg()
+    );
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
+    let wasm = |p: &str| -> Result<Vec<u8>> {
+        let path = target.join(p);
+        std::fs::read(&path)
+            .with_context(|| format!("reading {} (see the bench's docs)", path.display()))
+    };
+    let (wc, csv) = (
+        wasm("plugins/wordcount.wasm")?,
+        wasm("plugins/csv-to-jsonl.wasm")?,
+    );
+    let hostile = wasm("fixtures/hostile.wasm").ok();
+    let rt = Runtime::new()?;
+    tokio.block_on(async {
+        println!(
+            "\n## 1. Job latency: empty input, {runs} runs (after {} warm-up runs)",
+            runs / 10
+        );
+        let wc_p = rt.compile(&wc)?;
+        latency(&rt, "wordcount", &wc_p, Vec::new(), runs).await?;
+        let echo = vec![("mode".to_owned(), "echo".to_owned())];
+        match &hostile {
+            Some(h) => latency(&rt, "hostile echo", &rt.compile(h)?, echo.clone(), runs).await?,
+            None => {
+                println!("(target/fixtures/hostile.wasm missing: `cargo xtask test` builds it)")
+            }
+        }
+        raw_instantiate(&wc, runs).await?;
+
+        println!(
+            "\n## 2. Compile (Runtime::precompile) vs load (Runtime::load_artifact), median of 10"
+        );
+        compile_vs_load(&rt, "wordcount", &wc)?;
+        compile_vs_load(&rt, "csv-to-jsonl", &csv)?;
+
+        let text = gen_text(mb << 20);
+        let table = gen_csv(mb << 20);
+        println!("\n## 3. Throughput, {mb} MiB from memory in 256 KiB chunks, best of {REPS}");
+        let csv_p = rt.compile(&csv)?;
+        let wc_rate = throughput(&rt, "wordcount", &wc_p, &text, native_wordcount).await?;
+        let csv_rate = throughput(&rt, "csv-to-jsonl", &csv_p, &table, native_csv).await?;
+        if let Some(h) = &hostile {
+            let echo_p = rt.compile(h)?;
+            let (secs, out) = best(REPS, || wasm_run(&rt, &echo_p, echo.clone(), &text)).await?;
+            anyhow::ensure!(out == text.len() as u64, "echo lost bytes");
+            println!(
+                "  {:<14} wasm {:>7.0} MB/s  (host read + write only: the I/O ceiling)",
+                "hostile echo",
+                mbps(text.len(), secs)
+            );
+        }
+
+        println!("\n## 4. Epoch interruption only vs epoch + fuel, bare host, best of {REPS}");
+        fuel_overhead("wordcount", &wc, &text, wc_rate).await?;
+        fuel_overhead("csv-to-jsonl", &csv, &table, csv_rate).await?;
+        anyhow::Ok(())
+    })?;
+    println!("\nload average {}", loadavg());
+    Ok(())
+}
+
+/// 1. Latency of one job of a trivial processor with empty input through
+/// `Runtime::run`, end to end: WASI context, store, instantiation from the
+/// pooling allocator, `process`, final flush. The fixed cost of every job.
+async fn latency(
+    rt: &Runtime,
+    name: &str,
+    p: &Processor,
+    params: Pairs,
+    runs: usize,
+) -> Result<()> {
+    let mut times = Vec::with_capacity(runs);
+    for i in 0..runs + runs / 10 {
+        let (tx, mut rx) = mpsc::channel(4);
+        let t = Instant::now();
+        let out = rt
+            .run(p, request(params.clone(), chunked(Bytes::new()), tx))
+            .await;
+        let took = t.elapsed();
+        out.result.map_err(|e| anyhow!("{name}: {e:?}"))?;
+        while rx.try_recv().is_ok() {}
+        if i >= runs / 10 {
+            times.push(took);
+        }
+    }
+    print_percentiles(&format!("Runtime::run {name}"), times);
+    Ok(())
+}
+
+/// 1b. `ProcessorPre::instantiate_async` alone, and store + instantiate +
+/// `process`, for wordcount on a bench engine configured like the runtime's
+/// (the runtime's own `JobState` cannot be built outside the crate). The gap
+/// to `Runtime::run` is the per-job setup of the real host.
+async fn raw_instantiate(wasm: &[u8], runs: usize) -> Result<()> {
+    let engine = engine(false)?;
+    let pre = bare_pre(&engine, wasm)?;
+    let (mut inst, mut whole) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    for i in 0..runs + runs / 10 {
+        let t = Instant::now();
+        let mut store = bare_store(&engine, Bytes::new(), false);
+        let t_inst = Instant::now();
+        let instance = pre.instantiate_async(&mut store).await?;
+        let inst_took = t_inst.elapsed();
+        instance
+            .call_process(&mut store, &[])
+            .await?
+            .map_err(|f| anyhow!(f.message))?;
+        if i >= runs / 10 {
+            (inst.push(inst_took), whole.push(t.elapsed()));
+        }
+    }
+    print_percentiles("instantiate_async alone (bare host)", inst);
+    print_percentiles("store+instantiate+process (bare)", whole);
+    Ok(())
+}
+
+/// 2. Compiling a component at upload (`precompile`: Cranelift, serialize,
+/// link check) vs what a worker does with the artifact (`load_artifact`:
+/// mmap + relocate + link check), both median of 10. The artifact file is in
+/// the page cache, so this is the CPU cost of loading, not disk latency.
+fn compile_vs_load(rt: &Runtime, name: &str, wasm: &[u8]) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join(format!("{name}.cwasm"));
+    let (mut compile, mut load, mut artifact) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..10 {
+        let t = Instant::now();
+        artifact = rt.precompile(wasm)?.1;
+        compile.push(t.elapsed());
+    }
+    std::fs::write(&path, &artifact)?;
+    for _ in 0..10 {
+        let t = Instant::now();
+        black_box(rt.load_artifact(&path)?);
+        load.push(t.elapsed());
+    }
+    let (c, l) = (median(compile), median(load));
+    println!(
+        "  {name:<14} compile {:>7.2} ms   load {:>6.2} ms   ({:.0}x; wasm {} KiB, artifact {} KiB)",
+        ms(c),
+        ms(l),
+        c.as_secs_f64() / l.as_secs_f64(),
+        wasm.len() >> 10,
+        artifact.len() >> 10
+    );
+    Ok(())
+}
+
+/// 3. MB/s (10^6 bytes of input per second) of a processor through
+/// `Runtime::run`, input streamed from memory and output drained, vs the
+/// same Rust code compiled natively fed the same chunks in place. Returns
+/// the Wasm rate. The goal is wasm/native >= 0.8.
+async fn throughput(
+    rt: &Runtime,
+    name: &str,
+    p: &Processor,
+    input: &Bytes,
+    native: fn(&[u8]) -> u64,
+) -> Result<f64> {
+    let (secs, out) = best(REPS, || wasm_run(rt, p, Vec::new(), input)).await?;
+    let mut n_secs = f64::MAX;
+    for _ in 0..REPS {
+        let t = Instant::now();
+        let n_out = native(input);
+        n_secs = n_secs.min(t.elapsed().as_secs_f64());
+        anyhow::ensure!(
+            n_out == out,
+            "{name}: native wrote {n_out} bytes, wasm {out}"
+        );
+    }
+    let (w, n) = (mbps(input.len(), secs), mbps(input.len(), n_secs));
+    println!(
+        "  {name:<14} wasm {w:>7.0} MB/s  native {n:>7.0} MB/s  wasm/native {:.2}  ({} MB out)",
+        w / n,
+        out / 1_000_000
+    );
+    Ok(w)
+}
+
+/// Runs `p` once over `input` through `Runtime::run`; (seconds, output bytes).
+async fn wasm_run(rt: &Runtime, p: &Processor, params: Pairs, input: &Bytes) -> Result<(f64, u64)> {
+    let (tx, mut rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
+    let drain = tokio::spawn(async move {
+        let mut n = 0u64;
+        while let Some(chunk) = rx.recv().await {
+            n += chunk.map_or(0, |c| c.len() as u64);
+        }
+        n
+    });
+    let t = Instant::now();
+    let out = rt.run(p, request(params, chunked(input.clone()), tx)).await;
+    let secs = t.elapsed().as_secs_f64();
+    out.result.map_err(|e| anyhow!("{e:?}"))?;
+    Ok((secs, drain.await?))
+}
+
+/// The smallest time (and its output size) of `reps` runs.
+async fn best<F: Future<Output = Result<(f64, u64)>>>(
+    reps: usize,
+    mut f: impl FnMut() -> F,
+) -> Result<(f64, u64)> {
+    let mut b = (f64::MAX, 0);
+    for _ in 0..reps {
+        let (s, n) = f().await?;
+        if s < b.0 {
+            b = (s, n);
+        }
+    }
+    Ok(b)
+}
+
+/// Output bytes of the native wordcount (its JSON).
+fn native_wordcount(input: &[u8]) -> u64 {
+    let mut c = wordcount::Counts::default();
+    for chunk in input.chunks(CHUNK) {
+        c.feed(chunk);
+    }
+    black_box(c).to_json().len() as u64
+}
+
+/// Output bytes of the native csv-to-jsonl.
+fn native_csv(input: &[u8]) -> u64 {
+    let mut conv = csv_to_jsonl::Converter::new(b',');
+    let mut out = Vec::with_capacity(2 * CHUNK);
+    let mut written = 0;
+    for chunk in input.chunks(CHUNK) {
+        conv.feed(chunk, &mut out).expect("valid CSV");
+        written += out.len() as u64;
+        black_box(&out);
+        out.clear();
+    }
+    conv.finish(&mut out).expect("valid CSV");
+    written + out.len() as u64
+}
+
+/// 4. The same component compiled on two engines configured like the
+/// runtime's, one also with `consume_fuel(true)`, run with a bare host (input
+/// from memory, output counted): the slowdown fuel metering would cost over
+/// epoch interruption alone. Also shows how much of `Runtime::run` is the
+/// real host's I/O (bare epoch rate vs the rate of section 3).
+async fn fuel_overhead(name: &str, wasm: &[u8], input: &Bytes, run_rate: f64) -> Result<()> {
+    let mut rates = [0.0; 2];
+    for (fuel, rate) in [false, true].into_iter().zip(&mut rates) {
+        let engine = engine(fuel)?;
+        let pre = bare_pre(&engine, wasm)?;
+        let mut secs = f64::MAX;
+        for _ in 0..REPS {
+            let mut store = bare_store(&engine, input.clone(), fuel);
+            let t = Instant::now();
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance
+                .call_process(&mut store, &[])
+                .await?
+                .map_err(|f| anyhow!(f.message))?;
+            secs = secs.min(t.elapsed().as_secs_f64());
+            anyhow::ensure!(
+                store.data().input.is_empty(),
+                "{name} did not read all input"
+            );
+        }
+        *rate = mbps(input.len(), secs);
+    }
+    println!(
+        "  {name:<14} epoch {:>7.0} MB/s  epoch+fuel {:>7.0} MB/s  fuel slowdown {:>5.1}%  (Runtime::run reaches {:.0}% of bare)",
+        rates[0],
+        rates[1],
+        (rates[0] / rates[1] - 1.0) * 100.0,
+        run_rate / rates[0] * 100.0
+    );
+    Ok(())
+}
+
+/// An engine with the runtime's settings (component model, epoch
+/// interruption, copy-on-write images, pooling allocator), fuel optional.
+fn engine(fuel: bool) -> Result<Engine> {
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .memory_init_cow(true)
+        .consume_fuel(fuel);
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(4)
+        .total_core_instances(32)
+        .total_memories(8)
+        .total_tables(32)
+        .total_stacks(4)
+        .max_memory_size(4 << 30);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Ok(Engine::new(&config)?)
+}
+
+/// A minimal host: input handed out from memory, output counted and dropped.
+struct Bare {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    input: Bytes,
+    written: u64,
+}
+
+impl WasiView for Bare {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl bindings::agensium::processor::types::Host for Bare {}
+
+impl bindings::agensium::processor::host::Host for Bare {
+    async fn read(&mut self, max: u32) -> wasmtime::Result<Vec<u8>> {
+        let n = self.input.len().min(max as usize).min(1 << 20);
+        Ok(self.input.split_to(n).to_vec())
+    }
+    async fn write(&mut self, data: Vec<u8>) -> wasmtime::Result<()> {
+        self.written += data.len() as u64;
+        Ok(())
+    }
+    async fn log(&mut self, _: Level, _: String) -> wasmtime::Result<()> {
+        Ok(())
+    }
+}
+
+fn bare_pre(engine: &Engine, wasm: &[u8]) -> Result<ProcessorPre<Bare>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    bindings::Processor::add_to_linker::<Bare, HasSelf<Bare>>(&mut linker, |s| s)?;
+    let component = Component::new(engine, wasm)?;
+    Ok(ProcessorPre::new(linker.instantiate_pre(&component)?)?)
+}
+
+fn bare_store(engine: &Engine, input: Bytes, fuel: bool) -> Store<Bare> {
+    let state = Bare {
+        wasi: WasiCtx::builder().build(),
+        table: ResourceTable::new(),
+        input,
+        written: 0,
+    };
+    let mut store = Store::new(engine, state);
+    store.set_epoch_deadline(1 << 40); // nothing ticks these engines
+    if fuel {
+        store.set_fuel(u64::MAX).expect("fuel is enabled");
+    }
+    store
+}
+
+fn request(
+    params: Pairs,
+    input: ByteStream,
+    output: mpsc::Sender<std::io::Result<Bytes>>,
+) -> RunRequest {
+    RunRequest {
+        params,
+        input,
+        output,
+        limits: Limits::default(),
+        log: JobLog::new(1 << 20),
+        cancel: CancellationToken::new(),
+    }
+}
+
+/// `bytes` as a stream of `CHUNK`-sized slices (no copies).
+fn chunked(bytes: Bytes) -> ByteStream {
+    let starts = (0..bytes.len()).step_by(CHUNK);
+    Box::pin(futures::stream::iter(
+        starts.map(move |i| Ok(bytes.slice(i..(i + CHUNK).min(bytes.len())))),
+    ))
+}
+
+/// Deterministic pseudo-random numbers (xorshift64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// About `size` bytes of text: lowercase words of 1..=10 letters, 1..=15
+/// words a line.
+fn gen_text(size: usize) -> Bytes {
+    let (mut rng, mut out) = (Rng(0x2545_f491_4f6c_dd1d), Vec::with_capacity(size + 64));
+    while out.len() < size {
+        for w in 0..=rng.next(15) {
+            if w > 0 {
+                out.push(b' ');
+            }
+            out.extend((0..=rng.next(10)).map(|_| b'a' + rng.next(26) as u8));
+        }
+        out.push(b'\n');
+    }
+    out.into()
+}
+
+/// About `size` bytes of CSV like `cargo xtask bench`'s big file: quoted
+/// fields, embedded commas, doubled quotes, non-ASCII text.
+fn gen_csv(size: usize) -> Bytes {
+    use std::io::Write;
+    let mut out = Vec::with_capacity(size + 128);
+    out.extend_from_slice(b"id,name,comment,amount,city\n");
+    let mut i = 0u64;
+    while out.len() < size {
+        let (who, amount, cents) = (i % 977, i * 13 % 100_000, i % 100);
+        writeln!(
+            out,
+            "{i},\"Name {i}, Jr.\",\"said \"\"hello\"\" to {who}\",{amount}.{cents:02},Zürich"
+        )
+        .expect("writing to a Vec");
+        i += 1;
+    }
+    out.into()
+}
+
+fn print_percentiles(what: &str, mut times: Vec<Duration>) {
+    times.sort();
+    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e6;
+    println!(
+        "  {what:<36} p50 {:>7.1} µs  p99 {:>7.1} µs",
+        at(0.5),
+        at(0.99)
+    );
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn mbps(bytes: usize, secs: f64) -> f64 {
+    bytes as f64 / 1e6 / secs
+}
+
+fn env_num(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn loadavg() -> String {
+    let s = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
