@@ -5,22 +5,28 @@
 //! Needs `target/plugins/{wordcount,csv-to-jsonl}.wasm`
 //! (`cargo xtask build-plugin --all`) and, for the trivial processor,
 //! `target/fixtures/hostile.wasm` (built by `cargo xtask test`; skipped when
-//! missing). Quick run, reusing the dev build of wasmtime (the workspace
-//! optimises the engine crates even in dev); the `--config` flags build the
-//! example processors' *native* code like a release build, so that the
-//! wasm/native ratio is fair:
+//! missing). Run it on the dev build of wasmtime (which the workspace
+//! optimises even in dev), with this package and the example processors'
+//! native code optimised like a release build:
 //!
 //! ```text
-//! cargo bench -p agensium-host --bench runtime --profile dev \
-//!   --config 'profile.dev.package.wordcount={opt-level=3,debug-assertions=false,overflow-checks=false}' \
-//!   --config 'profile.dev.package.csv-to-jsonl={opt-level=3,debug-assertions=false,overflow-checks=false}'
+//! cargo bench -p agensium-host --bench runtime --profile dev $(
+//!   for p in agensium-host wordcount csv-to-jsonl; do
+//!     for k in opt-level=3 debug-assertions=false overflow-checks=false; do
+//!       echo --config profile.dev.package.$p.$k; done; done)
 //! ```
 //!
-//! Plain `cargo bench -p agensium-host --bench runtime` measures the same in
-//! the release profile (after a long release build of wasmtime). Environment:
-//! `BENCH_MB` (input size, default 100), `BENCH_RUNS` (latency runs, default
-//! 2000). Figures are noisy when other processes compete for the CPU: the load
-//! average is printed before and after.
+//! Without those flags the host glue is unoptimised (opt-level 0): lifting
+//! and lowering `list<u8>` then dominates and throughput drops ~3-80x (the
+//! bench warns). Plain `cargo bench -p agensium-host --bench runtime` uses the
+//! release profile instead (after a long release build of wasmtime).
+//!
+//! Environment: `BENCH_MB` (input size, default 100), `BENCH_RUNS` (latency
+//! runs, default 2000), `BENCH_PLUGINS` (directory of the two plugins, e.g.
+//! unstripped builds), `BENCH_PERFMAP=1` (profiling: runs only section 4 and
+//! names its JIT code in `/tmp/perf-<pid>.map` for `perf record`). Figures are
+//! noisy when other processes compete for the CPU: the load average is
+//! printed before and after.
 
 use agensium_core::{ByteStream, Pairs};
 use agensium_host::bindings::{self, Level, ProcessorPre};
@@ -28,7 +34,7 @@ use agensium_host::{JobLog, Limits, Processor, RunRequest, Runtime};
 use anyhow::{Context, Result, anyhow};
 use bytes::Bytes;
 use std::hint::black_box;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -47,26 +53,27 @@ fn main() -> Result<()> {
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let profile = if cfg!(debug_assertions) {
-        "dev"
-    } else {
-        "release"
-    };
-    println!(
-        "agensium-host runtime bench ({profile} profile), load average {}",
-        loadavg()
-    );
+    println!("agensium-host runtime bench, load average {}", loadavg());
+    if cfg!(debug_assertions) {
+        println!(
+            "WARNING: agensium-host is built unoptimised; its host glue (list<u8> lifting and lowering) dominates the throughput figures. See the bench's docs."
+        );
+    }
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
-    let wasm = |p: &str| -> Result<Vec<u8>> {
-        let path = target.join(p);
-        std::fs::read(&path)
-            .with_context(|| format!("reading {} (see the bench's docs)", path.display()))
+    let plugins = std::env::var_os("BENCH_PLUGINS").map_or(target.join("plugins"), PathBuf::from);
+    let wasm = |p: PathBuf| -> Result<Vec<u8>> {
+        std::fs::read(&p).with_context(|| format!("reading {} (see the bench's docs)", p.display()))
     };
-    let (wc, csv) = (
-        wasm("plugins/wordcount.wasm")?,
-        wasm("plugins/csv-to-jsonl.wasm")?,
-    );
-    let hostile = wasm("fixtures/hostile.wasm").ok();
+    let wc = wasm(plugins.join("wordcount.wasm"))?;
+    let csv = wasm(plugins.join("csv-to-jsonl.wasm"))?;
+    let hostile = wasm(target.join("fixtures/hostile.wasm")).ok();
+    if std::env::var_os("BENCH_PERFMAP").is_some() {
+        // Profiling mode: only section 4, its JIT code named in /tmp/perf-<pid>.map.
+        return tokio.block_on(async {
+            fuel_overhead("wordcount", &wc, &gen_text(mb << 20), None).await?;
+            fuel_overhead("csv-to-jsonl", &csv, &gen_csv(mb << 20), None).await
+        });
+    }
     let rt = Runtime::new()?;
     tokio.block_on(async {
         println!(
@@ -94,29 +101,25 @@ fn main() -> Result<()> {
         let table = gen_csv(mb << 20);
         println!("\n## 3. Throughput, {mb} MiB from memory in 256 KiB chunks, best of {REPS}");
         let csv_p = rt.compile(&csv)?;
-        let wc_rate = throughput(&rt, "wordcount", &wc_p, &text, native_wordcount).await?;
-        let csv_rate = throughput(&rt, "csv-to-jsonl", &csv_p, &table, native_csv).await?;
+        let wc_rate =
+            throughput(&rt, "wordcount", &wc_p, &[], &text, Some(native_wordcount)).await?;
+        let csv_rate =
+            throughput(&rt, "csv-to-jsonl", &csv_p, &[], &table, Some(native_csv)).await?;
         if let Some(h) = &hostile {
             let echo_p = rt.compile(h)?;
-            let (secs, out) = best(REPS, || wasm_run(&rt, &echo_p, echo.clone(), &text)).await?;
-            anyhow::ensure!(out == text.len() as u64, "echo lost bytes");
-            println!(
-                "  {:<14} wasm {:>7.0} MB/s  (host read + write only: the I/O ceiling)",
-                "hostile echo",
-                mbps(text.len(), secs)
-            );
+            throughput(&rt, "hostile echo", &echo_p, &echo, &text, None).await?;
         }
 
         println!("\n## 4. Epoch interruption only vs epoch + fuel, bare host, best of {REPS}");
-        fuel_overhead("wordcount", &wc, &text, wc_rate).await?;
-        fuel_overhead("csv-to-jsonl", &csv, &table, csv_rate).await?;
+        fuel_overhead("wordcount", &wc, &text, Some(wc_rate)).await?;
+        fuel_overhead("csv-to-jsonl", &csv, &table, Some(csv_rate)).await?;
         anyhow::Ok(())
     })?;
     println!("\nload average {}", loadavg());
     Ok(())
 }
 
-/// 1. Latency of one job of a trivial processor with empty input through
+/// Section 1: Latency of one job of a trivial processor with empty input through
 /// `Runtime::run`, end to end: WASI context, store, instantiation from the
 /// pooling allocator, `process`, final flush. The fixed cost of every job.
 async fn latency(
@@ -144,7 +147,7 @@ async fn latency(
     Ok(())
 }
 
-/// 1b. `ProcessorPre::instantiate_async` alone, and store + instantiate +
+/// Section 1b: `ProcessorPre::instantiate_async` alone, and store + instantiate +
 /// `process`, for wordcount on a bench engine configured like the runtime's
 /// (the runtime's own `JobState` cannot be built outside the crate). The gap
 /// to `Runtime::run` is the per-job setup of the real host.
@@ -163,7 +166,8 @@ async fn raw_instantiate(wasm: &[u8], runs: usize) -> Result<()> {
             .await?
             .map_err(|f| anyhow!(f.message))?;
         if i >= runs / 10 {
-            (inst.push(inst_took), whole.push(t.elapsed()));
+            inst.push(inst_took);
+            whole.push(t.elapsed());
         }
     }
     print_percentiles("instantiate_async alone (bare host)", inst);
@@ -171,7 +175,7 @@ async fn raw_instantiate(wasm: &[u8], runs: usize) -> Result<()> {
     Ok(())
 }
 
-/// 2. Compiling a component at upload (`precompile`: Cranelift, serialize,
+/// Section 2: Compiling a component at upload (`precompile`: Cranelift, serialize,
 /// link check) vs what a worker does with the artifact (`load_artifact`:
 /// mmap + relocate + link check), both median of 10. The artifact file is in
 /// the page cache, so this is the CPU cost of loading, not disk latency.
@@ -193,8 +197,8 @@ fn compile_vs_load(rt: &Runtime, name: &str, wasm: &[u8]) -> Result<()> {
     let (c, l) = (median(compile), median(load));
     println!(
         "  {name:<14} compile {:>7.2} ms   load {:>6.2} ms   ({:.0}x; wasm {} KiB, artifact {} KiB)",
-        ms(c),
-        ms(l),
+        c.as_secs_f64() * 1e3,
+        l.as_secs_f64() * 1e3,
         c.as_secs_f64() / l.as_secs_f64(),
         wasm.len() >> 10,
         artifact.len() >> 10
@@ -202,34 +206,37 @@ fn compile_vs_load(rt: &Runtime, name: &str, wasm: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// 3. MB/s (10^6 bytes of input per second) of a processor through
+/// Section 3: MB/s (10^6 bytes of input per second) of a processor through
 /// `Runtime::run`, input streamed from memory and output drained, vs the
-/// same Rust code compiled natively fed the same chunks in place. Returns
-/// the Wasm rate. The goal is wasm/native >= 0.8.
+/// same Rust code compiled natively fed the same chunks in place (the goal
+/// is wasm/native >= 0.8). Without a native twin (hostile echo, which only
+/// copies input to output) it is the ceiling of the host's I/O path.
 async fn throughput(
     rt: &Runtime,
     name: &str,
     p: &Processor,
+    params: &[(String, String)],
     input: &Bytes,
-    native: fn(&[u8]) -> u64,
+    native: Option<fn(&[u8]) -> u64>,
 ) -> Result<f64> {
-    let (secs, out) = best(REPS, || wasm_run(rt, p, Vec::new(), input)).await?;
-    let mut n_secs = f64::MAX;
+    let (mut secs, mut n_secs) = (f64::MAX, f64::MAX);
     for _ in 0..REPS {
+        // Interleaved, so that load from other processes hits both alike.
+        let (s, out) = wasm_run(rt, p, params.to_vec(), input).await?;
+        secs = secs.min(s);
         let t = Instant::now();
-        let n_out = native(input);
+        let n_out = native.map_or(input.len() as u64, |f| f(input));
         n_secs = n_secs.min(t.elapsed().as_secs_f64());
-        anyhow::ensure!(
-            n_out == out,
-            "{name}: native wrote {n_out} bytes, wasm {out}"
-        );
+        anyhow::ensure!(n_out == out, "{name}: wrote {out} bytes, expected {n_out}");
     }
     let (w, n) = (mbps(input.len(), secs), mbps(input.len(), n_secs));
-    println!(
-        "  {name:<14} wasm {w:>7.0} MB/s  native {n:>7.0} MB/s  wasm/native {:.2}  ({} MB out)",
-        w / n,
-        out / 1_000_000
-    );
+    match native {
+        Some(_) => println!(
+            "  {name:<14} wasm {w:>7.0} MB/s  native {n:>7.0} MB/s  wasm/native {:.2}",
+            w / n
+        ),
+        None => println!("  {name:<14} wasm {w:>7.0} MB/s  (host read + write only)"),
+    }
     Ok(w)
 }
 
@@ -248,21 +255,6 @@ async fn wasm_run(rt: &Runtime, p: &Processor, params: Pairs, input: &Bytes) -> 
     let secs = t.elapsed().as_secs_f64();
     out.result.map_err(|e| anyhow!("{e:?}"))?;
     Ok((secs, drain.await?))
-}
-
-/// The smallest time (and its output size) of `reps` runs.
-async fn best<F: Future<Output = Result<(f64, u64)>>>(
-    reps: usize,
-    mut f: impl FnMut() -> F,
-) -> Result<(f64, u64)> {
-    let mut b = (f64::MAX, 0);
-    for _ in 0..reps {
-        let (s, n) = f().await?;
-        if s < b.0 {
-            b = (s, n);
-        }
-    }
-    Ok(b)
 }
 
 /// Output bytes of the native wordcount (its JSON).
@@ -289,39 +281,47 @@ fn native_csv(input: &[u8]) -> u64 {
     written + out.len() as u64
 }
 
-/// 4. The same component compiled on two engines configured like the
+/// Section 4: The same component compiled on two engines configured like the
 /// runtime's, one also with `consume_fuel(true)`, run with a bare host (input
 /// from memory, output counted): the slowdown fuel metering would cost over
 /// epoch interruption alone. Also shows how much of `Runtime::run` is the
 /// real host's I/O (bare epoch rate vs the rate of section 3).
-async fn fuel_overhead(name: &str, wasm: &[u8], input: &Bytes, run_rate: f64) -> Result<()> {
-    let mut rates = [0.0; 2];
-    for (fuel, rate) in [false, true].into_iter().zip(&mut rates) {
+async fn fuel_overhead(
+    name: &str,
+    wasm: &[u8],
+    input: &Bytes,
+    run_rate: Option<f64>,
+) -> Result<()> {
+    let mut setups = Vec::new();
+    for fuel in [false, true] {
         let engine = engine(fuel)?;
-        let pre = bare_pre(&engine, wasm)?;
-        let mut secs = f64::MAX;
-        for _ in 0..REPS {
-            let mut store = bare_store(&engine, input.clone(), fuel);
+        setups.push((bare_pre(&engine, wasm)?, engine, fuel));
+    }
+    let mut secs = [f64::MAX; 2];
+    for _ in 0..REPS {
+        // Interleaved, so that load from other processes hits both alike.
+        for ((pre, engine, fuel), secs) in setups.iter().zip(&mut secs) {
+            let mut store = bare_store(engine, input.clone(), *fuel);
             let t = Instant::now();
             let instance = pre.instantiate_async(&mut store).await?;
             instance
                 .call_process(&mut store, &[])
                 .await?
                 .map_err(|f| anyhow!(f.message))?;
-            secs = secs.min(t.elapsed().as_secs_f64());
+            *secs = secs.min(t.elapsed().as_secs_f64());
             anyhow::ensure!(
                 store.data().input.is_empty(),
                 "{name} did not read all input"
             );
         }
-        *rate = mbps(input.len(), secs);
     }
+    let [epoch, fuel] = secs.map(|s| mbps(input.len(), s));
+    let of_bare = run_rate.map_or(String::new(), |r| {
+        format!("  (Runtime::run reaches {:.0}% of bare)", r / epoch * 100.0)
+    });
     println!(
-        "  {name:<14} epoch {:>7.0} MB/s  epoch+fuel {:>7.0} MB/s  fuel slowdown {:>5.1}%  (Runtime::run reaches {:.0}% of bare)",
-        rates[0],
-        rates[1],
-        (rates[0] / rates[1] - 1.0) * 100.0,
-        run_rate / rates[0] * 100.0
+        "  {name:<14} epoch {epoch:>7.0} MB/s  epoch+fuel {fuel:>7.0} MB/s  fuel slowdown {:>5.1}%{of_bare}",
+        (epoch / fuel - 1.0) * 100.0,
     );
     Ok(())
 }
@@ -335,6 +335,9 @@ fn engine(fuel: bool) -> Result<Engine> {
         .epoch_interruption(true)
         .memory_init_cow(true)
         .consume_fuel(fuel);
+    if std::env::var_os("BENCH_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(4)
         .total_core_instances(32)
@@ -485,10 +488,6 @@ fn print_percentiles(what: &str, mut times: Vec<Duration>) {
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 fn mbps(bytes: usize, secs: f64) -> f64 {

@@ -100,6 +100,22 @@ impl Client {
         }
     }
 
+    /// `GET` a path of the API.
+    pub async fn get(&self, path: &str) -> Response {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET /v1/jobs/{id}/logs`, asserting 200.
+    pub async fn logs(&self, id: &str) -> String {
+        let r = self.get(&format!("/v1/jobs/{id}/logs")).await;
+        assert_eq!(r.status(), StatusCode::OK, "logs of job {id}");
+        r.text().await.unwrap()
+    }
+
     /// `PUT /v1/processors/{name}/versions/{version}`.
     pub async fn register(&self, name: &str, version: &str, bytes: Vec<u8>) -> Response {
         self.http

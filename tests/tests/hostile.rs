@@ -33,18 +33,6 @@ async fn start(tweak: impl FnOnce(&mut ServeConfig)) -> (TempDir, TestApp) {
     (dir, app)
 }
 
-/// `GET /v1/jobs/{id}/logs`, asserting 200.
-async fn logs(app: &TestApp, id: &str) -> String {
-    let r = app
-        .http
-        .get(format!("{}/v1/jobs/{id}/logs", app.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "logs of job {id}");
-    r.text().await.unwrap()
-}
-
 /// `DELETE /v1/jobs/{id}`.
 async fn delete(app: &TestApp, id: &str) -> Response {
     app.http
@@ -92,7 +80,7 @@ async fn expect_failure(app: &TestApp, query: &str, code: &str) -> (Value, Strin
     assert!(!message.is_empty(), "{query}: an error message: {job}");
     // Shown with --nocapture: what the sandbox answered.
     eprintln!("{query}: {code}: {message}");
-    let log = logs(app, &id).await;
+    let log = app.logs(&id).await;
     echo_ok(app).await;
     (job, log)
 }
@@ -126,12 +114,7 @@ async fn endless_output_hits_output_limit_and_serves_no_result() {
     let (_dir, app) = start(|_| {}).await;
     let (job, _) = expect_failure(&app, "param.mode=output", "output_limit").await;
     let id = job["id"].as_str().unwrap();
-    let r = app
-        .http
-        .get(format!("{}/v1/jobs/{id}/result", app.url))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get(&format!("/v1/jobs/{id}/result")).await;
     assert_error(r, StatusCode::CONFLICT, "job_failed").await;
     assert!(
         !app.objects().contains(&format!("jobs/{id}/output")),
@@ -290,7 +273,7 @@ async fn cancelling_a_running_job_stops_it_within_a_second() {
     // The processor really stopped: the worker stored the job's log, which
     // it does only once the run is over.
     loop {
-        let log = logs(&app, &id).await;
+        let log = app.logs(&id).await;
         if log.contains("cancelled") {
             eprintln!(
                 "cancel: row after {took:?}, processor stopped after {:?}",

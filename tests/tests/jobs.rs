@@ -184,21 +184,9 @@ async fn multipart_params_failures_and_logs() {
             .contains("3 fields"),
         "{job}"
     );
-    let r = app
-        .http
-        .get(format!("{}/v1/jobs/{bad}/result", app.url))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get(&format!("/v1/jobs/{bad}/result")).await;
     assert_error(r, StatusCode::CONFLICT, "job_failed").await;
-    let log = app
-        .http
-        .get(format!("{}/v1/jobs/{bad}/logs", app.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(log.status(), StatusCode::OK);
-    assert!(log.text().await.unwrap().contains("invalid_input"));
+    assert!(app.logs(&bad).await.contains("invalid_input"));
     assert!(
         !app.objects().contains(&format!("jobs/{bad}/output")),
         "no partial output"
@@ -209,18 +197,7 @@ async fn multipart_params_failures_and_logs() {
         .submit_ok("csv-to-jsonl", "param.colour=red", &b"x\n1\n"[..])
         .await;
     assert_eq!(app.wait(&ok).await["status"], "succeeded");
-    let log = app
-        .http
-        .get(format!("{}/v1/jobs/{ok}/logs", app.url))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        log.text()
-            .await
-            .unwrap()
-            .contains("unknown param \"colour\"")
-    );
+    assert!(app.logs(&ok).await.contains("unknown param \"colour\""));
 
     let (s, page) = app.get_json("/v1/jobs?status=failed").await;
     assert_eq!(s, StatusCode::OK);
@@ -295,33 +272,17 @@ async fn bad_submissions_get_json_errors_and_leave_nothing() {
 
     // Result and unknown jobs.
     let id = app.submit_ok("wordcount", "", "queued forever").await;
-    let r = app
-        .http
-        .get(format!("{}/v1/jobs/{id}/result", app.url))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get(&format!("/v1/jobs/{id}/result")).await;
     assert_error(r, StatusCode::CONFLICT, "job_not_finished").await;
     let (s, job) = app.get_json(&format!("/v1/jobs/{id}")).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(job["status"], "queued");
     assert_eq!(job["error"], Value::Null);
     let r = app
-        .http
-        .get(format!(
-            "{}/v1/jobs/0190f5c2-0000-7000-8000-000000000000",
-            app.url
-        ))
-        .send()
-        .await
-        .unwrap();
+        .get("/v1/jobs/0190f5c2-0000-7000-8000-000000000000")
+        .await;
     assert_error(r, StatusCode::NOT_FOUND, "job_not_found").await;
-    let r = app
-        .http
-        .get(format!("{}/v1/jobs/not-an-id/result", app.url))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get("/v1/jobs/not-an-id/result").await;
     assert_error(r, StatusCode::NOT_FOUND, "job_not_found").await;
     app.stop().await;
 }
@@ -340,13 +301,7 @@ async fn workers_load_the_artifact_precompiled_at_upload() {
         let app = &app;
         async move {
             assert_eq!(app.wait(&id).await["status"], "succeeded");
-            let r = app
-                .http
-                .get(format!("{}/v1/jobs/{id}/logs", app.url))
-                .send()
-                .await
-                .unwrap();
-            r.text().await.unwrap()
+            app.logs(&id).await
         }
     };
     let first = log(app.submit_ok("wordcount", "", "a b").await).await;
@@ -362,13 +317,7 @@ async fn workers_load_the_artifact_precompiled_at_upload() {
     let app = TestApp::start(dir.path(), |c| c.workers = 1).await;
     let id = app.submit_ok("wordcount", "", "a b").await;
     assert_eq!(app.wait(&id).await["status"], "succeeded");
-    let r = app
-        .http
-        .get(format!("{}/v1/jobs/{id}/logs", app.url))
-        .send()
-        .await
-        .unwrap();
-    let text = r.text().await.unwrap();
+    let text = app.logs(&id).await;
     assert!(
         text.contains("processor loaded from LocalArtifact"),
         "{text}"

@@ -8,6 +8,15 @@ use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+/// Starts an `agensium api` process and returns it with a client.
+async fn start_api(be: &SharedBackends) -> (Proc, Client) {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let api = Proc::spawn("api", &["api", "--listen", &listen], &be.env, &[]);
+    let url = format!("http://{listen}");
+    wait_healthy(&url).await;
+    (api, Client::new(&url))
+}
+
 /// The input of job `i` and the word count it must give.
 fn input(i: usize) -> (String, u64) {
     let words = 1 + i % 13;
@@ -19,11 +28,7 @@ async fn five_hundred_jobs_over_three_worker_processes() {
     let Some(be) = SharedBackends::fresh().await else {
         return;
     };
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let _api = Proc::spawn("api", &["api", "--listen", &listen], &be.env, &[]);
-    let url = format!("http://{listen}");
-    wait_healthy(&url).await;
+    let (_api, api) = start_api(&be).await;
     let workers: Vec<Proc> = (0..3)
         .map(|i| {
             Proc::spawn(
@@ -36,7 +41,6 @@ async fn five_hundred_jobs_over_three_worker_processes() {
         .collect();
     let pids: HashSet<String> = workers.iter().map(|w| format!("-{}-", w.pid())).collect();
 
-    let api = Client::new(&url);
     let r = api
         .register("wordcount", "1.0.0", plugin("wordcount"))
         .await;
@@ -95,12 +99,7 @@ async fn redis_losing_everything_loses_no_job() {
     let Some(be) = SharedBackends::fresh().await else {
         return;
     };
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let _api = Proc::spawn("api", &["api", "--listen", &listen], &be.env, &[]);
-    let url = format!("http://{listen}");
-    wait_healthy(&url).await;
-    let api = Client::new(&url);
+    let (_api, api) = start_api(&be).await;
     api.register("wordcount", "1.0.0", plugin("wordcount"))
         .await;
 
@@ -174,11 +173,7 @@ async fn a_killed_worker_loses_no_job() {
     let Some(be) = SharedBackends::fresh().await else {
         return;
     };
-    let listen = format!("127.0.0.1:{}", free_port());
-    let _api = Proc::spawn("api", &["api", "--listen", &listen], &be.env, &[]);
-    let url = format!("http://{listen}");
-    wait_healthy(&url).await;
-    let api = Client::new(&url);
+    let (_api, api) = start_api(&be).await;
     sleeper(&api).await;
     let lease = [("AGENSIUM_LEASE_SECS", "2")];
     let mut workers: Vec<Proc> = (0..3)
@@ -232,11 +227,7 @@ async fn sigterm_hands_a_long_job_back_at_once() {
     let Some(be) = SharedBackends::fresh().await else {
         return;
     };
-    let listen = format!("127.0.0.1:{}", free_port());
-    let _api = Proc::spawn("api", &["api", "--listen", &listen], &be.env, &[]);
-    let url = format!("http://{listen}");
-    wait_healthy(&url).await;
-    let api = Client::new(&url);
+    let (_api, api) = start_api(&be).await;
     sleeper(&api).await;
     let first = Proc::spawn(
         "worker A",
