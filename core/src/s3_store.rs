@@ -18,7 +18,7 @@ use aws_sdk_s3::primitives::ByteStream as S3Body;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CompletedMultipartUpload, CompletedPart, CreateBucketConfiguration,
 };
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use std::io;
 use std::time::Duration;
@@ -181,62 +181,41 @@ impl S3Store {
         }
     }
 
-    /// Reads `body` into `buf` until `buf` holds more than one part or the
-    /// body ends; true when it ended.
-    async fn fill(
-        &self,
-        buf: &mut BytesMut,
-        total: &mut u64,
-        body: &mut ByteStream,
-    ) -> Result<bool, StoreError> {
-        while buf.len() <= self.part_size {
-            let Some(chunk) = body.next().await else {
-                return Ok(true);
-            };
-            let chunk = chunk.map_err(StoreError::Body)?;
-            *total += chunk.len() as u64;
-            buf.extend_from_slice(&chunk);
-        }
-        Ok(false)
-    }
-
-    /// Uploads `buf` and the rest of `body` as parts, one part in memory at
-    /// a time, and completes the upload. The caller aborts it on failure.
+    /// Uploads `first` and the rest of `parts` as parts, one part in memory
+    /// at a time, and completes the upload. The caller aborts it on failure.
     async fn upload_parts(
         &self,
         key: &str,
         upload_id: &str,
-        mut buf: BytesMut,
-        mut total: u64,
-        body: &mut ByteStream,
+        first: Bytes,
+        parts: &mut Parts,
     ) -> Result<u64, StoreError> {
-        let (mut parts, mut done) = (Vec::new(), false);
-        while !(done && buf.is_empty()) {
-            let number = parts.len() as i32 + 1;
+        let mut done = Vec::new();
+        let mut next = Some(first);
+        while let Some(part) = next {
+            let number = done.len() as i32 + 1;
             if number > MAX_PARTS {
                 return Err(StoreError::Backend(format!(
                     "S3 object {key} needs more than {MAX_PARTS} parts; raise part_size"
                 )));
             }
-            let part = buf.split_to(buf.len().min(self.part_size)).freeze();
             let req = self.client.upload_part().bucket(&self.bucket).key(key);
             let req = req
                 .upload_id(upload_id)
                 .part_number(number)
                 .body(S3Body::from(part));
             let out = req.send().await.map_err(self.failed("UploadPart", key))?;
-            parts.push(
+            done.push(
                 CompletedPart::builder()
                     .part_number(number)
                     .set_e_tag(out.e_tag)
                     .build(),
             );
-            if !done {
-                done = self.fill(&mut buf, &mut total, body).await?;
-            }
+            next = parts.next(self.part_size).await?;
         }
+        let parts_done = done;
         let upload = CompletedMultipartUpload::builder()
-            .set_parts(Some(parts))
+            .set_parts(Some(parts_done))
             .build();
         let req = self
             .client
@@ -247,7 +226,71 @@ impl S3Store {
         req.send()
             .await
             .map_err(self.failed("CompleteMultipartUpload", key))?;
-        Ok(total)
+        Ok(parts.total)
+    }
+}
+
+/// Cuts a body into parts of exactly `size` bytes (the last one shorter),
+/// holding at most one part plus one incoming chunk in memory.
+struct Parts {
+    body: ByteStream,
+    carry: Bytes,
+    total: u64,
+    ended: bool,
+}
+
+impl Parts {
+    fn new(body: ByteStream) -> Self {
+        Self {
+            body,
+            carry: Bytes::new(),
+            total: 0,
+            ended: false,
+        }
+    }
+
+    /// The next part, or `None` when the body is exhausted.
+    async fn next(&mut self, size: usize) -> Result<Option<Bytes>, StoreError> {
+        let mut buf = BytesMut::with_capacity(size);
+        loop {
+            let take = (size - buf.len()).min(self.carry.len());
+            buf.extend_from_slice(&self.carry.split_to(take));
+            if buf.len() == size {
+                return Ok(Some(buf.freeze()));
+            }
+            if !self.pull().await? {
+                return Ok((!buf.is_empty()).then(|| buf.freeze()));
+            }
+        }
+    }
+
+    /// Reads one more chunk into `carry`; false at the end of the body.
+    async fn pull(&mut self) -> Result<bool, StoreError> {
+        if self.ended {
+            return Ok(false);
+        }
+        match self.body.next().await {
+            Some(chunk) => {
+                let chunk = chunk.map_err(StoreError::Body)?;
+                self.total += chunk.len() as u64;
+                self.carry = chunk;
+                Ok(true)
+            }
+            None => {
+                self.ended = true;
+                Ok(false)
+            }
+        }
+    }
+
+    /// True when nothing follows what was read so far (may read one chunk).
+    async fn at_end(&mut self) -> Result<bool, StoreError> {
+        while self.carry.is_empty() {
+            if !self.pull().await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }
 
@@ -283,15 +326,16 @@ impl Drop for AbortOnDrop {
 
 #[async_trait]
 impl ObjectStore for S3Store {
-    async fn put(&self, key: &str, mut body: ByteStream) -> Result<u64, StoreError> {
+    async fn put(&self, key: &str, body: ByteStream) -> Result<u64, StoreError> {
         validate_key(key)?;
         let (c, bucket) = (&self.client, &self.bucket);
-        let (mut buf, mut total) = (BytesMut::new(), 0u64);
-        if self.fill(&mut buf, &mut total, &mut body).await? {
+        let mut parts = Parts::new(body);
+        let first = parts.next(self.part_size).await?.unwrap_or_default();
+        if parts.at_end().await? {
             let req = c.put_object().bucket(bucket).key(key);
-            let req = req.body(S3Body::from(buf.freeze()));
+            let req = req.body(S3Body::from(first));
             req.send().await.map_err(self.failed("PutObject", key))?;
-            return Ok(total);
+            return Ok(parts.total);
         }
         // More than one part: a multipart upload.
         let req = c.create_multipart_upload().bucket(bucket).key(key);
@@ -306,9 +350,7 @@ impl ObjectStore for S3Store {
         let _ = self.last_upload.lock().unwrap().insert(upload_id.clone());
         let abort = c.abort_multipart_upload().bucket(bucket).key(key);
         let mut guard = AbortOnDrop(Some(abort.upload_id(&upload_id)));
-        let result = self
-            .upload_parts(key, &upload_id, buf, total, &mut body)
-            .await;
+        let result = self.upload_parts(key, &upload_id, first, &mut parts).await;
         if let (Err(_), Some(abort)) = (&result, guard.0.take())
             && let Err(e) = abort.send().await
         {
@@ -370,6 +412,34 @@ mod tests {
         let mut cfg = crate::testenv::s3().await?;
         cfg.part_size = part_size;
         Some(S3Store::connect(cfg).await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn bodies_of_exact_part_multiples() {
+        let Some(store) = store(5 << 20).await else {
+            return;
+        };
+        for (len, chunk) in [
+            (5usize << 20, 1usize << 20),
+            (10 << 20, 3 << 20),
+            ((5 << 20) + 1, 4096),
+        ] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+            let chunks: Vec<std::io::Result<Bytes>> = data
+                .chunks(chunk)
+                .map(|c| Ok(Bytes::copy_from_slice(c)))
+                .collect();
+            let key = format!("exact/{len}");
+            let n = store
+                .put(&key, Box::pin(futures::stream::iter(chunks)))
+                .await
+                .unwrap();
+            assert_eq!(n, len as u64);
+            let got = crate::object_store::collect(store.get(&key).await.unwrap(), 64 << 20)
+                .await
+                .unwrap();
+            assert!(got == data, "{len} bytes came back different");
+        }
     }
 
     #[tokio::test]

@@ -55,9 +55,7 @@ fn main() -> Result<()> {
         .build()?;
     println!("agensium-host runtime bench, load average {}", loadavg());
     if cfg!(debug_assertions) {
-        println!(
-            "WARNING: agensium-host is built unoptimised; its host glue (list<u8> lifting and lowering) dominates the throughput figures. See the bench's docs."
-        );
+        println!("WARNING: unoptimised host glue dominates throughput (see the bench's docs)");
     }
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
     let plugins = std::env::var_os("BENCH_PLUGINS").map_or(target.join("plugins"), PathBuf::from);
@@ -76,10 +74,7 @@ fn main() -> Result<()> {
     }
     let rt = Runtime::new()?;
     tokio.block_on(async {
-        println!(
-            "\n## 1. Job latency: empty input, {runs} runs (after {} warm-up runs)",
-            runs / 10
-        );
+        println!("\n## 1. Job latency, empty input, {runs} runs (+10% warm-up)");
         let wc_p = rt.compile(&wc)?;
         latency(&rt, "wordcount", &wc_p, Vec::new(), runs).await?;
         let echo = vec![("mode".to_owned(), "echo".to_owned())];
@@ -91,9 +86,7 @@ fn main() -> Result<()> {
         }
         raw_instantiate(&wc, runs).await?;
 
-        println!(
-            "\n## 2. Compile (Runtime::precompile) vs load (Runtime::load_artifact), median of 10"
-        );
+        println!("\n## 2. Runtime::precompile vs Runtime::load_artifact, median of 10");
         compile_vs_load(&rt, "wordcount", &wc)?;
         compile_vs_load(&rt, "csv-to-jsonl", &csv)?;
 
@@ -119,9 +112,9 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// Section 1: Latency of one job of a trivial processor with empty input through
-/// `Runtime::run`, end to end: WASI context, store, instantiation from the
-/// pooling allocator, `process`, final flush. The fixed cost of every job.
+/// Section 1: latency of one job of a trivial processor with empty input
+/// through `Runtime::run`, end to end: WASI context, store, instantiation
+/// from the pooling allocator, `process`, final flush. Every job pays it.
 async fn latency(
     rt: &Runtime,
     name: &str,
@@ -131,43 +124,28 @@ async fn latency(
 ) -> Result<()> {
     let mut times = Vec::with_capacity(runs);
     for i in 0..runs + runs / 10 {
-        let (tx, mut rx) = mpsc::channel(4);
-        let t = Instant::now();
-        let out = rt
-            .run(p, request(params.clone(), chunked(Bytes::new()), tx))
-            .await;
-        let took = t.elapsed();
-        out.result.map_err(|e| anyhow!("{name}: {e:?}"))?;
-        while rx.try_recv().is_ok() {}
+        let (secs, _) = wasm_run(rt, p, params.clone(), &Bytes::new()).await?;
         if i >= runs / 10 {
-            times.push(took);
+            times.push(Duration::from_secs_f64(secs));
         }
     }
     print_percentiles(&format!("Runtime::run {name}"), times);
     Ok(())
 }
 
-/// Section 1b: `ProcessorPre::instantiate_async` alone, and store + instantiate +
-/// `process`, for wordcount on a bench engine configured like the runtime's
-/// (the runtime's own `JobState` cannot be built outside the crate). The gap
-/// to `Runtime::run` is the per-job setup of the real host.
+/// Section 1b: `ProcessorPre::instantiate_async` alone, and store +
+/// instantiate + `process`, for wordcount on a bench engine configured like
+/// the runtime's, with a bare host (the runtime's `JobState` cannot be built
+/// outside the crate). The gap to `Runtime::run` is the real host's per-job
+/// setup (WASI context, limiter, epoch callback, timeout, channel).
 async fn raw_instantiate(wasm: &[u8], runs: usize) -> Result<()> {
-    let engine = engine(false)?;
-    let pre = bare_pre(&engine, wasm)?;
+    let bare = BareProc::new(wasm, false)?;
     let (mut inst, mut whole) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
     for i in 0..runs + runs / 10 {
-        let t = Instant::now();
-        let mut store = bare_store(&engine, Bytes::new(), false);
-        let t_inst = Instant::now();
-        let instance = pre.instantiate_async(&mut store).await?;
-        let inst_took = t_inst.elapsed();
-        instance
-            .call_process(&mut store, &[])
-            .await?
-            .map_err(|f| anyhow!(f.message))?;
+        let (instantiate, total) = bare.run(Bytes::new()).await?;
         if i >= runs / 10 {
-            inst.push(inst_took);
-            whole.push(t.elapsed());
+            inst.push(instantiate);
+            whole.push(total);
         }
     }
     print_percentiles("instantiate_async alone (bare host)", inst);
@@ -175,10 +153,10 @@ async fn raw_instantiate(wasm: &[u8], runs: usize) -> Result<()> {
     Ok(())
 }
 
-/// Section 2: Compiling a component at upload (`precompile`: Cranelift, serialize,
-/// link check) vs what a worker does with the artifact (`load_artifact`:
-/// mmap + relocate + link check), both median of 10. The artifact file is in
-/// the page cache, so this is the CPU cost of loading, not disk latency.
+/// Section 2: compiling a component at upload (`precompile`: Cranelift,
+/// serialize, link check) vs what a worker does with its artifact
+/// (`load_artifact`: mmap, relocate, link check), median of 10 each. The
+/// artifact file is in the page cache: this is CPU, not disk latency.
 fn compile_vs_load(rt: &Runtime, name: &str, wasm: &[u8]) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join(format!("{name}.cwasm"));
@@ -206,7 +184,7 @@ fn compile_vs_load(rt: &Runtime, name: &str, wasm: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Section 3: MB/s (10^6 bytes of input per second) of a processor through
+/// Section 3: MB/s (10^6 input bytes per second) of a processor through
 /// `Runtime::run`, input streamed from memory and output drained, vs the
 /// same Rust code compiled natively fed the same chunks in place (the goal
 /// is wasm/native >= 0.8). Without a native twin (hostile echo, which only
@@ -240,21 +218,31 @@ async fn throughput(
     Ok(w)
 }
 
-/// Runs `p` once over `input` through `Runtime::run`; (seconds, output bytes).
+/// Runs `p` once over `input` through `Runtime::run` with default limits;
+/// (seconds, output bytes).
 async fn wasm_run(rt: &Runtime, p: &Processor, params: Pairs, input: &Bytes) -> Result<(f64, u64)> {
-    let (tx, mut rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
-    let drain = tokio::spawn(async move {
+    let (output, mut rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
+    let drain = async move {
         let mut n = 0u64;
         while let Some(chunk) = rx.recv().await {
             n += chunk.map_or(0, |c| c.len() as u64);
         }
         n
-    });
+    };
+    let req = RunRequest {
+        params,
+        input: chunked(input.clone()),
+        output,
+        limits: Limits::default(),
+        log: JobLog::new(1 << 20),
+        cancel: CancellationToken::new(),
+    };
     let t = Instant::now();
-    let out = rt.run(p, request(params, chunked(input.clone()), tx)).await;
+    // Drained in the same task: no cross-thread wake-ups in the figures.
+    let (out, n) = tokio::join!(rt.run(p, req), drain);
     let secs = t.elapsed().as_secs_f64();
     out.result.map_err(|e| anyhow!("{e:?}"))?;
-    Ok((secs, drain.await?))
+    Ok((secs, n))
 }
 
 /// Output bytes of the native wordcount (its JSON).
@@ -269,92 +257,106 @@ fn native_wordcount(input: &[u8]) -> u64 {
 /// Output bytes of the native csv-to-jsonl.
 fn native_csv(input: &[u8]) -> u64 {
     let mut conv = csv_to_jsonl::Converter::new(b',');
-    let mut out = Vec::with_capacity(2 * CHUNK);
-    let mut written = 0;
+    let (mut out, mut written) = (Vec::with_capacity(2 * CHUNK), 0);
     for chunk in input.chunks(CHUNK) {
         conv.feed(chunk, &mut out).expect("valid CSV");
-        written += out.len() as u64;
-        black_box(&out);
+        written += black_box(&out).len() as u64;
         out.clear();
     }
     conv.finish(&mut out).expect("valid CSV");
     written + out.len() as u64
 }
 
-/// Section 4: The same component compiled on two engines configured like the
-/// runtime's, one also with `consume_fuel(true)`, run with a bare host (input
-/// from memory, output counted): the slowdown fuel metering would cost over
-/// epoch interruption alone. Also shows how much of `Runtime::run` is the
-/// real host's I/O (bare epoch rate vs the rate of section 3).
+/// Section 4: the same component compiled on two engines configured like
+/// the runtime's, one also with `consume_fuel(true)`, run with a bare host:
+/// the slowdown fuel metering would cost over epoch interruption alone. The
+/// bare epoch rate vs section 3's rate shows what the real host's I/O costs.
 async fn fuel_overhead(
     name: &str,
     wasm: &[u8],
     input: &Bytes,
     run_rate: Option<f64>,
 ) -> Result<()> {
-    let mut setups = Vec::new();
-    for fuel in [false, true] {
-        let engine = engine(fuel)?;
-        setups.push((bare_pre(&engine, wasm)?, engine, fuel));
-    }
+    let bare = [BareProc::new(wasm, false)?, BareProc::new(wasm, true)?];
     let mut secs = [f64::MAX; 2];
     for _ in 0..REPS {
         // Interleaved, so that load from other processes hits both alike.
-        for ((pre, engine, fuel), secs) in setups.iter().zip(&mut secs) {
-            let mut store = bare_store(engine, input.clone(), *fuel);
-            let t = Instant::now();
-            let instance = pre.instantiate_async(&mut store).await?;
-            instance
-                .call_process(&mut store, &[])
-                .await?
-                .map_err(|f| anyhow!(f.message))?;
-            *secs = secs.min(t.elapsed().as_secs_f64());
-            anyhow::ensure!(
-                store.data().input.is_empty(),
-                "{name} did not read all input"
-            );
+        for (b, secs) in bare.iter().zip(&mut secs) {
+            *secs = secs.min(b.run(input.clone()).await?.1.as_secs_f64());
         }
     }
     let [epoch, fuel] = secs.map(|s| mbps(input.len(), s));
     let of_bare = run_rate.map_or(String::new(), |r| {
-        format!("  (Runtime::run reaches {:.0}% of bare)", r / epoch * 100.0)
+        format!("  (Runtime::run: {:.0}% of bare)", r / epoch * 100.0)
     });
     println!(
-        "  {name:<14} epoch {epoch:>7.0} MB/s  epoch+fuel {fuel:>7.0} MB/s  fuel slowdown {:>5.1}%{of_bare}",
+        "  {name:<14} epoch {epoch:>7.0} MB/s  epoch+fuel {fuel:>7.0} MB/s  slowdown {:>5.1}%{of_bare}",
         (epoch / fuel - 1.0) * 100.0,
     );
     Ok(())
 }
 
-/// An engine with the runtime's settings (component model, epoch
-/// interruption, copy-on-write images, pooling allocator), fuel optional.
-fn engine(fuel: bool) -> Result<Engine> {
-    let mut config = Config::new();
-    config
-        .wasm_component_model(true)
-        .epoch_interruption(true)
-        .memory_init_cow(true)
-        .consume_fuel(fuel);
-    if std::env::var_os("BENCH_PERFMAP").is_some() {
-        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
-    }
-    let mut pool = PoolingAllocationConfig::default();
-    pool.total_component_instances(4)
-        .total_core_instances(32)
-        .total_memories(8)
-        .total_tables(32)
-        .total_stacks(4)
-        .max_memory_size(4 << 30);
-    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    Ok(Engine::new(&config)?)
+/// A processor on its own engine with the runtime's settings (component
+/// model, epoch interruption, copy-on-write images, pooling allocator), fuel
+/// optional, and a bare host.
+struct BareProc {
+    engine: Engine,
+    pre: ProcessorPre<Bare>,
+    fuel: bool,
 }
 
-/// A minimal host: input handed out from memory, output counted and dropped.
+impl BareProc {
+    fn new(wasm: &[u8], fuel: bool) -> Result<Self> {
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .memory_init_cow(true)
+            .consume_fuel(fuel);
+        if std::env::var_os("BENCH_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(4)
+            .total_core_instances(32)
+            .total_memories(8)
+            .total_tables(32)
+            .total_stacks(4)
+            .max_memory_size(4 << 30);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        bindings::Processor::add_to_linker::<Bare, HasSelf<Bare>>(&mut linker, |s| s)?;
+        let component = Component::new(&engine, wasm)?;
+        let pre = ProcessorPre::new(linker.instantiate_pre(&component)?)?;
+        Ok(Self { engine, pre, fuel })
+    }
+
+    /// Runs `process` over `input` in a new store: (instantiate, whole run).
+    async fn run(&self, input: Bytes) -> Result<(Duration, Duration)> {
+        let t = Instant::now();
+        let (wasi, table) = (WasiCtx::builder().build(), ResourceTable::new());
+        let mut store = Store::new(&self.engine, Bare { wasi, table, input });
+        store.set_epoch_deadline(1 << 40); // nothing ticks this engine
+        if self.fuel {
+            store.set_fuel(u64::MAX)?;
+        }
+        let t_inst = Instant::now();
+        let instance = self.pre.instantiate_async(&mut store).await?;
+        let instantiate = t_inst.elapsed();
+        let called = instance.call_process(&mut store, &[]).await?;
+        called.map_err(|f| anyhow!(f.message))?;
+        anyhow::ensure!(store.data().input.is_empty(), "input not read");
+        Ok((instantiate, t.elapsed()))
+    }
+}
+
+/// A minimal host: input handed out from memory, output dropped.
 struct Bare {
     wasi: WasiCtx,
     table: ResourceTable,
     input: Bytes,
-    written: u64,
 }
 
 impl WasiView for Bare {
@@ -373,50 +375,11 @@ impl bindings::agensium::processor::host::Host for Bare {
         let n = self.input.len().min(max as usize).min(1 << 20);
         Ok(self.input.split_to(n).to_vec())
     }
-    async fn write(&mut self, data: Vec<u8>) -> wasmtime::Result<()> {
-        self.written += data.len() as u64;
+    async fn write(&mut self, _: Vec<u8>) -> wasmtime::Result<()> {
         Ok(())
     }
     async fn log(&mut self, _: Level, _: String) -> wasmtime::Result<()> {
         Ok(())
-    }
-}
-
-fn bare_pre(engine: &Engine, wasm: &[u8]) -> Result<ProcessorPre<Bare>> {
-    let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    bindings::Processor::add_to_linker::<Bare, HasSelf<Bare>>(&mut linker, |s| s)?;
-    let component = Component::new(engine, wasm)?;
-    Ok(ProcessorPre::new(linker.instantiate_pre(&component)?)?)
-}
-
-fn bare_store(engine: &Engine, input: Bytes, fuel: bool) -> Store<Bare> {
-    let state = Bare {
-        wasi: WasiCtx::builder().build(),
-        table: ResourceTable::new(),
-        input,
-        written: 0,
-    };
-    let mut store = Store::new(engine, state);
-    store.set_epoch_deadline(1 << 40); // nothing ticks these engines
-    if fuel {
-        store.set_fuel(u64::MAX).expect("fuel is enabled");
-    }
-    store
-}
-
-fn request(
-    params: Pairs,
-    input: ByteStream,
-    output: mpsc::Sender<std::io::Result<Bytes>>,
-) -> RunRequest {
-    RunRequest {
-        params,
-        input,
-        output,
-        limits: Limits::default(),
-        log: JobLog::new(1 << 20),
-        cancel: CancellationToken::new(),
     }
 }
 
@@ -428,28 +391,25 @@ fn chunked(bytes: Bytes) -> ByteStream {
     ))
 }
 
-/// Deterministic pseudo-random numbers (xorshift64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
+/// Deterministic pseudo-random numbers below `n` (xorshift64).
+fn rand(state: &mut u64, n: u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state % n
 }
 
-/// About `size` bytes of text: lowercase words of 1..=10 letters, 1..=15
-/// words a line.
+/// About `size` bytes of text: lines of 1..=15 lowercase words of 1..=10
+/// letters.
 fn gen_text(size: usize) -> Bytes {
-    let (mut rng, mut out) = (Rng(0x2545_f491_4f6c_dd1d), Vec::with_capacity(size + 64));
+    let (mut rng, mut out) = (0x2545_f491_4f6c_dd1d, Vec::with_capacity(size + 64));
     while out.len() < size {
-        for w in 0..=rng.next(15) {
+        for w in 0..=rand(&mut rng, 15) {
             if w > 0 {
                 out.push(b' ');
             }
-            out.extend((0..=rng.next(10)).map(|_| b'a' + rng.next(26) as u8));
+            let len = rand(&mut rng, 10);
+            out.extend((0..=len).map(|_| b'a' + rand(&mut rng, 26) as u8));
         }
         out.push(b'\n');
     }
