@@ -37,7 +37,7 @@ enum Task {
     },
     /// Run every test: plugin unit tests and the workspace's tests.
     Test,
-    /// Measure job latency and throughput on the embedded system.
+    /// Measure latency, throughput and peak memory on the embedded and production stacks.
     Bench(bench::Args),
 }
 
