@@ -16,10 +16,12 @@
 //!       echo --config profile.dev.package.$p.$k; done; done)
 //! ```
 //!
-//! Without those flags the host glue is unoptimised (opt-level 0): lifting
-//! and lowering `list<u8>` then dominates and throughput drops ~3-80x (the
-//! bench warns). Plain `cargo bench -p agensium-host --bench runtime` uses the
-//! release profile instead (after a long release build of wasmtime).
+//! Without those flags this package is built at opt-level 0: wasmtime's
+//! generic `list<u8>` lifting and lowering, instantiated here, then copies
+//! byte by byte and dominates (Wasm throughput drops 2.5x for wordcount,
+//! 100x for an echo; the bench warns). Plain `cargo bench -p agensium-host
+//! --bench runtime` uses the release profile instead (after a long release
+//! build of wasmtime).
 //!
 //! Environment: `BENCH_MB` (input size, default 100), `BENCH_RUNS` (latency
 //! runs, default 2000), `BENCH_PLUGINS` (directory of the two plugins, e.g.
