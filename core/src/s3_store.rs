@@ -54,10 +54,11 @@ pub struct S3Config {
 }
 
 impl S3Config {
-    /// The default part size: 8 MiB.
-    pub const DEFAULT_PART_SIZE: usize = 8 << 20;
+    /// The default part size: 5 MiB, the S3 minimum, so that a streaming
+    /// upload holds as little as possible (objects up to ~48 GiB).
+    pub const DEFAULT_PART_SIZE: usize = 5 << 20;
 
-    /// AWS S3 (region and credentials from the environment), 8 MiB parts.
+    /// AWS S3 (region and credentials from the environment), 5 MiB parts.
     pub fn new(bucket: impl Into<String>) -> Self {
         Self {
             bucket: bucket.into(),
