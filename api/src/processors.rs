@@ -30,6 +30,18 @@ pub async fn put_version(
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
+    // The body (bounded) is read before anything is checked: answering an
+    // error while the client still sends would break its connection instead
+    // of delivering the error.
+    let limit = st.limits.max_component_bytes;
+    let bytes = to_bytes(body, limit as usize).await.map_err(|e| {
+        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+        {
+            ApiError::too_large(limit)
+        } else {
+            ApiError::bad_request("bad_body", format!("reading the body failed: {e}"))
+        }
+    })?;
     let name = name(&raw_name)?;
     parse_version(&version).map_err(|e| ApiError::bad_request("invalid_version", e.0))?;
     let limits = declared_limits(query.as_deref())?;
@@ -41,15 +53,6 @@ pub async fn put_version(
             ),
         ));
     }
-    let limit = st.limits.max_component_bytes;
-    let bytes = to_bytes(body, limit as usize).await.map_err(|e| {
-        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-        {
-            ApiError::too_large(limit)
-        } else {
-            ApiError::bad_request("bad_body", format!("reading the body failed: {e}"))
-        }
-    })?;
     let digest = Digest::of(&bytes);
     if let Some(existing) = st.backends.meta.get_version(&name, &version).await? {
         return same_or_conflict(&existing, &digest);
