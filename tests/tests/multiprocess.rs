@@ -17,6 +17,20 @@ async fn start_api(be: &SharedBackends) -> (Proc, Client) {
     (api, Client::new(&url))
 }
 
+/// Starts `n` `agensium worker --concurrency 2` processes with `extra` env.
+fn workers(be: &SharedBackends, n: usize, extra: &[(&str, &str)]) -> Vec<Proc> {
+    (0..n)
+        .map(|i| {
+            Proc::spawn(
+                &format!("worker {i}"),
+                &["worker", "--concurrency", "2"],
+                &be.env,
+                extra,
+            )
+        })
+        .collect()
+}
+
 /// The input of job `i` and the word count it must give.
 fn input(i: usize) -> (String, u64) {
     let words = 1 + i % 13;
@@ -29,16 +43,7 @@ async fn five_hundred_jobs_over_three_worker_processes() {
         return;
     };
     let (_api, api) = start_api(&be).await;
-    let workers: Vec<Proc> = (0..3)
-        .map(|i| {
-            Proc::spawn(
-                &format!("worker {i}"),
-                &["worker", "--concurrency", "2"],
-                &be.env,
-                &[],
-            )
-        })
-        .collect();
+    let workers: Vec<Proc> = workers(&be, 3, &[]);
     let pids: HashSet<String> = workers.iter().map(|w| format!("-{}-", w.pid())).collect();
 
     let r = api
@@ -124,16 +129,7 @@ async fn redis_losing_everything_loses_no_job() {
         .unwrap();
 
     // Workers start, and Redis loses everything again mid-run.
-    let workers: Vec<Proc> = (0..2)
-        .map(|i| {
-            Proc::spawn(
-                &format!("worker {i}"),
-                &["worker", "--concurrency", "2"],
-                &be.env,
-                &[],
-            )
-        })
-        .collect();
+    let workers: Vec<Proc> = workers(&be, 2, &[]);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{}:*", be.redis_prefix))
@@ -176,16 +172,7 @@ async fn a_killed_worker_loses_no_job() {
     let (_api, api) = start_api(&be).await;
     sleeper(&api).await;
     let lease = [("AGENSIUM_LEASE_SECS", "2")];
-    let mut workers: Vec<Proc> = (0..3)
-        .map(|i| {
-            Proc::spawn(
-                &format!("worker {i}"),
-                &["worker", "--concurrency", "2"],
-                &be.env,
-                &lease,
-            )
-        })
-        .collect();
+    let mut workers: Vec<Proc> = workers(&be, 3, &lease);
     let ids: Vec<(String, String)> = futures::stream::iter(0..120)
         .map(|i| {
             let api = api.clone();
