@@ -220,6 +220,24 @@ impl RedisRail {
         }
     }
 
+    /// Runs `pipe` followed by XACK + XDEL of the ticket's entry.
+    async fn finish_entry(
+        &self,
+        mut pipe: redis::Pipeline,
+        ticket: &Ticket,
+    ) -> Result<(), RailError> {
+        let (id, _) = Self::split(&ticket.receipt);
+        pipe.cmd("XACK")
+            .arg(&self.stream)
+            .arg(GROUP)
+            .arg(id)
+            .ignore();
+        pipe.cmd("XDEL").arg(&self.stream).arg(id).ignore();
+        let mut c = self.conn.clone();
+        let _: () = pipe.query_async(&mut c).await.map_err(err)?;
+        Ok(())
+    }
+
     fn split(receipt: &str) -> (&str, &str) {
         receipt.split_once(' ').unwrap_or((receipt, ""))
     }
@@ -264,22 +282,7 @@ impl Rail for RedisRail {
     }
 
     async fn ack(&self, ticket: &Ticket) -> Result<(), RailError> {
-        let (id, _) = Self::split(&ticket.receipt);
-        let mut c = self.conn.clone();
-        let _: () = redis::pipe()
-            .cmd("XACK")
-            .arg(&self.stream)
-            .arg(GROUP)
-            .arg(id)
-            .ignore()
-            .cmd("XDEL")
-            .arg(&self.stream)
-            .arg(id)
-            .ignore()
-            .query_async(&mut c)
-            .await
-            .map_err(err)?;
-        Ok(())
+        self.finish_entry(redis::pipe(), ticket).await
     }
 
     async fn renew(&self, ticket: &Ticket) -> Result<(), RailError> {
@@ -299,10 +302,8 @@ impl Rail for RedisRail {
     }
 
     async fn release(&self, ticket: &Ticket) -> Result<(), RailError> {
-        let (id, _) = Self::split(&ticket.receipt);
-        let mut c = self.conn.clone();
-        let _: () = redis::pipe()
-            .atomic()
+        let mut pipe = redis::pipe();
+        pipe.atomic()
             .cmd("XADD")
             .arg(&self.stream)
             .arg("*")
@@ -310,20 +311,8 @@ impl Rail for RedisRail {
             .arg(ticket.job_id.to_string())
             .arg("n")
             .arg(ticket.deliveries)
-            .ignore()
-            .cmd("XACK")
-            .arg(&self.stream)
-            .arg(GROUP)
-            .arg(id)
-            .ignore()
-            .cmd("XDEL")
-            .arg(&self.stream)
-            .arg(id)
-            .ignore()
-            .query_async(&mut c)
-            .await
-            .map_err(err)?;
-        Ok(())
+            .ignore();
+        self.finish_entry(pipe, ticket).await
     }
 
     async fn claim_rebuild(&self) -> Result<bool, RailError> {
