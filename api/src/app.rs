@@ -1,13 +1,13 @@
 //! The router: every endpoint of the public API.
 
 use crate::error::ApiError;
-use crate::{jobs, processors};
+use crate::{control, jobs, processors};
 use agensium_core::Backends;
 use agensium_host::Runtime;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use std::sync::Arc;
 use tower_http::trace::TraceLayer;
 
@@ -47,6 +47,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(crate::telemetry::metrics))
         .route("/v1/processors", get(processors::list))
         .route("/v1/processors/{name}", get(processors::get))
         .route(
@@ -58,7 +59,8 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(jobs::submit),
         )
         .route("/v1/jobs", get(jobs::list))
-        .route("/v1/jobs/{id}", get(jobs::get).delete(jobs::cancel))
+        .route("/v1/jobs/{id}", get(jobs::get).delete(control::cancel))
+        .route("/v1/jobs/{id}/retry", post(control::retry))
         .route("/v1/jobs/{id}/result", get(jobs::result))
         .route("/v1/jobs/{id}/logs", get(jobs::logs))
         .fallback(not_found)
@@ -68,10 +70,12 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// A router with `/healthz` alone, for processes without the API.
+/// A router with `/healthz` and `/metrics` alone, for processes without
+/// the API.
 pub fn health_router() -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(crate::telemetry::metrics))
         .fallback(not_found)
 }
 

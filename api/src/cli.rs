@@ -137,10 +137,18 @@ struct JobArgs {
     /// Log limit of a job, in KiB.
     #[arg(long, env = "AGENSIUM_LOG_LIMIT_KIB", default_value_t = 1024)]
     log_limit_kib: u64,
+    /// Fuel of a job whose version declares none (about one unit per Wasm
+    /// instruction). Unset: such jobs are not metered (wall time still applies).
+    #[arg(long, env = "AGENSIUM_FUEL_LIMIT")]
+    fuel_limit: Option<u64>,
     /// On SIGTERM, seconds running jobs may go on before they are stopped
     /// and handed back to the rail for another worker.
     #[arg(long, env = "AGENSIUM_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     shutdown_grace_secs: u64,
+    /// Attempts a job gets when workers die or backends fail under it; then
+    /// it fails with `max_attempts` (POST /v1/jobs/{id}/retry runs it again).
+    #[arg(long, env = "AGENSIUM_MAX_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    max_attempts: u32,
 }
 
 impl JobArgs {
@@ -150,6 +158,7 @@ impl JobArgs {
             wall_time: Duration::from_secs(self.time_limit_secs),
             output_bytes: self.output_limit_mib << 20,
             log_bytes: (self.log_limit_kib << 10) as usize,
+            fuel: self.fuel_limit,
         }
     }
 }
@@ -169,6 +178,9 @@ struct CeilingArgs {
     /// Highest log limit a version may declare, in KiB.
     #[arg(long, env = "AGENSIUM_CEILING_LOG_KIB", default_value_t = 16384)]
     ceiling_log_kib: u64,
+    /// Highest fuel a version may declare.
+    #[arg(long, env = "AGENSIUM_CEILING_FUEL", default_value_t = agensium_host::DEFAULT_FUEL_CEILING)]
+    ceiling_fuel: u64,
 }
 
 impl CeilingArgs {
@@ -178,6 +190,7 @@ impl CeilingArgs {
             wall_time: Duration::from_secs(self.ceiling_time_secs),
             output_bytes: self.ceiling_output_mib << 20,
             log_bytes: (self.ceiling_log_kib << 10) as usize,
+            fuel: Some(self.ceiling_fuel),
         }
     }
 }
@@ -223,6 +236,7 @@ impl Cli {
                 limits: jobs.limits(),
                 api: api.limits(),
                 shutdown_grace: Duration::from_secs(jobs.shutdown_grace_secs),
+                max_attempts: jobs.max_attempts,
                 single_process: true,
             },
             Command::Api {
@@ -237,6 +251,7 @@ impl Cli {
                 limits: Limits::default(),
                 api: api.limits(),
                 shutdown_grace: Duration::from_secs(30),
+                max_attempts: 5,
                 single_process: false,
             },
             Command::Worker {
@@ -260,6 +275,7 @@ impl Cli {
                         ..ApiLimits::default()
                     },
                     shutdown_grace: Duration::from_secs(jobs.shutdown_grace_secs),
+                    max_attempts: jobs.max_attempts,
                     single_process: false,
                 }
             }

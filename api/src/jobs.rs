@@ -44,7 +44,7 @@ fn parse_query(raw: Option<&str>) -> Result<Submit, ApiError> {
     Ok(s)
 }
 
-fn add_param(params: &mut Pairs, key: &str, value: String) -> Result<(), ApiError> {
+pub(crate) fn add_param(params: &mut Pairs, key: &str, value: String) -> Result<(), ApiError> {
     if key.is_empty() || params.iter().any(|(k, _)| k == key) {
         return Err(ApiError::bad_request(
             "invalid_param",
@@ -175,7 +175,7 @@ pub async fn submit(
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], body).into_response())
 }
 
-fn multipart_boundary(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn multipart_boundary(headers: &HeaderMap) -> Option<String> {
     let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
     if !ct.to_ascii_lowercase().starts_with("multipart/form-data") {
         return None;
@@ -241,7 +241,7 @@ async fn resolve(
     }
 }
 
-async fn load_job(st: &AppState, raw: &str) -> Result<Job, ApiError> {
+pub(crate) async fn load_job(st: &AppState, raw: &str) -> Result<Job, ApiError> {
     let id: JobId = raw
         .parse()
         .map_err(|e: agensium_core::InvalidInput| ApiError::not_found("job_not_found", e.0))?;
@@ -288,7 +288,7 @@ pub async fn result(
             ));
         }
     }
-    let stream = st.backends.objects.get(&job.id.output_key()).await?;
+    let stream = st.backends.objects.get(&job.id.output_key(job.attempts)).await?;
     let ct = job
         .content_type
         .unwrap_or_else(|| "application/octet-stream".into());
@@ -305,32 +305,17 @@ pub async fn result(
     Ok(resp)
 }
 
-/// `DELETE /v1/jobs/{id}`: cancels a queued or running job. A queued job
-/// never starts; a running one is stopped by its worker (within a fraction
-/// of a second). A finished job answers 409.
-pub async fn cancel(
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<JobView>, ApiError> {
-    let job = load_job(&st, &id).await?;
-    if !st.backends.meta.cancel_job(job.id).await? {
-        let now = load_job(&st, &id).await?;
-        return Err(ApiError::conflict(
-            "job_finished",
-            format!("job {} is already {}", now.id, now.status),
-        ));
-    }
-    tracing::info!(job = %job.id, was = %job.status, "job cancelled");
-    Ok(Json(load_job(&st, &id).await?.into()))
-}
-
 /// `GET /v1/jobs/{id}/logs`: the job's log as text (empty until it ran).
 pub async fn logs(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let job = load_job(&st, &id).await?;
-    let body = match st.backends.objects.get(&job.id.log_key()).await {
+    // The log of the current (or last) attempt; none before the first.
+    if job.attempts == 0 {
+        return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], Body::empty()).into_response());
+    }
+    let body = match st.backends.objects.get(&job.id.log_key(job.attempts)).await {
         Ok(s) => Body::from_stream(s),
         Err(StoreError::NotFound(_)) => Body::empty(),
         Err(e) => return Err(e.into()),

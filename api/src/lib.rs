@@ -5,10 +5,13 @@
 //!   SQLite, a local directory and an in-process rail.
 
 pub mod app;
+mod control;
 mod error;
+mod golden;
 mod jobs;
 mod processors;
 pub mod serve;
+pub mod telemetry;
 mod views;
 
 pub use app::{ApiLimits, AppState, router};

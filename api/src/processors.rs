@@ -2,6 +2,7 @@
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::golden;
 use crate::views::{VersionView, group};
 use agensium_core::object_store::once;
 use agensium_core::{
@@ -10,8 +11,9 @@ use agensium_core::{
 use axum::Json;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use agensium_host::{Limits, Metering};
 use serde_json::json;
 
 /// Parses a processor name from the path, or answers 400.
@@ -20,14 +22,17 @@ pub fn name(raw: &str) -> Result<ProcessorName, ApiError> {
         .map_err(|e: agensium_core::InvalidInput| ApiError::bad_request("invalid_name", e.0))
 }
 
-/// `PUT /v1/processors/{name}/versions/{version}`: registers a component.
+/// `PUT /v1/processors/{name}/versions/{version}`: registers a component,
+/// sent raw or as a form with a golden example (see [`golden::parse`]).
 ///
 /// Everything is checked before anything is written: a rejected upload
-/// leaves no row and no object.
+/// (wrong world, limits over the ceilings, failed golden example) leaves no
+/// row and no object.
 pub async fn put_version(
     State(st): State<AppState>,
     Path((raw_name, version)): Path<(String, String)>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
     // The body (bounded) is read before anything is checked: answering an
@@ -42,6 +47,8 @@ pub async fn put_version(
             ApiError::bad_request("bad_body", format!("reading the body failed: {e}"))
         }
     })?;
+    let golden::Upload { component, golden } = golden::parse(&headers, bytes).await?;
+    let bytes = component;
     let name = name(&raw_name)?;
     parse_version(&version).map_err(|e| ApiError::bad_request("invalid_version", e.0))?;
     let limits = declared_limits(query.as_deref())?;
@@ -60,7 +67,9 @@ pub async fn put_version(
     let size = bytes.len() as u64;
     let rt = st.runtime.clone();
     let component = bytes.clone();
-    let (_, artifact) = tokio::task::spawn_blocking(move || rt.precompile(&component))
+    let run_limits = Limits::resolve(&Limits::default(), &st.limits.ceilings, &limits);
+    let metering = Metering::of(&run_limits);
+    let (processor, artifact) = tokio::task::spawn_blocking(move || rt.precompile(&component, metering))
         .await
         .map_err(|e| {
             ApiError::new(
@@ -70,6 +79,9 @@ pub async fn put_version(
             )
         })?
         .map_err(|e| ApiError::bad_request(e.code(), e.to_string()))?;
+    if let Some(golden) = &golden {
+        golden::check(&st.runtime, &processor, golden, run_limits).await?;
+    }
     let key = ProcessorVersion::object_key(&digest);
     if st.backends.objects.head(&key).await? != Some(size) {
         st.backends.objects.put(&key, once(bytes)).await?;
@@ -77,7 +89,7 @@ pub async fn put_version(
     // Workers load this instead of compiling (keyed by engine compatibility).
     st.backends
         .objects
-        .put(&st.runtime.artifact_key(&digest), once(artifact))
+        .put(&st.runtime.artifact_key(&digest, metering), once(artifact))
         .await?;
     let pv = ProcessorVersion {
         limits,
@@ -122,7 +134,7 @@ fn conflict(name: &ProcessorName, version: &str, digest: &Digest) -> ApiError {
     )
 }
 
-/// Parses `memory_mib`, `timeout_ms`, `output_mib`, `log_kib`, `input_mib`.
+/// Parses `memory_mib`, `timeout_ms`, `output_mib`, `log_kib`, `input_mib`, `fuel`.
 fn declared_limits(query: Option<&str>) -> Result<DeclaredLimits, ApiError> {
     let mut d = DeclaredLimits::default();
     for (k, v) in crate::jobs::query_pairs(query.unwrap_or(""))? {
@@ -132,11 +144,12 @@ fn declared_limits(query: Option<&str>) -> Result<DeclaredLimits, ApiError> {
             "output_mib" => &mut d.output_mib,
             "log_kib" => &mut d.log_kib,
             "input_mib" => &mut d.input_mib,
+            "fuel" => &mut d.fuel,
             _ => {
                 return Err(ApiError::bad_request(
                     "unknown_query_parameter",
                     format!(
-                        "unknown query parameter {k:?}: limits are memory_mib, timeout_ms, output_mib, log_kib, input_mib"
+                        "unknown query parameter {k:?}: limits are memory_mib, timeout_ms, output_mib, log_kib, input_mib, fuel"
                     ),
                 ));
             }

@@ -35,6 +35,9 @@ pub struct ServeConfig {
     /// How long running jobs may go on after shutdown is asked before they
     /// are handed back to the rail.
     pub shutdown_grace: Duration,
+    /// Attempts a job gets (lost workers, infrastructure errors) before it
+    /// fails with `max_attempts`.
+    pub max_attempts: u32,
     /// This is the only process on these backends: at start, jobs left
     /// `running` are requeued at once instead of after their lease lapses.
     pub single_process: bool,
@@ -52,6 +55,7 @@ impl ServeConfig {
             limits: Limits::default(),
             api: ApiLimits::default(),
             shutdown_grace: Duration::from_secs(30),
+            max_attempts: 5,
             single_process: true,
         }
     }
@@ -132,6 +136,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Server> {
         }
     }
     let runtime = Arc::new(Runtime::new().context("starting the wasmtime engine")?);
+    crate::telemetry::install();
     let shutdown = CancellationToken::new();
     let mut tasks: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)> = Vec::new();
 
@@ -191,6 +196,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Server> {
             cache_dir: cfg.backends.data_dir.join("cache"),
             ceilings: cfg.api.ceilings,
             shutdown_grace: cfg.shutdown_grace,
+            max_attempts: cfg.max_attempts,
             ..WorkerConfig::default()
         };
         let (b, rt, stop) = (backends.clone(), runtime.clone(), shutdown.clone());

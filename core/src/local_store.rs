@@ -92,6 +92,48 @@ impl ObjectStore for LocalDirStore {
         }
     }
 
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        // Walk only the deepest folder the prefix names.
+        let dir = prefix.rsplit_once('/').map_or("", |(d, _)| d);
+        let start = if dir.is_empty() {
+            self.root.clone()
+        } else {
+            self.path(dir)?
+        };
+        let (root, prefix) = (self.root.clone(), prefix.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let mut keys = Vec::new();
+            let mut stack = vec![start];
+            while let Some(d) = stack.pop() {
+                let entries = match std::fs::read_dir(&d) {
+                    Ok(e) => e,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(StoreError::backend(e)),
+                };
+                for entry in entries {
+                    let path = entry.map_err(StoreError::backend)?.path();
+                    if path == root.join(".tmp") {
+                        continue;
+                    }
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else if let Some(key) = path
+                        .strip_prefix(&root)
+                        .ok()
+                        .and_then(|k| k.to_str())
+                        .filter(|k| k.starts_with(&prefix))
+                    {
+                        keys.push(key.to_owned());
+                    }
+                }
+            }
+            keys.sort();
+            Ok(keys)
+        })
+        .await
+        .map_err(StoreError::backend)?
+    }
+
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let path = self.path(key)?;
         match tokio::fs::remove_file(&path).await {

@@ -83,6 +83,11 @@ impl Rail for MemoryRail {
         Ok(())
     }
 
+    async fn backlog(&self) -> Result<u64, RailError> {
+        let s = self.state.lock().expect("rail lock");
+        Ok((s.ready.len() + s.leased.len()) as u64)
+    }
+
     async fn claim_rebuild(&self) -> Result<bool, RailError> {
         // Lives and dies with the process; startup recovery refills it.
         Ok(false)

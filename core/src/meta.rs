@@ -120,6 +120,12 @@ pub trait MetaStore: Send + Sync + 'static {
     /// missing or already final. A worker running it notices and stops.
     async fn cancel_job(&self, id: JobId) -> Result<bool, MetaError>;
 
+    /// Puts a `failed` or `cancelled` job back to `queued` for a new round
+    /// of attempts (same pinned digest, same input): error, output, usage,
+    /// worker and timestamps cleared, `attempt_base = attempts`. False when
+    /// the job is missing or in another state.
+    async fn retry_job(&self, id: JobId) -> Result<bool, MetaError>;
+
     /// Puts `running` jobs whose lease expired back to `queued`; returns them.
     async fn requeue_expired(&self) -> Result<Vec<JobId>, MetaError>;
 

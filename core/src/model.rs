@@ -150,6 +150,10 @@ pub struct DeclaredLimits {
     /// Input accepted at submission, in MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_mib: Option<u64>,
+    /// CPU budget of `process` in wasmtime fuel units (about one per Wasm
+    /// instruction): deterministic, unlike wall time. Unset: not metered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuel: Option<u64>,
 }
 
 /// One immutable, content-addressed version of a processor.
@@ -187,19 +191,37 @@ impl JobId {
         Self(Uuid::now_v7())
     }
 
+    /// An id made at `t` (tests, and ids made for a given time).
+    pub fn at(t: std::time::SystemTime) -> Self {
+        let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let ts = uuid::Timestamp::from_unix(uuid::NoContext, d.as_secs(), d.subsec_nanos());
+        Self(Uuid::new_v7(ts))
+    }
+
+    /// When the id was made (to the millisecond).
+    pub fn created(&self) -> std::time::SystemTime {
+        let (secs, nanos) = self
+            .0
+            .get_timestamp()
+            .map_or((0, 0), |t| t.to_unix());
+        std::time::UNIX_EPOCH + std::time::Duration::new(secs, nanos)
+    }
+
     /// Object-store key of the job's input.
     pub fn input_key(&self) -> String {
         format!("jobs/{self}/input")
     }
 
-    /// Object-store key of the job's output.
-    pub fn output_key(&self) -> String {
-        format!("jobs/{self}/output")
+    /// Object-store key of the output of one attempt. Each attempt writes
+    /// its own object, so a late attempt never overwrites the result of the
+    /// attempt that finished the job.
+    pub fn output_key(&self, attempt: u32) -> String {
+        format!("jobs/{self}/output/{attempt}")
     }
 
-    /// Object-store key of the job's log.
-    pub fn log_key(&self) -> String {
-        format!("jobs/{self}/log")
+    /// Object-store key of the log of one attempt.
+    pub fn log_key(&self, attempt: u32) -> String {
+        format!("jobs/{self}/log/{attempt}")
     }
 }
 
@@ -321,6 +343,9 @@ pub struct Usage {
     pub epoch_ticks: u64,
     /// Bytes the processor wrote as output.
     pub output_bytes: u64,
+    /// Fuel consumed, when the job was metered (its version declared `fuel`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuel_consumed: Option<u64>,
 }
 
 /// Key/value pairs, in order (job params, processor stats).
@@ -345,6 +370,10 @@ pub struct Job {
     pub error: Option<JobError>,
     /// How many times a worker started the job.
     pub attempts: u32,
+    /// `attempts` when the job was last retried by a user: attempts beyond
+    /// it count towards the worker's `max_attempts`.
+    #[serde(default)]
+    pub attempt_base: u32,
     /// The worker that runs (or last ran) the job.
     pub worker: Option<String>,
     /// What the last finished attempt used.
@@ -379,6 +408,7 @@ impl Job {
             params,
             error: None,
             attempts: 0,
+            attempt_base: 0,
             worker: None,
             usage: None,
             limits: pv.limits,

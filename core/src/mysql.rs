@@ -47,11 +47,12 @@ const MIGRATIONS: &[&str] = &[
         KEY jobs_status (status, id),
         KEY jobs_lease (status, lease_until)
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    "ALTER TABLE jobs ADD COLUMN attempt_base INT UNSIGNED NOT NULL DEFAULT 0",
 ];
 
 const JOB_COLUMNS: &str = "id, processor, version, digest, status, params, error_code, \
     error_message, attempts, input_bytes, output_bytes, content_type, stats, created_at, \
-    started_at, finished_at, worker, `usage`, limits";
+    started_at, finished_at, worker, `usage`, limits, attempt_base";
 
 /// [`MetaStore`] on MySQL 8 or MariaDB 10.6+, through a connection pool.
 /// Every query is parameterised.
@@ -215,6 +216,7 @@ fn job_from_row(mut r: Row) -> Result<Job, MetaError> {
         worker: take(&mut r, 16)?,
         usage: take::<Option<String>>(&mut r, 17)?.map(json).transpose()?,
         limits: json(take(&mut r, 18)?)?,
+        attempt_base: take(&mut r, 19)?,
     })
 }
 
@@ -317,6 +319,7 @@ impl MetaStore for MySqlMetaStore {
             j.worker.clone().into(),
             j.usage.as_ref().map(to_json).transpose()?.into(),
             to_json(&j.limits)?.into(),
+            j.attempt_base.into(),
         ];
         let sql = format!(
             "INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({})",
@@ -441,6 +444,20 @@ impl MetaStore for MySqlMetaStore {
                  error_message = 'cancelled on request', finished_at = ?, lease_until = NULL \
                  WHERE id = ? AND status IN ('queued', 'running')",
                 (now_millis().timestamp_millis(), id.to_string()),
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn retry_job(&self, id: JobId) -> Result<bool, MetaError> {
+        let n = self
+            .update(
+                "UPDATE jobs SET status = 'queued', error_code = NULL, error_message = NULL, \
+                 output_bytes = NULL, content_type = NULL, stats = '[]', started_at = NULL, \
+                 finished_at = NULL, worker = NULL, lease_until = NULL, `usage` = NULL, \
+                 attempt_base = attempts \
+                 WHERE id = ? AND status IN ('failed', 'cancelled')",
+                (id.to_string(),),
             )
             .await?;
         Ok(n == 1)

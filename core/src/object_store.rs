@@ -55,6 +55,10 @@ pub trait ObjectStore: Send + Sync + 'static {
 
     /// Removes the object under `key`, if any.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Every key that starts with `prefix` (a `/`-terminated folder or a
+    /// plain prefix), sorted.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
 }
 
 /// Checks that a key is relative, non-empty and made of plain segments.

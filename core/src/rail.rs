@@ -50,6 +50,10 @@ pub trait Rail: Send + Sync + 'static {
     /// Hands a ticket back so that another worker takes it at once.
     async fn release(&self, ticket: &Ticket) -> Result<(), RailError>;
 
+    /// Tickets on the rail not yet acked: waiting, or taken and running.
+    /// Zero means no queued job can be waiting for a ticket it has.
+    async fn backlog(&self) -> Result<u64, RailError>;
+
     /// Returns true — to exactly one caller among all processes — when the
     /// rail is new or lost its data (a Redis restart or `FLUSHALL`) since
     /// that was last claimed. The caller must then put every queued job back

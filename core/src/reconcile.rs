@@ -5,6 +5,9 @@
 //!   process wins [`Rail::claim_rebuild`] and puts every queued job back.
 //! * Jobs left `running` by a dead worker go back to `queued` once their
 //!   lease lapsed, with a fresh ticket.
+//! * Queued jobs without a ticket (the API accepted them while the rail was
+//!   unreachable) get one once the rail is empty: an empty rail while old
+//!   jobs are queued can only mean their tickets were never pushed.
 //!
 //! Duplicate tickets are harmless: a job starts only through
 //! [`MetaStore::start_job`], which lets one worker at a time hold it.
@@ -20,7 +23,13 @@ pub struct Report {
     pub rebuilt: usize,
     /// Jobs whose worker's lease lapsed, requeued.
     pub expired: usize,
+    /// Queued jobs that had no ticket, given one.
+    pub stranded: usize,
 }
+
+/// Queued jobs younger than this are never treated as stranded: their
+/// ticket may be on its way.
+pub const STRANDED_AFTER: Duration = Duration::from_secs(5);
 
 /// Errors of a reconciler pass.
 #[derive(Debug, thiserror::Error)]
@@ -54,14 +63,39 @@ pub async fn pass(meta: &dyn MetaStore, rail: &dyn Rail) -> Result<Report, Recon
         rail.push(id).await?;
         report.expired += 1;
     }
+    if report.rebuilt == 0 && rail.backlog().await? == 0 {
+        report.stranded = give_tickets_to_stranded(meta, rail).await?;
+    }
     if report != Report::default() {
         tracing::info!(
             rebuilt = report.rebuilt,
             expired = report.expired,
+            stranded = report.stranded,
             "reconciler put jobs back on the rail"
         );
     }
     Ok(report)
+}
+
+/// Pushes a ticket for every queued job older than [`STRANDED_AFTER`]
+/// (job ids are time-ordered). Called only when the rail is empty.
+async fn give_tickets_to_stranded(
+    meta: &dyn MetaStore,
+    rail: &dyn Rail,
+) -> Result<usize, ReconcileError> {
+    let cutoff = std::time::SystemTime::now() - STRANDED_AFTER;
+    let (mut after, mut pushed) = (None, 0);
+    loop {
+        let page = meta.queued_jobs(after, 1000).await?;
+        for id in page.iter().filter(|id| id.created() < cutoff) {
+            rail.push(*id).await?;
+            pushed += 1;
+        }
+        match page.last() {
+            Some(last) if page.len() == 1000 => after = Some(*last),
+            _ => return Ok(pushed),
+        }
+    }
 }
 
 /// Runs [`pass`] every `every` until `shutdown`; errors are logged and
@@ -90,6 +124,28 @@ mod tests {
     use crate::{Job, MemoryRail, SqliteMetaStore};
 
     #[tokio::test]
+    async fn old_queued_jobs_on_an_empty_rail_get_tickets() {
+        let meta = SqliteMetaStore::in_memory().unwrap();
+        let rail = MemoryRail::new();
+        let pv = version("p", "1.0.0", b"x");
+        meta.put_version(&pv).await.unwrap();
+        // Made 10 s ago (uuid v7 carries the time); its push "failed".
+        let old = JobId::at(std::time::SystemTime::now() - Duration::from_secs(10));
+        let fresh = JobId::new();
+        for id in [old, fresh] {
+            meta.insert_job(&Job::queued(id, &pv, vec![], 1)).await.unwrap();
+        }
+        rail.push(fresh).await.unwrap();
+        assert_eq!(pass(&meta, &rail).await.unwrap(), Report::default(), "rail not empty");
+        let t = rail.take("w", Duration::from_millis(10)).await.unwrap().unwrap();
+        rail.ack(&t).await.unwrap();
+        let report = pass(&meta, &rail).await.unwrap();
+        assert_eq!(report.stranded, 1, "only the old one: {report:?}");
+        let t = rail.take("w", Duration::from_millis(10)).await.unwrap().unwrap();
+        assert_eq!(t.job_id, old);
+    }
+
+    #[tokio::test]
     async fn expired_leases_get_new_tickets() {
         let meta = SqliteMetaStore::in_memory().unwrap();
         let rail = MemoryRail::new();
@@ -105,8 +161,8 @@ mod tests {
         assert_eq!(
             pass(&meta, &rail).await.unwrap(),
             Report {
-                rebuilt: 0,
-                expired: 1
+                expired: 1,
+                ..Report::default()
             }
         );
         let t = rail

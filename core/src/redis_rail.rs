@@ -315,6 +315,17 @@ impl Rail for RedisRail {
         self.finish_entry(pipe, ticket).await
     }
 
+    async fn backlog(&self) -> Result<u64, RailError> {
+        // Acked entries are deleted (XACK + XDEL): the stream holds exactly
+        // the waiting and the pending tickets.
+        let mut c = self.conn.clone();
+        redis::cmd("XLEN")
+            .arg(&self.stream)
+            .query_async(&mut c)
+            .await
+            .map_err(err)
+    }
+
     async fn claim_rebuild(&self) -> Result<bool, RailError> {
         let mut c = self.conn.clone();
         let set: Option<String> = redis::cmd("SET")

@@ -393,6 +393,23 @@ impl ObjectStore for S3Store {
         }
     }
 
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        let mut keys = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(self.failed("ListObjectsV2", prefix))?;
+            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         validate_key(key)?;
         let req = self.client.delete_object().bucket(&self.bucket).key(key);

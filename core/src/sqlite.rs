@@ -46,7 +46,7 @@ CREATE TABLE jobs (
     limits        TEXT    NOT NULL
 );
 CREATE INDEX jobs_status ON jobs (status, created_at);
-"#];
+"#, "ALTER TABLE jobs ADD COLUMN attempt_base INTEGER NOT NULL DEFAULT 0;"];
 
 /// [`MetaStore`] on a SQLite file (or in memory). Calls run on tokio's
 /// blocking pool; one connection, serialised by a mutex, in WAL mode.
@@ -144,7 +144,7 @@ fn version_from_row(r: &Row<'_>) -> rusqlite::Result<ProcessorVersion> {
 
 const JOB_COLUMNS: &str = "id, processor, version, digest, status, params, error_code, \
     error_message, attempts, input_bytes, output_bytes, content_type, stats, created_at, \
-    started_at, finished_at, worker, usage, limits";
+    started_at, finished_at, worker, usage, limits, attempt_base";
 
 fn job_from_row(r: &Row<'_>) -> rusqlite::Result<Job> {
     let error = match (
@@ -179,6 +179,7 @@ fn job_from_row(r: &Row<'_>) -> rusqlite::Result<Job> {
             None => None,
         },
         limits: serde_json::from_str(&r.get::<_, String>(18)?).map_err(corrupt)?,
+        attempt_base: r.get(19)?,
     })
 }
 
@@ -275,7 +276,7 @@ impl MetaStore for SqliteMetaStore {
             conn.execute(
                 &format!(
                     "INSERT INTO jobs ({JOB_COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
                 ),
                 params![
                     j.id.to_string(),
@@ -297,6 +298,7 @@ impl MetaStore for SqliteMetaStore {
                     j.worker,
                     j.usage.map(|u| serde_json::to_string(&u)).transpose().map_err(MetaError::backend)?,
                     serde_json::to_string(&j.limits).map_err(MetaError::backend)?,
+                    j.attempt_base,
                 ],
             )
             .map_err(db)?;
@@ -422,6 +424,23 @@ impl MetaStore for SqliteMetaStore {
                      error_message = 'cancelled on request', finished_at = ?2, lease_until = NULL \
                      WHERE id = ?1 AND status IN ('queued', 'running')",
                     params![id.to_string(), now_millis().timestamp_millis()],
+                )
+                .map_err(db)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn retry_job(&self, id: JobId) -> Result<bool, MetaError> {
+        self.with(move |conn| {
+            let n = conn
+                .execute(
+                    "UPDATE jobs SET status = 'queued', error_code = NULL, error_message = NULL, \
+                 output_bytes = NULL, content_type = NULL, stats = '[]', started_at = NULL, \
+                 finished_at = NULL, worker = NULL, lease_until = NULL, usage = NULL, \
+                 attempt_base = attempts \
+                     WHERE id = ?1 AND status IN ('failed', 'cancelled')",
+                    params![id.to_string()],
                 )
                 .map_err(db)?;
             Ok(n == 1)

@@ -32,7 +32,7 @@
 
 use agensium_core::{ByteStream, Pairs};
 use agensium_host::bindings::{self, Level, ProcessorPre};
-use agensium_host::{JobLog, Limits, Processor, RunRequest, Runtime};
+use agensium_host::{JobLog, Limits, Metering, Processor, RunRequest, Runtime};
 use anyhow::{Context, Result, anyhow};
 use bytes::Bytes;
 use std::hint::black_box;
@@ -77,11 +77,11 @@ fn main() -> Result<()> {
     let rt = Runtime::new()?;
     tokio.block_on(async {
         println!("\n## 1. Job latency, empty input, {runs} runs (+10% warm-up)");
-        let wc_p = rt.compile(&wc)?;
+        let wc_p = rt.compile(&wc, Metering::Epoch)?;
         latency(&rt, "wordcount", &wc_p, Vec::new(), runs).await?;
         let echo = vec![("mode".to_owned(), "echo".to_owned())];
         match &hostile {
-            Some(h) => latency(&rt, "hostile echo", &rt.compile(h)?, echo.clone(), runs).await?,
+            Some(h) => latency(&rt, "hostile echo", &rt.compile(h, Metering::Epoch)?, echo.clone(), runs).await?,
             None => {
                 println!("(target/fixtures/hostile.wasm missing: `cargo xtask test` builds it)")
             }
@@ -95,13 +95,13 @@ fn main() -> Result<()> {
         let text = gen_text(mb << 20);
         let table = gen_csv(mb << 20);
         println!("\n## 3. Throughput, {mb} MiB from memory in 256 KiB chunks, best of {REPS}");
-        let csv_p = rt.compile(&csv)?;
+        let csv_p = rt.compile(&csv, Metering::Epoch)?;
         let wc_rate =
             throughput(&rt, "wordcount", &wc_p, &[], &text, Some(native_wordcount)).await?;
         let csv_rate =
             throughput(&rt, "csv-to-jsonl", &csv_p, &[], &table, Some(native_csv)).await?;
         if let Some(h) = &hostile {
-            let echo_p = rt.compile(h)?;
+            let echo_p = rt.compile(h, Metering::Epoch)?;
             throughput(&rt, "hostile echo", &echo_p, &echo, &text, None).await?;
         }
 
@@ -165,13 +165,13 @@ fn compile_vs_load(rt: &Runtime, name: &str, wasm: &[u8]) -> Result<()> {
     let (mut compile, mut load, mut artifact) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..10 {
         let t = Instant::now();
-        artifact = rt.precompile(wasm)?.1;
+        artifact = rt.precompile(wasm, Metering::Epoch)?.1;
         compile.push(t.elapsed());
     }
     std::fs::write(&path, &artifact)?;
     for _ in 0..10 {
         let t = Instant::now();
-        black_box(rt.load_artifact(&path)?);
+        black_box(rt.load_artifact(&path, Metering::Epoch)?);
         load.push(t.elapsed());
     }
     let (c, l) = (median(compile), median(load));

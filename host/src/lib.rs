@@ -15,7 +15,7 @@ mod sandbox;
 pub mod worker;
 
 pub use joblog::JobLog;
-pub use limits::Limits;
+pub use limits::{DEFAULT_FUEL_CEILING, Limits};
 pub use loader::{LoadError, Loader, Source};
-pub use runtime::{Processor, Runtime, ValidateError};
+pub use runtime::{Metering, Processor, Runtime, ValidateError};
 pub use sandbox::{Outcome, RunRequest};

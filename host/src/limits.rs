@@ -3,6 +3,9 @@
 use agensium_core::DeclaredLimits;
 use std::time::Duration;
 
+/// The default cap of declared fuel: 10^13 units, hours of CPU.
+pub const DEFAULT_FUEL_CEILING: u64 = 10_000_000_000_000;
+
 /// Limits of one job run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -14,6 +17,10 @@ pub struct Limits {
     pub output_bytes: u64,
     /// Bytes kept of the job's log.
     pub log_bytes: usize,
+    /// Fuel (about one unit per Wasm instruction) `process` may burn; `None`
+    /// runs the job unmetered, on the engine without fuel accounting. As a
+    /// ceiling, `None` means no cap.
+    pub fuel: Option<u64>,
 }
 
 impl Default for Limits {
@@ -23,6 +30,7 @@ impl Default for Limits {
             wall_time: Duration::from_secs(60),
             output_bytes: 16 << 30,
             log_bytes: 1 << 20,
+            fuel: None,
         }
     }
 }
@@ -35,6 +43,7 @@ impl Limits {
             wall_time: Duration::from_secs(3600),
             output_bytes: 1 << 40,
             log_bytes: 16 << 20,
+            fuel: Some(DEFAULT_FUEL_CEILING),
         }
     }
 
@@ -69,6 +78,10 @@ impl Limits {
                 defaults.log_bytes as u64,
                 ceilings.log_bytes as u64,
             ) as usize,
+            fuel: declared
+                .fuel
+                .or(defaults.fuel)
+                .map(|f| ceilings.fuel.map_or(f, |c| f.min(c))),
         }
     }
 
@@ -84,6 +97,7 @@ impl Limits {
             ),
             ("output_mib", d.output_mib, self.output_bytes >> 20),
             ("log_kib", d.log_kib, self.log_bytes as u64 >> 10),
+            ("fuel", d.fuel, self.fuel.unwrap_or(u64::MAX)),
         ];
         checks
             .into_iter()
@@ -167,6 +181,38 @@ mod tests {
             Some(("timeout_ms", 10_000_000, 3_600_000))
         );
         assert_eq!(ceil.exceeded_by(&DeclaredLimits::default()), None);
+        assert_eq!(l.fuel, None, "no fuel declared: unmetered");
+    }
+
+    #[test]
+    fn fuel_is_metered_only_when_declared_or_defaulted_and_capped() {
+        let (def, ceil) = (Limits::default(), Limits::default_ceilings());
+        let declared = |fuel| DeclaredLimits {
+            fuel: Some(fuel),
+            ..Default::default()
+        };
+        assert_eq!(Limits::resolve(&def, &ceil, &declared(5)).fuel, Some(5));
+        let capped = Limits {
+            fuel: Some(100),
+            ..ceil
+        };
+        assert_eq!(
+            Limits::resolve(&def, &capped, &declared(500)).fuel,
+            Some(100)
+        );
+        assert_eq!(
+            capped.exceeded_by(&declared(500)),
+            Some(("fuel", 500, 100))
+        );
+        let metered_default = Limits {
+            fuel: Some(7),
+            ..def
+        };
+        let none = DeclaredLimits::default();
+        assert_eq!(
+            Limits::resolve(&metered_default, &ceil, &none).fuel,
+            Some(7)
+        );
     }
 
     #[test]

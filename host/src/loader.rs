@@ -2,7 +2,7 @@
 //! artifact cache, the precompiled artifact in the object store, and only
 //! then compiling the component (which also fills both caches).
 
-use crate::{Processor, Runtime, ValidateError};
+use crate::{Metering, Processor, Runtime, ValidateError};
 use agensium_core::object_store::{collect, once};
 use agensium_core::{Digest, ObjectStore, ProcessorVersion, StoreError};
 use std::collections::HashMap;
@@ -49,7 +49,7 @@ pub struct Loader {
     runtime: Arc<Runtime>,
     objects: Arc<dyn ObjectStore>,
     cache_dir: PathBuf,
-    cells: Mutex<HashMap<Digest, Arc<OnceCell<Processor>>>>,
+    cells: Mutex<HashMap<(Digest, Metering), Arc<OnceCell<Processor>>>>,
 }
 
 impl Loader {
@@ -64,19 +64,23 @@ impl Loader {
     }
 
     /// The processor of `digest`, where it came from and how long loading took.
-    pub async fn get(&self, digest: &Digest) -> Result<(Processor, Source, Duration), LoadError> {
+    pub async fn get(
+        &self,
+        digest: &Digest,
+        metering: Metering,
+    ) -> Result<(Processor, Source, Duration), LoadError> {
         let t = Instant::now();
         let cell = self
             .cells
             .lock()
             .expect("loader lock")
-            .entry(digest.clone())
+            .entry((digest.clone(), metering))
             .or_default()
             .clone();
         let mut source = Source::Memory;
         let p = cell
             .get_or_try_init(|| async {
-                let (p, s) = self.load(digest).await?;
+                let (p, s) = self.load(digest, metering).await?;
                 source = s;
                 Ok::<_, LoadError>(p)
             })
@@ -85,11 +89,15 @@ impl Loader {
         Ok((p, source, t.elapsed()))
     }
 
-    async fn load(&self, digest: &Digest) -> Result<(Processor, Source), LoadError> {
-        let key = self.runtime.artifact_key(digest);
+    async fn load(
+        &self,
+        digest: &Digest,
+        metering: Metering,
+    ) -> Result<(Processor, Source), LoadError> {
+        let key = self.runtime.artifact_key(digest, metering);
         let local = self.cache_dir.join(key.replace('/', "-"));
         if local.exists() {
-            match self.deserialize(&local).await {
+            match self.deserialize(&local, metering).await {
                 Ok(p) => return Ok((p, Source::LocalArtifact)),
                 Err(e) => {
                     tracing::warn!(path = %local.display(), error = %e, "dropping a bad cached artifact");
@@ -103,7 +111,7 @@ impl Loader {
                     .await
                     .map_err(StoreError::backend)?;
                 self.write_local(&local, &bytes).await;
-                match self.deserialize(&local).await {
+                match self.deserialize(&local, metering).await {
                     Ok(p) => return Ok((p, Source::StoredArtifact)),
                     Err(e) => {
                         tracing::warn!(%key, error = %e, "stored artifact unusable; compiling")
@@ -129,7 +137,7 @@ impl Loader {
             return Err(LoadError::Corrupt(digest.clone()));
         }
         let rt = self.runtime.clone();
-        let (p, artifact) = tokio::task::spawn_blocking(move || rt.precompile(&bytes))
+        let (p, artifact) = tokio::task::spawn_blocking(move || rt.precompile(&bytes, metering))
             .await
             .map_err(|e| ValidateError::Invalid(format!("compiler crashed: {e}")))??;
         tracing::info!(%digest, "compiled a processor that had no usable artifact");
@@ -140,9 +148,9 @@ impl Loader {
         Ok((p, Source::Compiled))
     }
 
-    async fn deserialize(&self, path: &Path) -> Result<Processor, ValidateError> {
+    async fn deserialize(&self, path: &Path, metering: Metering) -> Result<Processor, ValidateError> {
         let (rt, path) = (self.runtime.clone(), path.to_path_buf());
-        tokio::task::spawn_blocking(move || rt.load_artifact(&path))
+        tokio::task::spawn_blocking(move || rt.load_artifact(&path, metering))
             .await
             .map_err(|e| ValidateError::Invalid(format!("loader crashed: {e}")))?
     }

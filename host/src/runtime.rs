@@ -4,14 +4,52 @@ use crate::bindings;
 use crate::sandbox::JobState;
 use agensium_core::Digest;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// A validated, compiled processor, ready to instantiate in microseconds.
-pub type Processor = bindings::ProcessorPre<JobState>;
+#[derive(Clone)]
+pub struct Processor {
+    pre: bindings::ProcessorPre<JobState>,
+    metering: Metering,
+}
+
+impl Processor {
+    /// The pre-instantiated component (its engine is the one to run it on).
+    pub fn pre(&self) -> &bindings::ProcessorPre<JobState> {
+        &self.pre
+    }
+
+    /// Whether it was compiled with fuel accounting.
+    pub fn metering(&self) -> Metering {
+        self.metering
+    }
+}
+
+/// How a processor's CPU use is bounded. Fuel accounting makes generated
+/// code slower (1–25%), so it lives on a second engine used only by versions
+/// that declare fuel; everything else runs with epoch interruption alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metering {
+    /// Wall time only (epoch interruption).
+    Epoch,
+    /// Wall time and a deterministic fuel budget.
+    Fuel,
+}
+
+impl Metering {
+    /// The metering a job with these limits needs.
+    pub fn of(limits: &crate::Limits) -> Self {
+        if limits.fuel.is_some() {
+            Self::Fuel
+        } else {
+            Self::Epoch
+        }
+    }
+}
 
 /// How often the epoch ticks; the granularity of wall-time limits.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -49,33 +87,32 @@ impl ValidateError {
     }
 }
 
-/// Owns the engine and the linker shared by every job. Compiles, checks and
-/// (de)serializes components; see [`crate::Loader`] for the per-digest cache.
-pub struct Runtime {
+/// One engine (epoch-only or fuel-metered) with its linker.
+struct Flavor {
     engine: Engine,
     linker: Linker<JobState>,
     compat: String,
-    ticker_stop: Arc<AtomicBool>,
+    metering: Metering,
 }
 
-/// Most component instances alive at once in one process (pooling allocator).
-const MAX_INSTANCES: u32 = 128;
-
-impl Runtime {
-    /// Builds the engine (component model, epoch interruption, pooling
-    /// allocator with copy-on-write memory images) and the linker with the
-    /// host functions and a deny-by-default WASI.
-    pub fn new() -> anyhow::Result<Self> {
+impl Flavor {
+    fn new(metering: Metering) -> anyhow::Result<Self> {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        config.consume_fuel(metering == Metering::Fuel);
         config.memory_init_cow(true);
+        // The metered engine serves few versions: a smaller pool.
+        let instances = match metering {
+            Metering::Epoch => MAX_INSTANCES,
+            Metering::Fuel => MAX_INSTANCES / 4,
+        };
         let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(MAX_INSTANCES)
-            .total_core_instances(MAX_INSTANCES * 8)
-            .total_memories(MAX_INSTANCES * 2)
-            .total_tables(MAX_INSTANCES * 8)
-            .total_stacks(MAX_INSTANCES)
+        pool.total_component_instances(instances)
+            .total_core_instances(instances * 8)
+            .total_memories(instances * 2)
+            .total_tables(instances * 8)
+            .total_stacks(instances)
             .max_memory_size(4 << 30);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config)?;
@@ -84,55 +121,135 @@ impl Runtime {
         bindings::Processor::add_to_linker::<JobState, HasSelf<JobState>>(&mut linker, |s| s)?;
         let mut h = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
-        let compat = format!("{:016x}", h.finish());
+        metering.hash(&mut h);
+        Ok(Self {
+            compat: format!("{:016x}", h.finish()),
+            engine,
+            linker,
+            metering,
+        })
+    }
 
+    fn prepare(&self, component: &Component) -> Result<Processor, ValidateError> {
+        let pre = self.linker.instantiate_pre(component).map_err(|e| {
+            ValidateError::WrongWorld(format!("{e:#}{}", unsatisfied(&self.engine, component)))
+        })?;
+        let pre = bindings::ProcessorPre::new(pre)
+            .map_err(|e| ValidateError::WrongWorld(format!("{e:#}")))?;
+        Ok(Processor {
+            pre,
+            metering: self.metering,
+        })
+    }
+}
+
+/// Owns the engines and linkers shared by every job. Compiles, checks and
+/// (de)serializes components; see [`crate::Loader`] for the per-digest cache.
+/// The fuel-metered engine is created on first use.
+pub struct Runtime {
+    epoch: Flavor,
+    fuel: OnceLock<Flavor>,
+    fuel_init: Mutex<()>,
+    /// The metered engine, for the epoch ticker once it exists.
+    fuel_engine: Arc<OnceLock<Engine>>,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+/// Most component instances alive at once in one process (pooling allocator).
+const MAX_INSTANCES: u32 = 128;
+
+impl Runtime {
+    /// Builds the epoch engine (component model, epoch interruption, pooling
+    /// allocator with copy-on-write memory images), its linker with the host
+    /// functions and a deny-by-default WASI, and the epoch ticker.
+    pub fn new() -> anyhow::Result<Self> {
+        let epoch = Flavor::new(Metering::Epoch)?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
-        let (stop, ticking) = (ticker_stop.clone(), engine.clone());
+        let fuel_engine: Arc<OnceLock<Engine>> = Arc::default();
+        let (stop, ticking, metered) = (
+            ticker_stop.clone(),
+            epoch.engine.clone(),
+            fuel_engine.clone(),
+        );
         std::thread::Builder::new()
             .name("agensium-epoch".into())
             .spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     std::thread::sleep(EPOCH_TICK);
                     ticking.increment_epoch();
+                    if let Some(e) = metered.get() {
+                        e.increment_epoch();
+                    }
                 }
             })?;
         Ok(Self {
-            engine,
-            linker,
-            compat,
+            epoch,
+            fuel: OnceLock::new(),
+            fuel_init: Mutex::new(()),
+            fuel_engine,
             ticker_stop,
         })
     }
 
-    /// The wasmtime engine.
+    fn flavor(&self, metering: Metering) -> Result<&Flavor, ValidateError> {
+        if metering == Metering::Epoch {
+            return Ok(&self.epoch);
+        }
+        if let Some(f) = self.fuel.get() {
+            return Ok(f);
+        }
+        let _once = self.fuel_init.lock().unwrap_or_else(|e| e.into_inner());
+        if self.fuel.get().is_none() {
+            let f = Flavor::new(Metering::Fuel)
+                .map_err(|e| ValidateError::Invalid(format!("starting the fuel engine: {e:#}")))?;
+            let _ = self.fuel_engine.set(f.engine.clone());
+            let _ = self.fuel.set(f);
+        }
+        Ok(self.fuel.get().expect("just set"))
+    }
+
+    /// The epoch-only wasmtime engine.
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        &self.epoch.engine
     }
 
     /// Object-store key of the precompiled artifact of `digest` for this
-    /// engine: artifacts from other wasmtime versions or settings never match.
-    pub fn artifact_key(&self, digest: &Digest) -> String {
-        format!("artifacts/{}-{}.cwasm", digest.hex(), self.compat)
+    /// engine and metering: artifacts from other wasmtime versions or
+    /// settings never match.
+    pub fn artifact_key(&self, digest: &Digest, metering: Metering) -> String {
+        let compat = match self.flavor(metering) {
+            Ok(f) => f.compat.clone(),
+            Err(_) => format!("{metering:?}"),
+        };
+        format!("artifacts/{}-{compat}.cwasm", digest.hex())
     }
 
     /// Checks that `bytes` is a component of the processor world whose
     /// imports the host satisfies, and compiles it. CPU-heavy: call from a
     /// blocking context.
-    pub fn compile(&self, bytes: &[u8]) -> Result<Processor, ValidateError> {
-        self.compile_component(bytes).map(|(p, _)| p)
+    pub fn compile(&self, bytes: &[u8], metering: Metering) -> Result<Processor, ValidateError> {
+        self.compile_component(bytes, metering).map(|(p, _)| p)
     }
 
     /// Like [`Runtime::compile`], and also serializes the compiled code so
     /// that workers load it without compiling.
-    pub fn precompile(&self, bytes: &[u8]) -> Result<(Processor, Vec<u8>), ValidateError> {
-        let (p, component) = self.compile_component(bytes)?;
+    pub fn precompile(
+        &self,
+        bytes: &[u8],
+        metering: Metering,
+    ) -> Result<(Processor, Vec<u8>), ValidateError> {
+        let (p, component) = self.compile_component(bytes, metering)?;
         let artifact = component
             .serialize()
             .map_err(|e| ValidateError::Invalid(format!("serializing: {e:#}")))?;
         Ok((p, artifact))
     }
 
-    fn compile_component(&self, bytes: &[u8]) -> Result<(Processor, Component), ValidateError> {
+    fn compile_component(
+        &self,
+        bytes: &[u8],
+        metering: Metering,
+    ) -> Result<(Processor, Component), ValidateError> {
         if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
             return Err(ValidateError::NotWasm);
         }
@@ -140,9 +257,10 @@ impl Runtime {
         if bytes[6..8] == [0, 0] {
             return Err(ValidateError::CoreModule);
         }
-        let component = Component::new(&self.engine, bytes)
+        let flavor = self.flavor(metering)?;
+        let component = Component::new(&flavor.engine, bytes)
             .map_err(|e| ValidateError::Invalid(format!("{e:#}")))?;
-        Ok((self.prepare(&component)?, component))
+        Ok((flavor.prepare(&component)?, component))
     }
 
     /// Loads a precompiled artifact written by [`Runtime::precompile`].
@@ -150,20 +268,18 @@ impl Runtime {
     /// The file must come from a trusted place (this process's cache, or the
     /// object store, which only the API writes after compiling): loading a
     /// crafted artifact runs arbitrary native code. See SECURITY.md.
-    pub fn load_artifact(&self, path: &std::path::Path) -> Result<Processor, ValidateError> {
+    pub fn load_artifact(
+        &self,
+        path: &std::path::Path,
+        metering: Metering,
+    ) -> Result<Processor, ValidateError> {
+        let flavor = self.flavor(metering)?;
         // SAFETY: artifacts are produced by `precompile` of this engine
         // configuration (the key carries the compatibility hash) and stored
         // by trusted components only; wasmtime checks the header.
-        let component = unsafe { Component::deserialize_file(&self.engine, path) }
+        let component = unsafe { Component::deserialize_file(&flavor.engine, path) }
             .map_err(|e| ValidateError::Invalid(format!("loading artifact: {e:#}")))?;
-        self.prepare(&component)
-    }
-
-    fn prepare(&self, component: &Component) -> Result<Processor, ValidateError> {
-        let pre = self.linker.instantiate_pre(component).map_err(|e| {
-            ValidateError::WrongWorld(format!("{e:#}{}", unsatisfied(&self.engine, component)))
-        })?;
-        Processor::new(pre).map_err(|e| ValidateError::WrongWorld(format!("{e:#}")))
+        flavor.prepare(&component)
     }
 }
 
@@ -204,26 +320,32 @@ impl Drop for Runtime {
 mod tests {
     use super::*;
 
+    impl Runtime {
+        fn compile_epoch(&self, bytes: &[u8]) -> Result<Processor, ValidateError> {
+            self.compile(bytes, Metering::Epoch)
+        }
+    }
+
     #[test]
     fn rejects_non_wasm_core_modules_and_wrong_worlds() {
         let rt = Runtime::new().unwrap();
         assert!(matches!(
-            rt.compile(b"hello world"),
+            rt.compile_epoch(b"hello world"),
             Err(ValidateError::NotWasm)
         ));
         // The smallest core module: magic + version 1.
         let core = b"\0asm\x01\0\0\0";
-        assert!(matches!(rt.compile(core), Err(ValidateError::CoreModule)));
+        assert!(matches!(rt.compile_epoch(core), Err(ValidateError::CoreModule)));
         // The smallest component: magic + version 0x0d, layer 1. It exports nothing.
         let empty = b"\0asm\x0d\0\x01\0";
-        let Err(err) = rt.compile(empty) else {
+        let Err(err) = rt.compile_epoch(empty) else {
             panic!("an empty component is no processor")
         };
         assert!(matches!(err, ValidateError::WrongWorld(_)), "{err}");
         assert!(err.to_string().contains("process"), "{err}");
         let truncated = b"\0asm\x0d\0\x01\0\x07\x05";
         assert!(matches!(
-            rt.compile(truncated),
+            rt.compile_epoch(truncated),
             Err(ValidateError::Invalid(_))
         ));
     }

@@ -3,7 +3,7 @@
 use crate::bindings::{self, Level};
 use crate::joblog::JobLog;
 use crate::limits::{Limiter, Limits};
-use crate::runtime::{Processor, Runtime};
+use crate::runtime::{Metering, Processor, Runtime};
 use agensium_core::{ByteStream, JobError, Pairs};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
@@ -153,6 +153,12 @@ pub struct Outcome {
     pub wall_time: Duration,
     /// Epoch ticks the processor ran through.
     pub epoch_ticks: u64,
+    /// Fuel burnt, when the processor ran metered.
+    pub fuel_consumed: Option<u64>,
+    /// When `process` was called (after instantiation).
+    pub entered: Instant,
+    /// When `process` returned or was stopped.
+    pub returned: Instant,
 }
 
 impl Runtime {
@@ -192,8 +198,17 @@ impl Runtime {
             cancel: cancel.clone(),
             ticks: 0,
         };
-        let mut store = Store::new(self.engine(), state);
+        // The processor's own engine: epoch-only or fuel-metered.
+        let mut store = Store::new(processor.pre().engine(), state);
         store.limiter(|s| &mut s.limiter);
+        let fuel = match (processor.metering(), limits.fuel) {
+            (Metering::Fuel, budget) => {
+                let budget = budget.unwrap_or(u64::MAX);
+                store.set_fuel(budget).expect("a metered engine accepts fuel");
+                Some(budget)
+            }
+            (Metering::Epoch, _) => None,
+        };
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut ctx| {
             let state = ctx.data_mut();
@@ -210,9 +225,11 @@ impl Runtime {
             }
         });
 
+        let mut entered = started;
         let called = {
             let call = async {
-                let instance = processor.instantiate_async(&mut store).await?;
+                let instance = processor.pre().instantiate_async(&mut store).await?;
+                entered = Instant::now();
                 instance.call_process(&mut store, &params).await
             };
             // Host calls (reads, writes) do not tick the epoch; this bounds them too.
@@ -225,7 +242,9 @@ impl Runtime {
                 Err(why) => Err(store.data_mut().stop(why)),
             }
         };
-        let wall_time = started.elapsed();
+        let returned = Instant::now();
+        let wall_time = returned - started;
+        let fuel_consumed = fuel.map(|budget| budget - store.get_fuel().unwrap_or(0));
         let state = store.data_mut();
         let result = match called {
             Ok(Ok(summary)) => match state.flush().await {
@@ -251,6 +270,9 @@ impl Runtime {
             peak_memory: state.limiter.peak,
             wall_time,
             epoch_ticks: state.ticks,
+            fuel_consumed,
+            entered,
+            returned,
         }
     }
 }
@@ -322,6 +344,15 @@ fn classify(state: &JobState, e: wasmtime::Error, limits: &Limits) -> JobError {
         );
     }
     let detail = match e.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::OutOfFuel) => {
+            return JobError::new(
+                "fuel_limit",
+                format!(
+                    "CPU limit of {} fuel units exhausted",
+                    limits.fuel.unwrap_or(u64::MAX)
+                ),
+            );
+        }
         Some(wasmtime::Trap::StackOverflow) => {
             return JobError::new(
                 "stack_overflow",

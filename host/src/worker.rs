@@ -1,6 +1,6 @@
 //! The worker loop: take a ticket, run the job, record the outcome, ack.
 
-use crate::{JobLog, Limits, LoadError, Loader, Outcome, RunRequest, Runtime};
+use crate::{JobLog, Limits, LoadError, Loader, Metering, Outcome, RunRequest, Runtime};
 use agensium_core::object_store::once;
 use agensium_core::{
     Backends, Finish, JobError, JobId, MetaError, RailError, StoreError, Ticket, Usage,
@@ -8,10 +8,15 @@ use agensium_core::{
 use bytes::Bytes;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
+
+/// Longest a take waits for a ticket (and shutdown for a take).
+const TAKE_WAIT: Duration = Duration::from_secs(1);
+/// Attempts to hand a job's row back before leaving it to its lease.
+const REQUEUE_TRIES: u32 = 6;
 
 /// How often a running job's row is checked for cancellation.
 const CANCEL_POLL: Duration = Duration::from_millis(200);
@@ -137,12 +142,19 @@ impl Worker {
     async fn slot(&self, slot: usize, shutdown: CancellationToken) {
         let consumer = format!("{}-{slot}", self.config.name);
         let mut rail_errors = 0u32;
-        loop {
-            let taken = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                t = self.backends.rail.take(&consumer, Duration::from_secs(1)) => t,
-            };
-            match taken {
+        // A take is never abandoned half-way: a blocking read dropped on
+        // shutdown would still be answered by the rail (Redis delivers the
+        // next ticket to the dead read), stranding that ticket until its
+        // lease lapsed. Takes wait at most TAKE_WAIT, which bounds how long
+        // shutdown waits for them.
+        while !shutdown.is_cancelled() {
+            match self.backends.rail.take(&consumer, TAKE_WAIT).await {
+                Ok(Some(ticket)) if shutdown.is_cancelled() => {
+                    // Taken while stopping: straight back for another worker.
+                    if let Err(e) = self.backends.rail.release(&ticket).await {
+                        warn!(job = %ticket.job_id, error = %e, "release failed");
+                    }
+                }
                 Ok(Some(ticket)) => {
                     rail_errors = 0;
                     self.handle(&consumer, ticket).await;
@@ -151,7 +163,10 @@ impl Worker {
                 Err(e) => {
                     rail_errors += 1;
                     warn!(error = %e, "taking a ticket failed");
-                    tokio::time::sleep(backoff(rail_errors)).await;
+                    tokio::select! {
+                        _ = shutdown.cancelled() => {}
+                        _ = tokio::time::sleep(backoff(rail_errors)) => {}
+                    }
                 }
             }
         }
@@ -159,7 +174,8 @@ impl Worker {
 
     async fn handle(&self, owner: &str, ticket: Ticket) {
         let id = ticket.job_id;
-        match self.process(owner, &ticket).await {
+        let taken = Instant::now();
+        match self.process(owner, &ticket, taken).await {
             Ok(()) => {
                 if let Err(e) = self.backends.rail.ack(&ticket).await {
                     warn!(job = %id, error = %e, "ack failed; the ticket will be redelivered");
@@ -167,8 +183,22 @@ impl Worker {
             }
             Err(e) => {
                 warn!(job = %id, error = %e, "handing the job back");
-                if let Err(e) = self.backends.meta.requeue_job(id, owner).await {
-                    warn!(job = %id, error = %e, "requeue failed; the lease will lapse");
+                // The row goes back to `queued` before the ticket goes back,
+                // or the next taker finds it still leased to us and drops
+                // the ticket. Retried through short outages; past that the
+                // lease lapses and the reconciler requeues the job.
+                for tries in 1.. {
+                    match self.backends.meta.requeue_job(id, owner).await {
+                        Ok(_) => break,
+                        Err(e) if tries < REQUEUE_TRIES && !self.handback.is_cancelled() => {
+                            warn!(job = %id, error = %e, "requeue failed; retrying");
+                            tokio::time::sleep(backoff(tries)).await;
+                        }
+                        Err(e) => {
+                            warn!(job = %id, error = %e, "requeue failed; the lease will lapse");
+                            break;
+                        }
+                    }
                 }
                 if !matches!(e, Infra::ShuttingDown) {
                     tokio::time::sleep(backoff(ticket.deliveries)).await;
@@ -181,15 +211,19 @@ impl Worker {
     }
 
     /// Drives one job to a final state. `Err` means the job is not finished.
-    async fn process(&self, owner: &str, ticket: &Ticket) -> Result<(), Infra> {
+    async fn process(&self, owner: &str, ticket: &Ticket, taken: Instant) -> Result<(), Infra> {
         let (b, id, lease) = (&self.backends, ticket.job_id, self.config.lease);
         let Some(job) = b.meta.start_job(id, owner, lease).await? else {
             return Ok(()); // missing, final, or running elsewhere: the ticket is stale
         };
-        if job.attempts > self.config.max_attempts {
+        if job.attempts - job.attempt_base > self.config.max_attempts {
             let e = JobError::new(
                 "max_attempts",
-                format!("gave up after {} attempts", self.config.max_attempts),
+                format!(
+                    "gave up after {} attempts that failed on infrastructure errors or lost \
+                     workers (see the logs of earlier attempts); POST /v1/jobs/{id}/retry runs it again",
+                    self.config.max_attempts
+                ),
             );
             b.meta
                 .finish_job(id, owner, &Finish::Failed(e), None)
@@ -201,7 +235,8 @@ impl Worker {
         let limits = Limits::resolve(&self.config.limits, &self.config.ceilings, &job.limits);
         let log = JobLog::new(limits.log_bytes);
         let mut usage = None;
-        let finish = match self.loader.get(&job.digest).await {
+        let mut returned = None;
+        let finish = match self.loader.get(&job.digest, Metering::of(&limits)).await {
             Err(LoadError::Store(e)) => return Err(e.into()),
             Err(e) => {
                 let code = match e {
@@ -218,20 +253,29 @@ impl Worker {
                     "agensium",
                     &format!("processor loaded from {source:?} in {took:.1?}"),
                 );
-                let (finish, used) = self
-                    .run_job(id, owner, &processor, job.params, limits, log.clone())
+                let (finish, used, entered, left) = self
+                    .run_job(&job, owner, &processor, limits, log.clone())
                     .await?;
+                metrics::histogram!("agensium_job_setup_seconds")
+                    .record((entered - taken).as_secs_f64());
                 usage = Some(used);
+                returned = Some(left);
                 finish
             }
         };
         heartbeat.abort();
-        b.objects.put(&id.log_key(), once(log.contents())).await?;
+        b.objects
+            .put(&id.log_key(job.attempts), once(log.contents()))
+            .await?;
         if !b
             .meta
             .finish_job(id, owner, &finish, usage.as_ref())
             .await?
         {
+            // This attempt lost the job: its output must not linger.
+            if let Err(e) = b.objects.delete(&id.output_key(job.attempts)).await {
+                warn!(job = %id, error = %e, "deleting a superseded attempt's output failed");
+            }
             match b.meta.get_job(id).await? {
                 Some(j) if j.status == agensium_core::JobStatus::Cancelled => {
                     info!(job = %id, "job cancelled")
@@ -240,13 +284,45 @@ impl Worker {
             }
             return Ok(());
         }
+        if job.attempts > 1 {
+            self.drop_other_attempts(id, job.attempts).await;
+        }
+        if let Some(returned) = returned {
+            metrics::histogram!("agensium_job_finish_seconds")
+                .record(returned.elapsed().as_secs_f64());
+        }
+        metrics::histogram!("agensium_job_seconds").record(taken.elapsed().as_secs_f64());
         match &finish {
             Finish::Succeeded { output_bytes, .. } => {
+                metrics::counter!("agensium_jobs_total", "status" => "succeeded").increment(1);
                 info!(job = %id, output_bytes, "job succeeded")
             }
-            Finish::Failed(e) => info!(job = %id, code = %e.code, "job failed"),
+            Finish::Failed(e) => {
+                metrics::counter!("agensium_jobs_total", "status" => "failed").increment(1);
+                info!(job = %id, code = %e.code, "job failed")
+            }
         }
         Ok(())
+    }
+
+    /// Deletes the outputs of earlier attempts of a job that attempt
+    /// `winner` finished: a worker that died after uploading cannot clean
+    /// up after itself. (A late attempt still running deletes its own when
+    /// it fails to finish the job.)
+    async fn drop_other_attempts(&self, id: JobId, winner: u32) {
+        let objects = &self.backends.objects;
+        let keep = id.output_key(winner);
+        match objects.list(&format!("jobs/{id}/output/")).await {
+            Ok(keys) => {
+                for key in keys.into_iter().filter(|k| *k != keep) {
+                    info!(job = %id, %key, "deleting the output of a superseded attempt");
+                    if let Err(e) = objects.delete(&key).await {
+                        warn!(job = %id, %key, error = %e, "deleting a superseded output failed");
+                    }
+                }
+            }
+            Err(e) => warn!(job = %id, error = %e, "listing earlier attempts' outputs failed"),
+        }
     }
 
     /// Polls the job row while it runs and cancels `token` once the job is
@@ -293,14 +369,14 @@ impl Worker {
 
     async fn run_job(
         &self,
-        id: JobId,
+        job: &agensium_core::Job,
         owner: &str,
         processor: &crate::Processor,
-        params: agensium_core::Pairs,
         limits: Limits,
         log: JobLog,
-    ) -> Result<(Finish, Usage), Infra> {
-        let objects = &self.backends.objects;
+    ) -> Result<(Finish, Usage, Instant, Instant), Infra> {
+        let (id, objects) = (job.id, &self.backends.objects);
+        let output_key = id.output_key(job.attempts);
         let input = objects.get(&id.input_key()).await?;
         let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(4);
         let sink = objects.clone();
@@ -309,13 +385,13 @@ impl Worker {
                 let body = futures::stream::unfold(rx, |mut rx| async move {
                     rx.recv().await.map(|c| (c, rx))
                 });
-                sink.put(&id.output_key(), Box::pin(body)).await
+                sink.put(&output_key, Box::pin(body)).await
             });
         // Cancelled by the API (watched below) or by the end of the shutdown grace.
         let cancel = self.handback.child_token();
         let _watch = self.watch_cancel(id, owner, cancel.clone());
         let req = RunRequest {
-            params,
+            params: job.params.clone(),
             input,
             output: tx,
             limits,
@@ -328,6 +404,9 @@ impl Worker {
             peak_memory,
             wall_time,
             epoch_ticks,
+            fuel_consumed,
+            entered,
+            returned,
         } = self.runtime.run(processor, req).await;
         let uploaded = upload.await.map_err(|e| Infra::Join(e.to_string()))?;
         if self.handback.is_cancelled() && result.is_err() {
@@ -338,6 +417,7 @@ impl Worker {
             wall_time_ms: wall_time.as_millis() as u64,
             epoch_ticks,
             output_bytes,
+            fuel_consumed,
         };
         let finish = match result {
             Ok((content_type, stats)) => Finish::Succeeded {
@@ -347,7 +427,7 @@ impl Worker {
             },
             Err(e) => Finish::Failed(e),
         };
-        Ok((finish, usage))
+        Ok((finish, usage, entered, returned))
     }
 }
 
@@ -366,7 +446,27 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Exponential backoff, 250 ms doubling up to 30 s.
+/// Exponential backoff with full jitter: a random wait in
+/// `[d/2, d]`, where `d` is 250 ms doubling per attempt up to 30 s, so
+/// workers hit by the same outage do not retry in lockstep.
 fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(250u64.saturating_mul(1 << attempt.min(7))).min(Duration::from_secs(30))
+    let d = Duration::from_millis(250u64.saturating_mul(1 << attempt.min(7)))
+        .min(Duration::from_secs(30));
+    d.mul_f64(0.5 + fastrand::f64() / 2.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        for attempt in 0..20 {
+            let d = Duration::from_millis(250u64 << attempt.min(7)).min(Duration::from_secs(30));
+            let b = backoff(attempt);
+            assert!(b >= d / 2 && b <= d, "attempt {attempt}: {b:?} vs {d:?}");
+        }
+        let spread: std::collections::HashSet<_> = (0..50).map(|_| backoff(3)).collect();
+        assert!(spread.len() > 10, "jittered: {spread:?}");
+    }
 }

@@ -54,6 +54,21 @@ impl SharedBackends {
     }
 }
 
+impl SharedBackends {
+    /// The value of one of [`SharedBackends::env`].
+    pub fn var(&self, key: &str) -> &str {
+        &self.env.iter().find(|(k, _)| k == key).expect(key).1
+    }
+
+    /// A client of the S3 bucket the processes use (to list objects).
+    pub async fn store(&self) -> agensium_core::S3Store {
+        let mut cfg = agensium_core::S3Config::new(self.var("AGENSIUM_S3_BUCKET"));
+        cfg.endpoint = Some(self.var("AGENSIUM_S3_ENDPOINT").to_owned());
+        cfg.region = Some("us-east-1".into());
+        agensium_core::S3Store::connect(cfg).await.unwrap()
+    }
+}
+
 /// A child process, killed when dropped.
 pub struct Proc {
     /// The child.

@@ -309,6 +309,7 @@ async fn small_jobs(stack: &Stack, args: &Args) -> Result<(Vec<std::time::Durati
         percentile_ms(&seq, 0.99)
     );
     let mut expected = args.seq_jobs;
+    print_host_overhead(stack).await;
 
     let kib = Bytes::from(kib_of_text());
     let submit = load::burst(stack, args.submits, args.clients, |_| kib.clone()).await?;
@@ -343,6 +344,31 @@ async fn small_jobs(stack: &Stack, args: &Args) -> Result<(Vec<std::time::Durati
         burst.elapsed.as_secs_f64()
     );
     Ok((seq, submit, jobs_per_sec))
+}
+
+/// The worker's own split of a small job, from its `/metrics` summaries
+/// (so far: the sequential jobs): ticket taken → `process` entered, and
+/// `process` returned → job row final.
+async fn print_host_overhead(stack: &Stack) {
+    let show = |q: &[(f64, f64)]| {
+        let at = |want: f64| {
+            q.iter()
+                .find(|(k, _)| (*k - want).abs() < 1e-9)
+                .map_or("-".to_owned(), |(_, v)| format!("{:.3}", v * 1e3))
+        };
+        format!("p50 {} ms  p99 {} ms", at(0.5), at(0.99))
+    };
+    for (what, metric) in [
+        ("ticket taken → process entered", "agensium_job_setup_seconds"),
+        ("process returned → row final  ", "agensium_job_finish_seconds"),
+        ("ticket taken → row final      ", "agensium_job_seconds"),
+    ] {
+        match stack.worker_summary(metric).await {
+            Ok(q) if !q.is_empty() => println!("host overhead, {what}: {}", show(&q)),
+            Ok(_) => println!("host overhead, {what}: no samples in /metrics"),
+            Err(e) => println!("host overhead, {what}: reading /metrics failed: {e:#}"),
+        }
+    }
 }
 
 /// About 1 KiB of words and lines.

@@ -62,6 +62,15 @@ pub fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// The header of the fault-injection table (the rows come from
+/// `agensium_tests::faults::Scenario`).
+fn agensium_fault_header() -> String {
+    format!(
+        "{:<44} {:>8} {:>9} {:>6} {:>10} {:>7} {:>9}",
+        "scenario", "accepted", "succeeded", "failed", "duplicates", "503s", "recover s"
+    )
+}
+
 fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
@@ -89,7 +98,19 @@ fn main() -> Result<()> {
             // The multi-process tests spawn the real binary.
             run(cargo().args(["build", "--package", "agensium-api", "--bin", "agensium"]))?;
             let s3 = s3server::start()?;
-            run(cargo().args(["test", "--workspace"]).envs(s3.env()))?;
+            // Fault-injection tests append one table row each here.
+            let report = std::env::current_dir()?.join("target/fault-scenarios.txt");
+            let _ = std::fs::remove_file(&report);
+            let tested = run(cargo()
+                .args(["test", "--workspace"])
+                .envs(s3.env())
+                .env("AGENSIUM_FAULT_REPORT", &report));
+            if let Ok(rows) = std::fs::read_to_string(&report) {
+                println!("\nFault injection (tests/tests/faults.rs, multiprocess.rs):");
+                println!("{}", agensium_fault_header());
+                print!("{rows}");
+            }
+            tested?;
         }
         Task::Bench(args) => bench::run(args)?,
     }

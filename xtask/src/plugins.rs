@@ -64,7 +64,7 @@ pub fn build(names: &[String]) -> Result<()> {
     std::fs::create_dir_all(root().join("target/plugins"))?;
     for (n, bytes) in names.iter().zip(built) {
         runtime
-            .compile(&bytes)
+            .compile(&bytes, agensium_host::Metering::Epoch)
             .with_context(|| format!("{n} is not a valid processor"))?;
         std::fs::write(output(n), &bytes)?;
         print_artifact(n, &bytes, &output(n));

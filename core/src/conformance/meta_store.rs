@@ -29,6 +29,7 @@ pub async fn run(store: &dyn MetaStore) {
     job_life(store, &n).await;
     leases(store, &n).await;
     cancelling(store, &n).await;
+    retrying(store, &n).await;
     listing(store, &n).await;
     // Last: recovery requeues every running job of the store.
     recovery(store, &n).await;
@@ -105,6 +106,7 @@ async fn job_life(store: &dyn MetaStore, n: &str) {
         wall_time_ms: 12,
         epoch_ticks: 1,
         output_bytes: 42,
+        fuel_consumed: Some(1234),
     };
     assert!(
         store
@@ -254,6 +256,36 @@ async fn cancelling(store: &dyn MetaStore, n: &str) {
             .is_none(),
         "nor started"
     );
+}
+
+async fn retrying(store: &dyn MetaStore, n: &str) {
+    let pv = version(n, "2.3.0", b"retry");
+    store.put_version(&pv).await.unwrap();
+    let job = Job::queued(JobId::new(), &pv, vec![("k".into(), "v".into())], 7);
+    store.insert_job(&job).await.unwrap();
+    assert!(!store.retry_job(job.id).await.unwrap(), "queued: nothing to retry");
+    for owner in ["w1", "w2"] {
+        store.start_job(job.id, owner, LEASE).await.unwrap().unwrap();
+        if owner == "w1" {
+            assert!(!store.retry_job(job.id).await.unwrap(), "running: no retry");
+            assert!(store.requeue_job(job.id, owner).await.unwrap());
+        }
+    }
+    let failed = Finish::Failed(JobError::new("max_attempts", "gave up"));
+    let used = Usage::default();
+    assert!(store.finish_job(job.id, "w2", &failed, Some(&used)).await.unwrap());
+    assert!(store.retry_job(job.id).await.unwrap());
+    let j = store.get_job(job.id).await.unwrap().unwrap();
+    assert_eq!(j.status, JobStatus::Queued);
+    assert_eq!((j.attempts, j.attempt_base), (2, 2), "attempts keep counting");
+    assert_eq!((j.error, j.usage, j.worker), (None, None, None));
+    assert!(j.finished_at.is_none() && j.started_at.is_none());
+    assert_eq!((j.params, j.digest, j.input_bytes), (job.params, job.digest, 7));
+    let again = store.start_job(job.id, "w3", LEASE).await.unwrap().unwrap();
+    assert_eq!((again.attempts, again.attempt_base), (3, 2));
+    assert!(!store.retry_job(JobId::new()).await.unwrap());
+    assert!(store.cancel_job(job.id).await.unwrap());
+    assert!(store.retry_job(job.id).await.unwrap(), "cancelled jobs retry too");
 }
 
 async fn recovery(store: &dyn MetaStore, n: &str) {

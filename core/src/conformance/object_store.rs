@@ -13,6 +13,7 @@ pub async fn run(store: &dyn ObjectStore) {
     large_object_streams(store, &p).await;
     missing_and_delete(store, &p).await;
     failed_body_stores_nothing(store, &p).await;
+    listing(store, &p).await;
     bad_keys(store).await;
 }
 
@@ -84,6 +85,31 @@ async fn missing_and_delete(store: &dyn ObjectStore, p: &str) {
     store.put(&key, once(&b"x"[..])).await.unwrap();
     store.delete(&key).await.unwrap();
     assert_eq!(store.head(&key).await.unwrap(), None);
+}
+
+async fn listing(store: &dyn ObjectStore, p: &str) {
+    for k in ["l/b/2", "l/b/1", "l/bc", "l/c/deep/x"] {
+        store.put(&format!("{p}/{k}"), once(&b"x"[..])).await.unwrap();
+    }
+    let keys = |v: &[&str]| v.iter().map(|k| format!("{p}/{k}")).collect::<Vec<_>>();
+    assert_eq!(
+        store.list(&format!("{p}/l/b/")).await.unwrap(),
+        keys(&["l/b/1", "l/b/2"])
+    );
+    assert_eq!(
+        store.list(&format!("{p}/l/b")).await.unwrap(),
+        keys(&["l/b/1", "l/b/2", "l/bc"]),
+        "a plain prefix"
+    );
+    assert_eq!(
+        store.list(&format!("{p}/l/")).await.unwrap(),
+        keys(&["l/b/1", "l/b/2", "l/bc", "l/c/deep/x"])
+    );
+    assert!(store.list(&format!("{p}/nothing/")).await.unwrap().is_empty());
+    for k in ["l/b/2", "l/b/1", "l/bc", "l/c/deep/x"] {
+        store.delete(&format!("{p}/{k}")).await.unwrap();
+    }
+    assert!(store.list(&format!("{p}/l/")).await.unwrap().is_empty());
 }
 
 async fn failed_body_stores_nothing(store: &dyn ObjectStore, p: &str) {

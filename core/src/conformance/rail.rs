@@ -25,8 +25,10 @@ async fn empty_take_waits(rail: &dyn Rail) {
 
 async fn fifo_ack_release(rail: &dyn Rail) {
     let (a, b) = (JobId::new(), JobId::new());
+    assert_eq!(rail.backlog().await.unwrap(), 0, "starts empty");
     rail.push(a).await.unwrap();
     rail.push(b).await.unwrap();
+    assert_eq!(rail.backlog().await.unwrap(), 2);
     let ta = rail
         .take("c1", Duration::from_secs(1))
         .await
@@ -34,7 +36,9 @@ async fn fifo_ack_release(rail: &dyn Rail) {
         .unwrap();
     assert_eq!((ta.job_id, ta.deliveries), (a, 1));
     rail.renew(&ta).await.unwrap();
+    assert_eq!(rail.backlog().await.unwrap(), 2, "taken tickets count");
     rail.release(&ta).await.unwrap();
+    assert_eq!(rail.backlog().await.unwrap(), 2, "released: still one ticket");
     // The released ticket comes again (before or after b: adapters differ).
     let t1 = rail
         .take("c1", Duration::from_secs(1))
@@ -54,7 +58,9 @@ async fn fifo_ack_release(rail: &dyn Rail) {
     );
     assert_eq!((tb.job_id, tb.deliveries), (b, 1));
     rail.ack(&ta2).await.unwrap();
+    assert_eq!(rail.backlog().await.unwrap(), 1);
     rail.ack(&tb).await.unwrap();
+    assert_eq!(rail.backlog().await.unwrap(), 0, "acked tickets are gone");
     assert!(
         rail.take("c1", Duration::from_millis(100))
             .await

@@ -1,39 +1,178 @@
-//! JSON string encoding of bytes already known to be UTF-8.
+//! JSON string encoding of bytes already known (or still to be checked) to
+//! be UTF-8, 16 bytes at a time.
+//!
+//! The hot loop, [`copy_clean`], classifies a 16-byte block at once (SIMD
+//! where the target has it, SWAR otherwise), appends the whole block to the
+//! output and keeps only its clean prefix. Short fields so cost one block
+//! copy of constant size: no per-byte pushes and no variable-length
+//! `memcpy` calls, which in Wasm are calls into wasi-libc.
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Bytes classified at once.
+pub const BLOCK: usize = 16;
+
 /// Whether a byte needs escaping inside a JSON string.
-const fn needs_escape(b: u8) -> bool {
+pub const fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
-/// Appends `s` (valid UTF-8) as a quoted JSON string.
-pub fn write_json_string(out: &mut Vec<u8>, s: &[u8]) {
-    out.reserve(s.len() + 2);
-    out.push(b'"');
-    let mut start = 0;
-    for (i, &b) in s.iter().enumerate() {
-        if !needs_escape(b) {
-            continue;
-        }
-        out.extend_from_slice(&s[start..i]);
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            _ => out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[(b >> 4) as usize],
-                HEX[(b & 15) as usize],
-            ]),
-        }
-        start = i + 1;
+/// Appends the JSON escape sequence of `b`, a byte for which
+/// [`needs_escape`] holds.
+pub fn write_escape(out: &mut Vec<u8>, b: u8) {
+    debug_assert!(needs_escape(b));
+    match b {
+        b'"' => out.extend_from_slice(b"\\\""),
+        b'\\' => out.extend_from_slice(b"\\\\"),
+        b'\n' => out.extend_from_slice(b"\\n"),
+        b'\r' => out.extend_from_slice(b"\\r"),
+        b'\t' => out.extend_from_slice(b"\\t"),
+        _ => out.extend_from_slice(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[(b >> 4) as usize],
+            HEX[(b & 15) as usize],
+        ]),
     }
-    out.extend_from_slice(&s[start..]);
-    out.push(b'"');
+}
+
+/// Appends the first `keep` bytes of `block` to `out`: the whole block is
+/// stored (a copy of constant size, inlined) and the rest cut off again.
+#[inline(always)]
+pub fn push_prefix(out: &mut Vec<u8>, block: &[u8; BLOCK], keep: usize) {
+    debug_assert!(keep <= BLOCK);
+    out.extend_from_slice(block);
+    out.truncate(out.len() - (BLOCK - keep));
+}
+
+/// Copies `src[pos..]` to `out` up to the first byte that needs a JSON
+/// escape or equals `stop`, or up to the end of `src`, and returns that
+/// byte's index (`src.len()` at the end). Bytes of `src` past that index
+/// are read but not copied. Sets `*high` when a copied byte is not ASCII
+/// (its UTF-8 is then still to be checked).
+#[inline]
+pub fn copy_clean(out: &mut Vec<u8>, src: &[u8], mut pos: usize, stop: u8, high: &mut bool) -> usize {
+    loop {
+        let block: [u8; BLOCK] = match src.get(pos..pos + BLOCK) {
+            Some(b) => b.try_into().expect("a block"),
+            None => {
+                // The tail: padded with zeros, which are control bytes and
+                // so stop the scan at the end of `src`.
+                let rest = src.get(pos..).unwrap_or_default();
+                if rest.is_empty() {
+                    return pos;
+                }
+                let mut b = [0; BLOCK];
+                b[..rest.len()].copy_from_slice(rest);
+                b
+            }
+        };
+        let (special, non_ascii) = classify(&block, stop);
+        // Only the lowest bit of `special` is exact (see `classify_swar`).
+        let n = (special | 1 << BLOCK).trailing_zeros() as usize;
+        push_prefix(out, &block, n);
+        *high |= non_ascii & ((1 << n) - 1) != 0;
+        pos += n;
+        if n < BLOCK {
+            return pos;
+        }
+    }
+}
+
+/// Appends `s` JSON-escaped, without the surrounding quotes.
+pub fn write_escaped(out: &mut Vec<u8>, s: &[u8]) {
+    let mut high = false;
+    let mut i = 0;
+    loop {
+        i = copy_clean(out, s, i, b'"', &mut high);
+        match s.get(i) {
+            Some(&b) => write_escape(out, b),
+            None => return,
+        }
+        i += 1;
+    }
+}
+
+/// Classifies a block: bit `i` of the first mask is set when byte `i` needs
+/// a JSON escape or equals `stop`, of the second when byte `i` is not ASCII.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+pub(crate) fn classify(block: &[u8; BLOCK], stop: u8) -> (u32, u32) {
+    use core::arch::wasm32::*;
+    // SAFETY: reads the 16 bytes of `block`; `v128_load` needs no alignment.
+    let v = unsafe { v128_load(block.as_ptr().cast()) };
+    let special = v128_or(
+        v128_or(u8x16_lt(v, u8x16_splat(0x20)), u8x16_eq(v, u8x16_splat(b'"'))),
+        v128_or(u8x16_eq(v, u8x16_splat(b'\\')), u8x16_eq(v, u8x16_splat(stop))),
+    );
+    (u8x16_bitmask(special).into(), u8x16_bitmask(v).into())
+}
+
+/// Classifies a block: bit `i` of the first mask is set when byte `i` needs
+/// a JSON escape or equals `stop`, of the second when byte `i` is not ASCII.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn classify(block: &[u8; BLOCK], stop: u8) -> (u32, u32) {
+    // SAFETY: SSE2 is part of the x86_64 baseline.
+    unsafe { classify_sse2(block, stop) }
+}
+
+/// [`classify`] with SSE2 (what `simd128` offers in Wasm).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn classify_sse2(block: &[u8; BLOCK], stop: u8) -> (u32, u32) {
+    use core::arch::x86_64::*;
+    let splat = |b: u8| _mm_set1_epi8(b as i8);
+    // SAFETY: reads the 16 bytes of `block`; the load needs no alignment.
+    let v = unsafe { _mm_loadu_si128(block.as_ptr().cast()) };
+    // b < 0x20 (unsigned) exactly when min(b, 0x1f) == b.
+    let control = _mm_cmpeq_epi8(_mm_min_epu8(v, splat(0x1f)), v);
+    let special = _mm_or_si128(
+        _mm_or_si128(control, _mm_cmpeq_epi8(v, splat(b'"'))),
+        _mm_or_si128(_mm_cmpeq_epi8(v, splat(b'\\')), _mm_cmpeq_epi8(v, splat(stop))),
+    );
+    (_mm_movemask_epi8(special) as u32, _mm_movemask_epi8(v) as u32)
+}
+
+#[cfg(not(any(
+    all(target_arch = "wasm32", target_feature = "simd128"),
+    target_arch = "x86_64"
+)))]
+pub(crate) use classify_swar as classify;
+
+/// Portable [`classify`], two 64-bit words at a time (SWAR). Bits of the
+/// first mask above its lowest set bit may be spurious (a borrow carried
+/// from a lower matching byte); the lowest is exact, and all callers use.
+#[cfg_attr(
+    any(
+        all(target_arch = "wasm32", target_feature = "simd128"),
+        target_arch = "x86_64"
+    ),
+    allow(dead_code)
+)]
+#[inline(always)]
+pub fn classify_swar(block: &[u8; BLOCK], stop: u8) -> (u32, u32) {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = ONES << 7;
+    // 0x80 in each byte that is zero (exact up to the lowest one).
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let special = |x: u64| {
+        (x.wrapping_sub(ONES * 0x20) & !x & HIGH)
+            | zero(x ^ (ONES * u64::from(b'"')))
+            | zero(x ^ (ONES * u64::from(b'\\')))
+            | zero(x ^ (ONES * u64::from(stop)))
+    };
+    // Gathers the 0x80 bits of the eight bytes into the low 8 bits.
+    let bits = |m: u64| ((m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32;
+    let [lo, hi] = [0, 8].map(|at| {
+        u64::from_le_bytes(block[at..at + 8].try_into().expect("8 bytes"))
+    });
+    let first = if special(lo) != 0 {
+        bits(special(lo))
+    } else {
+        bits(special(hi)) << 8
+    };
+    (first, bits(lo & HIGH) | bits(hi & HIGH) << 8)
 }

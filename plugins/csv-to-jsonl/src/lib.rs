@@ -14,6 +14,7 @@
 #[cfg(target_arch = "wasm32")]
 mod component;
 mod json;
+mod keys;
 mod parser;
 
 pub use parser::{Converter, Error};

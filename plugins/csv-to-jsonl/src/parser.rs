@@ -1,6 +1,9 @@
 //! The streaming RFC 4180 parser and the converter around it.
 
-use crate::json::write_json_string;
+use crate::json::write_escaped;
+use crate::keys::Prefixes;
+
+mod fast;
 
 /// Longest row accepted, in bytes.
 pub const MAX_ROW: usize = 16 << 20;
@@ -31,8 +34,8 @@ pub struct Converter {
     quoted: bool,
     /// Whether any byte of the current row was seen.
     open: bool,
-    /// JSON-encoded header names, each followed by `:`.
-    keys: Option<Vec<Vec<u8>>>,
+    /// What precedes each field in a JSON line, once the header is read.
+    keys: Option<Prefixes>,
     /// Rows converted.
     pub rows: u64,
     /// Physical line number (1-based) where the current row starts.
@@ -61,7 +64,7 @@ impl Converter {
 
     /// Number of columns from the header, once read.
     pub fn columns(&self) -> usize {
-        self.keys.as_ref().map_or(0, Vec::len)
+        self.keys.as_ref().map_or(0, Prefixes::len)
     }
 
     /// Parses one more chunk, appending finished JSON lines to `out`.
@@ -81,6 +84,13 @@ impl Converter {
         while i < chunk.len() {
             match self.state {
                 State::FieldStart => {
+                    if !self.open {
+                        // Whole rows within the chunk take the fast path.
+                        if let Some(n) = self.fast_row(&chunk[i..], out) {
+                            i += n;
+                            continue;
+                        }
+                    }
                     self.open = true;
                     if chunk[i] == b'"' {
                         self.quoted = true;
@@ -230,7 +240,6 @@ impl Converter {
                 .map_err(|e| Error(format!("line {line}: field is not valid UTF-8 ({e})")))
         };
         let Some(keys) = &self.keys else {
-            let mut keys = Vec::with_capacity(self.ends.len());
             let mut seen = std::collections::HashSet::new();
             for f in self.fields() {
                 utf8(f)?;
@@ -240,12 +249,8 @@ impl Converter {
                         String::from_utf8_lossy(f)
                     )));
                 }
-                let mut k = Vec::with_capacity(f.len() + 3);
-                write_json_string(&mut k, f);
-                k.push(b':');
-                keys.push(k);
             }
-            self.keys = Some(keys);
+            self.keys = Some(Prefixes::new(self.fields()));
             return Ok(());
         };
         if self.ends.len() != keys.len() {
@@ -256,15 +261,11 @@ impl Converter {
             )));
         }
         utf8(&self.row)?;
-        out.push(b'{');
-        for (n, (key, f)) in keys.iter().zip(self.fields()).enumerate() {
-            if n > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(key);
-            write_json_string(out, f);
+        for (k, f) in self.fields().enumerate() {
+            keys.write(out, k);
+            write_escaped(out, f);
         }
-        out.extend_from_slice(b"}\n");
+        out.extend_from_slice(Prefixes::END);
         self.rows += 1;
         Ok(())
     }

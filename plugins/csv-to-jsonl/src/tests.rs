@@ -106,3 +106,5 @@ fn other_delimiter() {
     c.finish(&mut out).unwrap();
     assert_eq!(out, b"{\"a\":\"1,5\",\"b\":\"2\"}\n");
 }
+
+mod escape;

@@ -110,6 +110,8 @@ pub struct Stack {
     pub api: Api,
     /// The API process first; the worker second (production only).
     procs: std::sync::Mutex<Vec<Proc>>,
+    /// Base URL of the process running the workers (its `/metrics`).
+    pub worker_base: String,
     _data: tempfile::TempDir,
 }
 
@@ -143,7 +145,8 @@ impl Stack {
         let mut env = common_env(&data, s);
         env.extend(backends.iter().cloned());
         let api = Proc::spawn("agensium api", &["api", "--listen", &listen], &env)?;
-        let stack = Self::new(Kind::Production, &listen, vec![api], data);
+        let mut stack = Self::new(Kind::Production, &listen, vec![api], data);
+        stack.worker_base = format!("http://{health}");
         stack.wait_healthy(&stack.api.base).await?;
         let worker = Proc::spawn(
             "agensium worker",
@@ -157,13 +160,14 @@ impl Stack {
             &env,
         )?;
         stack.lock().push(worker);
-        stack.wait_healthy(&format!("http://{health}")).await?;
+        stack.wait_healthy(&stack.worker_base).await?;
         Ok(stack)
     }
 
     fn new(kind: Kind, listen: &str, procs: Vec<Proc>, data: tempfile::TempDir) -> Self {
         Self {
             kind,
+            worker_base: format!("http://{listen}"),
             api: Api::new(format!("http://{listen}")),
             procs: std::sync::Mutex::new(procs),
             _data: data,
@@ -185,6 +189,22 @@ impl Stack {
         let procs = self.lock();
         let pid = |i: usize| procs.get(i).map(|p| p.child.id());
         (pid(0).unwrap_or(0), pid(1))
+    }
+
+    /// Quantiles of a Prometheus summary on the workers' `/metrics`:
+    /// `(quantile, seconds)` pairs, e.g. `[(0.5, 0.0004), (0.99, 0.001)]`.
+    pub async fn worker_summary(&self, metric: &str) -> Result<Vec<(f64, f64)>> {
+        let url = format!("{}/metrics", self.worker_base);
+        let text = self.api.http.get(&url).send().await?.text().await?;
+        let prefix = format!("{metric}{{quantile=\"");
+        Ok(text
+            .lines()
+            .filter_map(|l| l.strip_prefix(&prefix))
+            .filter_map(|l| {
+                let (q, v) = l.split_once("\"} ")?;
+                Some((q.parse().ok()?, v.trim().parse().ok()?))
+            })
+            .collect())
     }
 
     /// Waits until `base/healthz` answers 200 while every process lives.

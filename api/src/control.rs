@@ -1,0 +1,67 @@
+//! Changing a job's course: cancel and retry.
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::jobs::load_job;
+use crate::views::JobView;
+use agensium_core::StoreError;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+
+/// `DELETE /v1/jobs/{id}`: cancels a queued or running job. A queued job
+/// never starts; a running one is stopped by its worker (within a fraction
+/// of a second). A finished job answers 409.
+pub async fn cancel(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, ApiError> {
+    let job = load_job(&st, &id).await?;
+    if !st.backends.meta.cancel_job(job.id).await? {
+        let now = load_job(&st, &id).await?;
+        return Err(ApiError::conflict(
+            "job_finished",
+            format!("job {} is already {}", now.id, now.status),
+        ));
+    }
+    tracing::info!(job = %job.id, was = %job.status, "job cancelled");
+    Ok(Json(load_job(&st, &id).await?.into()))
+}
+
+/// `POST /v1/jobs/{id}/retry`: runs a `failed` (or `cancelled`) job again
+/// with its pinned processor digest, params and original input, under the
+/// same id. Its attempts keep counting; `max_attempts` counts from here.
+/// 409 for a job in any other state, 410 when its input is gone.
+pub async fn retry(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<JobView>), ApiError> {
+    let job = load_job(&st, &id).await?;
+    match st.backends.objects.head(&job.id.input_key()).await {
+        Ok(Some(_)) => {}
+        Ok(None) | Err(StoreError::NotFound(_)) => {
+            return Err(ApiError::new(
+                StatusCode::GONE,
+                "input_gone",
+                format!("the input of job {} is no longer stored", job.id),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if !st.backends.meta.retry_job(job.id).await? {
+        let now = load_job(&st, &id).await?;
+        return Err(ApiError::conflict(
+            "job_not_retryable",
+            format!(
+                "job {} is {}: only failed or cancelled jobs can be retried",
+                now.id, now.status
+            ),
+        ));
+    }
+    if let Err(e) = st.backends.rail.push(job.id).await {
+        // The row is queued: the reconciler puts it back on the rail.
+        tracing::warn!(job = %job.id, error = %e, "rail push failed; the job stays queued");
+    }
+    tracing::info!(job = %job.id, was = %job.status, "job retried");
+    Ok((StatusCode::ACCEPTED, Json(load_job(&st, &id).await?.into())))
+}
