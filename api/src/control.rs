@@ -24,6 +24,10 @@ pub async fn cancel(
             format!("job {} is already {}", now.id, now.status),
         ));
     }
+    // The fast path to the worker running it; it also watches the row.
+    if let Err(e) = st.backends.rail.announce_cancel(job.id).await {
+        tracing::warn!(job = %job.id, error = %e, "announcing the cancellation failed");
+    }
     tracing::info!(job = %job.id, was = %job.status, "job cancelled");
     Ok(Json(load_job(&st, &id).await?.into()))
 }

@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
-use tokio::sync::Notify;
+use futures::stream::BoxStream;
+use tokio::sync::{Notify, broadcast};
 
 #[derive(Default)]
 struct State {
@@ -17,10 +18,20 @@ struct State {
 
 /// A rail inside one process. It does not survive a restart; the job rows
 /// do, and startup recovery puts unfinished jobs back on it.
-#[derive(Default)]
 pub struct MemoryRail {
     state: Mutex<State>,
     notify: Notify,
+    cancels: broadcast::Sender<JobId>,
+}
+
+impl Default for MemoryRail {
+    fn default() -> Self {
+        Self {
+            state: Mutex::default(),
+            notify: Notify::new(),
+            cancels: broadcast::channel(1024).0,
+        }
+    }
 }
 
 impl MemoryRail {
@@ -81,6 +92,25 @@ impl Rail for MemoryRail {
     async fn renew(&self, _ticket: &Ticket) -> Result<(), RailError> {
         // In-process leases never expire: the process holding them is this one.
         Ok(())
+    }
+
+    async fn announce_cancel(&self, job: JobId) -> Result<(), RailError> {
+        // No subscriber is no error: nothing runs the job here.
+        let _ = self.cancels.send(job);
+        Ok(())
+    }
+
+    async fn cancellations(&self) -> Result<BoxStream<'static, JobId>, RailError> {
+        let rx = self.cancels.subscribe();
+        Ok(Box::pin(futures::stream::unfold(rx, |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(id) => return Some((id, rx)),
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })))
     }
 
     async fn backlog(&self) -> Result<u64, RailError> {

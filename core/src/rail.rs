@@ -2,6 +2,7 @@
 
 use crate::model::JobId;
 use async_trait::async_trait;
+use futures::stream::BoxStream;
 use std::time::Duration;
 
 /// Errors of a rail.
@@ -49,6 +50,15 @@ pub trait Rail: Send + Sync + 'static {
 
     /// Hands a ticket back so that another worker takes it at once.
     async fn release(&self, ticket: &Ticket) -> Result<(), RailError>;
+
+    /// Tells every process subscribed to [`Rail::cancellations`] that `job`
+    /// was cancelled. Best effort, the fast path: workers also watch the job
+    /// row, which stays the truth.
+    async fn announce_cancel(&self, job: JobId) -> Result<(), RailError>;
+
+    /// Cancellations announced by any process from now on. The stream ends
+    /// when the rail's connection is lost: subscribe again.
+    async fn cancellations(&self) -> Result<BoxStream<'static, JobId>, RailError>;
 
     /// Tickets on the rail not yet acked: waiting, or taken and running.
     /// Zero means no queued job can be waiting for a ticket it has.

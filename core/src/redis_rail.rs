@@ -4,6 +4,8 @@
 use crate::model::JobId;
 use crate::rail::{Rail, RailError, Ticket};
 use async_trait::async_trait;
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
 use redis::{AsyncCommands, Client, RedisError};
@@ -59,6 +61,7 @@ pub struct RedisRail {
     last_reclaim: Mutex<HashMap<String, Instant>>,
     stream: String,
     alive: String,
+    cancel_channel: String,
     lease: Duration,
 }
 
@@ -91,6 +94,7 @@ impl RedisRail {
             last_reclaim: Default::default(),
             stream: format!("{}:rail", cfg.prefix),
             alive: format!("{}:rail:alive", cfg.prefix),
+            cancel_channel: format!("{}:cancel", cfg.prefix),
             lease: cfg.lease,
         };
         rail.ensure_group().await.map_err(fail)?;
@@ -313,6 +317,26 @@ impl Rail for RedisRail {
             .arg(ticket.deliveries)
             .ignore();
         self.finish_entry(pipe, ticket).await
+    }
+
+    async fn announce_cancel(&self, job: JobId) -> Result<(), RailError> {
+        let mut c = self.conn.clone();
+        let _: i64 = c
+            .publish(&self.cancel_channel, job.to_string())
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn cancellations(&self) -> Result<BoxStream<'static, JobId>, RailError> {
+        let mut pubsub = tokio::time::timeout(Duration::from_secs(5), self.client.get_async_pubsub())
+            .await
+            .map_err(|_| RailError::Backend("subscribing: timed out".into()))?
+            .map_err(err)?;
+        pubsub.subscribe(&self.cancel_channel).await.map_err(err)?;
+        Ok(Box::pin(pubsub.into_on_message().filter_map(|m| async move {
+            m.get_payload::<String>().ok()?.parse().ok()
+        })))
     }
 
     async fn backlog(&self) -> Result<u64, RailError> {

@@ -7,19 +7,20 @@ use agensium_core::{
 };
 use bytes::Bytes;
 use std::io;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+mod watch;
+use watch::Registered;
+
 /// Longest a take waits for a ticket (and shutdown for a take).
 const TAKE_WAIT: Duration = Duration::from_secs(1);
 /// Attempts to hand a job's row back before leaving it to its lease.
 const REQUEUE_TRIES: u32 = 6;
-
-/// How often a running job's row is checked for cancellation.
-const CANCEL_POLL: Duration = Duration::from_millis(200);
 
 /// Settings of a worker process.
 #[derive(Debug, Clone)]
@@ -121,13 +122,19 @@ pub async fn run(
         loader,
         config,
         handback,
+        running: Mutex::default(),
     });
+    let listener = {
+        let (w, stop) = (worker.clone(), shutdown.clone());
+        tokio::spawn(async move { w.listen_for_cancels(stop).await })
+    };
     let slots = (0..worker.config.concurrency).map(|slot| {
         let (w, stop) = (worker.clone(), shutdown.clone());
         tokio::spawn(async move { w.slot(slot, stop).await })
     });
     futures::future::join_all(slots).await;
     grace_timer.abort();
+    listener.abort();
 }
 
 struct Worker {
@@ -136,6 +143,8 @@ struct Worker {
     loader: Loader,
     config: WorkerConfig,
     handback: CancellationToken,
+    /// Cancellation tokens of the jobs running here.
+    running: Mutex<HashMap<JobId, CancellationToken>>,
 }
 
 impl Worker {
@@ -325,48 +334,6 @@ impl Worker {
         }
     }
 
-    /// Polls the job row while it runs and cancels `token` once the job is
-    /// no longer running under `owner` (cancelled through the API, or the
-    /// lease was lost), so the processor stops within a poll interval.
-    fn watch_cancel(&self, id: JobId, owner: &str, token: CancellationToken) -> AbortOnDrop {
-        let (meta, owner) = (self.backends.meta.clone(), owner.to_owned());
-        AbortOnDrop(tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(CANCEL_POLL).await;
-                match meta.get_job(id).await {
-                    Ok(Some(j))
-                        if j.status == agensium_core::JobStatus::Running
-                            && j.worker.as_deref() == Some(&owner) => {}
-                    Ok(_) => {
-                        token.cancel();
-                        return;
-                    }
-                    Err(e) => warn!(job = %id, error = %e, "checking for cancellation failed"),
-                }
-            }
-        }))
-    }
-
-    /// Renews the job's lease and its ticket every third of the lease until
-    /// aborted (dropping the handle does not stop it; `abort` does).
-    fn heartbeat(&self, owner: &str, ticket: &Ticket) -> AbortOnDrop {
-        let (meta, rail) = (self.backends.meta.clone(), self.backends.rail.clone());
-        let (owner, ticket, lease) = (owner.to_owned(), ticket.clone(), self.config.lease);
-        AbortOnDrop(tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(lease / 3).await;
-                match meta.renew_lease(ticket.job_id, &owner, lease).await {
-                    Ok(true) => {}
-                    Ok(false) => warn!(job = %ticket.job_id, "lease lost"),
-                    Err(e) => warn!(job = %ticket.job_id, error = %e, "lease renewal failed"),
-                }
-                if let Err(e) = rail.renew(&ticket).await {
-                    warn!(job = %ticket.job_id, error = %e, "ticket renewal failed");
-                }
-            }
-        }))
-    }
-
     async fn run_job(
         &self,
         job: &agensium_core::Job,
@@ -390,6 +357,7 @@ impl Worker {
         // Cancelled by the API (watched below) or by the end of the shutdown grace.
         let cancel = self.handback.child_token();
         let _watch = self.watch_cancel(id, owner, cancel.clone());
+        let _registered = Registered::new(&self.running, id, cancel.clone());
         let req = RunRequest {
             params: job.params.clone(),
             input,
@@ -428,21 +396,6 @@ impl Worker {
             Err(e) => Finish::Failed(e),
         };
         Ok((finish, usage, entered, returned))
-    }
-}
-
-/// Aborts a task when dropped, so that no early return leaks a heartbeat.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl AbortOnDrop {
-    fn abort(&self) {
-        self.0.abort();
-    }
-}
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

@@ -95,14 +95,17 @@ fn main() -> Result<()> {
                 "--target-dir",
                 "target",
             ]))?;
-            // The multi-process tests spawn the real binary.
-            run(cargo().args(["build", "--package", "agensium-api", "--bin", "agensium"]))?;
+            // The multi-process tests spawn the real binary. Built with the
+            // same package selection as `cargo test --workspace` (dev
+            // dependencies included), so that dependencies are compiled with
+            // the same features once, not twice.
+            run(cargo().args(["build", "--workspace", "--all-targets"]))?;
             let s3 = s3server::start()?;
             // Fault-injection tests append one table row each here.
             let report = std::env::current_dir()?.join("target/fault-scenarios.txt");
             let _ = std::fs::remove_file(&report);
             let tested = run(cargo()
-                .args(["test", "--workspace"])
+                .args(["test", "--workspace", "--no-fail-fast"])
                 .envs(s3.env())
                 .env("AGENSIUM_FAULT_REPORT", &report));
             if let Ok(rows) = std::fs::read_to_string(&report) {

@@ -10,6 +10,22 @@ pub async fn run(rail: &dyn Rail) {
     empty_take_waits(rail).await;
     fifo_ack_release(rail).await;
     one_taker_per_ticket(rail).await;
+    cancellations_reach_subscribers(rail).await;
+}
+
+async fn cancellations_reach_subscribers(rail: &dyn Rail) {
+    use futures::StreamExt;
+    let (a, b) = (JobId::new(), JobId::new());
+    let mut first = rail.cancellations().await.unwrap();
+    let mut second = rail.cancellations().await.unwrap();
+    rail.announce_cancel(a).await.unwrap();
+    rail.announce_cancel(b).await.unwrap();
+    for s in [&mut first, &mut second] {
+        for want in [a, b] {
+            let got = tokio::time::timeout(Duration::from_secs(2), s.next()).await;
+            assert_eq!(got.expect("announced within 2 s"), Some(want));
+        }
+    }
 }
 
 async fn empty_take_waits(rail: &dyn Rail) {

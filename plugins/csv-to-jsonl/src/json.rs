@@ -1,11 +1,11 @@
 //! JSON string encoding of bytes already known (or still to be checked) to
 //! be UTF-8, 16 bytes at a time.
 //!
-//! The hot loop, [`copy_clean`], classifies a 16-byte block at once (SIMD
-//! where the target has it, SWAR otherwise), appends the whole block to the
-//! output and keeps only its clean prefix. Short fields so cost one block
-//! copy of constant size: no per-byte pushes and no variable-length
-//! `memcpy` calls, which in Wasm are calls into wasi-libc.
+//! [`scan`] classifies a 16-byte block at once (SIMD where the target has
+//! it, SWAR otherwise). The fast path (`parser/fast.rs`) stores the whole
+//! block to its output and advances past the clean prefix only: a short
+//! field costs one copy of constant size, with no per-byte pushes and no
+//! variable-length `memcpy` calls (in Wasm, calls into wasi-libc).
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -17,81 +17,52 @@ pub const fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
-/// Appends the JSON escape sequence of `b`, a byte for which
-/// [`needs_escape`] holds.
-pub fn write_escape(out: &mut Vec<u8>, b: u8) {
+/// The JSON escape sequence of `b`, a byte for which [`needs_escape`]
+/// holds: its bytes, padded to a constant size, and its length.
+#[inline]
+pub fn escape_seq(b: u8) -> ([u8; 8], usize) {
     debug_assert!(needs_escape(b));
     match b {
-        b'"' => out.extend_from_slice(b"\\\""),
-        b'\\' => out.extend_from_slice(b"\\\\"),
-        b'\n' => out.extend_from_slice(b"\\n"),
-        b'\r' => out.extend_from_slice(b"\\r"),
-        b'\t' => out.extend_from_slice(b"\\t"),
-        _ => out.extend_from_slice(&[
-            b'\\',
-            b'u',
-            b'0',
-            b'0',
-            HEX[(b >> 4) as usize],
-            HEX[(b & 15) as usize],
-        ]),
+        b'"' | b'\\' => ([b'\\', b, 0, 0, 0, 0, 0, 0], 2),
+        b'\n' => (*b"\\n\0\0\0\0\0\0", 2),
+        b'\r' => (*b"\\r\0\0\0\0\0\0", 2),
+        b'\t' => (*b"\\t\0\0\0\0\0\0", 2),
+        _ => {
+            let hex = |d: u8| HEX[usize::from(d)];
+            ([b'\\', b'u', b'0', b'0', hex(b >> 4), hex(b & 15), 0, 0], 6)
+        }
     }
 }
 
-/// Appends the first `keep` bytes of `block` to `out`: the whole block is
-/// stored (a copy of constant size, inlined) and the rest cut off again.
+/// Scans a block: the number of its leading bytes that neither need a JSON
+/// escape nor equal `stop` (16 when all), and a mask of those that are not
+/// ASCII (their UTF-8 is still to be checked).
 #[inline(always)]
-pub fn push_prefix(out: &mut Vec<u8>, block: &[u8; BLOCK], keep: usize) {
-    debug_assert!(keep <= BLOCK);
-    out.extend_from_slice(block);
-    out.truncate(out.len() - (BLOCK - keep));
+pub fn scan(block: &[u8; BLOCK], stop: u8) -> (usize, u32) {
+    let (special, non_ascii) = classify(block, stop);
+    // Only the lowest bit of `special` is exact (see `classify_swar`).
+    let n = (special | 1 << BLOCK).trailing_zeros();
+    (n as usize, non_ascii & ((1 << n) - 1))
 }
 
-/// Copies `src[pos..]` to `out` up to the first byte that needs a JSON
-/// escape or equals `stop`, or up to the end of `src`, and returns that
-/// byte's index (`src.len()` at the end). Bytes of `src` past that index
-/// are read but not copied. Sets `*high` when a copied byte is not ASCII
-/// (its UTF-8 is then still to be checked).
-#[inline]
-pub fn copy_clean(out: &mut Vec<u8>, src: &[u8], mut pos: usize, stop: u8, high: &mut bool) -> usize {
-    loop {
-        let block: [u8; BLOCK] = match src.get(pos..pos + BLOCK) {
-            Some(b) => b.try_into().expect("a block"),
-            None => {
-                // The tail: padded with zeros, which are control bytes and
-                // so stop the scan at the end of `src`.
-                let rest = src.get(pos..).unwrap_or_default();
-                if rest.is_empty() {
-                    return pos;
-                }
-                let mut b = [0; BLOCK];
-                b[..rest.len()].copy_from_slice(rest);
-                b
-            }
-        };
-        let (special, non_ascii) = classify(&block, stop);
-        // Only the lowest bit of `special` is exact (see `classify_swar`).
-        let n = (special | 1 << BLOCK).trailing_zeros() as usize;
-        push_prefix(out, &block, n);
-        *high |= non_ascii & ((1 << n) - 1) != 0;
-        pos += n;
-        if n < BLOCK {
-            return pos;
-        }
-    }
-}
-
-/// Appends `s` JSON-escaped, without the surrounding quotes.
+/// Appends `s` JSON-escaped, without the surrounding quotes. (The general
+/// path's encoder: a block at a time, but through the `Vec`.)
 pub fn write_escaped(out: &mut Vec<u8>, s: &[u8]) {
-    let mut high = false;
-    let mut i = 0;
-    loop {
-        i = copy_clean(out, s, i, b'"', &mut high);
-        match s.get(i) {
-            Some(&b) => write_escape(out, b),
-            None => return,
+    let mut pos = 0;
+    while pos < s.len() {
+        let rest = &s[pos..];
+        // Past the end, zeros: control bytes, so the scan stops there.
+        let mut block = [0; BLOCK];
+        let len = rest.len().min(BLOCK);
+        block[..len].copy_from_slice(&rest[..len]);
+        let (n, _) = scan(&block, b'"');
+        out.extend_from_slice(&block[..n]);
+        pos += n;
+        if n < len {
+            let (seq, len) = escape_seq(s[pos]);
+            out.extend_from_slice(&seq[..len]);
+            pos += 1;
         }
-        i += 1;
     }
 }
 
@@ -104,7 +75,7 @@ pub(crate) fn classify(block: &[u8; BLOCK], stop: u8) -> (u32, u32) {
     // SAFETY: reads the 16 bytes of `block`; `v128_load` needs no alignment.
     let v = unsafe { v128_load(block.as_ptr().cast()) };
     let special = v128_or(
-        v128_or(u8x16_lt(v, u8x16_splat(0x20)), u8x16_eq(v, u8x16_splat(b'"'))),
+        v128_or(u8x16_le(v, u8x16_splat(0x1f)), u8x16_eq(v, u8x16_splat(b'"'))),
         v128_or(u8x16_eq(v, u8x16_splat(b'\\')), u8x16_eq(v, u8x16_splat(stop))),
     );
     (u8x16_bitmask(special).into(), u8x16_bitmask(v).into())

@@ -1,6 +1,6 @@
 //! The constant text written before each field of a row.
 
-use crate::json::{BLOCK, push_prefix, write_escaped};
+use crate::json::{BLOCK, write_escaped};
 
 /// What precedes each field's value in a JSON line: `{"a":"` before the
 /// first, `","b":"` (closing the previous value) before the others. The
@@ -15,7 +15,7 @@ pub struct Prefixes {
 
 impl Prefixes {
     /// Closes the last value and the line.
-    pub const END: &[u8] = b"\"}\n";
+    pub const END: &[u8; 3] = b"\"}\n";
 
     /// The prefixes of the given header names (valid UTF-8).
     pub fn new<'a>(names: impl IntoIterator<Item = &'a [u8]>) -> Self {
@@ -35,19 +35,25 @@ impl Prefixes {
         self.ends.len()
     }
 
-    /// Appends the prefix of column `k` to `out`, a block at a time.
+    /// The prefix of column `k`.
+    pub fn get(&self, k: usize) -> &[u8] {
+        let start = if k == 0 { 0 } else { self.ends[k - 1] };
+        &self.text[start..self.ends[k]]
+    }
+
+    /// Stores the prefix of column `k` at the start of `buf`, a block at a
+    /// time (bytes past it are overwritten too); its length, or `None` when
+    /// `buf` is too short.
     #[inline]
-    pub fn write(&self, out: &mut Vec<u8>, k: usize) {
-        let end = self.ends[k];
-        let mut at = if k == 0 { 0 } else { self.ends[k - 1] };
-        loop {
-            let block = self.text[at..at + BLOCK].try_into().expect("a block");
-            let keep = (end - at).min(BLOCK);
-            push_prefix(out, block, keep);
-            at += keep;
-            if at == end {
-                return;
-            }
+    pub fn put(&self, k: usize, buf: &mut [u8]) -> Option<usize> {
+        let start = if k == 0 { 0 } else { self.ends[k - 1] };
+        let len = self.ends[k] - start;
+        let block = |at: usize| &self.text[start + at..start + at + BLOCK];
+        buf.get_mut(..BLOCK)?.copy_from_slice(block(0));
+        // Longer prefixes (names over 11 bytes) take more blocks.
+        for at in (BLOCK..len).step_by(BLOCK) {
+            buf.get_mut(at..at + BLOCK)?.copy_from_slice(block(at));
         }
+        Some(len)
     }
 }

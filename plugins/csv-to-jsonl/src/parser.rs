@@ -36,6 +36,8 @@ pub struct Converter {
     open: bool,
     /// What precedes each field in a JSON line, once the header is read.
     keys: Option<Prefixes>,
+    /// Output of the fast path, staged (see `fast.rs`).
+    stage: Vec<u8>,
     /// Rows converted.
     pub rows: u64,
     /// Physical line number (1-based) where the current row starts.
@@ -55,6 +57,7 @@ impl Converter {
             quoted: false,
             open: false,
             keys: None,
+            stage: Vec::new(),
             rows: 0,
             line: 1,
             row_line: 1,
@@ -85,9 +88,10 @@ impl Converter {
             match self.state {
                 State::FieldStart => {
                     if !self.open {
-                        // Whole rows within the chunk take the fast path.
-                        if let Some(n) = self.fast_row(&chunk[i..], out) {
-                            i += n;
+                        // Whole rows within the chunk take the fast path;
+                        // the general one then takes the next row, if any.
+                        i += self.fast_rows(&chunk[i..], out);
+                        if i == chunk.len() || self.state != State::FieldStart {
                             continue;
                         }
                     }
@@ -262,7 +266,7 @@ impl Converter {
         }
         utf8(&self.row)?;
         for (k, f) in self.fields().enumerate() {
-            keys.write(out, k);
+            out.extend_from_slice(keys.get(k));
             write_escaped(out, f);
         }
         out.extend_from_slice(Prefixes::END);

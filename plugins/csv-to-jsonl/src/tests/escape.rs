@@ -216,6 +216,21 @@ fn random_csv_matches_the_reference_for_any_chunking() {
 }
 
 #[test]
+fn any_split_into_two_chunks_gives_the_same_output() {
+    let mut rng = 0x5eed_0f_5911_75u64;
+    for round in 0..60 {
+        let csv = random_csv(&mut rng, 1 + round % 4);
+        let expected = String::from_utf8(reference_convert(&csv)).unwrap();
+        let start = if csv.starts_with(b"\xEF") { 3 } else { 0 };
+        for at in start..=csv.len() {
+            let (a, b) = csv.split_at(at);
+            let got = convert_chunks(&[a, b]).unwrap();
+            assert_eq!(got, expected, "{:?} split at {at}", String::from_utf8_lossy(&csv));
+        }
+    }
+}
+
+#[test]
 fn errors_are_the_same_for_any_chunking() {
     let bad: [&[u8]; 7] = [
         b"a,b\n1,2\n\"x\ny\",1\n2\n",
