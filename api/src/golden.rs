@@ -4,8 +4,8 @@
 //! output.
 
 use crate::error::ApiError;
-use agensium_core::object_store::once;
 use agensium_core::Pairs;
+use agensium_core::object_store::once;
 use agensium_host::{JobLog, Limits, Processor, RunRequest, Runtime};
 use axum::http::{HeaderMap, StatusCode};
 use bytes::{Bytes, BytesMut};
@@ -43,7 +43,8 @@ pub async fn parse(headers: &HeaderMap, body: Bytes) -> Result<Upload, ApiError>
         });
     };
     let bad = |e: multer::Error| ApiError::bad_request("bad_multipart", e.to_string());
-    let mut mp = multer::Multipart::new(futures::stream::iter([Ok::<_, io::Error>(body)]), boundary);
+    let mut mp =
+        multer::Multipart::new(futures::stream::iter([Ok::<_, io::Error>(body)]), boundary);
     let (mut component, mut input, mut expected, mut params) = (None, None, None, Pairs::new());
     while let Some(field) = mp.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or("").to_owned();

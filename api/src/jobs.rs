@@ -288,7 +288,11 @@ pub async fn result(
             ));
         }
     }
-    let stream = st.backends.objects.get(&job.id.output_key(job.attempts)).await?;
+    let stream = st
+        .backends
+        .objects
+        .get(&job.id.output_key(job.attempts))
+        .await?;
     let ct = job
         .content_type
         .unwrap_or_else(|| "application/octet-stream".into());
@@ -313,7 +317,11 @@ pub async fn logs(
     let job = load_job(&st, &id).await?;
     // The log of the current (or last) attempt; none before the first.
     if job.attempts == 0 {
-        return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], Body::empty()).into_response());
+        return Ok((
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            Body::empty(),
+        )
+            .into_response());
     }
     let body = match st.backends.objects.get(&job.id.log_key(job.attempts)).await {
         Ok(s) => Body::from_stream(s),

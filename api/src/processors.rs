@@ -8,12 +8,12 @@ use agensium_core::object_store::once;
 use agensium_core::{
     DeclaredLimits, Digest, ProcessorName, ProcessorVersion, PutVersion, now_millis, parse_version,
 };
+use agensium_host::{Limits, Metering};
 use axum::Json;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use agensium_host::{Limits, Metering};
 use serde_json::json;
 
 /// Parses a processor name from the path, or answers 400.
@@ -69,16 +69,17 @@ pub async fn put_version(
     let component = bytes.clone();
     let run_limits = Limits::resolve(&Limits::default(), &st.limits.ceilings, &limits);
     let metering = Metering::of(&run_limits);
-    let (processor, artifact) = tokio::task::spawn_blocking(move || rt.precompile(&component, metering))
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "compiler_crashed",
-                e.to_string(),
-            )
-        })?
-        .map_err(|e| ApiError::bad_request(e.code(), e.to_string()))?;
+    let (processor, artifact) =
+        tokio::task::spawn_blocking(move || rt.precompile(&component, metering))
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "compiler_crashed",
+                    e.to_string(),
+                )
+            })?
+            .map_err(|e| ApiError::bad_request(e.code(), e.to_string()))?;
     if let Some(golden) = &golden {
         golden::check(&st.runtime, &processor, golden, run_limits).await?;
     }

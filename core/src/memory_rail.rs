@@ -3,10 +3,10 @@
 use crate::model::JobId;
 use crate::rail::{Rail, RailError, Ticket};
 use async_trait::async_trait;
+use futures::stream::BoxStream;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
-use futures::stream::BoxStream;
 use tokio::sync::{Notify, broadcast};
 
 #[derive(Default)]

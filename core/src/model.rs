@@ -200,10 +200,7 @@ impl JobId {
 
     /// When the id was made (to the millisecond).
     pub fn created(&self) -> std::time::SystemTime {
-        let (secs, nanos) = self
-            .0
-            .get_timestamp()
-            .map_or((0, 0), |t| t.to_unix());
+        let (secs, nanos) = self.0.get_timestamp().map_or((0, 0), |t| t.to_unix());
         std::time::UNIX_EPOCH + std::time::Duration::new(secs, nanos)
     }
 

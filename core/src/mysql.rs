@@ -82,7 +82,11 @@ impl MySqlMetaStore {
                 "MySQL URL {where_} names no database"
             )));
         }
+        // Connections go where the URL says: mysql_async would otherwise
+        // move a 127.0.0.1 connection to the server's Unix socket, past any
+        // proxy or network policy on the TCP path.
         let opts = OptsBuilder::from_opts(opts)
+            .prefer_socket(false)
             .client_found_rows(true)
             .pool_opts(
                 PoolOpts::default().with_constraints(PoolConstraints::new(1, 32).expect("1 <= 32")),

@@ -133,15 +133,29 @@ mod tests {
         let old = JobId::at(std::time::SystemTime::now() - Duration::from_secs(10));
         let fresh = JobId::new();
         for id in [old, fresh] {
-            meta.insert_job(&Job::queued(id, &pv, vec![], 1)).await.unwrap();
+            meta.insert_job(&Job::queued(id, &pv, vec![], 1))
+                .await
+                .unwrap();
         }
         rail.push(fresh).await.unwrap();
-        assert_eq!(pass(&meta, &rail).await.unwrap(), Report::default(), "rail not empty");
-        let t = rail.take("w", Duration::from_millis(10)).await.unwrap().unwrap();
+        assert_eq!(
+            pass(&meta, &rail).await.unwrap(),
+            Report::default(),
+            "rail not empty"
+        );
+        let t = rail
+            .take("w", Duration::from_millis(10))
+            .await
+            .unwrap()
+            .unwrap();
         rail.ack(&t).await.unwrap();
         let report = pass(&meta, &rail).await.unwrap();
         assert_eq!(report.stranded, 1, "only the old one: {report:?}");
-        let t = rail.take("w", Duration::from_millis(10)).await.unwrap().unwrap();
+        let t = rail
+            .take("w", Duration::from_millis(10))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(t.job_id, old);
     }
 

@@ -329,14 +329,15 @@ impl Rail for RedisRail {
     }
 
     async fn cancellations(&self) -> Result<BoxStream<'static, JobId>, RailError> {
-        let mut pubsub = tokio::time::timeout(Duration::from_secs(5), self.client.get_async_pubsub())
-            .await
-            .map_err(|_| RailError::Backend("subscribing: timed out".into()))?
-            .map_err(err)?;
+        let mut pubsub =
+            tokio::time::timeout(Duration::from_secs(5), self.client.get_async_pubsub())
+                .await
+                .map_err(|_| RailError::Backend("subscribing: timed out".into()))?
+                .map_err(err)?;
         pubsub.subscribe(&self.cancel_channel).await.map_err(err)?;
-        Ok(Box::pin(pubsub.into_on_message().filter_map(|m| async move {
-            m.get_payload::<String>().ok()?.parse().ok()
-        })))
+        Ok(Box::pin(pubsub.into_on_message().filter_map(
+            |m| async move { m.get_payload::<String>().ok()?.parse().ok() },
+        )))
     }
 
     async fn backlog(&self) -> Result<u64, RailError> {

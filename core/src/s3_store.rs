@@ -404,7 +404,11 @@ impl ObjectStore for S3Store {
         let mut keys = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(self.failed("ListObjectsV2", prefix))?;
-            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
         }
         keys.sort();
         Ok(keys)

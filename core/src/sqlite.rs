@@ -13,7 +13,8 @@ use std::time::Duration;
 
 /// Versioned schema migrations, applied in order; index + 1 is the version
 /// stored in `PRAGMA user_version`. Never edit a shipped entry: append.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE processor_versions (
     name        TEXT    NOT NULL,
     version     TEXT    NOT NULL,
@@ -46,7 +47,9 @@ CREATE TABLE jobs (
     limits        TEXT    NOT NULL
 );
 CREATE INDEX jobs_status ON jobs (status, created_at);
-"#, "ALTER TABLE jobs ADD COLUMN attempt_base INTEGER NOT NULL DEFAULT 0;"];
+"#,
+    "ALTER TABLE jobs ADD COLUMN attempt_base INTEGER NOT NULL DEFAULT 0;",
+];
 
 /// [`MetaStore`] on a SQLite file (or in memory). Calls run on tokio's
 /// blocking pool; one connection, serialised by a mutex, in WAL mode.

@@ -81,7 +81,16 @@ fn main() -> Result<()> {
         latency(&rt, "wordcount", &wc_p, Vec::new(), runs).await?;
         let echo = vec![("mode".to_owned(), "echo".to_owned())];
         match &hostile {
-            Some(h) => latency(&rt, "hostile echo", &rt.compile(h, Metering::Epoch)?, echo.clone(), runs).await?,
+            Some(h) => {
+                latency(
+                    &rt,
+                    "hostile echo",
+                    &rt.compile(h, Metering::Epoch)?,
+                    echo.clone(),
+                    runs,
+                )
+                .await?
+            }
             None => {
                 println!("(target/fixtures/hostile.wasm missing: `cargo xtask test` builds it)")
             }

@@ -200,10 +200,7 @@ mod tests {
             Limits::resolve(&def, &capped, &declared(500)).fuel,
             Some(100)
         );
-        assert_eq!(
-            capped.exceeded_by(&declared(500)),
-            Some(("fuel", 500, 100))
-        );
+        assert_eq!(capped.exceeded_by(&declared(500)), Some(("fuel", 500, 100)));
         let metered_default = Limits {
             fuel: Some(7),
             ..def

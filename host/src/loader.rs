@@ -148,7 +148,11 @@ impl Loader {
         Ok((p, Source::Compiled))
     }
 
-    async fn deserialize(&self, path: &Path, metering: Metering) -> Result<Processor, ValidateError> {
+    async fn deserialize(
+        &self,
+        path: &Path,
+        metering: Metering,
+    ) -> Result<Processor, ValidateError> {
         let (rt, path) = (self.runtime.clone(), path.to_path_buf());
         tokio::task::spawn_blocking(move || rt.load_artifact(&path, metering))
             .await

@@ -4,8 +4,8 @@ use crate::bindings;
 use crate::sandbox::JobState;
 use agensium_core::Digest;
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -335,7 +335,10 @@ mod tests {
         ));
         // The smallest core module: magic + version 1.
         let core = b"\0asm\x01\0\0\0";
-        assert!(matches!(rt.compile_epoch(core), Err(ValidateError::CoreModule)));
+        assert!(matches!(
+            rt.compile_epoch(core),
+            Err(ValidateError::CoreModule)
+        ));
         // The smallest component: magic + version 0x0d, layer 1. It exports nothing.
         let empty = b"\0asm\x0d\0\x01\0";
         let Err(err) = rt.compile_epoch(empty) else {

@@ -204,7 +204,9 @@ impl Runtime {
         let fuel = match (processor.metering(), limits.fuel) {
             (Metering::Fuel, budget) => {
                 let budget = budget.unwrap_or(u64::MAX);
-                store.set_fuel(budget).expect("a metered engine accepts fuel");
+                store
+                    .set_fuel(budget)
+                    .expect("a metered engine accepts fuel");
                 Some(budget)
             }
             (Metering::Epoch, _) => None,

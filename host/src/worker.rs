@@ -6,8 +6,8 @@ use agensium_core::{
     Backends, Finish, JobError, JobId, MetaError, RailError, StoreError, Ticket, Usage,
 };
 use bytes::Bytes;
-use std::io;
 use std::collections::HashMap;
+use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;

@@ -246,3 +246,51 @@ impl Scenario {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn echo_server() -> String {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 64];
+                    while let Ok(n) = s.read(&mut buf).await {
+                        if n == 0 || s.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    /// `Some(reply)` when a round trip works, `None` when the connection drops.
+    async fn round_trip(s: &mut TcpStream) -> Option<Vec<u8>> {
+        s.write_all(b"ping").await.ok()?;
+        let mut buf = [0u8; 4];
+        match tokio::time::timeout(Duration::from_secs(2), s.read_exact(&mut buf)).await {
+            Ok(Ok(_)) => Some(buf.to_vec()),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_proxy_cuts_open_and_new_connections_until_restored() {
+        let proxy = TcpProxy::start(&echo_server().await).await;
+        let mut open = TcpStream::connect(&proxy.addr).await.unwrap();
+        assert_eq!(round_trip(&mut open).await.unwrap(), b"ping");
+        proxy.cut();
+        assert_eq!(round_trip(&mut open).await, None, "open connections drop");
+        let mut new = TcpStream::connect(&proxy.addr).await.unwrap();
+        assert_eq!(round_trip(&mut new).await, None, "new ones are refused");
+        proxy.restore();
+        let mut again = TcpStream::connect(&proxy.addr).await.unwrap();
+        assert_eq!(round_trip(&mut again).await.unwrap(), b"ping");
+    }
+}

@@ -114,7 +114,10 @@ async fn fuel_is_a_deterministic_cpu_limit_declared_per_version() {
         burnt.push(job["usage"]["fuel_consumed"].as_u64().expect("fuel used"));
     }
     assert_eq!(burnt[0], burnt[1], "fuel is deterministic");
-    assert!(burnt[0] > input.len() as u64, "about an instruction a byte at least");
+    assert!(
+        burnt[0] > input.len() as u64,
+        "about an instruction a byte at least"
+    );
 
     // A loop with a small budget stops on fuel, long before its wall time.
     let r = put("hostile", "1.0.0", "fuel=50000000", fixture("hostile"))
@@ -124,7 +127,10 @@ async fn fuel_is_a_deterministic_cpu_limit_declared_per_version() {
     let id = app.submit_ok("hostile", "param.mode=loop", "").await;
     let job = app.wait(&id).await;
     assert_eq!(job["error"]["code"], "fuel_limit", "{job}");
-    assert!(job["usage"]["wall_time_ms"].as_u64().unwrap() < 5_000, "{job}");
+    assert!(
+        job["usage"]["wall_time_ms"].as_u64().unwrap() < 5_000,
+        "{job}"
+    );
     assert_eq!(job["usage"]["fuel_consumed"], 50_000_000, "{job}");
 
     // Unmetered versions report no fuel; over the ceiling is refused.
@@ -132,9 +138,14 @@ async fn fuel_is_a_deterministic_cpu_limit_declared_per_version() {
     let id = app.submit_ok("wordcount", "version=2.0.0", "a b").await;
     let job = app.wait(&id).await;
     assert!(job["usage"].get("fuel_consumed").is_none(), "{job}");
-    let r = put("wordcount", "3.0.0", "fuel=99999999999999999", plugin("wordcount"))
-        .await
-        .unwrap();
+    let r = put(
+        "wordcount",
+        "3.0.0",
+        "fuel=99999999999999999",
+        plugin("wordcount"),
+    )
+    .await
+    .unwrap();
     assert_error(r, StatusCode::BAD_REQUEST, "invalid_limit").await;
     app.stop().await;
 }

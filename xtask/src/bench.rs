@@ -359,8 +359,14 @@ async fn print_host_overhead(stack: &Stack) {
         format!("p50 {} ms  p99 {} ms", at(0.5), at(0.99))
     };
     for (what, metric) in [
-        ("ticket taken → process entered", "agensium_job_setup_seconds"),
-        ("process returned → row final  ", "agensium_job_finish_seconds"),
+        (
+            "ticket taken → process entered",
+            "agensium_job_setup_seconds",
+        ),
+        (
+            "process returned → row final  ",
+            "agensium_job_finish_seconds",
+        ),
         ("ticket taken → row final      ", "agensium_job_seconds"),
     ] {
         match stack.worker_summary(metric).await {

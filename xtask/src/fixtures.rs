@@ -25,7 +25,10 @@ pub fn build_fixtures() -> Result<()> {
     let runtime = agensium_host::Runtime::new()?;
     std::fs::create_dir_all(root().join("target/fixtures"))?;
     for (name, bytes) in names.iter().zip(built) {
-        match (name.as_str(), runtime.compile(&bytes, agensium_host::Metering::Epoch)) {
+        match (
+            name.as_str(),
+            runtime.compile(&bytes, agensium_host::Metering::Epoch),
+        ) {
             ("hostile", r) => {
                 r.context("the hostile fixture is not a valid processor")?;
             }

@@ -263,9 +263,16 @@ async fn retrying(store: &dyn MetaStore, n: &str) {
     store.put_version(&pv).await.unwrap();
     let job = Job::queued(JobId::new(), &pv, vec![("k".into(), "v".into())], 7);
     store.insert_job(&job).await.unwrap();
-    assert!(!store.retry_job(job.id).await.unwrap(), "queued: nothing to retry");
+    assert!(
+        !store.retry_job(job.id).await.unwrap(),
+        "queued: nothing to retry"
+    );
     for owner in ["w1", "w2"] {
-        store.start_job(job.id, owner, LEASE).await.unwrap().unwrap();
+        store
+            .start_job(job.id, owner, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
         if owner == "w1" {
             assert!(!store.retry_job(job.id).await.unwrap(), "running: no retry");
             assert!(store.requeue_job(job.id, owner).await.unwrap());
@@ -273,19 +280,34 @@ async fn retrying(store: &dyn MetaStore, n: &str) {
     }
     let failed = Finish::Failed(JobError::new("max_attempts", "gave up"));
     let used = Usage::default();
-    assert!(store.finish_job(job.id, "w2", &failed, Some(&used)).await.unwrap());
+    assert!(
+        store
+            .finish_job(job.id, "w2", &failed, Some(&used))
+            .await
+            .unwrap()
+    );
     assert!(store.retry_job(job.id).await.unwrap());
     let j = store.get_job(job.id).await.unwrap().unwrap();
     assert_eq!(j.status, JobStatus::Queued);
-    assert_eq!((j.attempts, j.attempt_base), (2, 2), "attempts keep counting");
+    assert_eq!(
+        (j.attempts, j.attempt_base),
+        (2, 2),
+        "attempts keep counting"
+    );
     assert_eq!((j.error, j.usage, j.worker), (None, None, None));
     assert!(j.finished_at.is_none() && j.started_at.is_none());
-    assert_eq!((j.params, j.digest, j.input_bytes), (job.params, job.digest, 7));
+    assert_eq!(
+        (j.params, j.digest, j.input_bytes),
+        (job.params, job.digest, 7)
+    );
     let again = store.start_job(job.id, "w3", LEASE).await.unwrap().unwrap();
     assert_eq!((again.attempts, again.attempt_base), (3, 2));
     assert!(!store.retry_job(JobId::new()).await.unwrap());
     assert!(store.cancel_job(job.id).await.unwrap());
-    assert!(store.retry_job(job.id).await.unwrap(), "cancelled jobs retry too");
+    assert!(
+        store.retry_job(job.id).await.unwrap(),
+        "cancelled jobs retry too"
+    );
 }
 
 async fn recovery(store: &dyn MetaStore, n: &str) {

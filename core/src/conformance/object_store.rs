@@ -89,7 +89,10 @@ async fn missing_and_delete(store: &dyn ObjectStore, p: &str) {
 
 async fn listing(store: &dyn ObjectStore, p: &str) {
     for k in ["l/b/2", "l/b/1", "l/bc", "l/c/deep/x"] {
-        store.put(&format!("{p}/{k}"), once(&b"x"[..])).await.unwrap();
+        store
+            .put(&format!("{p}/{k}"), once(&b"x"[..]))
+            .await
+            .unwrap();
     }
     let keys = |v: &[&str]| v.iter().map(|k| format!("{p}/{k}")).collect::<Vec<_>>();
     assert_eq!(
@@ -105,7 +108,13 @@ async fn listing(store: &dyn ObjectStore, p: &str) {
         store.list(&format!("{p}/l/")).await.unwrap(),
         keys(&["l/b/1", "l/b/2", "l/bc", "l/c/deep/x"])
     );
-    assert!(store.list(&format!("{p}/nothing/")).await.unwrap().is_empty());
+    assert!(
+        store
+            .list(&format!("{p}/nothing/"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     for k in ["l/b/2", "l/b/1", "l/bc", "l/c/deep/x"] {
         store.delete(&format!("{p}/{k}")).await.unwrap();
     }

@@ -54,7 +54,11 @@ async fn fifo_ack_release(rail: &dyn Rail) {
     rail.renew(&ta).await.unwrap();
     assert_eq!(rail.backlog().await.unwrap(), 2, "taken tickets count");
     rail.release(&ta).await.unwrap();
-    assert_eq!(rail.backlog().await.unwrap(), 2, "released: still one ticket");
+    assert_eq!(
+        rail.backlog().await.unwrap(),
+        2,
+        "released: still one ticket"
+    );
     // The released ticket comes again (before or after b: adapters differ).
     let t1 = rail
         .take("c1", Duration::from_secs(1))

@@ -49,7 +49,12 @@ impl Worker {
     /// Polls the job row while it runs and cancels `token` once the job is
     /// no longer running under `owner` (cancelled through the API, or the
     /// lease was lost), so the processor stops within a poll interval.
-    pub(super) fn watch_cancel(&self, id: JobId, owner: &str, token: CancellationToken) -> AbortOnDrop {
+    pub(super) fn watch_cancel(
+        &self,
+        id: JobId,
+        owner: &str,
+        token: CancellationToken,
+    ) -> AbortOnDrop {
         let (meta, owner) = (self.backends.meta.clone(), owner.to_owned());
         AbortOnDrop(tokio::spawn(async move {
             loop {
@@ -87,7 +92,6 @@ impl Worker {
             }
         }))
     }
-
 }
 
 /// A running job's entry in [`Worker::running`], removed when dropped.
@@ -127,4 +131,3 @@ impl Drop for AbortOnDrop {
         self.0.abort();
     }
 }
-

@@ -9,8 +9,8 @@ pub struct Prefixes {
     /// All prefixes back to back, then `BLOCK` bytes of padding so that a
     /// whole block can be read from any offset.
     text: Vec<u8>,
-    /// End offset of each prefix in `text`.
-    ends: Vec<usize>,
+    /// Start and length of each prefix in `text`.
+    spans: Vec<(usize, usize)>,
 }
 
 impl Prefixes {
@@ -19,41 +19,50 @@ impl Prefixes {
 
     /// The prefixes of the given header names (valid UTF-8).
     pub fn new<'a>(names: impl IntoIterator<Item = &'a [u8]>) -> Self {
-        let (mut text, mut ends) = (Vec::new(), Vec::new());
+        let (mut text, mut spans) = (Vec::new(), Vec::new());
         for (n, name) in names.into_iter().enumerate() {
+            let start = text.len();
             text.extend_from_slice(if n == 0 { b"{\"" } else { b"\",\"" });
             write_escaped(&mut text, name);
             text.extend_from_slice(b"\":\"");
-            ends.push(text.len());
+            spans.push((start, text.len() - start));
         }
         text.extend_from_slice(&[0; BLOCK]);
-        Self { text, ends }
+        Self { text, spans }
     }
 
     /// Number of columns.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.spans.len()
     }
 
     /// The prefix of column `k`.
     pub fn get(&self, k: usize) -> &[u8] {
-        let start = if k == 0 { 0 } else { self.ends[k - 1] };
-        &self.text[start..self.ends[k]]
+        let (start, len) = self.spans[k];
+        &self.text[start..start + len]
     }
 
-    /// Stores the prefix of column `k` at the start of `buf`, a block at a
-    /// time (bytes past it are overwritten too); its length, or `None` when
+    /// Stores the prefix of column `k` at `buf[w..]`, a block at a time
+    /// (bytes past it are overwritten too); where it ends, or `None` when
     /// `buf` is too short.
-    #[inline]
-    pub fn put(&self, k: usize, buf: &mut [u8]) -> Option<usize> {
-        let start = if k == 0 { 0 } else { self.ends[k - 1] };
-        let len = self.ends[k] - start;
-        let block = |at: usize| &self.text[start + at..start + at + BLOCK];
-        buf.get_mut(..BLOCK)?.copy_from_slice(block(0));
-        // Longer prefixes (names over 11 bytes) take more blocks.
-        for at in (BLOCK..len).step_by(BLOCK) {
-            buf.get_mut(at..at + BLOCK)?.copy_from_slice(block(at));
+    #[inline(always)]
+    pub fn put(&self, k: usize, buf: &mut [u8], w: usize) -> Option<usize> {
+        let (start, len) = self.spans[k];
+        buf.get_mut(w..w + BLOCK)?
+            .copy_from_slice(&self.text[start..start + BLOCK]);
+        if len > BLOCK {
+            self.put_rest(start, len, buf, w)?;
         }
-        Some(len)
+        Some(w + len)
+    }
+
+    /// The blocks of a prefix after its first (for longer names).
+    #[cold]
+    fn put_rest(&self, start: usize, len: usize, buf: &mut [u8], w: usize) -> Option<()> {
+        for at in (BLOCK..len).step_by(BLOCK) {
+            let block = &self.text[start + at..start + at + BLOCK];
+            buf.get_mut(w + at..w + at + BLOCK)?.copy_from_slice(block);
+        }
+        Some(())
     }
 }

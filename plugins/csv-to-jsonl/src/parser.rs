@@ -23,6 +23,11 @@ enum State {
 
 /// Streaming CSV → JSON Lines converter. Feed input chunks with
 /// [`Converter::feed`]; converted lines are appended to the output buffer.
+///
+/// Rows that lie whole within a chunk are converted straight from it, a
+/// block at a time (`parser/fast.rs`); the others, and anything unusual,
+/// go through the state machine below and the row buffer, which also words
+/// the errors. Both give the same output.
 pub struct Converter {
     delim: u8,
     state: State,
@@ -37,7 +42,7 @@ pub struct Converter {
     /// What precedes each field in a JSON line, once the header is read.
     keys: Option<Prefixes>,
     /// Output of the fast path, staged (see `fast.rs`).
-    stage: Vec<u8>,
+    stage: Box<[u8; fast::STAGE]>,
     /// Rows converted.
     pub rows: u64,
     /// Physical line number (1-based) where the current row starts.
@@ -57,7 +62,7 @@ impl Converter {
             quoted: false,
             open: false,
             keys: None,
-            stage: Vec::new(),
+            stage: vec![0; fast::STAGE].try_into().expect("STAGE bytes"),
             rows: 0,
             line: 1,
             row_line: 1,

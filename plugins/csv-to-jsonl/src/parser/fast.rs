@@ -7,7 +7,7 @@
 //! the hot loop does no `Vec` bookkeeping and calls no `memcpy`.
 
 use super::{Converter, MAX_ROW, State};
-use crate::json::{BLOCK, escape_seq, scan};
+use crate::json::{BLOCK, classify, escape_seq};
 use crate::keys::Prefixes;
 
 /// Size of the staging buffer. It is flushed once half full, so a row
@@ -22,25 +22,24 @@ struct Row {
     term: u8,
     /// Newlines inside quoted fields.
     newlines: u64,
-    /// Bytes of the JSON line.
+    /// Where the JSON line ends in the staging buffer.
     written: usize,
 }
 
 impl Converter {
     /// Converts the rows at the start of `chunk` as long as they are plain
-    /// sailing: a row ends within `chunk`, short of its last 16 bytes, is
-    /// not blank, has the header's field count, is well quoted and valid
+    /// sailing: a row ends within `chunk` (with a block or two to spare),
+    /// is not blank, has the header's field count, is well quoted and valid
     /// UTF-8. Appends their lines to `out`; returns the bytes consumed. The
     /// general path takes the row it stops at.
     #[inline(never)]
     pub(super) fn fast_rows(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> usize {
         let Some(keys) = &self.keys else { return 0 };
-        let stage = &mut self.stage;
-        stage.resize(STAGE, 0); // once
+        let stage: &mut [u8; STAGE] = &mut self.stage;
         let (mut pos, mut staged) = (0, 0);
-        while let Some(row) = convert_row(keys, self.delim, &chunk[pos..], &mut stage[staged..]) {
+        while let Some(row) = convert_row(keys, self.delim, &chunk[pos..], stage, staged) {
             pos += row.len;
-            staged += row.written;
+            staged = row.written;
             if row.term == b'\r' {
                 match chunk.get(pos) {
                     Some(b'\n') => pos += 1,
@@ -61,78 +60,123 @@ impl Converter {
     }
 }
 
-/// Writes the JSON line of the row at the start of `chunk` to the start of
-/// `buf`; `None` when the general path must take the row.
+/// Writes the JSON line of the row at the start of `chunk` to `buf[w..]`;
+/// `None` when the general path must take the row.
 ///
-/// One loop over the row: each turn copies a block and stops at the first
-/// byte that needs attention (a byte to escape, a quote, a delimiter, a line
-/// end), few values live across it, which suits Wasm compilers.
-fn convert_row(keys: &Prefixes, delim: u8, chunk: &[u8], buf: &mut [u8]) -> Option<Row> {
-    let mut w = keys.put(0, buf)?;
+/// The row is read a block at a time: one classification per block finds
+/// all the bytes that need handling in it (bytes to escape, quotes, and,
+/// outside quotes, delimiters and line ends); the clean runs between them
+/// are copied with one block store each. Each block is read through a
+/// window of two, so that indexing within it needs no bounds checks.
+fn convert_row(
+    keys: &Prefixes,
+    delim: u8,
+    chunk: &[u8],
+    buf: &mut [u8; STAGE],
+    w: usize,
+) -> Option<Row> {
+    if matches!(chunk.first(), Some(b'\n' | b'\r')) {
+        return None; // a blank line
+    }
+    let mut w = keys.put(0, buf, w)?;
     let (mut k, mut newlines) = (0, 0);
     let mut quoted = chunk.first() == Some(&b'"');
-    let mut pos = usize::from(quoted);
-    // Where the current field starts, and its non-ASCII bytes (if any, its
-    // UTF-8 is checked at its end).
-    let (mut start, mut high) = (pos, 0);
+    // The first byte neither copied nor consumed yet.
+    let mut at = usize::from(quoted);
+    // Where the row's non-ASCII bytes lie, if any: their UTF-8 is checked.
+    let (mut high_from, mut high_to) = (usize::MAX, 0);
     loop {
-        let block = chunk.get(pos..pos + BLOCK)?.try_into().expect("a block");
-        let (n, non_ascii) = scan(block, if quoted { b'"' } else { delim });
-        buf.get_mut(w..w + BLOCK)?.copy_from_slice(block);
-        (pos, w, high) = (pos + n, w + n, high | non_ascii);
-        if n == BLOCK {
-            continue;
-        }
-        let b = chunk[pos];
-        pos += 1;
-        let end = if quoted { b == b'"' } else { b == delim || b == b'\n' || b == b'\r' };
-        if !end {
-            newlines += u64::from(b == b'\n'); // (only quoted fields hold newlines)
-            let (seq, len) = escape_seq(b);
-            buf.get_mut(w..w + 8)?.copy_from_slice(&seq);
-            w += len;
-            continue;
-        }
-        let field = &chunk[start..pos - 1];
-        let term = if quoted {
-            let next = *chunk.get(pos)?;
-            pos += 1;
-            if next == b'"' {
-                // A doubled quote.
-                buf.get_mut(w..w + 2)?.copy_from_slice(b"\\\"");
-                w += 2;
-                continue;
+        let start = at;
+        let window: &[u8; 2 * BLOCK] = chunk.get(start..start + 2 * BLOCK)?.try_into().ok()?;
+        let masks = classify(window[..BLOCK].try_into().ok()?, delim);
+        let mut high = masks.non_ascii;
+        // The bytes of this block still to handle, one event at a time.
+        let (term, end) = loop {
+            let todo = u32::MAX << (at - start);
+            let events = todo & (masks.escape | if quoted { 0 } else { masks.delim });
+            // Copies the clean run from `at` up to `to`, both within the block.
+            let mut copy_to = |w: &mut usize, to: usize| -> Option<()> {
+                // (`at - start` < BLOCK here: `% BLOCK` only tells the compiler.)
+                let from = (at - start) % BLOCK;
+                buf.get_mut(*w..*w + BLOCK)?
+                    .copy_from_slice(&window[from..from + BLOCK]);
+                *w += to - at;
+                Some(())
+            };
+            if events == 0 {
+                if at < start + BLOCK {
+                    copy_to(&mut w, start + BLOCK)?;
+                    at = start + BLOCK;
+                }
+                break (None, 0);
             }
-            next
-        } else {
-            if k == 0 && field.is_empty() && b != delim {
-                return None; // a blank line
+            let i = events.trailing_zeros() as usize % BLOCK; // (< BLOCK)
+            copy_to(&mut w, start + i)?;
+            let bit = 1 << i;
+            at = start + i + 1;
+            if quoted && masks.quote & bit != 0 {
+                let next = window[i + 1];
+                at += 1;
+                if next == b'"' {
+                    buf.get_mut(w..w + 2)?.copy_from_slice(b"\\\"");
+                    w += 2;
+                } else if next == delim {
+                    (w, quoted) = next_field(keys, &mut k, buf, w, window[i + 2])?;
+                    at += usize::from(quoted);
+                } else if next == b'\n' || next == b'\r' {
+                    high &= bit - 1; // (the next row's are not ours)
+                    break (Some(next), at);
+                } else {
+                    return None; // text after a closing quote
+                }
+            } else if !quoted && masks.delim & bit != 0 {
+                (w, quoted) = next_field(keys, &mut k, buf, w, window[i + 1])?;
+                at += usize::from(quoted);
+            } else if !quoted && masks.line & bit != 0 {
+                high &= bit - 1; // (the next row's are not ours)
+                break (Some(window[i]), at);
+            } else {
+                let b = window[i];
+                newlines += u64::from(b == b'\n'); // (only quoted fields hold any)
+                let (seq, len) = escape_seq(b);
+                buf.get_mut(w..w + 8)?.copy_from_slice(seq);
+                w += len;
             }
-            b
         };
-        let valid = term == delim || term == b'\n' || term == b'\r';
-        if !valid || high != 0 && std::str::from_utf8(field).is_err() {
+        if high != 0 {
+            high_from = high_from.min(start + high.trailing_zeros() as usize);
+            high_to = start + 32 - high.leading_zeros() as usize;
+        }
+        let Some(term) = term else { continue };
+        let utf8 = high_from > high_to || std::str::from_utf8(&chunk[high_from..high_to]).is_ok();
+        if k + 1 != keys.len() || end > MAX_ROW || !utf8 {
             return None;
         }
-        k += 1;
-        if term != delim {
-            if k != keys.len() || pos > MAX_ROW {
-                return None;
-            }
-            buf.get_mut(w..w + 3)?.copy_from_slice(Prefixes::END);
-            return Some(Row {
-                len: pos,
-                term,
-                newlines,
-                written: w + 3,
-            });
-        }
-        if k == keys.len() {
-            return None; // more fields than the header has
-        }
-        w += keys.put(k, buf.get_mut(w..)?)?;
-        quoted = chunk.get(pos) == Some(&b'"');
-        pos += usize::from(quoted);
-        (start, high) = (pos, 0);
+        buf.get_mut(w..w + 3)?.copy_from_slice(Prefixes::END);
+        return Some(Row {
+            len: end,
+            term,
+            newlines,
+            written: w + 3,
+        });
     }
+}
+
+/// Ends field `*k` at a delimiter, before a field whose first byte is
+/// `first`: writes that field's prefix at `buf[w..]`; (`w` past it, whether
+/// the field is quoted). `None` when the row has more fields than the
+/// header.
+#[inline]
+fn next_field(
+    keys: &Prefixes,
+    k: &mut usize,
+    buf: &mut [u8],
+    w: usize,
+    first: u8,
+) -> Option<(usize, bool)> {
+    *k += 1;
+    if *k == keys.len() {
+        return None;
+    }
+    Some((keys.put(*k, buf, w)?, first == b'"'))
 }

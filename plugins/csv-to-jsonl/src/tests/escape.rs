@@ -2,7 +2,7 @@
 //! byte-at-a-time references.
 
 use super::convert_chunks;
-use crate::json::{BLOCK, classify, classify_swar, needs_escape, write_escaped};
+use crate::json::{BLOCK, Masks, classify, classify_swar, needs_escape, write_escaped};
 
 /// The reference escaper: one byte at a time.
 fn reference_escape(s: &[u8]) -> Vec<u8> {
@@ -61,7 +61,11 @@ fn runs_of_specials_and_utf8_across_blocks() {
             s.push_str(&"x".repeat(rand(&mut rng, 20) as usize));
             s.push_str(pieces[rand(&mut rng, pieces.len() as u64) as usize]);
         }
-        assert_eq!(escaped(s.as_bytes()), reference_escape(s.as_bytes()), "{s:?}");
+        assert_eq!(
+            escaped(s.as_bytes()),
+            reference_escape(s.as_bytes()),
+            "{s:?}"
+        );
     }
     let all_specials: Vec<u8> = (0..0x20).chain([b'"', b'\\']).collect();
     assert_eq!(escaped(&all_specials), reference_escape(&all_specials));
@@ -72,7 +76,9 @@ fn runs_of_specials_and_utf8_across_blocks() {
 #[test]
 fn classify_matches_a_byte_loop() {
     let mut rng = 0x2545_f491_4f6c_dd1d;
-    let bytes = [b'a', b' ', b'"', b'\\', b',', b'\t', 0, 0x1f, 0x20, 0x7f, 0x80, 0xc3, 0xff];
+    let bytes = [
+        b'a', b' ', b'"', b'\\', b',', b'\t', 0, 0x1f, 0x20, 0x7f, 0x80, 0xc3, 0xff,
+    ];
     for round in 0..20_000 {
         let mut block = [0u8; BLOCK];
         for b in &mut block {
@@ -82,18 +88,26 @@ fn classify_matches_a_byte_loop() {
                 rand(&mut rng, 256) as u8
             };
         }
-        for stop in [b',', b';', b'\t', b'"', b'|', 0x7f] {
-            let special = |b: u8| needs_escape(b) || b == stop;
-            let first = block.iter().position(|&b| special(b)).unwrap_or(BLOCK);
-            let high = (0..BLOCK).filter(|&i| block[i] >= 0x80).map(|i| 1 << i).sum::<u32>();
-            for (name, (s, h)) in [
-                ("active", classify(&block, stop)),
-                ("swar", classify_swar(&block, stop)),
-            ] {
-                let lowest = (s | 1 << BLOCK).trailing_zeros() as usize;
-                assert_eq!(lowest, first, "{name} {block:?} stop {stop}");
-                assert_eq!(h, high, "{name} {block:?}");
-            }
+        for delim in [b',', b';', b'\t', b'"', b'|', 0x7f] {
+            let mask = |f: &dyn Fn(u8) -> bool| {
+                (0..BLOCK)
+                    .filter(|&i| f(block[i]))
+                    .map(|i| 1 << i)
+                    .sum::<u32>()
+            };
+            let expected = Masks {
+                escape: mask(&needs_escape),
+                delim: mask(&|b| b == delim),
+                quote: mask(&|b| b == b'"'),
+                line: mask(&|b| b == b'\n' || b == b'\r'),
+                non_ascii: mask(&|b| b >= 0x80),
+            };
+            assert_eq!(classify(&block, delim), expected, "{block:?} {delim}");
+            assert_eq!(
+                classify_swar(&block, delim),
+                expected,
+                "SWAR {block:?} {delim}"
+            );
         }
     }
 }
@@ -157,7 +171,19 @@ fn reference_convert(input: &[u8]) -> Vec<u8> {
 /// A random CSV: `cols` columns, fields with every kind of content.
 fn random_csv(rng: &mut u64, cols: usize) -> Vec<u8> {
     let pieces: [&str; 14] = [
-        "plain", "x", ",", "\"", "\n", "\r\n", "\\", "\t", "\u{1}", "ü", "✓", "😀", "",
+        "plain",
+        "x",
+        ",",
+        "\"",
+        "\n",
+        "\r\n",
+        "\\",
+        "\t",
+        "\u{1}",
+        "ü",
+        "✓",
+        "😀",
+        "",
         "a much longer run of ordinary text crossing blocks",
     ];
     let mut out = Vec::new();
@@ -211,13 +237,17 @@ fn random_csv_matches_the_reference_for_any_chunking() {
         // A byte-order mark is only recognised whole in the first chunk.
         let (bom, rest) = csv.split_at(if csv.starts_with(b"\xEF") { 3 } else { 0 });
         let chunks: Vec<&[u8]> = [bom].into_iter().chain(rest.chunks(sizes)).collect();
-        assert_eq!(convert_chunks(&chunks).unwrap(), expected, "{show:?} by {sizes}");
+        assert_eq!(
+            convert_chunks(&chunks).unwrap(),
+            expected,
+            "{show:?} by {sizes}"
+        );
     }
 }
 
 #[test]
 fn any_split_into_two_chunks_gives_the_same_output() {
-    let mut rng = 0x5eed_0f_5911_75u64;
+    let mut rng = 0x5eed_0f59_1175_u64;
     for round in 0..60 {
         let csv = random_csv(&mut rng, 1 + round % 4);
         let expected = String::from_utf8(reference_convert(&csv)).unwrap();
@@ -225,27 +255,80 @@ fn any_split_into_two_chunks_gives_the_same_output() {
         for at in start..=csv.len() {
             let (a, b) = csv.split_at(at);
             let got = convert_chunks(&[a, b]).unwrap();
-            assert_eq!(got, expected, "{:?} split at {at}", String::from_utf8_lossy(&csv));
+            assert_eq!(
+                got,
+                expected,
+                "{:?} split at {at}",
+                String::from_utf8_lossy(&csv)
+            );
+        }
+    }
+}
+
+/// Enough rows after the one under test that the fast path takes it.
+fn filler(cols: usize) -> String {
+    format!("{}\n", vec!["z"; cols].join(",")).repeat(20)
+}
+
+#[test]
+fn fast_path_escapes_every_byte_at_every_offset() {
+    let ascii = (0..0x80u8).map(|b| char::from(b).to_string());
+    for piece in ascii.chain(["ü", "✓", "😀", "ключ"].map(String::from)) {
+        for before in 0..=2 * BLOCK + 1 {
+            let content = format!("{}{piece}{}", "a".repeat(before), "y".repeat(before % 7));
+            let quoted = format!("\"{}\"", content.replace('"', "\"\""));
+            let mut fields = vec![quoted];
+            // Unquoted too, unless that makes it a delimiter, a line end or
+            // an opening quote.
+            let structural = matches!(piece.as_str(), "," | "\n" | "\r");
+            if !(structural || before == 0 && piece == "\"") {
+                fields.push(content.clone());
+            }
+            for field in fields {
+                let csv = format!("h,k\nx,{field}\n{field},x\n{}", filler(2));
+                let expected = String::from_utf8(reference_convert(csv.as_bytes())).unwrap();
+                assert_eq!(
+                    convert_chunks(&[csv.as_bytes()]).unwrap(),
+                    expected,
+                    "{csv:?}"
+                );
+            }
         }
     }
 }
 
 #[test]
 fn errors_are_the_same_for_any_chunking() {
-    let bad: [&[u8]; 7] = [
-        b"a,b\n1,2\n\"x\ny\",1\n2\n",
-        b"a,b\n1,2\n1,2,3\n",
-        b"a,b\n1,\"2\"x\n",
-        b"a,b\n\"1\n2\",\"open\n",
-        b"a,b\nok,\xc3\x28\n",
-        b"a,b\r\n1,2\r\n\"\xff\",2\r\n",
-        b"a\n\xf0\x9f\x98\n",
+    // (columns, a bad row); each comes after good rows, one of them over
+    // two lines, and before more, so that the fast path meets it first.
+    let bad: [(usize, &[u8]); 7] = [
+        (2, b"1,2,3"),
+        (2, b"1"),
+        (2, b"1,\"2\"x"),
+        (2, b"ok,\xc3\x28"),
+        (2, b"\"\xff\",2"),
+        (1, b"\xf0\x9f\x98"),
+        (2, b"\"1\n2\",\"open"),
     ];
-    for csv in bad {
-        let whole = convert_chunks(&[csv]).unwrap_err();
+    for (cols, row) in bad {
+        let header = ["a", "b"][..cols].join(",");
+        let good = [
+            r#""two
+lines""#,
+            "x",
+        ][..cols]
+            .join(",");
+        let mut csv = format!("{header}\r\n{good}\r\n{good}\n").into_bytes();
+        csv.extend_from_slice(row);
+        csv.extend_from_slice(format!("\n{}", filler(cols)).as_bytes());
+        let whole = convert_chunks(&[&csv]).unwrap_err();
         for size in 1..=5 {
             let chunks: Vec<&[u8]> = csv.chunks(size).collect();
-            assert_eq!(convert_chunks(&chunks).unwrap_err(), whole, "{csv:?} by {size}");
+            assert_eq!(
+                convert_chunks(&chunks).unwrap_err(),
+                whole,
+                "{csv:?} by {size}"
+            );
         }
     }
 }
