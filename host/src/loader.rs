@@ -44,12 +44,15 @@ pub enum LoadError {
     Invalid(#[from] ValidateError),
 }
 
+/// One processor, loaded once however many jobs ask for it at the same time.
+type Cell = Arc<OnceCell<Processor>>;
+
 /// Per-process cache of loaded processors; each digest loads at most once.
 pub struct Loader {
     runtime: Arc<Runtime>,
     objects: Arc<dyn ObjectStore>,
     cache_dir: PathBuf,
-    cells: Mutex<HashMap<(Digest, Metering), Arc<OnceCell<Processor>>>>,
+    cells: Mutex<HashMap<(Digest, Metering), Cell>>,
 }
 
 impl Loader {

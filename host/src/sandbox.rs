@@ -19,6 +19,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 const MAX_READ: usize = 1 << 20;
 /// Output is handed to storage in chunks of about this size.
 const OUT_CHUNK: usize = 256 * 1024;
+/// A write at least this big is handed on as its own chunk, uncopied.
+const OWN_CHUNK: usize = 64 * 1024;
 /// Most stats entries kept from a summary.
 const MAX_STATS: usize = 64;
 
@@ -100,6 +102,14 @@ impl bindings::agensium::processor::host::Host for JobState {
         self.out_bytes += data.len() as u64;
         if self.out_bytes > self.out_limit {
             return Err(self.stop(Abort::OutputLimit));
+        }
+        if data.len() >= OWN_CHUNK {
+            // Big writes become chunks as they are: no copy.
+            self.flush().await?;
+            if self.output.send(Ok(Bytes::from(data))).await.is_err() {
+                return Err(self.stop(Abort::OutputClosed));
+            }
+            return Ok(());
         }
         self.out_buf.extend_from_slice(&data);
         if self.out_buf.len() >= OUT_CHUNK {
