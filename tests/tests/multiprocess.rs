@@ -285,3 +285,48 @@ async fn sigterm_hands_a_long_job_back_at_once() {
         "took {took:?}: handed back without waiting for the lease"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn delete_on_the_api_stops_the_job_in_a_worker_process_within_a_second() {
+    let Some(be) = SharedBackends::fresh().await else {
+        return;
+    };
+    let (_api, api) = start_api(&be).await;
+    sleeper(&api).await;
+    let _worker = Proc::spawn("worker", &["worker"], &be.env, &[]);
+    let id = api.submit_ok("hostile", "param.mode=loop", "").await;
+    let start = std::time::Instant::now();
+    loop {
+        let (_, job) = api.get_json(&format!("/v1/jobs/{id}")).await;
+        if job["status"] == "running" {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{job}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await; // spinning for sure
+    let t0 = std::time::Instant::now();
+    let r = api
+        .http
+        .delete(format!("{}/v1/jobs/{id}", api.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // The worker writes the attempt's log once the processor has stopped.
+    let stopped = loop {
+        let log = api.logs(&id).await;
+        if log.contains("cancelled") {
+            break t0.elapsed();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "still running: {log}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    eprintln!("processor stopped {stopped:?} after DELETE on another process");
+    assert!(stopped < Duration::from_secs(1), "took {stopped:?}");
+    let (_, job) = api.get_json(&format!("/v1/jobs/{id}")).await;
+    assert_eq!(job["status"], "cancelled", "{job}");
+}
