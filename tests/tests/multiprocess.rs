@@ -330,3 +330,47 @@ async fn delete_on_the_api_stops_the_job_in_a_worker_process_within_a_second() {
     let (_, job) = api.get_json(&format!("/v1/jobs/{id}")).await;
     assert_eq!(job["status"], "cancelled", "{job}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_on_the_api_drains_an_upload_in_flight() {
+    let Some(be) = SharedBackends::fresh().await else {
+        return;
+    };
+    let (api_proc, api) = start_api(&be).await;
+    api.install("wordcount", "1.0.0").await;
+    // A 2 MiB body sent in 16 pieces over ~1.6 s; SIGTERM arrives mid-way.
+    let piece = bytes::Bytes::from(b"lorem ipsum dolor sit amet\n".repeat(4854));
+    let body = futures::stream::iter(0..16).then(move |_| {
+        let piece = piece.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Ok::<_, std::io::Error>(piece)
+        }
+    });
+    let upload = {
+        let api = api.clone();
+        tokio::spawn(async move {
+            api.submit("wordcount", "", reqwest::Body::wrap_stream(body))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let terminated = tokio::task::spawn_blocking(move || {
+        api_proc.terminate(Duration::from_secs(20));
+    });
+    let r = upload.await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::ACCEPTED,
+        "the upload in flight completes"
+    );
+    terminated.await.unwrap();
+    let v: Value = r.json().await.unwrap();
+    // The job is stored: a new API process answers for it.
+    let (_api2, api2) = start_api(&be).await;
+    let (status, job) = api2
+        .get_json(&format!("/v1/jobs/{}", v["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(job["input_bytes"], 16 * 27 * 4854, "{job}");
+}

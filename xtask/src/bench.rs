@@ -92,7 +92,8 @@ pub fn run(args: Args) -> Result<()> {
         None
     };
     plugins::build(&plugins::all()?)?;
-    crate::run(cargo().args(["build", "--package", "agensium-api", "--bin", "agensium"]))?;
+    // Same package selection as `cargo xtask test`: no second build of the dependencies.
+    crate::run(cargo().args(["build", "--workspace", "--all-targets"]))?;
     tokio::runtime::Runtime::new()?.block_on(bench(&args, s3.as_ref()))
 }
 
