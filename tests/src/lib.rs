@@ -178,22 +178,52 @@ impl Client {
 
     /// Polls a job until it is final (60 s at most) and returns it.
     pub async fn wait(&self, id: &str) -> Value {
+        self.wait_for(id, "job done", Duration::from_secs(60), |job| {
+            matches!(
+                job["status"].as_str(),
+                Some("succeeded" | "failed" | "cancelled")
+            )
+        })
+        .await
+    }
+
+    /// Polls a job (asserting 200) until `cond` holds, failing with `what`
+    /// after `within`; returns the job.
+    pub async fn wait_for(
+        &self,
+        id: &str,
+        what: &str,
+        within: Duration,
+        cond: impl Fn(&Value) -> bool,
+    ) -> Value {
         let start = Instant::now();
         loop {
             let (status, job) = self.get_json(&format!("/v1/jobs/{id}")).await;
             assert_eq!(status, StatusCode::OK);
-            if matches!(
-                job["status"].as_str(),
-                Some("succeeded" | "failed" | "cancelled")
-            ) {
+            if cond(&job) {
                 return job;
             }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "job {id} not done: {job}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            assert!(start.elapsed() < within, "job {id}: {what}: {job}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    /// `DELETE /v1/jobs/{id}`.
+    pub async fn cancel(&self, id: &str) -> Response {
+        self.http
+            .delete(format!("{}/v1/jobs/{id}", self.url))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST /v1/jobs/{id}/retry`.
+    pub async fn retry(&self, id: &str) -> Response {
+        self.http
+            .post(format!("{}/v1/jobs/{id}/retry", self.url))
+            .send()
+            .await
+            .unwrap()
     }
 
     /// The result of a job as bytes, asserting 200; with its content type.

@@ -5,7 +5,7 @@
 
 use agensium_api::serve::ServeConfig;
 use agensium_tests::{TestApp, assert_error, fixture};
-use reqwest::{Response, StatusCode};
+use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
@@ -31,15 +31,6 @@ async fn start(tweak: impl FnOnce(&mut ServeConfig)) -> (TempDir, TestApp) {
     let r = app.register("hostile", "1.0.0", fixture("hostile")).await;
     assert_eq!(r.status(), StatusCode::CREATED, "registering hostile");
     (dir, app)
-}
-
-/// `DELETE /v1/jobs/{id}`.
-async fn delete(app: &TestApp, id: &str) -> Response {
-    app.http
-        .delete(format!("{}/v1/jobs/{id}", app.url))
-        .send()
-        .await
-        .unwrap()
 }
 
 /// A well-behaved `echo` job succeeds and returns its input: the worker
@@ -236,20 +227,6 @@ async fn oversized_component_is_refused() {
     app.stop().await;
 }
 
-/// Polls a job until `cond` holds on it (10 s at most).
-async fn wait_for(app: &TestApp, id: &str, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
-    let start = Instant::now();
-    loop {
-        let (status, job) = app.get_json(&format!("/v1/jobs/{id}")).await;
-        assert_eq!(status, StatusCode::OK);
-        if cond(&job) {
-            return job;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "{what}: {job}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 // Multi-threaded like the real binary: on a single-threaded runtime the
 // spinning guest, the API and this client share one thread, and tokio polls
 // sockets only every few dozen task polls, so HTTP itself takes seconds.
@@ -259,14 +236,21 @@ async fn cancelling_a_running_job_stops_it_within_a_second() {
     let id = app
         .submit_ok("hostile", "param.mode=loop", Vec::new())
         .await;
-    wait_for(&app, &id, "job running", |j| j["status"] == "running").await;
+    app.wait_for(&id, "job running", Duration::from_secs(10), |j| {
+        j["status"] == "running"
+    })
+    .await;
 
     let t0 = Instant::now();
-    let r = delete(&app, &id).await;
+    let r = app.cancel(&id).await;
     assert_eq!(r.status(), StatusCode::OK, "DELETE a running job");
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["status"], "cancelled", "DELETE answer: {body}");
-    let job = wait_for(&app, &id, "job cancelled", |j| j["status"] == "cancelled").await;
+    let job = app
+        .wait_for(&id, "job cancelled", Duration::from_secs(10), |j| {
+            j["status"] == "cancelled"
+        })
+        .await;
     let took = t0.elapsed();
     assert!(took < Duration::from_secs(1), "cancelled after {took:?}");
     assert_eq!(job["error"]["code"], "cancelled", "{job}");
@@ -290,7 +274,7 @@ async fn cancelling_a_running_job_stops_it_within_a_second() {
     }
 
     let echo = echo_ok(&app).await;
-    let r = delete(&app, &echo).await;
+    let r = app.cancel(&echo).await;
     assert_error(r, StatusCode::CONFLICT, "job_finished").await;
     app.stop().await;
 }
@@ -299,14 +283,14 @@ async fn cancelling_a_running_job_stops_it_within_a_second() {
 async fn cancelling_a_queued_job_is_immediate() {
     let (_dir, app) = start(|c| c.workers = 0).await;
     let id = app.submit_ok("hostile", "param.mode=echo", "x").await;
-    let r = delete(&app, &id).await;
+    let r = app.cancel(&id).await;
     assert_eq!(r.status(), StatusCode::OK, "DELETE a queued job");
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["status"], "cancelled", "DELETE answer: {body}");
     let (_, job) = app.get_json(&format!("/v1/jobs/{id}")).await;
     assert_eq!(job["status"], "cancelled", "at once: {job}");
     // Cancelled is final: cancelling again is a conflict.
-    let r = delete(&app, &id).await;
+    let r = app.cancel(&id).await;
     assert_error(r, StatusCode::CONFLICT, "job_finished").await;
     app.stop().await;
 }

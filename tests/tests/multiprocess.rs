@@ -251,15 +251,10 @@ async fn sigterm_hands_a_long_job_back_at_once() {
     let id = api
         .submit_ok("hostile", "param.mode=sleep&param.ms=3000", "long job")
         .await;
-    let start = std::time::Instant::now();
-    loop {
-        let (_, job) = api.get_json(&format!("/v1/jobs/{id}")).await;
-        if job["status"] == "running" {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(20), "{job}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    api.wait_for(&id, "job running", Duration::from_secs(20), |j| {
+        j["status"] == "running"
+    })
+    .await;
     let second = Proc::spawn("worker B", &["worker"], &be.env, &[]);
     let t0 = std::time::Instant::now();
     first.terminate(Duration::from_secs(10));
@@ -299,23 +294,13 @@ async fn delete_on_the_api_stops_the_job_in_a_worker_process_within_a_second() {
     sleeper(&api).await;
     let _worker = Proc::spawn("worker", &["worker"], &be.env, &[]);
     let id = api.submit_ok("hostile", "param.mode=loop", "").await;
-    let start = std::time::Instant::now();
-    loop {
-        let (_, job) = api.get_json(&format!("/v1/jobs/{id}")).await;
-        if job["status"] == "running" {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(20), "{job}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    api.wait_for(&id, "job running", Duration::from_secs(20), |j| {
+        j["status"] == "running"
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await; // spinning for sure
     let t0 = std::time::Instant::now();
-    let r = api
-        .http
-        .delete(format!("{}/v1/jobs/{id}", api.url))
-        .send()
-        .await
-        .unwrap();
+    let r = api.cancel(&id).await;
     assert_eq!(r.status(), StatusCode::OK);
     // The worker writes the attempt's log once the processor has stopped.
     let stopped = loop {

@@ -44,20 +44,10 @@ async fn infrastructure_failures_retry_then_dead_letter_then_user_retry() {
     );
 
     // Without its input a retry is refused; with it back, the job runs again.
-    let retry = |id: String| {
-        let app = &app;
-        async move {
-            app.http
-                .post(format!("{}/v1/jobs/{id}/retry", app.url))
-                .send()
-                .await
-                .unwrap()
-        }
-    };
-    let r = retry(id.clone()).await;
+    let r = app.retry(&id).await;
     assert_error(r, StatusCode::GONE, "input_gone").await;
     std::fs::write(&input, saved).unwrap();
-    let r = retry(id.clone()).await;
+    let r = app.retry(&id).await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["status"], "queued", "{v}");
@@ -68,9 +58,9 @@ async fn infrastructure_failures_retry_then_dead_letter_then_user_retry() {
     let (_, out) = app.result(&id).await;
     assert_eq!(out, br#"{"lines":1,"words":3,"bytes":14}"#);
     // A succeeded job is not retried.
-    let r = retry(id.clone()).await;
+    let r = app.retry(&id).await;
     assert_error(r, StatusCode::CONFLICT, "job_not_retryable").await;
-    let r = retry("01a00000-0000-7000-8000-000000000000".into()).await;
+    let r = app.retry("01a00000-0000-7000-8000-000000000000").await;
     assert_error(r, StatusCode::NOT_FOUND, "job_not_found").await;
     app.stop().await;
 }
