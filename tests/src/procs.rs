@@ -60,6 +60,11 @@ impl SharedBackends {
         &self.env.iter().find(|(k, _)| k == key).expect(key).1
     }
 
+    /// Changes one of [`SharedBackends::env`] (to point processes elsewhere).
+    pub fn set(&mut self, key: &str, value: &str) {
+        self.env.iter_mut().find(|(k, _)| k == key).expect(key).1 = value.to_owned();
+    }
+
     /// A client of the S3 bucket the processes use (to list objects).
     pub async fn store(&self) -> agensium_core::S3Store {
         let mut cfg = agensium_core::S3Config::new(self.var("AGENSIUM_S3_BUCKET"));

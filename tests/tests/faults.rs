@@ -25,16 +25,26 @@ struct Rig {
     store: S3Store,
 }
 
-fn set(env: &mut [(String, String)], key: &str, value: &str) {
-    env.iter_mut().find(|(k, _)| k == key).unwrap().1 = value.to_owned();
-}
-
-fn get<'a>(env: &'a [(String, String)], key: &str) -> &'a str {
-    &env.iter().find(|(k, _)| k == key).unwrap().1
+/// Routes the backend whose URL is `key` through a new proxy: the URL's
+/// `host:port` becomes the proxy's (credentials, database and scheme stay).
+async fn behind_proxy(be: &mut SharedBackends, key: &str) -> TcpProxy {
+    let mut url = reqwest::Url::parse(be.var(key)).unwrap();
+    let target = format!(
+        "{}:{}",
+        url.host_str().expect("a host"),
+        url.port().expect("a port")
+    );
+    let proxy = TcpProxy::start(&target).await;
+    let port = proxy.addr.rsplit_once(':').unwrap().1.parse().unwrap();
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(port)).unwrap();
+    be.set(key, url.as_str());
+    proxy
 }
 
 impl Rig {
-    async fn start(env: &[(String, String)]) -> Self {
+    async fn start(be: &SharedBackends) -> Self {
+        let env = &be.env;
         // Short leases and quick backoff keep each scenario within seconds.
         let extra = [("AGENSIUM_LEASE_SECS", "5")];
         let listen = format!("127.0.0.1:{}", free_port());
@@ -57,11 +67,6 @@ impl Rig {
                 &extra,
             ));
         }
-        let be = SharedBackends {
-            env: env.to_vec(),
-            redis_url: String::new(),
-            redis_prefix: String::new(),
-        };
         let store = be.store().await;
         Self {
             api,
@@ -200,8 +205,8 @@ async fn flushall_on_redis_mid_run_loses_no_job() {
         return;
     };
     let redis = OwnRedis::start().await;
-    set(&mut be.env, "AGENSIUM_REDIS_URL", &redis.url);
-    let rig = Rig::start(&be.env).await;
+    be.set("AGENSIUM_REDIS_URL", &redis.url);
+    let rig = Rig::start(&be).await;
     scenario("Redis FLUSHALL mid-run", &rig, async {
         redis.flushall().await;
         tokio::time::sleep(Duration::from_millis(700)).await;
@@ -216,10 +221,9 @@ async fn s3_restarted_mid_run_loses_no_job() {
     let Some(mut be) = SharedBackends::fresh().await else {
         return;
     };
-    let bucket = get(&be.env, "AGENSIUM_S3_BUCKET").to_owned();
-    let mut s3 = OwnS3::start(&bucket).await;
-    set(&mut be.env, "AGENSIUM_S3_ENDPOINT", &s3.endpoint);
-    let rig = Rig::start(&be.env).await;
+    let mut s3 = OwnS3::start(be.var("AGENSIUM_S3_BUCKET")).await;
+    be.set("AGENSIUM_S3_ENDPOINT", &s3.endpoint);
+    let rig = Rig::start(&be).await;
     let row = scenario("S3 server down 2 s, restarted", &rig, async {
         s3.stop();
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -238,22 +242,8 @@ async fn mysql_cut_off_for_10_s_answers_503_then_recovers() {
     let Some(mut be) = SharedBackends::fresh().await else {
         return;
     };
-    let db = get(&be.env, "AGENSIUM_DATABASE_URL").to_owned();
-    let host = db
-        .trim_start_matches("mysql://")
-        .split_once('@')
-        .map_or(db.as_str(), |(_, h)| h)
-        .split('/')
-        .next()
-        .unwrap()
-        .to_owned();
-    let proxy = TcpProxy::start(&host).await;
-    set(
-        &mut be.env,
-        "AGENSIUM_DATABASE_URL",
-        &db.replace(&host, &proxy.addr),
-    );
-    let rig = Rig::start(&be.env).await;
+    let proxy = behind_proxy(&mut be, "AGENSIUM_DATABASE_URL").await;
+    let rig = Rig::start(&be).await;
     let api = rig.api.clone();
     let row = scenario("MySQL cut off for 10 s", &rig, async {
         proxy.cut();
@@ -285,18 +275,8 @@ async fn redis_cut_off_for_5_s_loses_no_job() {
     let Some(mut be) = SharedBackends::fresh().await else {
         return;
     };
-    let url = be.redis_url.clone();
-    let host = url
-        .trim_start_matches("redis://")
-        .trim_end_matches('/')
-        .to_owned();
-    let proxy = TcpProxy::start(&host).await;
-    set(
-        &mut be.env,
-        "AGENSIUM_REDIS_URL",
-        &format!("redis://{}", proxy.addr),
-    );
-    let rig = Rig::start(&be.env).await;
+    let proxy = behind_proxy(&mut be, "AGENSIUM_REDIS_URL").await;
+    let rig = Rig::start(&be).await;
     scenario("Redis cut off for 5 s", &rig, async {
         proxy.cut();
         tokio::time::sleep(Duration::from_secs(5)).await;
