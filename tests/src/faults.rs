@@ -215,7 +215,8 @@ pub struct Scenario {
 
 impl Scenario {
     /// Appends the row to the report file (`AGENSIUM_FAULT_REPORT`, which
-    /// `cargo xtask test` sets and prints at the end) and to stderr.
+    /// `cargo xtask test` sets and prints at the end), headed by
+    /// [`Scenario::header`] when it is the first, and prints it to stderr.
     pub fn record(&self) {
         let line = format!(
             "{:<44} {:>8} {:>9} {:>6} {:>10} {:>7} {:>9.1}",
@@ -234,7 +235,13 @@ impl Scenario {
                 .append(true)
                 .open(path)
                 .unwrap();
+            // Tests in one binary run in parallel: one header, whole rows.
+            f.lock().unwrap();
+            if f.metadata().unwrap().len() == 0 {
+                writeln!(f, "{}", Self::header()).unwrap();
+            }
             writeln!(f, "{line}").unwrap();
+            f.unlock().unwrap();
         }
     }
 

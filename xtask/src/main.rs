@@ -62,15 +62,6 @@ pub fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-/// The header of the fault-injection table (the rows come from
-/// `agensium_tests::faults::Scenario`).
-fn agensium_fault_header() -> String {
-    format!(
-        "{:<44} {:>8} {:>9} {:>6} {:>10} {:>7} {:>9}",
-        "scenario", "accepted", "succeeded", "failed", "duplicates", "503s", "recover s"
-    )
-}
-
 fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
@@ -110,7 +101,6 @@ fn main() -> Result<()> {
                 .env("AGENSIUM_FAULT_REPORT", &report));
             if let Ok(rows) = std::fs::read_to_string(&report) {
                 println!("\nFault injection (tests/tests/faults.rs, multiprocess.rs):");
-                println!("{}", agensium_fault_header());
                 print!("{rows}");
             }
             tested?;
