@@ -3,6 +3,7 @@
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::golden;
+use crate::limited::limited;
 use crate::views::{VersionView, group};
 use agensium_core::object_store::once;
 use agensium_core::{
@@ -15,6 +16,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Parses a processor name from the path, or answers 400.
 pub fn name(raw: &str) -> Result<ProcessorName, ApiError> {
@@ -83,6 +86,14 @@ pub async fn put_version(
     if let Some(golden) = &golden {
         golden::check(&st.runtime, &processor, golden, run_limits).await?;
     }
+    // The engine exists: it just compiled the component.
+    let artifact_key = st.runtime.artifact_key(&digest, metering).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "engine_unavailable",
+            e.to_string(),
+        )
+    })?;
     let key = ProcessorVersion::object_key(&digest);
     if st.backends.objects.head(&key).await? != Some(size) {
         st.backends.objects.put(&key, once(bytes)).await?;
@@ -90,7 +101,7 @@ pub async fn put_version(
     // Workers load this instead of compiling (keyed by engine compatibility).
     st.backends
         .objects
-        .put(&st.runtime.artifact_key(&digest, metering), once(artifact))
+        .put(&artifact_key, once(artifact))
         .await?;
     let pv = ProcessorVersion {
         limits,

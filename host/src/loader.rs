@@ -97,7 +97,7 @@ impl Loader {
         digest: &Digest,
         metering: Metering,
     ) -> Result<(Processor, Source), LoadError> {
-        let key = self.runtime.artifact_key(digest, metering);
+        let key = self.runtime.artifact_key(digest, metering)?;
         let local = self.cache_dir.join(key.replace('/', "-"));
         if local.exists() {
             match self.deserialize(&local, metering).await {

@@ -215,13 +215,15 @@ impl Runtime {
 
     /// Object-store key of the precompiled artifact of `digest` for this
     /// engine and metering: artifacts from other wasmtime versions or
-    /// settings never match.
-    pub fn artifact_key(&self, digest: &Digest, metering: Metering) -> String {
-        let compat = match self.flavor(metering) {
-            Ok(f) => f.compat.clone(),
-            Err(_) => format!("{metering:?}"),
-        };
-        format!("artifacts/{}-{compat}.cwasm", digest.hex())
+    /// settings never match. Fails only when the engine for `metering`
+    /// cannot be created.
+    pub fn artifact_key(
+        &self,
+        digest: &Digest,
+        metering: Metering,
+    ) -> Result<String, ValidateError> {
+        let compat = &self.flavor(metering)?.compat;
+        Ok(format!("artifacts/{}-{compat}.cwasm", digest.hex()))
     }
 
     /// Checks that `bytes` is a component of the processor world whose
