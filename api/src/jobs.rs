@@ -2,6 +2,7 @@
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::limited::limited;
 use crate::processors::name;
 use crate::views::{JobView, latest};
 use agensium_core::{ByteStream, Job, JobId, JobStatus, Pairs, ProcessorVersion, StoreError};
@@ -10,8 +11,7 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -92,26 +92,6 @@ fn url_decode_pairs(raw: &str) -> Option<Vec<(String, String)>> {
             Some((decode(k)?, decode(v)?))
         })
         .collect()
-}
-
-/// Counts bytes flowing through and fails the stream past `limit`, setting
-/// `over` so the caller can answer 413 rather than a generic error.
-fn limited<S, E>(body: S, limit: u64, over: Arc<AtomicBool>) -> ByteStream
-where
-    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-    E: std::fmt::Display,
-{
-    let mut seen = 0u64;
-    Box::pin(body.map(move |chunk| {
-        let chunk =
-            chunk.map_err(|e| io::Error::other(format!("reading the request body: {e}")))?;
-        seen += chunk.len() as u64;
-        if seen > limit {
-            over.store(true, Ordering::Relaxed);
-            return Err(io::Error::other("upload limit exceeded"));
-        }
-        Ok(chunk)
-    }))
 }
 
 /// `POST /v1/processors/{name}/jobs`: stores the input, writes the job row,

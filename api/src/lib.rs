@@ -9,6 +9,7 @@ mod control;
 mod error;
 mod golden;
 mod jobs;
+mod limited;
 mod processors;
 pub mod serve;
 pub mod telemetry;

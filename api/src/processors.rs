@@ -42,9 +42,10 @@ pub async fn put_version(
     // error while the client still sends would break its connection instead
     // of delivering the error.
     let limit = st.limits.max_component_bytes;
-    let bytes = to_bytes(body, limit as usize).await.map_err(|e| {
-        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-        {
+    let over = Arc::new(AtomicBool::new(false));
+    let body = Body::from_stream(limited(body.into_data_stream(), limit, over.clone()));
+    let bytes = to_bytes(body, usize::MAX).await.map_err(|e| {
+        if over.load(Ordering::Relaxed) {
             ApiError::too_large(limit)
         } else {
             ApiError::bad_request("bad_body", format!("reading the body failed: {e}"))
