@@ -2,7 +2,7 @@
 #
 # The `agensium` binary in a small runtime image. One image, three roles:
 #   agensium api    --listen 0.0.0.0:8080
-#   agensium worker --concurrency N --health-listen 0.0.0.0:9090
+#   agensium worker --slots N --health-listen 0.0.0.0:9090
 #   agensium serve  (embedded single-process mode, data in the working directory)
 # Build: docker build -t agensium .   (or `docker compose up --build`)
 
@@ -23,7 +23,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \
     --mount=type=cache,target=/src/target,sharing=locked \
-    cargo build --release --locked -p agensium-api --bin agensium \
+    cargo build --release --locked -p agensium --bin agensium \
  && install -m 0755 target/release/agensium /usr/local/bin/agensium
 
 ############################ runtime ############################

@@ -2,7 +2,7 @@
 
 use crate::error::ApiError;
 use crate::{control, jobs, processors};
-use agensium_core::Backends;
+use agensium_ports::Backends;
 use agensium_host::Runtime;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -19,17 +19,7 @@ pub struct ApiLimits {
     /// Largest processor component accepted (413 beyond).
     pub max_component_bytes: u64,
     /// Highest limits a version may declare at upload (400 beyond).
-    pub ceilings: agensium_host::Limits,
-}
-
-impl Default for ApiLimits {
-    fn default() -> Self {
-        Self {
-            max_upload_bytes: 10 << 30,
-            max_component_bytes: 64 << 20,
-            ceilings: agensium_host::Limits::default_ceilings(),
-        }
-    }
+    pub ceilings: agensium_domain::Ceilings,
 }
 
 /// What every handler shares.

@@ -4,7 +4,7 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::jobs::load_job;
 use crate::views::JobView;
-use agensium_core::StoreError;
+use agensium_ports::StoreError;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

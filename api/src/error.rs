@@ -1,6 +1,6 @@
 //! API errors: every one answers `{"error":{"code":"…","message":"…"}}`.
 
-use agensium_core::{MetaError, RailError, StoreError};
+use agensium_ports::{MetaError, RailError, StoreError};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -4,9 +4,10 @@
 //! output.
 
 use crate::error::ApiError;
-use agensium_core::Pairs;
-use agensium_core::object_store::once;
-use agensium_host::{JobLog, Limits, Processor, RunRequest, Runtime};
+use agensium_domain::Pairs;
+use agensium_ports::object_store::once;
+use agensium_domain::Limits;
+use agensium_host::{JobLog, Processor, RunRequest, Runtime};
 use axum::http::{HeaderMap, StatusCode};
 use bytes::{Bytes, BytesMut};
 use std::io;

@@ -5,7 +5,8 @@ use crate::error::ApiError;
 use crate::limited::limited;
 use crate::processors::name;
 use crate::views::{JobView, latest};
-use agensium_core::{ByteStream, Job, JobId, JobStatus, Pairs, ProcessorVersion, StoreError};
+use agensium_domain::{Job, JobId, JobStatus, Pairs, ProcessorVersion};
+use agensium_ports::{ByteStream, StoreError};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -198,7 +199,7 @@ async fn file_part(
 
 async fn resolve(
     st: &AppState,
-    name: &agensium_core::ProcessorName,
+    name: &agensium_domain::ProcessorName,
     version: Option<&str>,
 ) -> Result<ProcessorVersion, ApiError> {
     let meta = &st.backends.meta;
@@ -224,7 +225,7 @@ async fn resolve(
 pub(crate) async fn load_job(st: &AppState, raw: &str) -> Result<Job, ApiError> {
     let id: JobId = raw
         .parse()
-        .map_err(|e: agensium_core::InvalidInput| ApiError::not_found("job_not_found", e.0))?;
+        .map_err(|e: agensium_domain::InvalidInput| ApiError::not_found("job_not_found", e.0))?;
     st.backends
         .meta
         .get_job(id)

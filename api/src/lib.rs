@@ -1,8 +1,9 @@
-//! The Agensium API (the cashier) and process startup.
+//! The Agensium API (the cashier): HTTP handlers over the three ports.
 //!
 //! * [`app`] builds the axum router over the three backends.
-//! * [`serve`] starts the embedded single-process system: API + workers on
-//!   SQLite, a local directory and an in-process rail.
+//!
+//! It starts nothing: the `agensium` application crate wires the backends,
+//! starts the workers and serves this router.
 
 pub mod app;
 mod control;
@@ -11,10 +12,9 @@ mod golden;
 mod jobs;
 mod limited;
 mod processors;
-pub mod serve;
 pub mod telemetry;
 mod views;
 
 pub use app::{ApiLimits, AppState, router};
 pub use error::ApiError;
-pub use serve::{ServeConfig, Server};
+

@@ -22,7 +22,7 @@ type Body<E> = Pin<Box<dyn Stream<Item = Result<Bytes, E>> + Send>>;
 
 /// Counts bytes flowing through and fails the stream past `limit`, setting
 /// `over` so the caller can answer 413 rather than a generic error.
-pub fn limited<S, E>(body: S, limit: u64, over: Arc<AtomicBool>) -> agensium_core::ByteStream
+pub fn limited<S, E>(body: S, limit: u64, over: Arc<AtomicBool>) -> agensium_ports::ByteStream
 where
     S: Stream<Item = Result<Bytes, E>> + Send + 'static,
     E: std::fmt::Display + 'static,

@@ -5,11 +5,11 @@ use crate::error::ApiError;
 use crate::golden;
 use crate::limited::limited;
 use crate::views::{VersionView, group};
-use agensium_core::object_store::once;
-use agensium_core::{
-    DeclaredLimits, Digest, ProcessorName, ProcessorVersion, PutVersion, now_millis, parse_version,
-};
-use agensium_host::{Limits, Metering};
+use agensium_ports::object_store::once;
+use agensium_domain::{DeclaredLimits, Digest, ProcessorName, ProcessorVersion, now_millis, parse_version};
+use agensium_ports::PutVersion;
+use agensium_domain::Limits;
+use agensium_host::Metering;
 use axum::Json;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, RawQuery, State};
@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Parses a processor name from the path, or answers 400.
 pub fn name(raw: &str) -> Result<ProcessorName, ApiError> {
     raw.parse()
-        .map_err(|e: agensium_core::InvalidInput| ApiError::bad_request("invalid_name", e.0))
+        .map_err(|e: agensium_domain::InvalidInput| ApiError::bad_request("invalid_name", e.0))
 }
 
 /// `PUT /v1/processors/{name}/versions/{version}`: registers a component,
@@ -56,11 +56,12 @@ pub async fn put_version(
     let name = name(&raw_name)?;
     parse_version(&version).map_err(|e| ApiError::bad_request("invalid_version", e.0))?;
     let limits = declared_limits(query.as_deref())?;
-    if let Some((what, v, max)) = st.limits.ceilings.exceeded_by(&limits) {
+    if let Err(e) = st.limits.ceilings.check(&limits) {
         return Err(ApiError::bad_request(
             "invalid_limit",
             format!(
-                "{what}={v} is not allowed: it must be between 1 and the operator's ceiling {max}"
+                "{}={} is not allowed: it must be between 1 and the operator's ceiling {}",
+                e.name, e.declared, e.ceiling
             ),
         ));
     }

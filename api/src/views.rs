@@ -1,6 +1,6 @@
 //! JSON shapes of the API's answers.
 
-use agensium_core::{Job, JobError, ProcessorVersion};
+use agensium_domain::{Job, JobError, ProcessorVersion};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -13,7 +13,7 @@ pub struct VersionView {
     pub digest: String,
     pub size: u64,
     pub created_at: DateTime<Utc>,
-    pub limits: agensium_core::DeclaredLimits,
+    pub limits: agensium_domain::DeclaredLimits,
 }
 
 impl From<&ProcessorVersion> for VersionView {
@@ -77,7 +77,7 @@ pub struct JobView {
     pub error: Option<JobError>,
     pub attempts: u32,
     pub worker: Option<String>,
-    pub usage: Option<agensium_core::Usage>,
+    pub usage: Option<agensium_domain::Usage>,
     pub params: BTreeMap<String, String>,
     pub input_bytes: u64,
     pub output_bytes: Option<u64>,
@@ -115,7 +115,7 @@ impl From<Job> for JobView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use agensium_core::conformance::meta_store::version;
+    use agensium_testkit::conformance::meta_store::version;
 
     #[test]
     fn latest_prefers_highest_release() {

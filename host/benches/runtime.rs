@@ -30,7 +30,8 @@
 //! noisy when other processes compete for the CPU: the load average is
 //! printed before and after.
 
-use agensium_core::{ByteStream, Pairs};
+use agensium_domain::Pairs;
+use agensium_ports::ByteStream;
 use agensium_host::bindings::{self, Level, ProcessorPre};
 use agensium_host::{JobLog, Limits, Metering, Processor, RunRequest, Runtime};
 use anyhow::{Context, Result, anyhow};

@@ -4,18 +4,17 @@
 //!   pre-instantiated component per digest and runs jobs under limits.
 //! * [`worker`] takes tickets from the rail and drives jobs to a final state.
 //!
-//! This crate knows `agensium-core` only; it never depends on the API.
+//! This crate knows the domain and the ports only: never an adapter, never the API.
 
 pub mod bindings;
 mod joblog;
-mod limits;
+mod limiter;
 mod loader;
 mod runtime;
 mod sandbox;
 pub mod worker;
 
 pub use joblog::JobLog;
-pub use limits::{DEFAULT_FUEL_CEILING, Limits};
 pub use loader::{LoadError, Loader, Source};
 pub use runtime::{Metering, Processor, Runtime, ValidateError};
 pub use sandbox::{Outcome, RunRequest};

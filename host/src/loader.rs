@@ -3,8 +3,9 @@
 //! then compiling the component (which also fills both caches).
 
 use crate::{Metering, Processor, Runtime, ValidateError};
-use agensium_core::object_store::{collect, once};
-use agensium_core::{Digest, ObjectStore, ProcessorVersion, StoreError};
+use agensium_ports::object_store::{collect, once};
+use agensium_domain::{Digest, ProcessorVersion};
+use agensium_ports::{ObjectStore, StoreError};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -2,7 +2,7 @@
 
 use crate::bindings;
 use crate::sandbox::JobState;
-use agensium_core::Digest;
+use agensium_domain::Digest;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};

@@ -2,9 +2,11 @@
 
 use crate::bindings::{self, Level};
 use crate::joblog::JobLog;
-use crate::limits::{Limiter, Limits};
+use crate::limiter::Limiter;
+use agensium_domain::Limits;
 use crate::runtime::{Metering, Processor, Runtime};
-use agensium_core::{ByteStream, JobError, Pairs};
+use agensium_domain::{ErrorCode, JobError, Pairs};
+use agensium_ports::ByteStream;
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use std::io;
@@ -295,54 +297,44 @@ fn summary_pairs(s: bindings::Summary) -> (Option<String>, Pairs) {
     (s.content_type, stats)
 }
 
-/// A failure the processor returned. Its code is kept when it is a plain
-/// `snake_case` word, so users see the processor's own reason.
+/// A failure the processor returned, its code attributed
+/// ([`ErrorCode::from_processor`]).
 fn processor_failure(f: bindings::Failure) -> JobError {
-    let plain = !f.code.is_empty()
-        && f.code.len() <= 64
-        && f.code
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    let code = if plain {
-        f.code
-    } else {
-        "processor_error".to_owned()
-    };
-    JobError::new(code, f.message)
+    JobError::new(ErrorCode::from_processor(&f.code), f.message)
 }
 
 fn classify(state: &JobState, e: wasmtime::Error, limits: &Limits) -> JobError {
     match &state.abort {
         Some(Abort::Timeout) => {
             return JobError::new(
-                "timeout",
+                ErrorCode::Timeout,
                 format!("wall-time limit of {:?} exceeded", limits.wall_time),
             );
         }
         Some(Abort::OutputLimit) => {
             return JobError::new(
-                "output_limit",
+                ErrorCode::OutputLimit,
                 format!("output limit of {} bytes exceeded", limits.output_bytes),
             );
         }
         Some(Abort::LogLimit) => {
             return JobError::new(
-                "log_limit",
+                ErrorCode::LogLimit,
                 format!("log limit of {} bytes exceeded", limits.log_bytes),
             );
         }
-        Some(Abort::Cancelled) => return JobError::new("cancelled", "the job was cancelled"),
+        Some(Abort::Cancelled) => return JobError::new(ErrorCode::Cancelled, "the job was cancelled"),
         Some(Abort::Input(msg)) => {
-            return JobError::new("input_error", format!("reading input: {msg}"));
+            return JobError::new(ErrorCode::StorageUnavailable, format!("reading input: {msg}"));
         }
         Some(Abort::OutputClosed) => {
-            return JobError::new("storage_error", "the output store stopped accepting data");
+            return JobError::new(ErrorCode::StorageUnavailable, "the output store stopped accepting data");
         }
         None => {}
     }
     if state.log.overflowed() {
         return JobError::new(
-            "log_limit",
+            ErrorCode::LogLimit,
             format!(
                 "log limit of {} bytes exceeded (stdout/stderr)",
                 limits.log_bytes
@@ -351,14 +343,14 @@ fn classify(state: &JobState, e: wasmtime::Error, limits: &Limits) -> JobError {
     }
     if state.limiter.hit {
         return JobError::new(
-            "memory_limit",
+            ErrorCode::MemoryLimit,
             format!("memory limit of {} bytes exceeded", limits.memory_bytes),
         );
     }
     let detail = match e.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::OutOfFuel) => {
             return JobError::new(
-                "fuel_limit",
+                ErrorCode::FuelLimit,
                 format!(
                     "CPU limit of {} fuel units exhausted",
                     limits.fuel.unwrap_or(u64::MAX)
@@ -367,7 +359,7 @@ fn classify(state: &JobState, e: wasmtime::Error, limits: &Limits) -> JobError {
         }
         Some(wasmtime::Trap::StackOverflow) => {
             return JobError::new(
-                "stack_overflow",
+                ErrorCode::StackOverflow,
                 "the processor exhausted its stack (runaway recursion?)",
             );
         }
@@ -375,7 +367,7 @@ fn classify(state: &JobState, e: wasmtime::Error, limits: &Limits) -> JobError {
         None => format!("{e:#}"),
     };
     JobError::new(
-        "trap",
+        ErrorCode::Trap,
         format!("processor trapped: {detail} (see the job log)"),
     )
 }

@@ -1,10 +1,10 @@
 //! The worker loop: take a ticket, run the job, record the outcome, ack.
 
-use crate::{JobLog, Limits, LoadError, Loader, Metering, Outcome, RunRequest, Runtime};
-use agensium_core::object_store::once;
-use agensium_core::{
-    Backends, Finish, JobError, JobId, MetaError, RailError, StoreError, Ticket, Usage,
-};
+use crate::{JobLog, LoadError, Loader, Metering, Outcome, RunRequest, Runtime};
+use agensium_domain::{Ceilings, Limits};
+use agensium_ports::object_store::once;
+use agensium_domain::{ErrorCode, JobError, JobId, Usage, WorkerId};
+use agensium_ports::{Backends, Finish, MetaError, RailError, StoreError, Ticket};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::io;
@@ -25,14 +25,14 @@ const REQUEUE_TRIES: u32 = 6;
 /// Settings of a worker process.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    /// Name used as the rail consumer (one per slot, suffixed).
-    pub name: String,
-    /// Jobs run at once.
-    pub concurrency: usize,
+    /// This process's name: slot `i` is the worker `<process>-<i>`.
+    pub process: String,
+    /// Job slots: jobs run at once.
+    pub slots: usize,
     /// Limits of a job whose processor version declares none.
     pub limits: Limits,
     /// Caps of every declared limit.
-    pub ceilings: Limits,
+    pub ceilings: Ceilings,
     /// Attempts before a job that keeps failing on infrastructure errors is
     /// failed with `max_attempts`.
     pub max_attempts: u32,
@@ -47,24 +47,9 @@ pub struct WorkerConfig {
     pub shutdown_grace: Duration,
 }
 
-impl Default for WorkerConfig {
-    fn default() -> Self {
-        Self {
-            name: default_name(),
-            concurrency: 2,
-            limits: Limits::default(),
-            ceilings: Limits::default_ceilings(),
-            max_attempts: 5,
-            lease: Duration::from_secs(30),
-            cache_dir: std::env::temp_dir().join("agensium-cache"),
-            shutdown_grace: Duration::from_secs(30),
-        }
-    }
-}
-
 /// `<host>-<pid>-<random>`: unique across machines, containers (where every
 /// process may be pid 1) and restarts.
-fn default_name() -> String {
+pub fn process_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
@@ -87,13 +72,15 @@ enum Infra {
     Store(#[from] StoreError),
     #[error(transparent)]
     Rail(#[from] RailError),
+    #[error("object store failed mid-stream: {0}")]
+    Stream(JobError),
     #[error("output upload task failed: {0}")]
     Join(String),
     #[error("the worker is shutting down; the job goes to another worker")]
     ShuttingDown,
 }
 
-/// Runs `config.concurrency` job slots until `shutdown` is cancelled; a slot
+/// Runs `config.slots` job slots until `shutdown` is cancelled; a slot
 /// finishes its current job before it stops.
 pub async fn run(
     backends: Backends,
@@ -128,7 +115,7 @@ pub async fn run(
         let (w, stop) = (worker.clone(), shutdown.clone());
         tokio::spawn(async move { w.listen_for_cancels(stop).await })
     };
-    let slots = (0..worker.config.concurrency).map(|slot| {
+    let slots = (0..worker.config.slots).map(|slot| {
         let (w, stop) = (worker.clone(), shutdown.clone());
         tokio::spawn(async move { w.slot(slot, stop).await })
     });
@@ -149,7 +136,7 @@ struct Worker {
 
 impl Worker {
     async fn slot(&self, slot: usize, shutdown: CancellationToken) {
-        let consumer = format!("{}-{slot}", self.config.name);
+        let consumer = WorkerId::slot(&self.config.process, slot);
         let mut rail_errors = 0u32;
         // A take is never abandoned half-way: a blocking read dropped on
         // shutdown would still be answered by the rail (Redis delivers the
@@ -181,7 +168,7 @@ impl Worker {
         }
     }
 
-    async fn handle(&self, owner: &str, ticket: Ticket) {
+    async fn handle(&self, owner: &WorkerId, ticket: Ticket) {
         let id = ticket.job_id;
         let taken = Instant::now();
         match self.process(owner, &ticket, taken).await {
@@ -220,14 +207,14 @@ impl Worker {
     }
 
     /// Drives one job to a final state. `Err` means the job is not finished.
-    async fn process(&self, owner: &str, ticket: &Ticket, taken: Instant) -> Result<(), Infra> {
+    async fn process(&self, owner: &WorkerId, ticket: &Ticket, taken: Instant) -> Result<(), Infra> {
         let (b, id, lease) = (&self.backends, ticket.job_id, self.config.lease);
         let Some(job) = b.meta.start_job(id, owner, lease).await? else {
             return Ok(()); // missing, final, or running elsewhere: the ticket is stale
         };
         if job.attempts - job.attempt_base > self.config.max_attempts {
             let e = JobError::new(
-                "max_attempts",
+                ErrorCode::MaxAttempts,
                 format!(
                     "gave up after {} attempts that failed on infrastructure errors or lost \
                      workers (see the logs of earlier attempts); POST /v1/jobs/{id}/retry runs it again",
@@ -249,9 +236,9 @@ impl Worker {
             Err(LoadError::Store(e)) => return Err(e.into()),
             Err(e) => {
                 let code = match e {
-                    LoadError::Missing(_) => "processor_missing",
-                    LoadError::Corrupt(_) => "processor_corrupt",
-                    _ => "invalid_processor",
+                    LoadError::Missing(_) => ErrorCode::ProcessorMissing,
+                    LoadError::Corrupt(_) => ErrorCode::ProcessorCorrupt,
+                    _ => ErrorCode::InvalidProcessor,
                 };
                 let e = JobError::new(code, e.to_string());
                 log.line("agensium", &format!("{}: {}", e.code, e.message));
@@ -286,7 +273,7 @@ impl Worker {
                 warn!(job = %id, error = %e, "deleting a superseded attempt's output failed");
             }
             match b.meta.get_job(id).await? {
-                Some(j) if j.status == agensium_core::JobStatus::Cancelled => {
+                Some(j) if j.status == agensium_domain::JobStatus::Cancelled => {
                     info!(job = %id, "job cancelled")
                 }
                 _ => warn!(job = %id, "lease lost while running; another worker owns the job now"),
@@ -336,8 +323,8 @@ impl Worker {
 
     async fn run_job(
         &self,
-        job: &agensium_core::Job,
-        owner: &str,
+        job: &agensium_domain::Job,
+        owner: &WorkerId,
         processor: &crate::Processor,
         limits: Limits,
         log: JobLog,
@@ -393,6 +380,12 @@ impl Worker {
                 content_type,
                 stats,
             },
+            // The store failed under the processor: not its fault. The
+            // upload's own error says what failed, when there is one.
+            Err(e) if !e.code.is_final() => {
+                uploaded?;
+                return Err(Infra::Stream(e));
+            }
             Err(e) => Finish::Failed(e),
         };
         Ok((finish, usage, entered, returned))

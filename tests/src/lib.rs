@@ -4,7 +4,7 @@
 pub mod faults;
 pub mod procs;
 
-use agensium_api::serve::{self, ServeConfig, Server};
+use agensium::{Role, Server, Settings};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -65,10 +65,10 @@ impl std::ops::Deref for TestApp {
 
 impl TestApp {
     /// Starts the system in `dir` with the given config tweaks.
-    pub async fn start(dir: &Path, tweak: impl FnOnce(&mut ServeConfig)) -> Self {
-        let mut cfg = ServeConfig::for_dir(dir);
-        tweak(&mut cfg);
-        let server = serve::start(cfg).await.expect("server starts");
+    pub async fn start(dir: &Path, tweak: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = Settings::embedded(dir);
+        tweak(&mut settings);
+        let server = agensium::start(Role::Serve, settings).await.expect("server starts");
         let client = Client::new(&server.url());
         Self {
             client,

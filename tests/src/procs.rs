@@ -1,6 +1,6 @@
 //! Real `agensium` OS processes on shared backends (MySQL, Redis, S3).
 
-use agensium_core::testenv;
+use agensium_testkit::testenv;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,7 +10,7 @@ pub fn binary() -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/agensium");
     assert!(
         p.exists(),
-        "{} is missing: run `cargo build -p agensium-api --bin agensium` (`cargo xtask test` does it)",
+        "{} is missing: run `cargo build -p agensium --bin agensium` (`cargo xtask test` does it)",
         p.display()
     );
     p
@@ -40,11 +40,8 @@ impl SharedBackends {
             ("AGENSIUM_REDIS_URL".into(), redis_url.clone()),
             ("AGENSIUM_REDIS_PREFIX".into(), redis_prefix.clone()),
             ("AGENSIUM_S3_BUCKET".into(), s3.bucket),
-            (
-                "AGENSIUM_S3_ENDPOINT".into(),
-                s3.endpoint.unwrap_or_default(),
-            ),
-            ("AGENSIUM_S3_REGION".into(), s3.region.unwrap_or_default()),
+            ("AGENSIUM_S3_ENDPOINT".into(), s3.endpoint),
+            ("AGENSIUM_S3_REGION".into(), "us-east-1".into()),
         ];
         Some(Self {
             env,
@@ -66,11 +63,11 @@ impl SharedBackends {
     }
 
     /// A client of the S3 bucket the processes use (to list objects).
-    pub async fn store(&self) -> agensium_core::S3Store {
-        let mut cfg = agensium_core::S3Config::new(self.var("AGENSIUM_S3_BUCKET"));
+    pub async fn store(&self) -> agensium_s3::S3Store {
+        let mut cfg = agensium_s3::S3Config::new(self.var("AGENSIUM_S3_BUCKET"));
         cfg.endpoint = Some(self.var("AGENSIUM_S3_ENDPOINT").to_owned());
         cfg.region = Some("us-east-1".into());
-        agensium_core::S3Store::connect(cfg).await.unwrap()
+        agensium_s3::S3Store::connect(cfg).await.unwrap()
     }
 }
 

@@ -100,7 +100,7 @@ fn main() -> Result<()> {
                 .envs(s3.env())
                 .env("AGENSIUM_FAULT_REPORT", &report));
             if let Ok(rows) = std::fs::read_to_string(&report) {
-                println!("\nFault injection (tests/tests/faults.rs, multiprocess.rs):");
+                println!("\nFault injection (tests/tests/e2e/faults.rs, multiprocess.rs):");
                 print!("{rows}");
             }
             tested?;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 pub fn up(serve_args: &[String]) -> Result<()> {
     let names = plugins::all()?;
     plugins::build(&names)?;
-    run(cargo().args(["build", "--package", "agensium-api", "--bin", "agensium"]))?;
+    run(cargo().args(["build", "--package", "agensium", "--bin", "agensium"]))?;
     let bin = root().join("target/debug/agensium");
     let listen = listen_addr(serve_args);
     let mut child = Command::new(&bin)

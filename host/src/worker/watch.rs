@@ -2,7 +2,8 @@
 //! cancellation reaches it (the rail's announcements, the job row).
 
 use super::{Worker, backoff};
-use agensium_core::{JobId, Ticket};
+use agensium_domain::{JobId, WorkerId};
+use agensium_ports::Ticket;
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -52,7 +53,7 @@ impl Worker {
     pub(super) fn watch_cancel(
         &self,
         id: JobId,
-        owner: &str,
+        owner: &WorkerId,
         token: CancellationToken,
     ) -> AbortOnDrop {
         let (meta, owner) = (self.backends.meta.clone(), owner.to_owned());
@@ -61,8 +62,8 @@ impl Worker {
                 tokio::time::sleep(CANCEL_POLL).await;
                 match meta.get_job(id).await {
                     Ok(Some(j))
-                        if j.status == agensium_core::JobStatus::Running
-                            && j.worker.as_deref() == Some(&owner) => {}
+                        if j.status == agensium_domain::JobStatus::Running
+                            && j.worker.as_ref() == Some(&owner) => {}
                     Ok(_) => {
                         token.cancel();
                         return;
@@ -75,7 +76,7 @@ impl Worker {
 
     /// Renews the job's lease and its ticket every third of the lease until
     /// aborted (dropping the handle does not stop it; `abort` does).
-    pub(super) fn heartbeat(&self, owner: &str, ticket: &Ticket) -> AbortOnDrop {
+    pub(super) fn heartbeat(&self, owner: &WorkerId, ticket: &Ticket) -> AbortOnDrop {
         let (meta, rail) = (self.backends.meta.clone(), self.backends.rail.clone());
         let (owner, ticket, lease) = (owner.to_owned(), ticket.clone(), self.config.lease);
         AbortOnDrop(tokio::spawn(async move {

@@ -127,7 +127,7 @@ impl Stack {
                 "serve",
                 "--listen",
                 &listen,
-                "--workers",
+                "--slots",
                 &s.concurrency.to_string(),
             ],
             &env,
@@ -152,7 +152,7 @@ impl Stack {
             "agensium worker",
             &[
                 "worker",
-                "--concurrency",
+                "--slots",
                 &s.concurrency.to_string(),
                 "--health-listen",
                 &health,
@@ -225,7 +225,7 @@ impl Stack {
     }
 }
 
-/// The `agensium` binary (`cargo build -p agensium-api --bin agensium`).
+/// The `agensium` binary (`cargo build -p agensium --bin agensium`).
 fn binary() -> PathBuf {
     root().join("target/debug/agensium")
 }
@@ -293,10 +293,10 @@ impl SharedBackends {
             .with_context(|| format!("pinging Redis at {redis_url}"))?;
         let redis_prefix = format!("agensium-bench-{unique}");
 
-        let mut bucket = agensium_core::S3Config::new(format!("agensium-bench-{unique}"));
+        let mut bucket = agensium_s3::S3Config::new(format!("agensium-bench-{unique}"));
         bucket.endpoint = Some(s3.endpoint.clone());
         bucket.region = Some("us-east-1".into());
-        agensium_core::S3Store::create_bucket(&bucket)
+        agensium_s3::S3Store::create_bucket(&bucket)
             .await
             .with_context(|| format!("creating the bucket {}", bucket.bucket))?;
 

@@ -1,0 +1,174 @@
+//! Metadata store on MySQL / MariaDB (mysql_async): the production truth.
+//!
+//! Only the connection lives here; the statements are the shared ones of
+//! [`agensium_ports::sql`].
+
+use agensium_ports::meta::MetaError;
+use agensium_ports::sql::{SqlBackend, SqlMetaStore, SqlRow, SqlValue, Statement};
+use async_trait::async_trait;
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, Row, Value};
+use std::time::Duration;
+
+mod schema;
+use schema::migrate;
+
+/// The metadata store on MySQL 8 or MariaDB 10.6+.
+pub type MySqlMetaStore = SqlMetaStore<MySql>;
+
+/// A MySQL/MariaDB connection pool. Every query is parameterised.
+#[derive(Clone)]
+pub struct MySql {
+    pool: Pool,
+}
+
+fn db(e: mysql_async::Error) -> MetaError {
+    MetaError::backend(e)
+}
+
+/// Connects to `url` (`mysql://user:pass@host:port/database`), checks the
+/// connection and applies pending migrations.
+pub async fn connect(url: &str) -> Result<MySqlMetaStore, MetaError> {
+    MySql::connect(url).await.map(SqlMetaStore::new)
+}
+
+impl MySql {
+    /// Connects the pool and migrates.
+    async fn connect(url: &str) -> Result<Self, MetaError> {
+        let opts = Opts::from_url(url)
+            .map_err(|e| MetaError::backend(format!("invalid MySQL URL: {e}")))?;
+        let where_ = format!(
+            "{}:{}/{}",
+            opts.ip_or_hostname(),
+            opts.tcp_port(),
+            opts.db_name().unwrap_or("")
+        );
+        if opts.db_name().is_none() {
+            return Err(MetaError::backend(format!(
+                "MySQL URL {where_} names no database"
+            )));
+        }
+        // Connections go where the URL says: mysql_async would otherwise
+        // move a 127.0.0.1 connection to the server's Unix socket, past any
+        // proxy or network policy on the TCP path.
+        let opts = OptsBuilder::from_opts(opts)
+            .prefer_socket(false)
+            .client_found_rows(true)
+            .pool_opts(
+                PoolOpts::default().with_constraints(PoolConstraints::new(1, 32).expect("1 <= 32")),
+            );
+        let store = Self {
+            pool: Pool::new(opts),
+        };
+        let mut conn = tokio::time::timeout(Duration::from_secs(10), store.pool.get_conn())
+            .await
+            .map_err(|_| MetaError::backend(format!("connecting to MySQL at {where_}: timed out")))?
+            .map_err(|e| MetaError::backend(format!("connecting to MySQL at {where_}: {e}")))?;
+        migrate(&mut conn)
+            .await
+            .map_err(|e| MetaError::backend(format!("migrating MySQL at {where_}: {e}")))?;
+        Ok(store)
+    }
+
+    /// A connection from the pool.
+    pub async fn conn(&self) -> Result<Conn, MetaError> {
+        self.pool.get_conn().await.map_err(db)
+    }
+}
+
+fn params(values: Vec<SqlValue>) -> Params {
+    if values.is_empty() {
+        return Params::Empty;
+    }
+    Params::Positional(
+        values
+            .into_iter()
+            .map(|v| match v {
+                SqlValue::Null => Value::NULL,
+                SqlValue::Int(i) => Value::Int(i),
+                SqlValue::Text(s) => Value::Bytes(s.into_bytes()),
+            })
+            .collect(),
+    )
+}
+
+fn value(v: Value) -> Result<SqlValue, MetaError> {
+    match v {
+        Value::NULL => Ok(SqlValue::Null),
+        Value::Int(i) => Ok(SqlValue::Int(i)),
+        Value::UInt(u) => i64::try_from(u)
+            .map(SqlValue::Int)
+            .map_err(|_| MetaError::Corrupt(format!("{u} is out of range"))),
+        Value::Bytes(b) => String::from_utf8(b)
+            .map(SqlValue::Text)
+            .map_err(|e| MetaError::Corrupt(e.to_string())),
+        other => Err(MetaError::Corrupt(format!("unexpected value {other:?}"))),
+    }
+}
+
+#[async_trait]
+impl SqlBackend for MySql {
+    const INSERT_IGNORE: &'static str = "INSERT IGNORE";
+
+    async fn execute(&self, st: Statement) -> Result<u64, MetaError> {
+        let mut c = self.conn().await?;
+        c.exec_drop(st.sql, params(st.params)).await.map_err(db)?;
+        Ok(c.affected_rows())
+    }
+
+    async fn query(&self, st: Statement) -> Result<Vec<SqlRow>, MetaError> {
+        let rows: Vec<Row> = self
+            .conn()
+            .await?
+            .exec(st.sql, params(st.params))
+            .await
+            .map_err(db)?;
+        rows.into_iter()
+            .map(|r| r.unwrap().into_iter().map(value).collect())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agensium_testkit::testenv;
+
+    #[tokio::test]
+    async fn conformance() {
+        let Some(url) = testenv::fresh_mysql_database().await else {
+            return;
+        };
+        let store = connect(&url).await.unwrap();
+        agensium_testkit::conformance::meta_store::run(&store).await;
+    }
+
+    #[tokio::test]
+    async fn concurrent_startup_migrates_once() {
+        let Some(url) = testenv::fresh_mysql_database().await else {
+            return;
+        };
+        let starts = (0..4).map(|_| connect(&url));
+        for s in futures::future::join_all(starts).await {
+            s.unwrap();
+        }
+        let store = connect(&url).await.unwrap();
+        let n: Option<i64> = store
+            .backend()
+            .conn()
+            .await
+            .unwrap()
+            .query_first("SELECT COUNT(*) FROM schema_migrations")
+            .await
+            .unwrap();
+        assert_eq!(n, Some(schema::MIGRATIONS.len() as i64));
+    }
+
+    #[tokio::test]
+    async fn unreachable_server_is_a_clear_error() {
+        let Err(e) = connect("mysql://root@127.0.0.1:1/x").await else {
+            panic!("connected to nothing")
+        };
+        assert!(e.to_string().contains("127.0.0.1:1"), "{e}");
+    }
+}

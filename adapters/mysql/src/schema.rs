@@ -1,0 +1,85 @@
+//! The MySQL schema: versioned migrations, applied under a server-wide lock.
+
+use agensium_domain::now_millis;
+use mysql_async::Conn;
+use mysql_async::prelude::Queryable;
+
+/// Versioned schema migrations, applied in order under a server-wide lock,
+/// so that processes starting together migrate once. Never edit a shipped
+/// entry: append.
+pub(super) const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE processor_versions (
+        name        VARCHAR(63)     NOT NULL,
+        version     VARCHAR(255)    NOT NULL,
+        digest      CHAR(71)        NOT NULL,
+        size        BIGINT UNSIGNED NOT NULL,
+        created_at  BIGINT          NOT NULL,
+        limits      TEXT            NOT NULL,
+        PRIMARY KEY (name, version)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    "CREATE TABLE jobs (
+        id            CHAR(36)        NOT NULL PRIMARY KEY,
+        processor     VARCHAR(63)     NOT NULL,
+        version       VARCHAR(255)    NOT NULL,
+        digest        CHAR(71)        NOT NULL,
+        status        VARCHAR(16)     NOT NULL,
+        params        MEDIUMTEXT      NOT NULL,
+        error_code    VARCHAR(64)     NULL,
+        error_message TEXT            NULL,
+        attempts      INT UNSIGNED    NOT NULL DEFAULT 0,
+        input_bytes   BIGINT UNSIGNED NOT NULL,
+        output_bytes  BIGINT UNSIGNED NULL,
+        content_type  VARCHAR(255)    NULL,
+        stats         TEXT            NOT NULL,
+        created_at    BIGINT          NOT NULL,
+        started_at    BIGINT          NULL,
+        finished_at   BIGINT          NULL,
+        worker        VARCHAR(255)    NULL,
+        lease_until   BIGINT          NULL,
+        `usage`       TEXT            NULL,
+        limits        TEXT            NOT NULL,
+        KEY jobs_status (status, id),
+        KEY jobs_lease (status, lease_until)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    "ALTER TABLE jobs ADD COLUMN attempt_base INT UNSIGNED NOT NULL DEFAULT 0",
+];
+
+/// Applies the pending migrations (see [`MIGRATIONS`]).
+pub(super) async fn migrate(conn: &mut Conn) -> Result<(), mysql_async::Error> {
+    let got: Option<i64> = conn
+        .query_first("SELECT GET_LOCK('agensium_migrations', 60)")
+        .await?;
+    if got != Some(1) {
+        return Err(mysql_async::Error::Other(
+            "could not take the migration lock in 60 s".into(),
+        ));
+    }
+    let result = async {
+        conn.query_drop(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INT NOT NULL PRIMARY KEY, \
+             applied_at BIGINT NOT NULL) ENGINE=InnoDB",
+        )
+        .await?;
+        let current: Option<i64> = conn
+            .query_first("SELECT MAX(version) FROM schema_migrations")
+            .await?
+            .flatten();
+        for (i, sql) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(current.unwrap_or(0) as usize)
+        {
+            conn.query_drop(*sql).await?;
+            conn.exec_drop(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                (i as i64 + 1, now_millis().timestamp_millis()),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+    .await;
+    conn.query_drop("DO RELEASE_LOCK('agensium_migrations')")
+        .await?;
+    result
+}

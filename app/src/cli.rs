@@ -1,0 +1,253 @@
+//! The command line: subcommands, and the flag/environment layers of
+//! [`Settings`]. Every subcommand takes every setting; a setting a role does
+//! not use is ignored. Defaults are not written here: an unset flag leaves
+//! the layer below (environment, config file, [`Settings::default`]).
+
+use agensium::settings::{Role, Secret, Settings};
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Agensium: run WebAssembly processors on uploaded files.
+#[derive(Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// A file of `KEY=VALUE` lines (the environment variables below) read
+    /// before anything else; real environment variables win. Also `AGENSIUM_CONFIG`.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// API and job slots in one process. Embedded backends (SQLite, a local
+    /// directory, an in-process rail) unless configured otherwise.
+    Serve(SettingsArgs),
+    /// The API alone. Run any number, behind a load balancer, on shared
+    /// backends (MySQL, Redis, S3).
+    Api(SettingsArgs),
+    /// Job slots alone. Run any number, on any machines, on shared backends.
+    Worker(SettingsArgs),
+}
+
+/// Every setting, as a flag and an environment variable. Unset: the layer below.
+#[derive(Args, Default)]
+#[allow(clippy::struct_field_names)]
+struct SettingsArgs {
+    /// Address the API listens on [default: 127.0.0.1:8080].
+    #[arg(long, env = "AGENSIUM_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Address of `/healthz` and `/metrics` of a worker process.
+    #[arg(long, env = "AGENSIUM_HEALTH_LISTEN")]
+    health_listen: Option<SocketAddr>,
+    /// Job slots: jobs run at once (serve, worker) [default: 2].
+    #[arg(long, env = "AGENSIUM_SLOTS")]
+    slots: Option<usize>,
+    /// Metadata store: `mysql://user:pass@host:3306/db` or `sqlite://path`.
+    #[arg(long, env = "AGENSIUM_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Rail: `redis://host:6379`.
+    #[arg(long, env = "AGENSIUM_REDIS_URL", hide_env_values = true)]
+    redis_url: Option<String>,
+    /// Prefix of Redis keys [default: agensium].
+    #[arg(long, env = "AGENSIUM_REDIS_PREFIX")]
+    redis_prefix: Option<String>,
+    /// S3 bucket of the object store (credentials: the standard AWS chain,
+    /// e.g. AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
+    #[arg(long, env = "AGENSIUM_S3_BUCKET")]
+    s3_bucket: Option<String>,
+    /// S3 endpoint for self-hosted servers (MinIO, Garage…); path-style.
+    #[arg(long, env = "AGENSIUM_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// S3 region.
+    #[arg(long, env = "AGENSIUM_S3_REGION")]
+    s3_region: Option<String>,
+    /// Directory of the embedded backends [default: ./agensium-data].
+    #[arg(long, env = "AGENSIUM_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Seconds a job's lease lasts without renewal [default: 30].
+    #[arg(long, env = "AGENSIUM_LEASE_SECS")]
+    lease_secs: Option<u64>,
+    /// Memory limit of a job, in MiB [default: 256].
+    #[arg(long, env = "AGENSIUM_MEMORY_LIMIT_MIB")]
+    memory_limit_mib: Option<u64>,
+    /// Wall-time limit of a job, in seconds [default: 60].
+    #[arg(long, env = "AGENSIUM_TIME_LIMIT_SECS")]
+    time_limit_secs: Option<u64>,
+    /// Output limit of a job, in MiB [default: 16384].
+    #[arg(long, env = "AGENSIUM_OUTPUT_LIMIT_MIB")]
+    output_limit_mib: Option<u64>,
+    /// Log limit of a job, in KiB [default: 1024].
+    #[arg(long, env = "AGENSIUM_LOG_LIMIT_KIB")]
+    log_limit_kib: Option<u64>,
+    /// Fuel of a job whose version declares none. Unset: not metered.
+    #[arg(long, env = "AGENSIUM_FUEL_LIMIT")]
+    fuel_limit: Option<u64>,
+    /// Attempts (lost workers, backend errors) before `max_attempts` [default: 5].
+    #[arg(long, env = "AGENSIUM_MAX_ATTEMPTS")]
+    max_attempts: Option<u32>,
+    /// On SIGTERM, seconds running jobs may go on before they are handed
+    /// back [default: 30].
+    #[arg(long, env = "AGENSIUM_SHUTDOWN_GRACE_SECS")]
+    shutdown_grace_secs: Option<u64>,
+    /// Highest memory limit a version may declare, in MiB [default: 4096].
+    #[arg(long, env = "AGENSIUM_CEILING_MEMORY_MIB")]
+    ceiling_memory_mib: Option<u64>,
+    /// Highest wall-time limit a version may declare, in seconds [default: 3600].
+    #[arg(long, env = "AGENSIUM_CEILING_TIME_SECS")]
+    ceiling_time_secs: Option<u64>,
+    /// Highest output limit a version may declare, in MiB [default: 1048576].
+    #[arg(long, env = "AGENSIUM_CEILING_OUTPUT_MIB")]
+    ceiling_output_mib: Option<u64>,
+    /// Highest log limit a version may declare, in KiB [default: 16384].
+    #[arg(long, env = "AGENSIUM_CEILING_LOG_KIB")]
+    ceiling_log_kib: Option<u64>,
+    /// Highest fuel a version may declare [default: 10^13].
+    #[arg(long, env = "AGENSIUM_CEILING_FUEL")]
+    ceiling_fuel: Option<u64>,
+    /// Largest job input accepted, in MiB (413 beyond) [default: 10240].
+    #[arg(long, env = "AGENSIUM_MAX_UPLOAD_MIB")]
+    max_upload_mib: Option<u64>,
+    /// Largest processor component accepted, in MiB (413 beyond) [default: 64].
+    #[arg(long, env = "AGENSIUM_MAX_COMPONENT_MIB")]
+    max_component_mib: Option<u64>,
+}
+
+fn set<T>(slot: &mut T, v: Option<T>) {
+    if let Some(v) = v {
+        *slot = v;
+    }
+}
+
+fn mib(v: Option<u64>) -> Option<u64> {
+    v.map(|v| v.saturating_mul(1 << 20))
+}
+
+fn kib(v: Option<u64>) -> Option<usize> {
+    v.map(|v| usize::try_from(v.saturating_mul(1 << 10)).unwrap_or(usize::MAX))
+}
+
+fn secs(v: Option<u64>) -> Option<Duration> {
+    v.map(Duration::from_secs)
+}
+
+impl SettingsArgs {
+    /// Lays these flags (and the environment clap read) over `s`.
+    fn apply(self, s: &mut Settings) {
+        set(&mut s.listen, self.listen);
+        s.health_listen = self.health_listen.or(s.health_listen);
+        set(&mut s.slots, self.slots);
+        self.apply_backends(s);
+        set(&mut s.lease, secs(self.lease_secs));
+        let l = &mut s.limits;
+        set(&mut l.memory_bytes, mib(self.memory_limit_mib));
+        set(&mut l.wall_time, secs(self.time_limit_secs));
+        set(&mut l.output_bytes, mib(self.output_limit_mib));
+        set(&mut l.log_bytes, kib(self.log_limit_kib));
+        l.fuel = self.fuel_limit.or(l.fuel);
+        let c = &mut s.ceilings;
+        set(&mut c.memory_bytes, mib(self.ceiling_memory_mib));
+        set(&mut c.wall_time, secs(self.ceiling_time_secs));
+        set(&mut c.output_bytes, mib(self.ceiling_output_mib));
+        set(&mut c.log_bytes, kib(self.ceiling_log_kib));
+        set(&mut c.fuel, self.ceiling_fuel);
+        set(&mut s.max_attempts, self.max_attempts);
+        set(&mut s.shutdown_grace, secs(self.shutdown_grace_secs));
+        set(&mut s.max_upload_bytes, mib(self.max_upload_mib));
+        set(&mut s.max_component_bytes, mib(self.max_component_mib));
+    }
+
+    fn apply_backends(&self, s: &mut Settings) {
+        let b = &mut s.backends;
+        if let Some(u) = &self.database_url {
+            b.database_url = Some(Secret::new(u.clone()));
+        }
+        if let Some(u) = &self.redis_url {
+            b.redis_url = Some(Secret::new(u.clone()));
+        }
+        set(&mut b.redis_prefix, self.redis_prefix.clone());
+        b.s3_bucket = self.s3_bucket.clone().or(b.s3_bucket.take());
+        b.s3_endpoint = self.s3_endpoint.clone().or(b.s3_endpoint.take());
+        b.s3_region = self.s3_region.clone().or(b.s3_region.take());
+        set(&mut b.data_dir, self.data_dir.clone());
+    }
+}
+
+impl Cli {
+    /// The role and the settings the command line (over the environment and
+    /// the config file, over the defaults) asks for.
+    pub fn into_settings(self) -> Result<(Role, Settings)> {
+        let (role, args) = match self.command {
+            Command::Serve(a) => (Role::Serve, a),
+            Command::Api(a) => (Role::Api, a),
+            Command::Worker(a) => (Role::Worker, a),
+        };
+        let mut settings = Settings::default();
+        args.apply(&mut settings);
+        settings.validate(role)?;
+        Ok((role, settings))
+    }
+}
+
+/// Loads `--config FILE` / `AGENSIUM_CONFIG` into the environment (values
+/// already in the environment win), before the command line is parsed.
+pub fn load_config_file() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let mut path = std::env::var_os("AGENSIUM_CONFIG").map(PathBuf::from);
+    while let Some(a) = args.next() {
+        if a == "--config" {
+            path = args.next().map(PathBuf::from);
+        } else if let Some(p) = a.strip_prefix("--config=") {
+            path = Some(PathBuf::from(p));
+        }
+    }
+    if let Some(p) = path {
+        dotenvy::from_path(&p)
+            .with_context(|| format!("reading the config file {}", p.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unset_flags_keep_the_defaults() {
+        let mut s = Settings::default();
+        SettingsArgs::default().apply(&mut s);
+        assert_eq!(s, Settings::default());
+    }
+
+    #[test]
+    fn flags_override_in_their_units() {
+        let mut s = Settings::default();
+        let args = SettingsArgs {
+            slots: Some(7),
+            memory_limit_mib: Some(3),
+            log_limit_kib: Some(2),
+            ceiling_fuel: Some(9),
+            database_url: Some("mysql://u:p@h/d".into()),
+            ..SettingsArgs::default()
+        };
+        args.apply(&mut s);
+        assert_eq!(s.slots, 7);
+        assert_eq!(s.limits.memory_bytes, 3 << 20);
+        assert_eq!(s.limits.log_bytes, 2 << 10);
+        assert_eq!(s.ceilings.fuel, 9);
+        assert_eq!(s.backends.database_url.unwrap().expose(), "mysql://u:p@h/d");
+    }
+
+    #[test]
+    fn every_subcommand_parses_the_same_settings() {
+        for sub in ["serve", "api", "worker"] {
+            let cli = Cli::try_parse_from(["agensium", sub, "--slots", "3", "--lease-secs", "9"]).unwrap();
+            let (_, s) = cli.into_settings().unwrap();
+            assert_eq!((s.slots, s.lease), (3, Duration::from_secs(9)));
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The Agensium application: what runs in an `agensium` process.
+//!
+//! * [`settings`]: the one layered [`Settings`] (defaults < config file <
+//!   environment < flags) every subcommand reads, and the [`Role`] it plays.
+//! * [`connect`]: picks an adapter for each port from the settings and
+//!   connects it; the only place that knows every adapter.
+//! * [`serve`]: starts the API and/or the job slots, the reconciler and the
+//!   health listener, and stops them gracefully.
+
+pub mod connect;
+pub mod serve;
+pub mod settings;
+
+pub use connect::ConnectError;
+pub use serve::{Server, start};
+pub use settings::{Role, Settings};

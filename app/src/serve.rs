@@ -1,0 +1,193 @@
+//! Process startup: connect the backends, then start what the role asks for
+//! (the API, the job slots with the reconciler, the health listener), and
+//! stop it all gracefully.
+
+use crate::connect;
+use crate::settings::{Role, Settings};
+use agensium_api::{ApiLimits, AppState, router};
+use agensium_host::Runtime;
+use agensium_host::worker::{self, WorkerConfig};
+use agensium_ports::{Backends, reconcile};
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How often a process with job slots reconciles the rail with the job rows.
+const RECONCILE_EVERY: Duration = Duration::from_secs(2);
+
+type Task = (&'static str, JoinHandle<anyhow::Result<()>>);
+
+/// A running process. Dropping it does not stop it; call [`Server::stop`].
+pub struct Server {
+    /// The API's address, when this process serves the API.
+    pub addr: Option<SocketAddr>,
+    /// The health listener's address, when configured.
+    pub health_addr: Option<SocketAddr>,
+    shutdown: CancellationToken,
+    tasks: Vec<Task>,
+}
+
+impl Server {
+    /// The API's base URL, e.g. `http://127.0.0.1:8080`.
+    pub fn url(&self) -> String {
+        format!(
+            "http://{}",
+            self.addr.or(self.health_addr).expect("a listener")
+        )
+    }
+
+    /// A token that stops the process when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops taking requests and tickets, lets running jobs finish, and
+    /// returns when everything has stopped.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+
+    /// Waits until the process stops (after its token is cancelled, or when
+    /// a part of it fails).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        for (what, task) in self.tasks {
+            task.await
+                .with_context(|| format!("{what} task"))?
+                .with_context(|| what)?;
+        }
+        Ok(())
+    }
+}
+
+/// Connects the backends and starts what `role` runs, as `settings` say.
+pub async fn start(role: Role, settings: Settings) -> anyhow::Result<Server> {
+    settings.validate(role)?;
+    if role != Role::Serve && !settings.is_shared() {
+        tracing::warn!(
+            "running as one of several processes on embedded backends: set AGENSIUM_DATABASE_URL (mysql://), \
+             AGENSIUM_REDIS_URL and AGENSIUM_S3_BUCKET so processes share them"
+        );
+    }
+    let backends = connect::connect(&settings.backends, settings.lease).await?;
+    if role == Role::Serve {
+        recover(&backends).await?;
+    }
+    let runtime = Arc::new(Runtime::new().context("starting the wasmtime engine")?);
+    agensium_api::telemetry::install();
+    let mut server = Server {
+        addr: None,
+        health_addr: None,
+        shutdown: CancellationToken::new(),
+        tasks: Vec::new(),
+    };
+    if role != Role::Worker {
+        let app = router(AppState {
+            backends: backends.clone(),
+            runtime: runtime.clone(),
+            limits: api_limits(&settings),
+        });
+        server.addr = Some(server.listen("API server", settings.listen, app).await?);
+    }
+    if let Some(listen) = settings.health_listen.filter(|_| role == Role::Worker) {
+        let app = agensium_api::app::health_router();
+        server.health_addr = Some(server.listen("health listener", listen, app).await?);
+    }
+    if role != Role::Api && settings.slots > 0 {
+        server.start_slots(&backends, runtime, worker_config(&settings));
+    }
+    tracing::info!(
+        ?role,
+        api = ?server.addr,
+        health = ?server.health_addr,
+        slots = settings.slots,
+        shared = settings.is_shared(),
+        "agensium started"
+    );
+    Ok(server)
+}
+
+/// A single process knows no other exists: jobs left running by its last
+/// run are put back on the rail at once, not after their leases lapse.
+async fn recover(backends: &Backends) -> anyhow::Result<()> {
+    let recovered = backends
+        .meta
+        .recover_unfinished()
+        .await
+        .context("recovering unfinished jobs")?;
+    for id in &recovered {
+        backends.rail.push(*id).await?;
+    }
+    if !recovered.is_empty() {
+        tracing::info!(jobs = recovered.len(), "unfinished jobs put back on the rail");
+    }
+    Ok(())
+}
+
+fn api_limits(s: &Settings) -> ApiLimits {
+    ApiLimits {
+        max_upload_bytes: s.max_upload_bytes,
+        max_component_bytes: s.max_component_bytes,
+        ceilings: s.ceilings,
+    }
+}
+
+fn worker_config(s: &Settings) -> WorkerConfig {
+    WorkerConfig {
+        process: worker::process_name(),
+        slots: s.slots,
+        limits: s.limits,
+        ceilings: s.ceilings,
+        max_attempts: s.max_attempts,
+        lease: s.lease,
+        cache_dir: s.backends.data_dir.join("cache"),
+        shutdown_grace: s.shutdown_grace,
+    }
+}
+
+impl Server {
+    /// Serves `app` on `addr` until shutdown; returns the bound address.
+    async fn listen(
+        &mut self,
+        what: &'static str,
+        addr: SocketAddr,
+        app: axum::Router,
+    ) -> anyhow::Result<SocketAddr> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the {what} to {addr}"))?;
+        let bound = listener.local_addr()?;
+        let stop = self.shutdown.clone();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await?;
+            Ok(())
+        });
+        self.tasks.push((what, task));
+        Ok(bound)
+    }
+
+    /// The job slots and the reconciler that keeps their rail whole.
+    fn start_slots(&mut self, backends: &Backends, runtime: Arc<Runtime>, cfg: WorkerConfig) {
+        let (meta, rail, stop) = (
+            backends.meta.clone(),
+            backends.rail.clone(),
+            self.shutdown.clone(),
+        );
+        let reconciler = tokio::spawn(async move {
+            reconcile::run(meta.as_ref(), rail.as_ref(), RECONCILE_EVERY, stop).await;
+            Ok(())
+        });
+        self.tasks.push(("reconciler", reconciler));
+        let (b, stop) = (backends.clone(), self.shutdown.clone());
+        let slots = tokio::spawn(async move {
+            worker::run(b, runtime, cfg, stop).await;
+            Ok(())
+        });
+        self.tasks.push(("job slots", slots));
+    }
+}

@@ -1,0 +1,183 @@
+//! The one `Settings` of an `agensium` process, with its one `Default`.
+//!
+//! Layers, lowest first: [`Settings::default`] < the config file
+//! (`--config FILE` / `AGENSIUM_CONFIG`, `KEY=VALUE` lines) < the
+//! environment (`AGENSIUM_*`) < command-line flags. The layers above the
+//! defaults are read by `cli.rs`; every subcommand takes the same settings.
+
+mod secret;
+
+pub use secret::{Secret, redact};
+
+use agensium_domain::{Ceilings, Limits};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What an `agensium` process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// API and job slots in one process; the only process on its backends,
+    /// so it requeues jobs left running at start.
+    Serve,
+    /// The API alone (any number, behind a load balancer).
+    Api,
+    /// Job slots alone (any number, on any machines), with an optional
+    /// health listener.
+    Worker,
+}
+
+/// Where the three backends are. Unset ones are the embedded adapters under
+/// `data_dir`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendSettings {
+    /// `mysql://user:pass@host:port/db` or `sqlite://path`; unset:
+    /// `<data_dir>/agensium.db`.
+    pub database_url: Option<Secret>,
+    /// `redis://host:port`; unset: an in-process rail (single process only).
+    pub redis_url: Option<Secret>,
+    /// Prefix of every Redis key.
+    pub redis_prefix: String,
+    /// S3 bucket; unset: `<data_dir>/objects`.
+    pub s3_bucket: Option<String>,
+    /// Endpoint of a self-hosted S3 (path-style); unset: AWS.
+    pub s3_endpoint: Option<String>,
+    /// S3 region; unset: the AWS chain, else `us-east-1`.
+    pub s3_region: Option<String>,
+    /// Directory of the embedded backends and of the compiled-code cache.
+    pub data_dir: PathBuf,
+}
+
+/// Every setting of a process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Address of the API (`serve`, `api`).
+    pub listen: SocketAddr,
+    /// Address of `/healthz` and `/metrics` of a worker process.
+    pub health_listen: Option<SocketAddr>,
+    /// Job slots: jobs this process runs at once (`serve`, `worker`; 0 on
+    /// `serve`: accept jobs, run none).
+    pub slots: usize,
+    /// The backends.
+    pub backends: BackendSettings,
+    /// A job's lease; a dead worker's jobs are taken over after it.
+    pub lease: Duration,
+    /// Limits of a job whose version declares none.
+    pub limits: Limits,
+    /// Highest limits a version may declare.
+    pub ceilings: Ceilings,
+    /// Attempts (lost workers, backend errors) before `max_attempts`.
+    pub max_attempts: u32,
+    /// On SIGTERM, how long running jobs may go on before they are handed back.
+    pub shutdown_grace: Duration,
+    /// Largest job input accepted (413 beyond).
+    pub max_upload_bytes: u64,
+    /// Largest processor component accepted (413 beyond).
+    pub max_component_bytes: u64,
+}
+
+impl Default for Settings {
+    /// The defaults: the one place each is written.
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            health_listen: None,
+            slots: 2,
+            backends: BackendSettings {
+                database_url: None,
+                redis_url: None,
+                redis_prefix: "agensium".into(),
+                s3_bucket: None,
+                s3_endpoint: None,
+                s3_region: None,
+                data_dir: PathBuf::from("./agensium-data"),
+            },
+            lease: Duration::from_secs(30),
+            limits: Limits::default(),
+            ceilings: Ceilings::default(),
+            max_attempts: 5,
+            shutdown_grace: Duration::from_secs(30),
+            max_upload_bytes: 10 << 30,
+            max_component_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Settings that make no sense together.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SettingsError {
+    /// A value out of its range.
+    #[error("{0}")]
+    Invalid(&'static str),
+}
+
+impl Settings {
+    /// The defaults, on embedded backends in `data_dir`, the API on a random
+    /// loopback port: what tests start.
+    pub fn embedded(data_dir: impl Into<PathBuf>) -> Self {
+        let mut s = Self::default();
+        s.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        s.backends.data_dir = data_dir.into();
+        s
+    }
+
+    /// Checks what the types cannot.
+    pub fn validate(&self, role: Role) -> Result<(), SettingsError> {
+        let b = &self.backends;
+        if b.s3_bucket.is_none() && (b.s3_endpoint.is_some() || b.s3_region.is_some()) {
+            return Err(SettingsError::Invalid(
+                "AGENSIUM_S3_ENDPOINT/AGENSIUM_S3_REGION are set but AGENSIUM_S3_BUCKET is not",
+            ));
+        }
+        if self.lease.is_zero() {
+            return Err(SettingsError::Invalid("AGENSIUM_LEASE_SECS must be at least 1"));
+        }
+        if self.max_attempts == 0 {
+            return Err(SettingsError::Invalid("AGENSIUM_MAX_ATTEMPTS must be at least 1"));
+        }
+        if role == Role::Worker && self.slots == 0 {
+            return Err(SettingsError::Invalid("a worker needs AGENSIUM_SLOTS of at least 1"));
+        }
+        Ok(())
+    }
+
+    /// True when every backend can be shared by several processes.
+    pub fn is_shared(&self) -> bool {
+        let b = &self.backends;
+        b.database_url
+            .as_ref()
+            .is_some_and(|u| u.expose().starts_with("mysql://"))
+            && b.redis_url.is_some()
+            && b.s3_bucket.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_for_every_role() {
+        for role in [Role::Serve, Role::Api, Role::Worker] {
+            assert_eq!(Settings::default().validate(role), Ok(()));
+        }
+    }
+
+    #[test]
+    fn contradictions_are_refused() {
+        let mut s = Settings::default();
+        s.backends.s3_endpoint = Some("http://x".into());
+        assert!(s.validate(Role::Serve).is_err());
+        let mut s = Settings::default();
+        s.slots = 0;
+        assert!(s.validate(Role::Serve).is_ok(), "serve may run no jobs");
+        assert!(s.validate(Role::Worker).is_err());
+    }
+
+    #[test]
+    fn secrets_do_not_print_in_debug() {
+        let mut s = Settings::default();
+        s.backends.database_url = Some(Secret::new("mysql://u:topsecret@h/d"));
+        assert!(!format!("{s:?}").contains("topsecret"));
+    }
+}

@@ -1,0 +1,25 @@
+//! Agensium's domain: what the system is about, with no I/O.
+//!
+//! Processors and their immutable, content-addressed versions; jobs and the
+//! one state machine their status follows ([`Transition`]); the one list of
+//! failure codes ([`ErrorCode`]); the limits a version declares, a job runs
+//! under and an operator caps ([`DeclaredLimits`], [`Limits`], [`Ceilings`]).
+//! Every other crate depends on this one; it depends on none of them.
+
+mod digest;
+mod error_code;
+mod job;
+mod limits;
+mod names;
+mod status;
+mod version;
+mod worker_id;
+
+pub use digest::Digest;
+pub use error_code::{ErrorCode, JobError, MAX_PROCESSOR_CODE};
+pub use job::{Job, JobId, Pairs, Usage, from_millis, now_millis};
+pub use limits::{Ceilings, DeclaredLimits, LimitExceeded, Limits};
+pub use names::{InvalidInput, ProcessorName, parse_version};
+pub use status::{JobStatus, LeaseGuard, Transition, TransitionError};
+pub use version::ProcessorVersion;
+pub use worker_id::WorkerId;

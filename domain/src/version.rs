@@ -1,0 +1,30 @@
+//! Processor versions.
+
+use crate::{DeclaredLimits, Digest, ProcessorName};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One immutable, content-addressed version of a processor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessorVersion {
+    /// The processor's name.
+    pub name: ProcessorName,
+    /// The semantic version, as uploaded.
+    pub version: String,
+    /// sha256 of the component bytes.
+    pub digest: Digest,
+    /// Size of the component in bytes.
+    pub size: u64,
+    /// When the version was registered.
+    pub created_at: DateTime<Utc>,
+    /// Limits declared at upload.
+    pub limits: DeclaredLimits,
+}
+
+impl ProcessorVersion {
+    /// Object-store key of a component with this digest.
+    pub fn object_key(digest: &Digest) -> String {
+        format!("processors/{}.wasm", digest.hex())
+    }
+}
+

@@ -1,0 +1,44 @@
+//! Agensium's three backend ports, and the adapters that need nothing
+//! installed.
+//!
+//! * [`ObjectStore`] — the warehouse: inputs, outputs and processor binaries,
+//!   always streamed, never held whole in memory.
+//! * [`MetaStore`] — the source of truth for processors and jobs.
+//! * [`Rail`] — the ticket rail that hands queued jobs to workers.
+//!
+//! Each port has an embedded adapter here ([`LocalDirStore`],
+//! [`SqliteMetaStore`], [`MemoryRail`]) so that a single process runs with no
+//! configuration; the production adapters live in crates of their own
+//! (`agensium-mysql`, `agensium-redis`, `agensium-s3`). Every adapter of a
+//! port passes the same suite (`agensium-testkit`).
+
+mod error;
+mod local_store;
+mod memory_rail;
+pub mod meta;
+pub mod object_store;
+pub mod rail;
+pub mod reconcile;
+pub mod sql;
+mod sqlite;
+
+pub use error::{BackendError, BoxError};
+pub use local_store::LocalDirStore;
+pub use memory_rail::MemoryRail;
+pub use meta::{Finish, MetaError, MetaStore, PutVersion};
+pub use object_store::{ByteStream, ObjectStore, StoreError};
+pub use rail::{Rail, RailError, Ticket};
+pub use sqlite::SqliteMetaStore;
+
+use std::sync::Arc;
+
+/// The three backends a process works with.
+#[derive(Clone)]
+pub struct Backends {
+    /// Processors and jobs: the truth.
+    pub meta: Arc<dyn MetaStore>,
+    /// Inputs, outputs, logs and processor binaries.
+    pub objects: Arc<dyn ObjectStore>,
+    /// Tickets for queued jobs.
+    pub rail: Arc<dyn Rail>,
+}

@@ -1,0 +1,152 @@
+//! The metadata-store port: the source of truth for processors and jobs.
+
+use agensium_domain::{
+    Digest, Job, JobError, JobId, JobStatus, Pairs, ProcessorName, ProcessorVersion, Usage,
+    WorkerId,
+};
+use crate::error::{BackendError, BoxError};
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// Errors of a metadata store.
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    /// The backend failed (connection lost, I/O, …): try again later.
+    #[error("metadata store unavailable: {0}")]
+    Backend(#[source] BackendError),
+    /// A stored row could not be decoded: the data is wrong, and trying
+    /// again will not help.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+impl MetaError {
+    /// Wraps a backend error (or a message), keeping it as the source.
+    pub fn backend(e: impl Into<BoxError>) -> Self {
+        Self::Backend(BackendError::new(e))
+    }
+}
+
+/// What registering a processor version did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutVersion {
+    /// A new version was registered.
+    Created,
+    /// The version already existed with the same digest; nothing changed.
+    Unchanged,
+    /// The version already exists with another digest; nothing changed.
+    Conflict(Digest),
+}
+
+/// The final state of one attempt at a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finish {
+    /// The processor succeeded.
+    Succeeded {
+        /// Bytes written to the output.
+        output_bytes: u64,
+        /// Media type reported by the processor.
+        content_type: Option<String>,
+        /// Statistics reported by the processor.
+        stats: Pairs,
+    },
+    /// The job failed for good.
+    Failed(JobError),
+}
+
+/// Processors, versions and jobs.
+///
+/// Invariants every adapter keeps (checked by
+/// `agensium_testkit::conformance::meta_store`):
+/// * a version, once registered, never changes its digest;
+/// * a job in a final state never changes again;
+/// * `start_job` only starts a `queued` job or a `running` job whose lease
+///   has expired, so one job runs on one worker at a time; it counts attempts;
+/// * only the lease owner can renew, finish or hand back a running job.
+#[async_trait]
+pub trait MetaStore: Send + Sync + 'static {
+    /// Registers a processor version unless the version exists already.
+    async fn put_version(&self, v: &ProcessorVersion) -> Result<PutVersion, MetaError>;
+
+    /// Looks one version up.
+    async fn get_version(
+        &self,
+        name: &ProcessorName,
+        version: &str,
+    ) -> Result<Option<ProcessorVersion>, MetaError>;
+
+    /// All versions of one processor (`Some(name)`) or of all processors,
+    /// ordered by name then registration time.
+    async fn list_versions(
+        &self,
+        name: Option<&ProcessorName>,
+    ) -> Result<Vec<ProcessorVersion>, MetaError>;
+
+    /// Stores a new job.
+    async fn insert_job(&self, job: &Job) -> Result<(), MetaError>;
+
+    /// Looks a job up.
+    async fn get_job(&self, id: JobId) -> Result<Option<Job>, MetaError>;
+
+    /// Starts a new attempt of a `queued` job, or of a `running` job whose
+    /// lease expired (its worker died): status `running`, `attempts + 1`,
+    /// `started_at = now`, `worker = owner`, lease until `now + lease`.
+    /// Returns the updated job, or `None` when the job is missing, final, or
+    /// running under a live lease.
+    async fn start_job(
+        &self,
+        id: JobId,
+        owner: &WorkerId,
+        lease: Duration,
+    ) -> Result<Option<Job>, MetaError>;
+
+    /// Extends the lease of a job `owner` runs. False when the lease is lost.
+    async fn renew_lease(&self, id: JobId, owner: &WorkerId, lease: Duration)
+    -> Result<bool, MetaError>;
+
+    /// Records the final state of a job `owner` runs. Returns false (and
+    /// changes nothing) when the job is not running under `owner`'s lease.
+    async fn finish_job(
+        &self,
+        id: JobId,
+        owner: &WorkerId,
+        finish: &Finish,
+        usage: Option<&Usage>,
+    ) -> Result<bool, MetaError>;
+
+    /// Hands a job `owner` runs back to `queued` (graceful shutdown, or an
+    /// infrastructure error). False when `owner` does not hold it.
+    async fn requeue_job(&self, id: JobId, owner: &WorkerId) -> Result<bool, MetaError>;
+
+    /// Cancels a `queued` or `running` job: status `cancelled`, error code
+    /// `cancelled`, lease dropped. False (nothing changed) when the job is
+    /// missing or already final. A worker running it notices and stops.
+    async fn cancel_job(&self, id: JobId) -> Result<bool, MetaError>;
+
+    /// Puts a `failed` or `cancelled` job back to `queued` for a new round
+    /// of attempts (same pinned digest, same input): error, output, usage,
+    /// worker and timestamps cleared, `attempt_base = attempts`. False when
+    /// the job is missing or in another state.
+    async fn retry_job(&self, id: JobId) -> Result<bool, MetaError>;
+
+    /// Puts `running` jobs whose lease expired back to `queued`; returns them.
+    async fn requeue_expired(&self) -> Result<Vec<JobId>, MetaError>;
+
+    /// Ids of queued jobs, oldest first, after `after` (for paging): what a
+    /// reconciler puts back on a rail that lost its tickets.
+    async fn queued_jobs(&self, after: Option<JobId>, limit: u32) -> Result<Vec<JobId>, MetaError>;
+
+    /// Jobs, newest first, optionally of one status; `before` pages on from
+    /// the last id of the previous page.
+    async fn list_jobs(
+        &self,
+        status: Option<JobStatus>,
+        before: Option<JobId>,
+        limit: u32,
+    ) -> Result<Vec<Job>, MetaError>;
+
+    /// Puts every `running` job back to `queued` and returns the ids of every
+    /// queued job, oldest first: what a restarted *single* process (whose
+    /// workers are all gone) puts back on its rail.
+    async fn recover_unfinished(&self) -> Result<Vec<JobId>, MetaError>;
+}

@@ -1,0 +1,80 @@
+//! The rail port: tickets that hand queued jobs to workers.
+
+use agensium_domain::{JobId, WorkerId};
+use crate::error::{BackendError, BoxError};
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use std::time::Duration;
+
+/// Errors of a rail.
+#[derive(Debug, thiserror::Error)]
+pub enum RailError {
+    /// The backend failed.
+    #[error("rail unavailable: {0}")]
+    Backend(#[source] BackendError),
+}
+
+impl RailError {
+    /// Wraps a backend error (or a message), keeping it as the source.
+    pub fn backend(e: impl Into<BoxError>) -> Self {
+        Self::Backend(BackendError::new(e))
+    }
+}
+
+/// A delivered ticket: a lease on one job until acked or released.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    /// The job to run.
+    pub job_id: JobId,
+    /// How many times this ticket has been delivered, this delivery included.
+    pub deliveries: u32,
+    /// Adapter-specific handle used to ack or release the ticket.
+    pub receipt: String,
+}
+
+/// The ticket rail. A ticket only says "look at job X"; the job row in the
+/// [`crate::MetaStore`] stays the truth, so a ticket delivered twice is
+/// harmless and a lost rail can be rebuilt from the job rows.
+///
+/// Invariants every adapter keeps (checked by `agensium_testkit::conformance::rail`):
+/// * every pushed ticket is delivered to one taker at a time;
+/// * a taken ticket stays leased until `ack` (gone) or `release` (delivered
+///   again, with `deliveries` + 1);
+/// * `take` waits at most `wait` and returns `None` when nothing came.
+#[async_trait]
+pub trait Rail: Send + Sync + 'static {
+    /// Puts a ticket for `job` on the rail.
+    async fn push(&self, job: JobId) -> Result<(), RailError>;
+
+    /// Takes the next ticket for `consumer`, waiting up to `wait`.
+    async fn take(&self, consumer: &WorkerId, wait: Duration) -> Result<Option<Ticket>, RailError>;
+
+    /// Removes a ticket for good, once its job's final state is recorded.
+    async fn ack(&self, ticket: &Ticket) -> Result<(), RailError>;
+
+    /// Extends the lease of a ticket whose job is still running, so that it
+    /// is not reclaimed by another worker.
+    async fn renew(&self, ticket: &Ticket) -> Result<(), RailError>;
+
+    /// Hands a ticket back so that another worker takes it at once.
+    async fn release(&self, ticket: &Ticket) -> Result<(), RailError>;
+
+    /// Tells every process subscribed to [`Rail::cancellations`] that `job`
+    /// was cancelled. Best effort, the fast path: workers also watch the job
+    /// row, which stays the truth.
+    async fn announce_cancel(&self, job: JobId) -> Result<(), RailError>;
+
+    /// Cancellations announced by any process from now on. The stream ends
+    /// when the rail's connection is lost: subscribe again.
+    async fn cancellations(&self) -> Result<BoxStream<'static, JobId>, RailError>;
+
+    /// Tickets on the rail not yet acked: waiting, or taken and running.
+    /// Zero means no queued job can be waiting for a ticket it has.
+    async fn backlog(&self) -> Result<u64, RailError>;
+
+    /// Returns true — to exactly one caller among all processes — when the
+    /// rail is new or lost its data (a Redis restart or `FLUSHALL`) since
+    /// that was last claimed. The caller must then put every queued job back
+    /// on the rail (see [`crate::reconcile`]).
+    async fn claim_rebuild(&self) -> Result<bool, RailError>;
+}

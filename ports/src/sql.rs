@@ -1,0 +1,352 @@
+//! The relational metadata stores' one implementation of [`MetaStore`].
+//!
+//! SQLite and MySQL speak the same SQL for everything Agensium asks of
+//! them (positional `?` parameters, backquoted identifiers), so the
+//! statements, the column list, the row mapping and the compare-and-set
+//! `WHERE` clause of every job transition live here once, and each adapter
+//! implements only [`SqlBackend`]: run a statement, run a query, and name
+//! its dialect's one difference ([`SqlBackend::INSERT_IGNORE`]).
+
+mod row;
+mod transition;
+
+use crate::meta::{Finish, MetaError, MetaStore, PutVersion};
+use agensium_domain::{
+    Job, JobId, JobStatus, ProcessorName, ProcessorVersion, Transition, Usage, WorkerId,
+    now_millis,
+};
+use async_trait::async_trait;
+use std::time::Duration;
+
+pub use row::{JOB_COLUMNS, VERSION_COLUMNS, job_from_row, job_values, version_from_row};
+pub use transition::update;
+
+/// A value bound to, or read from, a statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqlValue {
+    /// SQL `NULL`.
+    Null,
+    /// An integer.
+    Int(i64),
+    /// A string.
+    Text(String),
+}
+
+impl From<&str> for SqlValue {
+    fn from(s: &str) -> Self {
+        Self::Text(s.to_owned())
+    }
+}
+
+impl From<String> for SqlValue {
+    fn from(s: String) -> Self {
+        Self::Text(s)
+    }
+}
+
+impl From<i64> for SqlValue {
+    fn from(v: i64) -> Self {
+        Self::Int(v)
+    }
+}
+
+impl From<u64> for SqlValue {
+    fn from(v: u64) -> Self {
+        Self::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+
+impl From<u32> for SqlValue {
+    fn from(v: u32) -> Self {
+        Self::Int(i64::from(v))
+    }
+}
+
+impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Self::Null, Into::into)
+    }
+}
+
+/// A statement with its positional parameters, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    /// SQL with `?` placeholders.
+    pub sql: String,
+    /// One value per `?`.
+    pub params: Vec<SqlValue>,
+}
+
+impl Statement {
+    /// A statement and its parameters.
+    pub fn new(sql: impl Into<String>, params: Vec<SqlValue>) -> Self {
+        Self {
+            sql: sql.into(),
+            params,
+        }
+    }
+}
+
+/// A row as read: one value per selected column.
+pub type SqlRow = Vec<SqlValue>;
+
+/// What a relational adapter implements: the connection, nothing else.
+#[async_trait]
+pub trait SqlBackend: Send + Sync + 'static {
+    /// The dialect's "insert unless the key exists" (`INSERT IGNORE`,
+    /// `INSERT OR IGNORE`).
+    const INSERT_IGNORE: &'static str;
+
+    /// Runs a statement; returns how many rows it changed.
+    async fn execute(&self, st: Statement) -> Result<u64, MetaError>;
+
+    /// Runs a query; returns its rows.
+    async fn query(&self, st: Statement) -> Result<Vec<SqlRow>, MetaError>;
+}
+
+/// [`MetaStore`] on any [`SqlBackend`].
+#[derive(Clone)]
+pub struct SqlMetaStore<B> {
+    db: B,
+}
+
+impl<B: SqlBackend> SqlMetaStore<B> {
+    /// The store on a connected, migrated backend.
+    pub fn new(db: B) -> Self {
+        Self { db }
+    }
+
+    /// The backend (for adapter-specific tests and tools).
+    pub fn backend(&self) -> &B {
+        &self.db
+    }
+
+    async fn ids(&self, st: Statement) -> Result<Vec<JobId>, MetaError> {
+        self.db
+            .query(st)
+            .await?
+            .into_iter()
+            .map(|r| row::Cols(r).parse(0))
+            .collect()
+    }
+
+    async fn jobs(&self, st: Statement) -> Result<Vec<Job>, MetaError> {
+        self.db.query(st).await?.into_iter().map(job_from_row).collect()
+    }
+
+    async fn run(&self, st: Statement) -> Result<bool, MetaError> {
+        Ok(self.db.execute(st).await? == 1)
+    }
+}
+
+fn millis_from_now(d: Duration) -> i64 {
+    now_millis().timestamp_millis() + i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
+fn status(s: JobStatus) -> SqlValue {
+    s.as_str().into()
+}
+
+#[async_trait]
+impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
+    async fn put_version(&self, v: &ProcessorVersion) -> Result<PutVersion, MetaError> {
+        let insert = Statement::new(
+            format!(
+                "{} INTO processor_versions ({VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                B::INSERT_IGNORE
+            ),
+            row::version_values(v)?,
+        );
+        if self.db.execute(insert).await? == 1 {
+            return Ok(PutVersion::Created);
+        }
+        match self.get_version(&v.name, &v.version).await? {
+            Some(e) if e.digest == v.digest => Ok(PutVersion::Unchanged),
+            Some(e) => Ok(PutVersion::Conflict(e.digest)),
+            None => Err(MetaError::backend("the version vanished during insert")),
+        }
+    }
+
+    async fn get_version(
+        &self,
+        name: &ProcessorName,
+        version: &str,
+    ) -> Result<Option<ProcessorVersion>, MetaError> {
+        let st = Statement::new(
+            format!("SELECT {VERSION_COLUMNS} FROM processor_versions WHERE name = ? AND version = ?"),
+            vec![name.as_str().into(), version.into()],
+        );
+        self.db.query(st).await?.into_iter().next().map(version_from_row).transpose()
+    }
+
+    async fn list_versions(
+        &self,
+        name: Option<&ProcessorName>,
+    ) -> Result<Vec<ProcessorVersion>, MetaError> {
+        let name: SqlValue = name.map(ProcessorName::as_str).into();
+        let st = Statement::new(
+            format!(
+                "SELECT {VERSION_COLUMNS} FROM processor_versions \
+                 WHERE ? IS NULL OR name = ? ORDER BY name, created_at, version"
+            ),
+            vec![name.clone(), name],
+        );
+        self.db.query(st).await?.into_iter().map(version_from_row).collect()
+    }
+
+    async fn insert_job(&self, job: &Job) -> Result<(), MetaError> {
+        let values = job_values(job)?;
+        let marks = vec!["?"; values.len()].join(", ");
+        let st = Statement::new(format!("INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({marks})"), values);
+        self.db.execute(st).await.map(drop)
+    }
+
+    async fn get_job(&self, id: JobId) -> Result<Option<Job>, MetaError> {
+        let st = Statement::new(
+            format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"),
+            vec![id.to_string().into()],
+        );
+        Ok(self.jobs(st).await?.pop())
+    }
+
+    async fn start_job(
+        &self,
+        id: JobId,
+        owner: &WorkerId,
+        lease: Duration,
+    ) -> Result<Option<Job>, MetaError> {
+        let set = "attempts = attempts + 1, started_at = ?, worker = ?, lease_until = ?";
+        let values = vec![
+            now_millis().timestamp_millis().into(),
+            owner.as_str().into(),
+            millis_from_now(lease).into(),
+        ];
+        if self.run(update(Transition::Start, set, values, Some(id), None)).await? {
+            self.get_job(id).await
+        } else {
+            Ok(None)
+        }
+    }
+
+    async fn renew_lease(
+        &self,
+        id: JobId,
+        owner: &WorkerId,
+        lease: Duration,
+    ) -> Result<bool, MetaError> {
+        let values = vec![millis_from_now(lease).into()];
+        self.run(update(Transition::Renew, "lease_until = ?", values, Some(id), Some(owner)))
+            .await
+    }
+
+    async fn finish_job(
+        &self,
+        id: JobId,
+        owner: &WorkerId,
+        finish: &Finish,
+        usage: Option<&Usage>,
+    ) -> Result<bool, MetaError> {
+        let (t, set, mut values) = match finish {
+            Finish::Succeeded {
+                output_bytes,
+                content_type,
+                stats,
+            } => (
+                Transition::Succeed,
+                "output_bytes = ?, content_type = ?, stats = ?",
+                vec![
+                    (*output_bytes).into(),
+                    content_type.clone().into(),
+                    row::to_json(stats)?.into(),
+                ],
+            ),
+            Finish::Failed(e) => (
+                Transition::Fail,
+                "error_code = ?, error_message = ?",
+                vec![e.code.as_str().into(), e.message.clone().into()],
+            ),
+        };
+        values.push(now_millis().timestamp_millis().into());
+        values.push(usage.map(row::to_json).transpose()?.into());
+        let set = format!("{set}, finished_at = ?, lease_until = NULL, `usage` = ?");
+        self.run(update(t, &set, values, Some(id), Some(owner))).await
+    }
+
+    async fn requeue_job(&self, id: JobId, owner: &WorkerId) -> Result<bool, MetaError> {
+        let st = update(Transition::HandBack, "lease_until = NULL", vec![], Some(id), Some(owner));
+        self.run(st).await
+    }
+
+    async fn cancel_job(&self, id: JobId) -> Result<bool, MetaError> {
+        let set = "error_code = ?, error_message = 'cancelled on request', finished_at = ?, \
+                   lease_until = NULL";
+        let values = vec![
+            agensium_domain::ErrorCode::Cancelled.as_str().into(),
+            now_millis().timestamp_millis().into(),
+        ];
+        self.run(update(Transition::Cancel, set, values, Some(id), None)).await
+    }
+
+    async fn retry_job(&self, id: JobId) -> Result<bool, MetaError> {
+        let set = "error_code = NULL, error_message = NULL, output_bytes = NULL, \
+                   content_type = NULL, stats = '[]', started_at = NULL, finished_at = NULL, \
+                   worker = NULL, lease_until = NULL, `usage` = NULL, attempt_base = attempts";
+        self.run(update(Transition::Retry, set, vec![], Some(id), None)).await
+    }
+
+    async fn requeue_expired(&self) -> Result<Vec<JobId>, MetaError> {
+        let candidates = self
+            .ids(Statement::new(
+                "SELECT id FROM jobs WHERE status = ? AND lease_until < ? ORDER BY id",
+                vec![status(JobStatus::Running), now_millis().timestamp_millis().into()],
+            ))
+            .await?;
+        let mut requeued = Vec::new();
+        for id in candidates {
+            // Re-checked per row: its worker may have renewed or finished meanwhile.
+            let st = update(Transition::Expire, "lease_until = NULL", vec![], Some(id), None);
+            if self.run(st).await? {
+                requeued.push(id);
+            }
+        }
+        Ok(requeued)
+    }
+
+    async fn queued_jobs(&self, after: Option<JobId>, limit: u32) -> Result<Vec<JobId>, MetaError> {
+        let after: SqlValue = after.map(|a| a.to_string()).into();
+        self.ids(Statement::new(
+            "SELECT id FROM jobs WHERE status = ? AND (? IS NULL OR id > ?) ORDER BY id LIMIT ?",
+            vec![status(JobStatus::Queued), after.clone(), after, limit.into()],
+        ))
+        .await
+    }
+
+    async fn list_jobs(
+        &self,
+        status: Option<JobStatus>,
+        before: Option<JobId>,
+        limit: u32,
+    ) -> Result<Vec<Job>, MetaError> {
+        let status: SqlValue = status.map(JobStatus::as_str).into();
+        let before: SqlValue = before.map(|b| b.to_string()).into();
+        self.jobs(Statement::new(
+            format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE (? IS NULL OR status = ?) \
+                 AND (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?"
+            ),
+            vec![status.clone(), status, before.clone(), before, limit.into()],
+        ))
+        .await
+    }
+
+    async fn recover_unfinished(&self) -> Result<Vec<JobId>, MetaError> {
+        // Only a single process calls this, at start: no other writer races it.
+        let st = update(Transition::Recover, "lease_until = NULL", vec![], None, None);
+        self.db.execute(st).await?;
+        self.ids(Statement::new(
+            "SELECT id FROM jobs WHERE status = ? ORDER BY id",
+            vec![status(JobStatus::Queued)],
+        ))
+        .await
+    }
+}

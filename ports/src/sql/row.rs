@@ -1,0 +1,161 @@
+//! The column lists and the one mapping between rows and domain types.
+
+use super::{SqlRow, SqlValue};
+use crate::meta::MetaError;
+use agensium_domain::{Job, JobError, ProcessorVersion, WorkerId, from_millis};
+
+/// The columns of `processor_versions`, in the order of [`version_from_row`].
+pub const VERSION_COLUMNS: &str = "name, version, digest, size, created_at, limits";
+
+/// The columns of `jobs`, in the order of [`job_from_row`] and [`job_values`].
+pub const JOB_COLUMNS: &str = "id, processor, version, digest, status, params, error_code, \
+    error_message, attempts, input_bytes, output_bytes, content_type, stats, created_at, \
+    started_at, finished_at, worker, `usage`, limits, attempt_base";
+
+/// A row's values, read by column index; every decoding failure is
+/// [`MetaError::Corrupt`], never "unavailable".
+pub(super) struct Cols(pub SqlRow);
+
+fn corrupt(what: impl std::fmt::Display) -> MetaError {
+    MetaError::Corrupt(what.to_string())
+}
+
+impl Cols {
+    fn get(&self, i: usize) -> Result<&SqlValue, MetaError> {
+        self.0.get(i).ok_or_else(|| corrupt(format!("missing column {i}")))
+    }
+
+    fn opt_text(&self, i: usize) -> Result<Option<String>, MetaError> {
+        match self.get(i)? {
+            SqlValue::Null => Ok(None),
+            SqlValue::Text(s) => Ok(Some(s.clone())),
+            SqlValue::Int(v) => Ok(Some(v.to_string())),
+        }
+    }
+
+    fn text(&self, i: usize) -> Result<String, MetaError> {
+        self.opt_text(i)?.ok_or_else(|| corrupt(format!("column {i} is NULL")))
+    }
+
+    fn opt_int<T: TryFrom<i64>>(&self, i: usize) -> Result<Option<T>, MetaError> {
+        let v = match self.get(i)? {
+            SqlValue::Null => return Ok(None),
+            SqlValue::Int(v) => *v,
+            SqlValue::Text(s) => s.parse().map_err(|_| corrupt(format!("column {i}: {s:?} is no integer")))?,
+        };
+        T::try_from(v)
+            .map(Some)
+            .map_err(|_| corrupt(format!("column {i}: {v} is out of range")))
+    }
+
+    fn int<T: TryFrom<i64>>(&self, i: usize) -> Result<T, MetaError> {
+        self.opt_int(i)?.ok_or_else(|| corrupt(format!("column {i} is NULL")))
+    }
+
+    pub(super) fn parse<T: std::str::FromStr>(&self, i: usize) -> Result<T, MetaError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.text(i)?.parse().map_err(|e: T::Err| corrupt(format!("column {i}: {e}")))
+    }
+
+    fn json<T: serde::de::DeserializeOwned>(&self, i: usize) -> Result<T, MetaError> {
+        serde_json::from_str(&self.text(i)?).map_err(|e| corrupt(format!("column {i}: {e}")))
+    }
+
+    fn opt_json<T: serde::de::DeserializeOwned>(&self, i: usize) -> Result<Option<T>, MetaError> {
+        match self.opt_text(i)? {
+            None => Ok(None),
+            Some(s) => serde_json::from_str(&s).map(Some).map_err(|e| corrupt(format!("column {i}: {e}"))),
+        }
+    }
+}
+
+/// JSON for a column.
+pub(super) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, MetaError> {
+    serde_json::to_string(v).map_err(|e| MetaError::Corrupt(format!("encoding a column: {e}")))
+}
+
+/// A version from a row of [`VERSION_COLUMNS`].
+pub fn version_from_row(r: SqlRow) -> Result<ProcessorVersion, MetaError> {
+    let r = Cols(r);
+    Ok(ProcessorVersion {
+        name: r.parse(0)?,
+        version: r.text(1)?,
+        digest: r.parse(2)?,
+        size: r.int(3)?,
+        created_at: from_millis(r.int(4)?),
+        limits: r.json(5)?,
+    })
+}
+
+/// The values of [`VERSION_COLUMNS`] for `v`.
+pub(super) fn version_values(v: &ProcessorVersion) -> Result<Vec<SqlValue>, MetaError> {
+    Ok(vec![
+        v.name.as_str().into(),
+        v.version.clone().into(),
+        v.digest.as_str().into(),
+        v.size.into(),
+        v.created_at.timestamp_millis().into(),
+        to_json(&v.limits)?.into(),
+    ])
+}
+
+/// A job from a row of [`JOB_COLUMNS`].
+pub fn job_from_row(r: SqlRow) -> Result<Job, MetaError> {
+    let r = Cols(r);
+    let error = match r.opt_text(6)? {
+        Some(code) => Some(JobError::new(
+            code.parse().map_err(|e| corrupt(format!("error_code: {e}")))?,
+            r.opt_text(7)?.unwrap_or_default(),
+        )),
+        None => None,
+    };
+    Ok(Job {
+        id: r.parse(0)?,
+        processor: r.parse(1)?,
+        version: r.text(2)?,
+        digest: r.parse(3)?,
+        status: r.parse(4)?,
+        params: r.json(5)?,
+        error,
+        attempts: r.int(8)?,
+        input_bytes: r.int(9)?,
+        output_bytes: r.opt_int(10)?,
+        content_type: r.opt_text(11)?,
+        stats: r.json(12)?,
+        created_at: from_millis(r.int(13)?),
+        started_at: r.opt_int(14)?.map(from_millis),
+        finished_at: r.opt_int(15)?.map(from_millis),
+        worker: r.opt_text(16)?.map(WorkerId::new),
+        usage: r.opt_json(17)?,
+        limits: r.json(18)?,
+        attempt_base: r.int(19)?,
+    })
+}
+
+/// The values of [`JOB_COLUMNS`] for `j`.
+pub fn job_values(j: &Job) -> Result<Vec<SqlValue>, MetaError> {
+    Ok(vec![
+        j.id.to_string().into(),
+        j.processor.as_str().into(),
+        j.version.clone().into(),
+        j.digest.as_str().into(),
+        j.status.as_str().into(),
+        to_json(&j.params)?.into(),
+        j.error.as_ref().map(|e| e.code.as_str().to_owned()).into(),
+        j.error.as_ref().map(|e| e.message.clone()).into(),
+        j.attempts.into(),
+        j.input_bytes.into(),
+        j.output_bytes.into(),
+        j.content_type.clone().into(),
+        to_json(&j.stats)?.into(),
+        j.created_at.timestamp_millis().into(),
+        j.started_at.map(|t| t.timestamp_millis()).into(),
+        j.finished_at.map(|t| t.timestamp_millis()).into(),
+        j.worker.as_ref().map(|w| w.as_str().to_owned()).into(),
+        j.usage.as_ref().map(to_json).transpose()?.into(),
+        to_json(&j.limits)?.into(),
+        j.attempt_base.into(),
+    ])
+}

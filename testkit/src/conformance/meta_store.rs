@@ -1,0 +1,378 @@
+//! Conformance suite of [`MetaStore`] adapters.
+
+use agensium_ports::meta::{Finish, MetaStore, PutVersion};
+use agensium_domain::{
+    DeclaredLimits, Digest, ErrorCode, Job, JobError, JobId, JobStatus, ProcessorVersion, Usage,
+    WorkerId, now_millis,
+};
+use std::time::Duration;
+
+/// A version record for tests, with the digest of `bytes`.
+pub fn version(name: &str, version: &str, bytes: &[u8]) -> ProcessorVersion {
+    ProcessorVersion {
+        name: name.parse().unwrap(),
+        version: version.into(),
+        digest: Digest::of(bytes),
+        size: bytes.len() as u64,
+        created_at: now_millis(),
+        limits: DeclaredLimits {
+            memory_mib: Some(64),
+            timeout_ms: Some(1500),
+            ..Default::default()
+        },
+    }
+}
+
+fn w(name: &str) -> WorkerId {
+    WorkerId::new(name)
+}
+
+/// Runs every check against `store`. Names are unique per call.
+pub async fn run(store: &dyn MetaStore) {
+    let n = format!("p{}", uuid::Uuid::now_v7().simple());
+    versions(store, &n).await;
+    job_life(store, &n).await;
+    leases(store, &n).await;
+    cancelling(store, &n).await;
+    retrying(store, &n).await;
+    listing(store, &n).await;
+    // Last: recovery requeues every running job of the store.
+    recovery(store, &n).await;
+}
+
+async fn versions(store: &dyn MetaStore, n: &str) {
+    let v1 = version(n, "1.0.0", b"one");
+    assert_eq!(store.put_version(&v1).await.unwrap(), PutVersion::Created);
+    assert_eq!(store.put_version(&v1).await.unwrap(), PutVersion::Unchanged);
+    let other = version(n, "1.0.0", b"other");
+    assert_eq!(
+        store.put_version(&other).await.unwrap(),
+        PutVersion::Conflict(v1.digest.clone())
+    );
+    assert_eq!(
+        store.get_version(&v1.name, "1.0.0").await.unwrap(),
+        Some(v1.clone())
+    );
+    assert_eq!(store.get_version(&v1.name, "9.9.9").await.unwrap(), None);
+    let v2 = version(n, "1.1.0", b"two");
+    store.put_version(&v2).await.unwrap();
+    let mine = store.list_versions(Some(&v1.name)).await.unwrap();
+    assert_eq!(
+        mine.iter().map(|v| v.version.as_str()).collect::<Vec<_>>(),
+        ["1.0.0", "1.1.0"]
+    );
+    let all = store.list_versions(None).await.unwrap();
+    assert!(all.contains(&v1) && all.contains(&v2));
+}
+
+const LEASE: Duration = Duration::from_secs(30);
+
+async fn job_life(store: &dyn MetaStore, n: &str) {
+    let pv = version(n, "2.0.0", b"job-life");
+    store.put_version(&pv).await.unwrap();
+    let params = vec![
+        ("b".to_string(), "2".to_string()),
+        ("a".to_string(), "1".to_string()),
+    ];
+    let job = Job::queued(JobId::new(), &pv, params, 1234);
+    store.insert_job(&job).await.unwrap();
+    assert_eq!(store.get_job(job.id).await.unwrap(), Some(job.clone()));
+    assert_eq!(store.get_job(JobId::new()).await.unwrap(), None);
+
+    let started = store.start_job(job.id, &w("w1"), LEASE).await.unwrap().unwrap();
+    assert_eq!((started.status, started.attempts), (JobStatus::Running, 1));
+    assert_eq!(started.worker, Some(w("w1")));
+    assert!(started.started_at.is_some());
+    assert!(
+        store
+            .start_job(job.id, &w("w2"), LEASE)
+            .await
+            .unwrap()
+            .is_none(),
+        "a running job under a live lease is not started twice"
+    );
+    assert!(store.renew_lease(job.id, &w("w1"), LEASE).await.unwrap());
+    assert!(
+        !store.renew_lease(job.id, &w("w2"), LEASE).await.unwrap(),
+        "only the owner renews"
+    );
+
+    let done = Finish::Succeeded {
+        output_bytes: 42,
+        content_type: Some("application/json".into()),
+        stats: vec![("rows".into(), "3".into())],
+    };
+    assert!(
+        !store.finish_job(job.id, &w("w2"), &done, None).await.unwrap(),
+        "only the owner finishes"
+    );
+    let used = Usage {
+        peak_memory_bytes: 1 << 20,
+        wall_time_ms: 12,
+        epoch_ticks: 1,
+        output_bytes: 42,
+        fuel_consumed: Some(1234),
+    };
+    assert!(
+        store
+            .finish_job(job.id, &w("w1"), &done, Some(&used))
+            .await
+            .unwrap()
+    );
+    let fin = store.get_job(job.id).await.unwrap().unwrap();
+    assert_eq!(fin.status, JobStatus::Succeeded);
+    assert_eq!(fin.output_bytes, Some(42));
+    assert_eq!(fin.content_type.as_deref(), Some("application/json"));
+    assert_eq!(fin.stats, vec![("rows".to_string(), "3".to_string())]);
+    assert!(fin.finished_at.is_some());
+    assert_eq!(fin.usage, Some(used));
+    assert_eq!(fin.params, job.params, "params keep their order");
+
+    // Final states are final.
+    let fail = Finish::Failed(JobError::new(ErrorCode::Trap, "boom"));
+    assert!(!store.finish_job(job.id, &w("w1"), &fail, None).await.unwrap());
+    assert!(
+        store
+            .start_job(job.id, &w("w1"), LEASE)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(!store.requeue_job(job.id, &w("w1")).await.unwrap());
+    assert_eq!(
+        store.get_job(job.id).await.unwrap().unwrap().status,
+        JobStatus::Succeeded
+    );
+
+    let bad = Job::queued(JobId::new(), &pv, vec![], 0);
+    store.insert_job(&bad).await.unwrap();
+    assert!(
+        !store.finish_job(bad.id, &w("w1"), &fail, None).await.unwrap(),
+        "only running jobs finish"
+    );
+    store.start_job(bad.id, &w("w1"), LEASE).await.unwrap().unwrap();
+    assert!(store.finish_job(bad.id, &w("w1"), &fail, None).await.unwrap());
+    let bad = store.get_job(bad.id).await.unwrap().unwrap();
+    assert_eq!(bad.status, JobStatus::Failed);
+    assert_eq!(bad.error, Some(JobError::new(ErrorCode::Trap, "boom")));
+}
+
+async fn leases(store: &dyn MetaStore, n: &str) {
+    let pv = version(n, "2.1.0", b"leases");
+    store.put_version(&pv).await.unwrap();
+    let job = Job::queued(JobId::new(), &pv, vec![], 1);
+    store.insert_job(&job).await.unwrap();
+
+    // Handed back by its owner: queued again, startable by anyone.
+    store.start_job(job.id, &w("w1"), LEASE).await.unwrap().unwrap();
+    assert!(!store.requeue_job(job.id, &w("w2")).await.unwrap());
+    assert!(store.requeue_job(job.id, &w("w1")).await.unwrap());
+    assert_eq!(
+        store.get_job(job.id).await.unwrap().unwrap().status,
+        JobStatus::Queued
+    );
+    assert!(
+        store
+            .queued_jobs(None, 10_000)
+            .await
+            .unwrap()
+            .contains(&job.id)
+    );
+
+    // A dead worker's lease expires: another worker takes the job over and
+    // the dead one can no longer finish it.
+    store
+        .start_job(job.id, &w("w2"), Duration::from_millis(1))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let taken = store.start_job(job.id, &w("w3"), LEASE).await.unwrap().unwrap();
+    assert_eq!((taken.worker.clone(), taken.attempts), (Some(w("w3")), 3));
+    let done = Finish::Failed(JobError::new(ErrorCode::Processor("x".into()), "y"));
+    assert!(!store.finish_job(job.id, &w("w2"), &done, None).await.unwrap());
+
+    // Expired leases are found and requeued in bulk.
+    let other = Job::queued(JobId::new(), &pv, vec![], 1);
+    store.insert_job(&other).await.unwrap();
+    store
+        .start_job(other.id, &w("w4"), Duration::from_millis(1))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let expired = store.requeue_expired().await.unwrap();
+    assert!(
+        expired.contains(&other.id) && !expired.contains(&job.id),
+        "{expired:?}"
+    );
+    assert_eq!(
+        store.get_job(other.id).await.unwrap().unwrap().status,
+        JobStatus::Queued
+    );
+    assert!(store.finish_job(job.id, &w("w3"), &done, None).await.unwrap());
+
+    // queued_jobs pages in id order.
+    let all = store.queued_jobs(None, 10_000).await.unwrap();
+    assert!(all.windows(2).all(|w| w[0] < w[1]));
+    if all.len() > 1 {
+        assert_eq!(store.queued_jobs(Some(all[0]), 1).await.unwrap(), [all[1]]);
+    }
+}
+
+async fn cancelling(store: &dyn MetaStore, n: &str) {
+    let pv = version(n, "2.2.0", b"cancel");
+    store.put_version(&pv).await.unwrap();
+    let queued = Job::queued(JobId::new(), &pv, vec![], 1);
+    let running = Job::queued(JobId::new(), &pv, vec![], 1);
+    store.insert_job(&queued).await.unwrap();
+    store.insert_job(&running).await.unwrap();
+    store
+        .start_job(running.id, &w("w1"), LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store.cancel_job(queued.id).await.unwrap());
+    assert!(store.cancel_job(running.id).await.unwrap());
+    for id in [queued.id, running.id] {
+        let j = store.get_job(id).await.unwrap().unwrap();
+        assert_eq!(j.status, JobStatus::Cancelled);
+        assert_eq!(j.error.unwrap().code, "cancelled");
+        assert!(j.finished_at.is_some());
+    }
+    assert!(
+        !store.cancel_job(queued.id).await.unwrap(),
+        "final stays final"
+    );
+    assert!(!store.cancel_job(JobId::new()).await.unwrap());
+    let done = Finish::Failed(JobError::new(ErrorCode::Processor("x".into()), "y"));
+    assert!(
+        !store
+            .finish_job(running.id, &w("w1"), &done, None)
+            .await
+            .unwrap(),
+        "a cancelled job is not finished"
+    );
+    assert!(
+        store
+            .start_job(queued.id, &w("w2"), LEASE)
+            .await
+            .unwrap()
+            .is_none(),
+        "nor started"
+    );
+}
+
+async fn retrying(store: &dyn MetaStore, n: &str) {
+    let pv = version(n, "2.3.0", b"retry");
+    store.put_version(&pv).await.unwrap();
+    let job = Job::queued(JobId::new(), &pv, vec![("k".into(), "v".into())], 7);
+    store.insert_job(&job).await.unwrap();
+    assert!(
+        !store.retry_job(job.id).await.unwrap(),
+        "queued: nothing to retry"
+    );
+    for owner in [w("w1"), w("w2")] {
+        store
+            .start_job(job.id, &owner, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        if owner == w("w1") {
+            assert!(!store.retry_job(job.id).await.unwrap(), "running: no retry");
+            assert!(store.requeue_job(job.id, &owner).await.unwrap());
+        }
+    }
+    let failed = Finish::Failed(JobError::new(ErrorCode::MaxAttempts, "gave up"));
+    let used = Usage::default();
+    assert!(
+        store
+            .finish_job(job.id, &w("w2"), &failed, Some(&used))
+            .await
+            .unwrap()
+    );
+    assert!(store.retry_job(job.id).await.unwrap());
+    let j = store.get_job(job.id).await.unwrap().unwrap();
+    assert_eq!(j.status, JobStatus::Queued);
+    assert_eq!(
+        (j.attempts, j.attempt_base),
+        (2, 2),
+        "attempts keep counting"
+    );
+    assert_eq!((j.error, j.usage, j.worker), (None, None, None));
+    assert!(j.finished_at.is_none() && j.started_at.is_none());
+    assert_eq!(
+        (j.params, j.digest, j.input_bytes),
+        (job.params, job.digest, 7)
+    );
+    let again = store.start_job(job.id, &w("w3"), LEASE).await.unwrap().unwrap();
+    assert_eq!((again.attempts, again.attempt_base), (3, 2));
+    assert!(!store.retry_job(JobId::new()).await.unwrap());
+    assert!(store.cancel_job(job.id).await.unwrap());
+    assert!(
+        store.retry_job(job.id).await.unwrap(),
+        "cancelled jobs retry too"
+    );
+}
+
+async fn recovery(store: &dyn MetaStore, n: &str) {
+    let pv = version(n, "3.0.0", b"recovery");
+    store.put_version(&pv).await.unwrap();
+    let queued = Job::queued(JobId::new(), &pv, vec![], 1);
+    let running = Job::queued(JobId::new(), &pv, vec![], 1);
+    let done = Job::queued(JobId::new(), &pv, vec![], 1);
+    for j in [&queued, &running, &done] {
+        store.insert_job(j).await.unwrap();
+    }
+    store.start_job(running.id, &w("w1"), LEASE).await.unwrap();
+    store.start_job(done.id, &w("w1"), LEASE).await.unwrap();
+    store
+        .finish_job(
+            done.id,
+            &w("w1"),
+            &Finish::Failed(JobError::new(ErrorCode::Processor("x".into()), "y")),
+            None,
+        )
+        .await
+        .unwrap();
+    let ids = store.recover_unfinished().await.unwrap();
+    assert!(ids.contains(&queued.id) && ids.contains(&running.id));
+    assert!(!ids.contains(&done.id));
+    let r = store.get_job(running.id).await.unwrap().unwrap();
+    assert_eq!(
+        r.status,
+        JobStatus::Queued,
+        "running jobs go back to queued"
+    );
+    assert_eq!(r.attempts, 1, "recovery keeps the attempt count");
+}
+
+async fn listing(store: &dyn MetaStore, n: &str) {
+    let pv = version(n, "4.0.0", b"listing");
+    store.put_version(&pv).await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let j = Job::queued(JobId::new(), &pv, vec![], 1);
+        store.insert_job(&j).await.unwrap();
+        ids.push(j.id);
+    }
+    store.start_job(ids[1], &w("w1"), LEASE).await.unwrap();
+    store
+        .finish_job(ids[1], &w("w1"), &Finish::Failed(JobError::new(ErrorCode::Processor("x".into()), "y")), None)
+        .await
+        .unwrap();
+    let page = store.list_jobs(None, None, 2).await.unwrap();
+    let newest: Vec<JobId> = page.iter().map(|j| j.id).collect();
+    assert_eq!(newest, [ids[4], ids[3]], "newest first");
+    let next = store.list_jobs(None, Some(ids[3]), 2).await.unwrap();
+    assert_eq!(
+        next.iter().map(|j| j.id).collect::<Vec<_>>(),
+        [ids[2], ids[1]]
+    );
+    let failed = store
+        .list_jobs(Some(JobStatus::Failed), Some(ids[4]), 100)
+        .await
+        .unwrap();
+    assert!(failed.iter().all(|j| j.status == JobStatus::Failed));
+    assert!(failed.iter().any(|j| j.id == ids[1]));
+}

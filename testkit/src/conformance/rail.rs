@@ -1,0 +1,119 @@
+//! Conformance suite of [`Rail`] adapters.
+
+use agensium_domain::JobId;
+use agensium_ports::rail::Rail;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+/// Runs every check against `rail`, which must start empty.
+pub async fn run(rail: &dyn Rail) {
+    empty_take_waits(rail).await;
+    fifo_ack_release(rail).await;
+    one_taker_per_ticket(rail).await;
+    cancellations_reach_subscribers(rail).await;
+}
+
+async fn cancellations_reach_subscribers(rail: &dyn Rail) {
+    use futures::StreamExt;
+    let (a, b) = (JobId::new(), JobId::new());
+    let mut first = rail.cancellations().await.unwrap();
+    let mut second = rail.cancellations().await.unwrap();
+    rail.announce_cancel(a).await.unwrap();
+    rail.announce_cancel(b).await.unwrap();
+    for s in [&mut first, &mut second] {
+        for want in [a, b] {
+            let got = tokio::time::timeout(Duration::from_secs(2), s.next()).await;
+            assert_eq!(got.expect("announced within 2 s"), Some(want));
+        }
+    }
+}
+
+async fn empty_take_waits(rail: &dyn Rail) {
+    let t0 = Instant::now();
+    assert!(
+        rail.take(&"c1".into(), Duration::from_millis(200))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(t0.elapsed() >= Duration::from_millis(150), "take must wait");
+}
+
+async fn fifo_ack_release(rail: &dyn Rail) {
+    let (a, b) = (JobId::new(), JobId::new());
+    assert_eq!(rail.backlog().await.unwrap(), 0, "starts empty");
+    rail.push(a).await.unwrap();
+    rail.push(b).await.unwrap();
+    assert_eq!(rail.backlog().await.unwrap(), 2);
+    let ta = rail
+        .take(&"c1".into(), Duration::from_secs(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((ta.job_id, ta.deliveries), (a, 1));
+    rail.renew(&ta).await.unwrap();
+    assert_eq!(rail.backlog().await.unwrap(), 2, "taken tickets count");
+    rail.release(&ta).await.unwrap();
+    assert_eq!(
+        rail.backlog().await.unwrap(),
+        2,
+        "released: still one ticket"
+    );
+    // The released ticket comes again (before or after b: adapters differ).
+    let t1 = rail
+        .take(&"c1".into(), Duration::from_secs(1))
+        .await
+        .unwrap()
+        .unwrap();
+    let t2 = rail
+        .take(&"c2".into(), Duration::from_secs(1))
+        .await
+        .unwrap()
+        .unwrap();
+    let (ta2, tb) = if t1.job_id == a { (t1, t2) } else { (t2, t1) };
+    assert_eq!(
+        (ta2.job_id, ta2.deliveries),
+        (a, 2),
+        "a released ticket comes again, counted"
+    );
+    assert_eq!((tb.job_id, tb.deliveries), (b, 1));
+    rail.ack(&ta2).await.unwrap();
+    assert_eq!(rail.backlog().await.unwrap(), 1);
+    rail.ack(&tb).await.unwrap();
+    assert_eq!(rail.backlog().await.unwrap(), 0, "acked tickets are gone");
+    assert!(
+        rail.take(&"c1".into(), Duration::from_millis(100))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// 200 tickets, 4 concurrent takers: each ticket delivered exactly once.
+async fn one_taker_per_ticket(rail: &dyn Rail) {
+    let ids: Vec<JobId> = (0..200).map(|_| JobId::new()).collect();
+    let takers = (0..4).map(|i| async move {
+        let mut got = Vec::new();
+        while let Some(t) = rail
+            .take(&format!("c{i}"), Duration::from_millis(300))
+            .await
+            .unwrap()
+        {
+            rail.ack(&t).await.unwrap();
+            got.push(t.job_id);
+        }
+        got
+    });
+    let pushes = async {
+        for id in &ids {
+            rail.push(*id).await.unwrap();
+        }
+    };
+    let (got, ()) = futures::join!(futures::future::join_all(takers), pushes);
+    let all: Vec<JobId> = got.into_iter().flatten().collect();
+    assert_eq!(all.len(), ids.len(), "every ticket delivered once");
+    assert_eq!(
+        all.iter().collect::<HashSet<_>>(),
+        ids.iter().collect::<HashSet<_>>()
+    );
+}

@@ -1,0 +1,13 @@
+//! Every end-to-end test, in one test binary (one link, one process to
+//! schedule): the real app on a random port, real `agensium` processes, the
+//! real MariaDB, Redis and S3 servers.
+
+mod admission;
+mod compose;
+mod faults;
+mod hostile;
+mod jobs;
+mod multiprocess;
+mod processors;
+mod recovery;
+mod retry;
