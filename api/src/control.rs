@@ -4,6 +4,7 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::jobs::load_job;
 use crate::views::JobView;
+use agensium_domain::{Job, JobStatus, TransitionError};
 use agensium_ports::StoreError;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -19,10 +20,7 @@ pub async fn cancel(
     let job = load_job(&st, &id).await?;
     if !st.backends.meta.cancel_job(job.id).await? {
         let now = load_job(&st, &id).await?;
-        return Err(ApiError::conflict(
-            "job_finished",
-            format!("job {} is already {}", now.id, now.status),
-        ));
+        return Err(ApiError::conflict("job_finished", refusal(&now, now.status.cancel())));
     }
     // The fast path to the worker running it; it also watches the row.
     if let Err(e) = st.backends.rail.announce_cancel(job.id).await {
@@ -41,6 +39,9 @@ pub async fn retry(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
     let job = load_job(&st, &id).await?;
+    if let Err(e) = job.status.retry() {
+        return Err(ApiError::conflict("job_not_retryable", refusal(&job, Err(e))));
+    }
     match st.backends.objects.head(&job.id.input_key()).await {
         Ok(Some(_)) => {}
         Ok(None) | Err(StoreError::NotFound(_)) => {
@@ -54,13 +55,7 @@ pub async fn retry(
     }
     if !st.backends.meta.retry_job(job.id).await? {
         let now = load_job(&st, &id).await?;
-        return Err(ApiError::conflict(
-            "job_not_retryable",
-            format!(
-                "job {} is {}: only failed or cancelled jobs can be retried",
-                now.id, now.status
-            ),
-        ));
+        return Err(ApiError::conflict("job_not_retryable", refusal(&now, now.status.retry())));
     }
     if let Err(e) = st.backends.rail.push(job.id).await {
         // The row is queued: the reconciler puts it back on the rail.
@@ -68,4 +63,12 @@ pub async fn retry(
     }
     tracing::info!(job = %job.id, was = %job.status, "job retried");
     Ok((StatusCode::ACCEPTED, Json(load_job(&st, &id).await?.into())))
+}
+
+/// Why the state machine refused a transition, for a 409.
+fn refusal(job: &Job, t: Result<JobStatus, TransitionError>) -> String {
+    match t {
+        Err(e) => format!("job {}: {e}", job.id),
+        Ok(_) => format!("job {} changed meanwhile (now {}); try again", job.id, job.status),
+    }
 }

@@ -65,21 +65,40 @@ impl IntoResponse for ApiError {
 
 impl From<MetaError> for ApiError {
     fn from(e: MetaError) -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "metadata_store_unavailable",
-            e.to_string(),
-        )
+        match e {
+            MetaError::Backend(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "metadata_store_unavailable",
+                e.to_string(),
+            ),
+            // Not "unavailable": trying again will not help. The detail
+            // goes to the log, not to the caller.
+            MetaError::Corrupt(detail) => {
+                tracing::error!(%detail, "a stored record could not be read");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "corrupt_record",
+                    "a stored record could not be read; the operator's log has the details",
+                )
+            }
+        }
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "object_store_unavailable",
-            e.to_string(),
-        )
+        match e {
+            StoreError::Backend(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "object_store_unavailable",
+                e.to_string(),
+            ),
+            StoreError::Body(_) => Self::bad_request("bad_body", e.to_string()),
+            StoreError::NotFound(_) | StoreError::InvalidKey(_) => {
+                tracing::error!(error = %e, "an object the metadata names is not in the store");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "object_missing", e.to_string())
+            }
+        }
     }
 }
 

@@ -9,7 +9,8 @@ use agensium_ports::object_store::once;
 use agensium_domain::{DeclaredLimits, Digest, ProcessorName, ProcessorVersion, now_millis, parse_version};
 use agensium_ports::PutVersion;
 use agensium_domain::Limits;
-use agensium_host::Metering;
+use agensium_host::{Metering, Processor};
+use bytes::Bytes;
 use axum::Json;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, RawQuery, State};
@@ -41,70 +42,32 @@ pub async fn put_version(
     // The body (bounded) is read before anything is checked: answering an
     // error while the client still sends would break its connection instead
     // of delivering the error.
-    let limit = st.limits.max_component_bytes;
-    let over = Arc::new(AtomicBool::new(false));
-    let body = Body::from_stream(limited(body.into_data_stream(), limit, over.clone()));
-    let bytes = to_bytes(body, usize::MAX).await.map_err(|e| {
-        if over.load(Ordering::Relaxed) {
-            ApiError::too_large(limit)
-        } else {
-            ApiError::bad_request("bad_body", format!("reading the body failed: {e}"))
-        }
-    })?;
-    let golden::Upload { component, golden } = golden::parse(&headers, bytes).await?;
-    let bytes = component;
+    let bytes = read_body(body, st.limits.max_component_bytes).await?;
+    let golden::Upload { component: bytes, golden } = golden::parse(&headers, bytes).await?;
     let name = name(&raw_name)?;
     parse_version(&version).map_err(|e| ApiError::bad_request("invalid_version", e.0))?;
     let limits = declared_limits(query.as_deref())?;
-    if let Err(e) = st.limits.ceilings.check(&limits) {
-        return Err(ApiError::bad_request(
+    st.limits.ceilings.check(&limits).map_err(|e| {
+        ApiError::bad_request(
             "invalid_limit",
             format!(
                 "{}={} is not allowed: it must be between 1 and the operator's ceiling {}",
                 e.name, e.declared, e.ceiling
             ),
-        ));
-    }
+        )
+    })?;
     let digest = Digest::of(&bytes);
     if let Some(existing) = st.backends.meta.get_version(&name, &version).await? {
         return same_or_conflict(&existing, &digest);
     }
-    let size = bytes.len() as u64;
-    let rt = st.runtime.clone();
-    let component = bytes.clone();
     let run_limits = Limits::resolve(&Limits::default(), &st.limits.ceilings, &limits);
     let metering = Metering::of(&run_limits);
-    let (processor, artifact) =
-        tokio::task::spawn_blocking(move || rt.precompile(&component, metering))
-            .await
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "compiler_crashed",
-                    e.to_string(),
-                )
-            })?
-            .map_err(|e| ApiError::bad_request(e.code(), e.to_string()))?;
+    let (processor, artifact) = compile(&st, bytes.clone(), metering).await?;
     if let Some(golden) = &golden {
         golden::check(&st.runtime, &processor, golden, run_limits).await?;
     }
-    // The engine exists: it just compiled the component.
-    let artifact_key = st.runtime.artifact_key(&digest, metering).map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "engine_unavailable",
-            e.to_string(),
-        )
-    })?;
-    let key = ProcessorVersion::object_key(&digest);
-    if st.backends.objects.head(&key).await? != Some(size) {
-        st.backends.objects.put(&key, once(bytes)).await?;
-    }
-    // Workers load this instead of compiling (keyed by engine compatibility).
-    st.backends
-        .objects
-        .put(&artifact_key, once(artifact))
-        .await?;
+    let size = bytes.len() as u64;
+    store_objects(&st, &digest, bytes, artifact, metering).await?;
     let pv = ProcessorVersion {
         limits,
         name,
@@ -113,13 +76,68 @@ pub async fn put_version(
         size,
         created_at: now_millis(),
     };
-    match st.backends.meta.put_version(&pv).await? {
+    register(&st, &pv).await
+}
+
+/// The whole body, at most `limit` bytes (413 beyond).
+async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
+    let over = Arc::new(AtomicBool::new(false));
+    let body = Body::from_stream(limited(body.into_data_stream(), limit, over.clone()));
+    to_bytes(body, usize::MAX).await.map_err(|e| {
+        if over.load(Ordering::Relaxed) {
+            ApiError::too_large(limit)
+        } else {
+            ApiError::bad_request("bad_body", format!("reading the body failed: {e}"))
+        }
+    })
+}
+
+/// Validates and precompiles the component off the async threads.
+async fn compile(
+    st: &AppState,
+    component: Bytes,
+    metering: Metering,
+) -> Result<(Processor, Vec<u8>), ApiError> {
+    let rt = st.runtime.clone();
+    tokio::task::spawn_blocking(move || rt.precompile(&component, metering))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "compiler_crashed", e.to_string()))?
+        .map_err(|e| ApiError::bad_request(e.code(), e.to_string()))
+}
+
+/// Stores the component (content-addressed) and its precompiled artifact,
+/// which workers load instead of compiling (keyed by engine compatibility).
+async fn store_objects(
+    st: &AppState,
+    digest: &Digest,
+    bytes: Bytes,
+    artifact: Vec<u8>,
+    metering: Metering,
+) -> Result<(), ApiError> {
+    // The engine exists: it just compiled the component.
+    let artifact_key = st.runtime.artifact_key(digest, metering).map_err(|e| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "engine_unavailable", e.to_string())
+    })?;
+    let key = ProcessorVersion::object_key(digest);
+    if st.backends.objects.head(&key).await? != Some(bytes.len() as u64) {
+        st.backends.objects.put(&key, once(bytes)).await?;
+    }
+    st.backends.objects.put(&artifact_key, once(artifact)).await?;
+    Ok(())
+}
+
+/// Writes the version row, last: the version is visible from here.
+async fn register(
+    st: &AppState,
+    pv: &ProcessorVersion,
+) -> Result<(StatusCode, Json<VersionView>), ApiError> {
+    match st.backends.meta.put_version(pv).await? {
         PutVersion::Created => {
             tracing::info!(processor = %pv.name, version = %pv.version, digest = %pv.digest, "processor registered");
-            Ok((StatusCode::CREATED, Json(VersionView::from(&pv))))
+            Ok((StatusCode::CREATED, Json(VersionView::from(pv))))
         }
         // Lost a race with an identical or a different upload of this version.
-        PutVersion::Unchanged => Ok((StatusCode::OK, Json(VersionView::from(&pv)))),
+        PutVersion::Unchanged => Ok((StatusCode::OK, Json(VersionView::from(pv)))),
         PutVersion::Conflict(d) => Err(conflict(&pv.name, &pv.version, &d)),
     }
 }

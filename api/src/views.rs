@@ -98,7 +98,7 @@ impl From<Job> for JobView {
             status: j.status.as_str(),
             error: j.error,
             attempts: j.attempts,
-            worker: j.worker,
+            worker: j.worker.map(|w| w.as_str().to_owned()),
             usage: j.usage,
             params: j.params.into_iter().collect(),
             input_bytes: j.input_bytes,

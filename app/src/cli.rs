@@ -32,6 +32,17 @@ enum Command {
     Api(SettingsArgs),
     /// Job slots alone. Run any number, on any machines, on shared backends.
     Worker(SettingsArgs),
+    /// Prints the settings the other commands would run with, after every
+    /// layer (defaults < config file < environment < flags); passwords hidden.
+    Settings(SettingsArgs),
+}
+
+/// What the command line asks for.
+pub enum Action {
+    /// Run a process.
+    Run(Role, Settings),
+    /// Print the settings.
+    Print(Settings),
 }
 
 /// Every setting, as a flag and an environment variable. Unset: the layer below.
@@ -178,18 +189,22 @@ impl SettingsArgs {
 }
 
 impl Cli {
-    /// The role and the settings the command line (over the environment and
-    /// the config file, over the defaults) asks for.
-    pub fn into_settings(self) -> Result<(Role, Settings)> {
+    /// What to do, with the settings the command line (over the
+    /// environment and the config file, over the defaults) asks for.
+    pub fn into_action(self) -> Result<Action> {
         let (role, args) = match self.command {
-            Command::Serve(a) => (Role::Serve, a),
-            Command::Api(a) => (Role::Api, a),
-            Command::Worker(a) => (Role::Worker, a),
+            Command::Serve(a) => (Some(Role::Serve), a),
+            Command::Api(a) => (Some(Role::Api), a),
+            Command::Worker(a) => (Some(Role::Worker), a),
+            Command::Settings(a) => (None, a),
         };
         let mut settings = Settings::default();
         args.apply(&mut settings);
+        let Some(role) = role else {
+            return Ok(Action::Print(settings));
+        };
         settings.validate(role)?;
-        Ok((role, settings))
+        Ok(Action::Run(role, settings))
     }
 }
 
@@ -246,7 +261,9 @@ mod tests {
     fn every_subcommand_parses_the_same_settings() {
         for sub in ["serve", "api", "worker"] {
             let cli = Cli::try_parse_from(["agensium", sub, "--slots", "3", "--lease-secs", "9"]).unwrap();
-            let (_, s) = cli.into_settings().unwrap();
+            let Action::Run(_, s) = cli.into_action().unwrap() else {
+                panic!("{sub} runs")
+            };
             assert_eq!((s.slots, s.lease), (3, Duration::from_secs(9)));
         }
     }

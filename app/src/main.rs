@@ -16,7 +16,13 @@ async fn main() -> Result<()> {
                 .unwrap_or_else(|_| "info,tower_http=info,wasmtime=warn,cranelift=warn".into()),
         )
         .init();
-    let (role, settings) = cli::Cli::parse().into_settings()?;
+    let (role, settings) = match cli::Cli::parse().into_action()? {
+        cli::Action::Run(role, settings) => (role, settings),
+        cli::Action::Print(settings) => {
+            println!("{settings:#?}");
+            return Ok(());
+        }
+    };
     let server = agensium::start(role, settings).await?;
     let token = server.shutdown_token();
     tokio::spawn(async move {
@@ -30,6 +36,7 @@ async fn main() -> Result<()> {
 /// glibc gives every thread that allocates its own arena and keeps freed
 /// memory in them; with streaming buffers passing between tokio threads that
 /// shows up as resident memory. Two arenas keep the footprint flat.
+#[allow(unsafe_code)]
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets an allocator tunable; called before any thread starts.

@@ -19,7 +19,7 @@ pub use digest::Digest;
 pub use error_code::{ErrorCode, JobError, MAX_PROCESSOR_CODE};
 pub use job::{Job, JobId, Pairs, Usage, from_millis, now_millis};
 pub use limits::{Ceilings, DeclaredLimits, LimitExceeded, Limits};
-pub use names::{InvalidInput, ProcessorName, parse_version};
+pub use names::{InvalidInput, MAX_VERSION, ProcessorName, parse_version};
 pub use status::{JobStatus, LeaseGuard, Transition, TransitionError};
 pub use version::ProcessorVersion;
 pub use worker_id::WorkerId;

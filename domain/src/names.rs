@@ -57,8 +57,16 @@ impl fmt::Display for ProcessorName {
     }
 }
 
+/// The longest version string accepted (what the stores keep).
+pub const MAX_VERSION: usize = 128;
+
 /// Parses a semantic version (`1.2.3`, `1.0.0-rc.1`), with a clear error.
 pub fn parse_version(s: &str) -> Result<semver::Version, InvalidInput> {
+    if s.len() > MAX_VERSION {
+        return Err(InvalidInput(format!(
+            "invalid version: longer than {MAX_VERSION} bytes"
+        )));
+    }
     semver::Version::parse(s).map_err(|e| {
         InvalidInput(format!(
             "invalid version {s:?}: {e} (expected semver, e.g. 1.0.0)"
@@ -88,5 +96,6 @@ mod tests {
     fn versions() {
         assert!(parse_version("1.0.0").is_ok());
         assert!(parse_version("1.0").is_err());
+        assert!(parse_version(&format!("1.0.0-{}", "a".repeat(200))).is_err());
     }
 }

@@ -33,7 +33,8 @@
 use agensium_domain::Pairs;
 use agensium_ports::ByteStream;
 use agensium_host::bindings::{self, Level, ProcessorPre};
-use agensium_host::{JobLog, Limits, Metering, Processor, RunRequest, Runtime};
+use agensium_domain::Limits;
+use agensium_host::{JobLog, Metering, Processor, RunRequest, Runtime};
 use anyhow::{Context, Result, anyhow};
 use bytes::Bytes;
 use std::hint::black_box;

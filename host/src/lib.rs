@@ -1,20 +1,18 @@
-//! The Agensium kitchen: runs processors sandboxed in wasmtime.
+//! The Agensium kitchen: processors run sandboxed in wasmtime.
 //!
-//! * [`Runtime`] owns the wasmtime engine, validates components, keeps one
-//!   pre-instantiated component per digest and runs jobs under limits.
-//! * [`worker`] takes tickets from the rail and drives jobs to a final state.
+//! * [`engine`] runs one component on one input under limits: it knows
+//!   nothing of jobs.
+//! * [`worker`] is the job lifecycle: take a ticket, start the job under a
+//!   lease, run it on the engine, record the outcome, and decide what
+//!   becomes of the ticket (a [`worker::Disposition`]).
 //!
-//! This crate knows the domain and the ports only: never an adapter, never the API.
+//! This crate knows the domain and the ports only: never an adapter, never
+//! the API.
 
-pub mod bindings;
-mod joblog;
-mod limiter;
-mod loader;
-mod runtime;
-mod sandbox;
+pub mod engine;
 pub mod worker;
 
-pub use joblog::JobLog;
-pub use loader::{LoadError, Loader, Source};
-pub use runtime::{Metering, Processor, Runtime, ValidateError};
-pub use sandbox::{Outcome, RunRequest};
+pub use engine::{
+    JobLog, LoadError, Loader, Metering, Outcome, Processor, RunRequest, Runtime, Source,
+    ValidateError, bindings,
+};

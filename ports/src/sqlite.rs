@@ -47,6 +47,8 @@ impl SqlMetaStore<Sqlite> {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(MetaError::backend)?;
         migrate(&mut conn)?;
+        // Every statement of `SqlMetaStore` stays prepared.
+        conn.set_prepared_statement_cache_capacity(64);
         Ok(Self::new(Sqlite {
             conn: Arc::new(Mutex::new(conn)),
         }))

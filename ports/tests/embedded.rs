@@ -13,7 +13,7 @@ mod local_store {
     async fn conformance() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalDirStore::open(dir.path()).await.unwrap();
-        conformance::object_store::run(&store).await;
+        super::conformance::object_store::run(&store).await;
     }
 
     #[tokio::test]
@@ -31,9 +31,11 @@ mod local_store {
 }
 
 mod memory_rail {
+    use super::*;
+
     #[tokio::test]
     async fn conformance() {
-        conformance::rail::run(&MemoryRail::new()).await;
+        super::conformance::rail::run(&MemoryRail::new()).await;
     }
 }
 
@@ -43,14 +45,14 @@ mod sqlite {
     #[tokio::test]
     async fn conformance() {
         let store = SqliteMetaStore::in_memory().unwrap();
-        conformance::meta_store::run(&store).await;
+        super::conformance::meta_store::run(&store).await;
     }
 
     #[tokio::test]
     async fn reopen_keeps_data_and_schema() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("meta.db");
-        let pv = conformance::meta_store::version("reopen", "1.0.0", b"x");
+        let pv = super::conformance::meta_store::version("reopen", "1.0.0", b"x");
         SqliteMetaStore::open(&path)
             .await
             .unwrap()

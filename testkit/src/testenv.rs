@@ -17,7 +17,15 @@ pub fn in_ci() -> bool {
 
 /// Skips (outside CI) or fails (in CI) a test whose backend is missing.
 pub fn missing(backend: &str, why: impl std::fmt::Display) -> Option<std::convert::Infallible> {
-    if in_ci() {
+    missing_in(in_ci(), backend, why)
+}
+
+fn missing_in(
+    ci: bool,
+    backend: &str,
+    why: impl std::fmt::Display,
+) -> Option<std::convert::Infallible> {
+    if ci {
         panic!("{backend} is required in CI but unreachable: {why}");
     }
     eprintln!("SKIPPED: {backend} unreachable ({why}); set it up or run `cargo xtask test`");
@@ -124,5 +132,21 @@ pub async fn create_bucket(endpoint: &str, bucket: &str) -> Result<(), String> {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()),
         Err(_) => Err("CreateBucket timed out".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "required in CI but unreachable")]
+    fn a_missing_backend_fails_in_ci() {
+        let _ = missing_in(true, "MySQL at mysql://127.0.0.1:1", "connection refused");
+    }
+
+    #[test]
+    fn a_missing_backend_skips_outside_ci() {
+        assert!(missing_in(false, "Redis", "connection refused").is_none());
     }
 }

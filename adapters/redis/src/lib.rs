@@ -141,7 +141,7 @@ impl RedisRail {
         Ok(Ticket {
             job_id: job
                 .parse()
-                .map_err(|e: crate::InvalidInput| RailError::backend(e.0))?,
+                .map_err(|e: agensium_domain::InvalidInput| RailError::backend(e.0))?,
             deliveries: before + delivered.max(1),
             receipt: format!("{} {consumer}", entry.id),
         })
@@ -265,8 +265,8 @@ impl Rail for RedisRail {
     async fn take(&self, consumer: &WorkerId, wait: Duration) -> Result<Option<Ticket>, RailError> {
         let deadline = Instant::now() + wait;
         loop {
-            if self.reclaim_due(consumer) {
-                match self.reclaim(consumer).await {
+            if self.reclaim_due(consumer.as_str()) {
+                match self.reclaim(consumer.as_str()).await {
                     Ok(Some(t)) => return Ok(Some(t)),
                     Ok(None) => {}
                     Err(e) if e.code() == Some("NOGROUP") => {
@@ -276,7 +276,7 @@ impl Rail for RedisRail {
                 }
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            if let Some(t) = self.read_new(consumer, left.min(MAX_BLOCK)).await? {
+            if let Some(t) = self.read_new(consumer.as_str(), left.min(MAX_BLOCK)).await? {
                 return Ok(Some(t));
             }
             if Instant::now() >= deadline {
@@ -332,7 +332,7 @@ impl Rail for RedisRail {
         let mut pubsub =
             tokio::time::timeout(Duration::from_secs(5), self.client.get_async_pubsub())
                 .await
-                .map_err(|_| RailError::backend("subscribing: timed out".into()))?
+                .map_err(|_| RailError::backend("subscribing: timed out"))?
                 .map_err(err)?;
         pubsub.subscribe(&self.cancel_channel).await.map_err(err)?;
         Ok(Box::pin(pubsub.into_on_message().filter_map(
@@ -398,7 +398,7 @@ mod tests {
         let id = JobId::new();
         rail.push(id).await.unwrap();
         let first = rail
-            .take("dead-worker", Duration::from_secs(1))
+            .take(&"dead-worker".into(), Duration::from_secs(1))
             .await
             .unwrap()
             .unwrap();
@@ -408,7 +408,7 @@ mod tests {
         rail.renew(&first).await.unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(
-            rail.take("other", Duration::from_millis(100))
+            rail.take(&"other".into(), Duration::from_millis(100))
                 .await
                 .unwrap()
                 .is_none()
@@ -416,7 +416,7 @@ mod tests {
         // Abandoned: another consumer takes it over.
         tokio::time::sleep(Duration::from_millis(700)).await;
         let again = rail
-            .take("other", Duration::from_secs(1))
+            .take(&"other".into(), Duration::from_secs(1))
             .await
             .unwrap()
             .unwrap();
@@ -439,7 +439,7 @@ mod tests {
         let mut c = rail.conn.clone();
         let _: () = c.del(&[&rail.stream, &rail.alive]).await.unwrap();
         assert!(
-            rail.take("w", Duration::from_millis(200))
+            rail.take(&"w".into(), Duration::from_millis(200))
                 .await
                 .unwrap()
                 .is_none()
@@ -448,7 +448,7 @@ mod tests {
         let id = JobId::new();
         rail.push(id).await.unwrap();
         assert_eq!(
-            rail.take("w", Duration::from_secs(1))
+            rail.take(&"w".into(), Duration::from_secs(1))
                 .await
                 .unwrap()
                 .unwrap()

@@ -105,8 +105,10 @@ pub(super) fn version_values(v: &ProcessorVersion) -> Result<Vec<SqlValue>, Meta
 pub fn job_from_row(r: SqlRow) -> Result<Job, MetaError> {
     let r = Cols(r);
     let error = match r.opt_text(6)? {
+        // Writers store only codes that parse; should one not, the row
+        // stays readable and says the processor failed.
         Some(code) => Some(JobError::new(
-            code.parse().map_err(|e| corrupt(format!("error_code: {e}")))?,
+            code.parse().unwrap_or(agensium_domain::ErrorCode::ProcessorError),
             r.opt_text(7)?.unwrap_or_default(),
         )),
         None => None,

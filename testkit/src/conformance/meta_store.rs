@@ -237,7 +237,7 @@ async fn cancelling(store: &dyn MetaStore, n: &str) {
     for id in [queued.id, running.id] {
         let j = store.get_job(id).await.unwrap().unwrap();
         assert_eq!(j.status, JobStatus::Cancelled);
-        assert_eq!(j.error.unwrap().code, "cancelled");
+        assert_eq!(j.error.unwrap().code, ErrorCode::Cancelled);
         assert!(j.finished_at.is_some());
     }
     assert!(

@@ -1,6 +1,6 @@
 //! Conformance suite of [`Rail`] adapters.
 
-use agensium_domain::JobId;
+use agensium_domain::{JobId, WorkerId};
 use agensium_ports::rail::Rail;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -95,7 +95,7 @@ async fn one_taker_per_ticket(rail: &dyn Rail) {
     let takers = (0..4).map(|i| async move {
         let mut got = Vec::new();
         while let Some(t) = rail
-            .take(&format!("c{i}"), Duration::from_millis(300))
+            .take(&WorkerId::new(format!("c{i}")), Duration::from_millis(300))
             .await
             .unwrap()
         {

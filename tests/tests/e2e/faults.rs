@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 const JOBS: usize = 300;
 
 /// An API process, three workers and a client, on `env`.
-struct Rig {
-    api: Client,
+pub(crate) struct Rig {
+    pub(crate) api: Client,
     _procs: Vec<Proc>,
-    store: S3Store,
+    pub(crate) store: S3Store,
 }
 
 /// Routes the backend whose URL is `key` through a new proxy: the URL's
@@ -45,9 +45,15 @@ async fn behind_proxy(be: &mut SharedBackends, key: &str) -> TcpProxy {
 
 impl Rig {
     async fn start(be: &SharedBackends) -> Self {
+        Self::start_with(be, &[]).await
+    }
+
+    /// [`Rig::start`] with more settings for every process.
+    pub(crate) async fn start_with(be: &SharedBackends, more: &[(&str, &str)]) -> Self {
         let env = &be.env;
         // Short leases and quick backoff keep each scenario within seconds.
-        let extra = [("AGENSIUM_LEASE_SECS", "5")];
+        let mut extra = vec![("AGENSIUM_LEASE_SECS", "5")];
+        extra.extend_from_slice(more);
         let listen = format!("127.0.0.1:{}", free_port());
         let mut procs = vec![Proc::spawn(
             "api",
@@ -180,7 +186,7 @@ impl Rig {
 
 /// One scenario at a time: each runs four processes, and the recovery
 /// times mean little when four scenarios share two cores.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Runs `fault` while jobs are submitted over 3 s, then settles. The fault
 /// returns when it is over.

@@ -76,6 +76,22 @@ async fn expect_failure(app: &TestApp, query: &str, code: &str) -> (Value, Strin
     (job, log)
 }
 
+/// A processor's failure code is attributed: it cannot pass its failure
+/// off as one of the host's (here `timeout`), and its message is bounded
+/// before it reaches the job row.
+#[tokio::test]
+async fn a_processor_cannot_pose_as_the_host() {
+    let (_dir, app) = start(|_| {}).await;
+    for code in ["timeout", "max_attempts", "Not%20Snake"] {
+        let query = format!("param.mode=spoof&param.code={code}");
+        let (job, _) = expect_failure(&app, &query, "processor_error").await;
+        let message = job["error"]["message"].as_str().unwrap();
+        assert!(message.len() <= 4096, "{code}: message of {} bytes", message.len());
+    }
+    let (job, _) = expect_failure(&app, "param.mode=spoof&param.code=bad_row", "bad_row").await;
+    assert_eq!(job["error"]["code"], "bad_row");
+}
+
 #[tokio::test]
 async fn endless_loop_times_out() {
     let (_dir, app) = start(|c| c.limits.wall_time = Duration::from_secs(1)).await;

@@ -245,7 +245,7 @@ async fn bad_submissions_get_json_errors_and_leave_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let app = TestApp::start(dir.path(), |c| {
         c.slots = 0;
-        c.api.max_upload_bytes = 1 << 20;
+        c.max_upload_bytes = 1 << 20;
     })
     .await;
     app.install("wordcount", "1.0.0").await;

@@ -11,3 +11,5 @@ mod multiprocess;
 mod processors;
 mod recovery;
 mod retry;
+mod settings;
+mod store_faults;

@@ -27,3 +27,22 @@ async fn queued_jobs_complete_after_restart() {
     }
     app.stop().await;
 }
+
+/// A row the store cannot decode is the data's fault, not the backend's:
+/// 500 `corrupt_record` (retrying will not help), never 503.
+#[tokio::test]
+async fn a_corrupt_row_is_a_500_not_a_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(dir.path(), |c| c.slots = 0).await;
+    app.install("wordcount", "1.0.0").await;
+    let id = app.submit_ok("wordcount", "", "a b").await;
+    let db = rusqlite::Connection::open(dir.path().join("agensium.db")).unwrap();
+    let n = db
+        .execute("UPDATE jobs SET status = 'exploded' WHERE id = ?1", [&id])
+        .unwrap();
+    assert_eq!(n, 1);
+    let r = app.get(&format!("/v1/jobs/{id}")).await;
+    let message = agensium_tests::assert_error(r, reqwest::StatusCode::INTERNAL_SERVER_ERROR, "corrupt_record").await;
+    assert!(!message.contains("exploded"), "details stay in the log: {message}");
+    app.stop().await;
+}

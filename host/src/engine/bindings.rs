@@ -1,4 +1,5 @@
 //! Host bindings generated from `wit/processor.wit`.
+#![allow(missing_docs, unreachable_pub, clippy::pedantic)]
 
 wasmtime::component::bindgen!({
     path: "../wit",

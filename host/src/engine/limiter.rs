@@ -15,7 +15,7 @@ pub(crate) struct Limiter {
 }
 
 impl Limiter {
-    pub fn new(limit: u64) -> Self {
+    pub(crate) fn new(limit: u64) -> Self {
         Self {
             limit,
             current: 0,

@@ -15,9 +15,11 @@ struct Inner {
     dropped: u64,
 }
 
-/// A log with a byte limit. Writes past the limit are dropped (and counted),
-/// never refused, so a chatty processor cannot fail or stall because of its
-/// log. Cloning shares the same log.
+/// A log with a byte limit. A write past the limit keeps what fits and
+/// drops (and counts) the rest; the log never blocks a writer. The sandbox
+/// then stops the processor, and the job fails with `log_limit`: at once
+/// for `host.log`, at the next epoch tick for stdout/stderr (guests often
+/// ignore write errors there). Cloning shares the same log.
 #[derive(Debug, Clone)]
 pub struct JobLog {
     inner: Arc<Mutex<Inner>>,

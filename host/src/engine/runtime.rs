@@ -1,7 +1,7 @@
 //! The wasmtime engine, component validation and the per-digest cache.
 
-use crate::bindings;
-use crate::sandbox::JobState;
+use super::bindings;
+use super::sandbox::JobState;
 use agensium_domain::Digest;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,7 +42,7 @@ pub enum Metering {
 
 impl Metering {
     /// The metering a job with these limits needs.
-    pub fn of(limits: &crate::Limits) -> Self {
+    pub fn of(limits: &agensium_domain::Limits) -> Self {
         if limits.fuel.is_some() {
             Self::Fuel
         } else {
@@ -144,7 +144,7 @@ impl Flavor {
 }
 
 /// Owns the engines and linkers shared by every job. Compiles, checks and
-/// (de)serializes components; see [`crate::Loader`] for the per-digest cache.
+/// (de)serializes components; see [`super::Loader`] for the per-digest cache.
 /// The fuel-metered engine is created on first use.
 pub struct Runtime {
     epoch: Flavor,
@@ -279,6 +279,8 @@ impl Runtime {
         // SAFETY: artifacts are produced by `precompile` of this engine
         // configuration (the key carries the compatibility hash) and stored
         // by trusted components only; wasmtime checks the header.
+        // The one place the host needs `unsafe` (the workspace denies it).
+        #[allow(unsafe_code)]
         let component = unsafe { Component::deserialize_file(&flavor.engine, path) }
             .map_err(|e| ValidateError::Invalid(format!("loading artifact: {e:#}")))?;
         flavor.prepare(&component)

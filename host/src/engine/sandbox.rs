@@ -1,10 +1,11 @@
 //! Running one job: the store, its host functions and limit classification.
 
-use crate::bindings::{self, Level};
-use crate::joblog::JobLog;
-use crate::limiter::Limiter;
+use super::bindings::{self, Level};
+use super::joblog::JobLog;
+use super::attributed;
+use super::limiter::Limiter;
 use agensium_domain::Limits;
-use crate::runtime::{Metering, Processor, Runtime};
+use super::runtime::{Metering, Processor, Runtime};
 use agensium_domain::{ErrorCode, JobError, Pairs};
 use agensium_ports::ByteStream;
 use bytes::{Bytes, BytesMut};
@@ -23,8 +24,6 @@ const MAX_READ: usize = 1 << 20;
 const OUT_CHUNK: usize = 256 * 1024;
 /// A write at least this big is handed on as its own chunk, uncopied.
 const OWN_CHUNK: usize = 64 * 1024;
-/// Most stats entries kept from a summary.
-const MAX_STATS: usize = 64;
 
 /// Why the host stopped a processor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,59 +185,9 @@ impl Runtime {
             log,
             cancel,
         } = req;
-        let mut wasi = WasiCtx::builder();
-        wasi.stdout(log.clone())
-            .stderr(log.clone())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false);
         let started = Instant::now();
-        let state = JobState {
-            wasi: wasi.build(),
-            table: ResourceTable::new(),
-            limiter: Limiter::new(limits.memory_bytes),
-            input,
-            pending: Bytes::new(),
-            input_done: false,
-            output,
-            out_buf: BytesMut::new(),
-            out_bytes: 0,
-            out_limit: limits.output_bytes,
-            log,
-            abort: None,
-            deadline: started + limits.wall_time,
-            cancel: cancel.clone(),
-            ticks: 0,
-        };
-        // The processor's own engine: epoch-only or fuel-metered.
-        let mut store = Store::new(processor.pre().engine(), state);
-        store.limiter(|s| &mut s.limiter);
-        let fuel = match (processor.metering(), limits.fuel) {
-            (Metering::Fuel, budget) => {
-                let budget = budget.unwrap_or(u64::MAX);
-                store
-                    .set_fuel(budget)
-                    .expect("a metered engine accepts fuel");
-                Some(budget)
-            }
-            (Metering::Epoch, _) => None,
-        };
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|mut ctx| {
-            let state = ctx.data_mut();
-            state.ticks += 1;
-            if state.cancel.is_cancelled() {
-                Err(state.stop(Abort::Cancelled))
-            } else if state.log.overflowed() {
-                // stdout/stderr floods: guests often ignore write errors there.
-                Err(state.stop(Abort::LogLimit))
-            } else if Instant::now() >= state.deadline {
-                Err(state.stop(Abort::Timeout))
-            } else {
-                Ok(UpdateDeadline::Yield(1))
-            }
-        });
-
+        let state = JobState::new(input, output, log, &limits, cancel.clone(), started);
+        let (mut store, fuel) = new_store(processor, state, limits.fuel);
         let mut entered = started;
         let called = {
             let call = async {
@@ -257,32 +206,14 @@ impl Runtime {
             }
         };
         let returned = Instant::now();
-        let wall_time = returned - started;
         let fuel_consumed = fuel.map(|budget| budget - store.get_fuel().unwrap_or(0));
         let state = store.data_mut();
-        let result = match called {
-            Ok(Ok(summary)) => match state.flush().await {
-                Ok(()) => Ok(summary_pairs(summary)),
-                Err(e) => Err(classify(state, e, &limits)),
-            },
-            Ok(Err(f)) => Err(processor_failure(f)),
-            Err(e) => Err(classify(state, e, &limits)),
-        };
-        if let Err(e) = &result {
-            state.log.line(
-                "agensium",
-                &format!("job failed: {}: {}", e.code, e.message),
-            );
-            let _ = state
-                .output
-                .send(Err(io::Error::other("processor failed")))
-                .await;
-        }
+        let result = conclude(state, called, &limits).await;
         Outcome {
             result,
             output_bytes: state.out_bytes.min(state.out_limit),
             peak_memory: state.limiter.peak,
-            wall_time,
+            wall_time: returned - started,
             epoch_ticks: state.ticks,
             fuel_consumed,
             entered,
@@ -291,16 +222,93 @@ impl Runtime {
     }
 }
 
-fn summary_pairs(s: bindings::Summary) -> (Option<String>, Pairs) {
-    let mut stats = s.stats;
-    stats.truncate(MAX_STATS);
-    (s.content_type, stats)
+impl JobState {
+    fn new(
+        input: ByteStream,
+        output: mpsc::Sender<io::Result<Bytes>>,
+        log: JobLog,
+        limits: &Limits,
+        cancel: CancellationToken,
+        started: Instant,
+    ) -> Self {
+        let mut wasi = WasiCtx::builder();
+        wasi.stdout(log.clone())
+            .stderr(log.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        Self {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limiter: Limiter::new(limits.memory_bytes),
+            input,
+            pending: Bytes::new(),
+            input_done: false,
+            output,
+            out_buf: BytesMut::new(),
+            out_bytes: 0,
+            out_limit: limits.output_bytes,
+            log,
+            abort: None,
+            deadline: started + limits.wall_time,
+            cancel,
+            ticks: 0,
+        }
+    }
 }
 
-/// A failure the processor returned, its code attributed
-/// ([`ErrorCode::from_processor`]).
-fn processor_failure(f: bindings::Failure) -> JobError {
-    JobError::new(ErrorCode::from_processor(&f.code), f.message)
+/// A store on the processor's own engine (epoch-only or fuel-metered) with
+/// the memory limiter, the fuel budget and the epoch callback that stops
+/// the guest on cancel, log flood or timeout. Returns the budget when metered.
+fn new_store(processor: &Processor, state: JobState, budget: Option<u64>) -> (Store<JobState>, Option<u64>) {
+    let mut store = Store::new(processor.pre().engine(), state);
+    store.limiter(|s| &mut s.limiter);
+    let fuel = match processor.metering() {
+        Metering::Fuel => {
+            let budget = budget.unwrap_or(u64::MAX);
+            store.set_fuel(budget).expect("a metered engine accepts fuel");
+            Some(budget)
+        }
+        Metering::Epoch => None,
+    };
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|mut ctx| {
+        let state = ctx.data_mut();
+        state.ticks += 1;
+        if state.cancel.is_cancelled() {
+            Err(state.stop(Abort::Cancelled))
+        } else if state.log.overflowed() {
+            // stdout/stderr floods: guests often ignore write errors there.
+            Err(state.stop(Abort::LogLimit))
+        } else if Instant::now() >= state.deadline {
+            Err(state.stop(Abort::Timeout))
+        } else {
+            Ok(UpdateDeadline::Yield(1))
+        }
+    });
+    (store, fuel)
+}
+
+/// The run's result: the summary (output flushed), or the classified
+/// failure (logged, and the output stream failed so nothing is stored).
+async fn conclude(
+    state: &mut JobState,
+    called: wasmtime::Result<Result<bindings::Summary, bindings::Failure>>,
+    limits: &Limits,
+) -> Result<(Option<String>, Pairs), JobError> {
+    let result = match called {
+        Ok(Ok(summary)) => match state.flush().await {
+            Ok(()) => Ok(attributed::summary(summary, &state.log)),
+            Err(e) => Err(classify(state, e, limits)),
+        },
+        Ok(Err(f)) => Err(attributed::failure(f)),
+        Err(e) => Err(classify(state, e, limits)),
+    };
+    if let Err(e) = &result {
+        state.log.line("agensium", &format!("job failed: {e}"));
+        let _ = state.output.send(Err(io::Error::other("processor failed"))).await;
+    }
+    result
 }
 
 fn classify(state: &JobState, e: wasmtime::Error, limits: &Limits) -> JobError {

@@ -2,7 +2,7 @@
 //! artifact cache, the precompiled artifact in the object store, and only
 //! then compiling the component (which also fills both caches).
 
-use crate::{Metering, Processor, Runtime, ValidateError};
+use super::{Metering, Processor, Runtime, ValidateError};
 use agensium_ports::object_store::{collect, once};
 use agensium_domain::{Digest, ProcessorVersion};
 use agensium_ports::{ObjectStore, StoreError};
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 
 /// Largest component or artifact a worker loads.
-pub const MAX_OBJECT_BYTES: usize = 512 << 20;
+pub(crate) const MAX_OBJECT_BYTES: usize = 512 << 20;
 
 /// Where a processor came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

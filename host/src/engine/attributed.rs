@@ -1,0 +1,99 @@
+//! What a processor reports about itself (its summary, its failure), bounded
+//! and checked before it reaches a job row, a header or a log.
+
+use super::bindings;
+use super::joblog::JobLog;
+use agensium_domain::{ErrorCode, JobError, Pairs};
+
+/// Most stats entries kept from a summary.
+pub(super) const MAX_STATS: usize = 64;
+/// Longest stat key kept, in bytes.
+pub(super) const MAX_STAT_KEY: usize = 64;
+/// Longest stat value kept, in bytes.
+pub(super) const MAX_STAT_VALUE: usize = 1024;
+/// Longest content type kept, in bytes.
+pub(super) const MAX_CONTENT_TYPE: usize = 127;
+
+/// A failure the processor returned: its code attributed
+/// ([`ErrorCode::from_processor`]), its message bounded ([`JobError::new`]).
+pub(super) fn failure(f: bindings::Failure) -> JobError {
+    JobError::new(ErrorCode::from_processor(&f.code), f.message)
+}
+
+/// A summary the processor returned: at most [`MAX_STATS`] stats, each key
+/// and value cut to its bound, and a content type kept only when it is a
+/// plausible media type (it becomes the result's `Content-Type` header).
+/// What is dropped is noted in the job's log.
+pub(super) fn summary(s: bindings::Summary, log: &JobLog) -> (Option<String>, Pairs) {
+    let mut stats = s.stats;
+    if stats.len() > MAX_STATS {
+        log.line("agensium", &format!("kept {MAX_STATS} of {} stats", stats.len()));
+        stats.truncate(MAX_STATS);
+    }
+    for (k, v) in &mut stats {
+        cut(k, MAX_STAT_KEY);
+        cut(v, MAX_STAT_VALUE);
+    }
+    let content_type = s.content_type.filter(|t| {
+        let ok = is_media_type(t);
+        if !ok {
+            log.line("agensium", "content type dropped: not a media type of at most 127 bytes");
+        }
+        ok
+    });
+    (content_type, stats)
+}
+
+/// `type/subtype` with optional `; parameters`, visible ASCII only: no
+/// control characters (no header injection), bounded.
+fn is_media_type(t: &str) -> bool {
+    let visible = |b: u8| (0x20..0x7f).contains(&b);
+    let essence = t.split(';').next().unwrap_or_default().trim();
+    !t.is_empty()
+        && t.len() <= MAX_CONTENT_TYPE
+        && t.bytes().all(visible)
+        && essence
+            .split_once('/')
+            .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty() && !b.contains('/'))
+}
+
+/// Cuts `s` to at most `max` bytes, at a character boundary.
+fn cut(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_types() {
+        assert!(is_media_type("application/json"));
+        assert!(is_media_type("text/csv; charset=utf-8"));
+        assert!(!is_media_type("text/html\r\nSet-Cookie: x=1"));
+        assert!(!is_media_type("json"));
+        assert!(!is_media_type(&format!("a/{}", "b".repeat(200))));
+        assert!(!is_media_type("é/x"));
+    }
+
+    #[test]
+    fn summaries_are_bounded() {
+        let log = JobLog::new(1 << 10);
+        let s = bindings::Summary {
+            content_type: Some("text/plain\n".into()),
+            stats: (0..100).map(|i| (format!("k{i}{}", "é".repeat(100)), "v".repeat(5000))).collect(),
+        };
+        let (ct, stats) = summary(s, &log);
+        assert_eq!(ct, None);
+        assert_eq!(stats.len(), MAX_STATS);
+        assert!(stats.iter().all(|(k, v)| k.len() <= MAX_STAT_KEY && v.len() <= MAX_STAT_VALUE));
+        let text = String::from_utf8(log.contents()).unwrap();
+        assert!(text.contains("kept 64 of 100 stats") && text.contains("content type dropped"), "{text}");
+    }
+}

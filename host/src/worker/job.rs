@@ -1,0 +1,203 @@
+//! One job's lifecycle on a slot: start it under a lease, run it on the
+//! engine, record the outcome, clean up; and say what becomes of its ticket.
+
+use super::disposition::{Ack, Cause};
+use super::watch::Registered;
+use super::{Worker, metrics};
+use crate::engine::{JobLog, LoadError, Metering, Outcome, Processor, RunRequest};
+use agensium_domain::{ErrorCode, Job, JobError, JobId, JobStatus, Limits, Usage, WorkerId};
+use agensium_ports::object_store::once;
+use agensium_ports::{Finish, Ticket};
+use bytes::Bytes;
+use std::io;
+use std::time::Instant;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+/// What one attempt produced, before it is recorded.
+struct Attempt {
+    finish: Finish,
+    usage: Option<Usage>,
+    /// When `process` returned, when it ran.
+    returned: Option<Instant>,
+}
+
+impl Worker {
+    /// Drives the job of `ticket` to a final state, or says why not.
+    pub(super) async fn process(
+        &self,
+        me: &WorkerId,
+        ticket: &Ticket,
+        taken: Instant,
+    ) -> Result<Ack, Cause> {
+        let (b, id) = (&self.backends, ticket.job_id);
+        let Some(job) = b.meta.start_job(id, me, self.config.lease).await? else {
+            return Ok(Ack::Stale);
+        };
+        if job.attempts - job.attempt_base > self.config.max_attempts {
+            let e = self.gave_up(id);
+            b.meta.finish_job(id, me, &Finish::Failed(e), None).await?;
+            return Ok(Ack::GaveUp);
+        }
+        info!(job = %id, processor = %job.processor, version = %job.version, attempt = job.attempts, "job started");
+        let heartbeat = self.heartbeat(me, ticket);
+        let limits = Limits::resolve(&self.config.limits, &self.config.ceilings, &job.limits);
+        let log = JobLog::new(limits.log_bytes);
+        let attempt = self.attempt(&job, me, limits, &log, taken).await?;
+        heartbeat.abort();
+        self.record(&job, me, attempt, &log, taken).await
+    }
+
+    fn gave_up(&self, id: JobId) -> JobError {
+        JobError::new(
+            ErrorCode::MaxAttempts,
+            format!(
+                "gave up after {} attempts that failed on infrastructure errors or lost \
+                 workers (see the logs of earlier attempts); POST /v1/jobs/{id}/retry runs it again",
+                self.config.max_attempts
+            ),
+        )
+    }
+
+    /// Loads the processor and runs it.
+    async fn attempt(
+        &self,
+        job: &Job,
+        me: &WorkerId,
+        limits: Limits,
+        log: &JobLog,
+        taken: Instant,
+    ) -> Result<Attempt, Cause> {
+        match self.loader.get(&job.digest, Metering::of(&limits)).await {
+            Err(LoadError::Store(e)) => Err(e.into()),
+            Err(e) => {
+                let code = match e {
+                    LoadError::Missing(_) => ErrorCode::ProcessorMissing,
+                    LoadError::Corrupt(_) => ErrorCode::ProcessorCorrupt,
+                    _ => ErrorCode::InvalidProcessor,
+                };
+                let e = JobError::new(code, e.to_string());
+                log.line("agensium", &e.to_string());
+                let finish = Finish::Failed(e);
+                Ok(Attempt { finish, usage: None, returned: None })
+            }
+            Ok((processor, source, took)) => {
+                log.line("agensium", &format!("processor loaded from {source:?} in {took:.1?}"));
+                let (finish, usage, entered, returned) =
+                    self.run(job, me, &processor, limits, log.clone()).await?;
+                metrics::setup(entered - taken);
+                Ok(Attempt { finish, usage: Some(usage), returned: Some(returned) })
+            }
+        }
+    }
+
+    /// Stores the log and records the final state (compare-and-set on the
+    /// lease); the loser of a race deletes its output.
+    async fn record(
+        &self,
+        job: &Job,
+        me: &WorkerId,
+        attempt: Attempt,
+        log: &JobLog,
+        taken: Instant,
+    ) -> Result<Ack, Cause> {
+        let (b, id) = (&self.backends, job.id);
+        b.objects.put(&id.log_key(job.attempts), once(log.contents())).await?;
+        let Attempt { finish, usage, returned } = attempt;
+        if !b.meta.finish_job(id, me, &finish, usage.as_ref()).await? {
+            if let Err(e) = b.objects.delete(&id.output_key(job.attempts)).await {
+                warn!(job = %id, error = %e, "deleting a superseded attempt's output failed");
+            }
+            match b.meta.get_job(id).await? {
+                Some(j) if j.status == JobStatus::Cancelled => info!(job = %id, "job cancelled"),
+                _ => warn!(job = %id, "lease lost while running; another worker owns the job now"),
+            }
+            return Ok(Ack::Superseded);
+        }
+        if job.attempts > 1 {
+            self.drop_other_attempts(id, job.attempts).await;
+        }
+        if let Some(returned) = returned {
+            metrics::finishing(returned.elapsed());
+        }
+        metrics::finished(taken.elapsed(), &finish);
+        match &finish {
+            Finish::Succeeded { output_bytes, .. } => info!(job = %id, output_bytes, "job succeeded"),
+            Finish::Failed(e) => info!(job = %id, code = %e.code, "job failed"),
+        }
+        Ok(Ack::Finished)
+    }
+
+    /// Deletes the outputs of earlier attempts of a job that attempt
+    /// `winner` finished: a worker that died after uploading cannot clean
+    /// up after itself. (A late attempt still running deletes its own when
+    /// it fails to finish the job.)
+    async fn drop_other_attempts(&self, id: JobId, winner: u32) {
+        let objects = &self.backends.objects;
+        let keep = id.output_key(winner);
+        match objects.list(&format!("jobs/{id}/output/")).await {
+            Ok(keys) => {
+                for key in keys.into_iter().filter(|k| *k != keep) {
+                    info!(job = %id, %key, "deleting the output of a superseded attempt");
+                    if let Err(e) = objects.delete(&key).await {
+                        warn!(job = %id, %key, error = %e, "deleting a superseded output failed");
+                    }
+                }
+            }
+            Err(e) => warn!(job = %id, error = %e, "listing earlier attempts' outputs failed"),
+        }
+    }
+
+    /// Runs the processor with the job's input streamed from the object
+    /// store and its output streamed to it.
+    async fn run(
+        &self,
+        job: &Job,
+        me: &WorkerId,
+        processor: &Processor,
+        limits: Limits,
+        log: JobLog,
+    ) -> Result<(Finish, Usage, Instant, Instant), Cause> {
+        let (id, objects) = (job.id, &self.backends.objects);
+        let output_key = id.output_key(job.attempts);
+        let input = objects.get(&id.input_key()).await?;
+        let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(4);
+        let sink = objects.clone();
+        let upload = tokio::spawn(async move {
+            let body = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+            sink.put(&output_key, Box::pin(body)).await
+        });
+        // Cancelled by the API (watched below) or by the end of the shutdown grace.
+        let cancel = self.handback.child_token();
+        let _watch = self.watch_cancel(id, me, cancel.clone());
+        let _registered = Registered::new(&self.running, id, cancel.clone());
+        let req = RunRequest { params: job.params.clone(), input, output: tx, limits, log, cancel };
+        let out = self.runtime.run(processor, req).await;
+        let uploaded = upload.await.map_err(Cause::Join)?;
+        if self.handback.is_cancelled() && out.result.is_err() {
+            return Err(Cause::ShuttingDown);
+        }
+        let usage = usage(&out);
+        let finish = match out.result {
+            Ok((content_type, stats)) => Finish::Succeeded { output_bytes: uploaded?, content_type, stats },
+            // The store failed under the processor: not its fault. The
+            // upload's own error says what failed, when there is one.
+            Err(e) if !e.code.is_final() => {
+                uploaded?;
+                return Err(Cause::Stream(e));
+            }
+            Err(e) => Finish::Failed(e),
+        };
+        Ok((finish, usage, out.entered, out.returned))
+    }
+}
+
+fn usage(out: &Outcome) -> Usage {
+    Usage {
+        peak_memory_bytes: out.peak_memory,
+        wall_time_ms: u64::try_from(out.wall_time.as_millis()).unwrap_or(u64::MAX),
+        epoch_ticks: out.epoch_ticks,
+        output_bytes: out.output_bytes,
+        fuel_consumed: out.fuel_consumed,
+    }
+}
