@@ -2,8 +2,8 @@
 
 use crate::error::ApiError;
 use crate::{control, jobs, processors};
-use agensium_ports::Backends;
 use agensium_host::Runtime;
+use agensium_ports::Backends;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;

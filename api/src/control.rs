@@ -20,7 +20,10 @@ pub async fn cancel(
     let job = load_job(&st, &id).await?;
     if !st.backends.meta.cancel_job(job.id).await? {
         let now = load_job(&st, &id).await?;
-        return Err(ApiError::conflict("job_finished", refusal(&now, now.status.cancel())));
+        return Err(ApiError::conflict(
+            "job_finished",
+            refusal(&now, now.status.cancel()),
+        ));
     }
     // The fast path to the worker running it; it also watches the row.
     if let Err(e) = st.backends.rail.announce_cancel(job.id).await {
@@ -40,7 +43,10 @@ pub async fn retry(
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
     let job = load_job(&st, &id).await?;
     if let Err(e) = job.status.retry() {
-        return Err(ApiError::conflict("job_not_retryable", refusal(&job, Err(e))));
+        return Err(ApiError::conflict(
+            "job_not_retryable",
+            refusal(&job, Err(e)),
+        ));
     }
     match st.backends.objects.head(&job.id.input_key()).await {
         Ok(Some(_)) => {}
@@ -55,7 +61,10 @@ pub async fn retry(
     }
     if !st.backends.meta.retry_job(job.id).await? {
         let now = load_job(&st, &id).await?;
-        return Err(ApiError::conflict("job_not_retryable", refusal(&now, now.status.retry())));
+        return Err(ApiError::conflict(
+            "job_not_retryable",
+            refusal(&now, now.status.retry()),
+        ));
     }
     if let Err(e) = st.backends.rail.push(job.id).await {
         // The row is queued: the reconciler puts it back on the rail.
@@ -69,6 +78,9 @@ pub async fn retry(
 fn refusal(job: &Job, t: Result<JobStatus, TransitionError>) -> String {
     match t {
         Err(e) => format!("job {}: {e}", job.id),
-        Ok(_) => format!("job {} changed meanwhile (now {}); try again", job.id, job.status),
+        Ok(_) => format!(
+            "job {} changed meanwhile (now {}); try again",
+            job.id, job.status
+        ),
     }
 }

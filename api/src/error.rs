@@ -96,7 +96,11 @@ impl From<StoreError> for ApiError {
             StoreError::Body(_) => Self::bad_request("bad_body", e.to_string()),
             StoreError::NotFound(_) | StoreError::InvalidKey(_) => {
                 tracing::error!(error = %e, "an object the metadata names is not in the store");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "object_missing", e.to_string())
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "object_missing",
+                    e.to_string(),
+                )
             }
         }
     }

@@ -4,10 +4,10 @@
 //! output.
 
 use crate::error::ApiError;
-use agensium_domain::Pairs;
-use agensium_ports::object_store::once;
 use agensium_domain::Limits;
+use agensium_domain::Pairs;
 use agensium_host::{JobLog, Processor, RunRequest, Runtime};
+use agensium_ports::object_store::once;
 use axum::http::{HeaderMap, StatusCode};
 use bytes::{Bytes, BytesMut};
 use std::io;

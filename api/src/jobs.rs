@@ -325,13 +325,13 @@ pub async fn list(
                 status = Some(
                     v.parse::<JobStatus>()
                         .map_err(|e| ApiError::bad_request("invalid_status", e.0))?,
-                )
+                );
             }
             "before" => {
                 before = Some(
                     v.parse::<JobId>()
                         .map_err(|e| ApiError::bad_request("invalid_job_id", e.0))?,
-                )
+                );
             }
             "limit" => {
                 limit = v
@@ -340,7 +340,7 @@ pub async fn list(
                     .filter(|n| (1..=1000).contains(n))
                     .ok_or_else(|| {
                         ApiError::bad_request("invalid_limit", "limit must be 1..=1000")
-                    })?
+                    })?;
             }
             _ => {
                 return Err(ApiError::bad_request(

@@ -17,4 +17,3 @@ mod views;
 
 pub use app::{ApiLimits, AppState, router};
 pub use error::ApiError;
-

@@ -83,7 +83,7 @@ mod tests {
         let (s, _) = chunks(3);
         let got: Vec<_> = limited(s, 30, over.clone()).collect().await;
         assert_eq!(got.len(), 3);
-        assert!(got.iter().all(|c| c.is_ok()));
+        assert!(got.iter().all(std::result::Result::is_ok));
         assert!(!over.load(Ordering::Relaxed));
 
         let (s, read) = chunks(100);

@@ -5,17 +5,19 @@ use crate::error::ApiError;
 use crate::golden;
 use crate::limited::limited;
 use crate::views::{VersionView, group};
-use agensium_ports::object_store::once;
-use agensium_domain::{DeclaredLimits, Digest, ProcessorName, ProcessorVersion, now_millis, parse_version};
-use agensium_ports::PutVersion;
 use agensium_domain::Limits;
+use agensium_domain::{
+    DeclaredLimits, Digest, ProcessorName, ProcessorVersion, now_millis, parse_version,
+};
 use agensium_host::{Metering, Processor};
-use bytes::Bytes;
+use agensium_ports::PutVersion;
+use agensium_ports::object_store::once;
 use axum::Json;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use bytes::Bytes;
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,7 +45,10 @@ pub async fn put_version(
     // error while the client still sends would break its connection instead
     // of delivering the error.
     let bytes = read_body(body, st.limits.max_component_bytes).await?;
-    let golden::Upload { component: bytes, golden } = golden::parse(&headers, bytes).await?;
+    let golden::Upload {
+        component: bytes,
+        golden,
+    } = golden::parse(&headers, bytes).await?;
     let name = name(&raw_name)?;
     parse_version(&version).map_err(|e| ApiError::bad_request("invalid_version", e.0))?;
     let limits = declared_limits(query.as_deref())?;
@@ -101,7 +106,13 @@ async fn compile(
     let rt = st.runtime.clone();
     tokio::task::spawn_blocking(move || rt.precompile(&component, metering))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "compiler_crashed", e.to_string()))?
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "compiler_crashed",
+                e.to_string(),
+            )
+        })?
         .map_err(|e| ApiError::bad_request(e.code(), e.to_string()))
 }
 
@@ -116,13 +127,20 @@ async fn store_objects(
 ) -> Result<(), ApiError> {
     // The engine exists: it just compiled the component.
     let artifact_key = st.runtime.artifact_key(digest, metering).map_err(|e| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "engine_unavailable", e.to_string())
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "engine_unavailable",
+            e.to_string(),
+        )
     })?;
     let key = ProcessorVersion::object_key(digest);
     if st.backends.objects.head(&key).await? != Some(bytes.len() as u64) {
         st.backends.objects.put(&key, once(bytes)).await?;
     }
-    st.backends.objects.put(&artifact_key, once(artifact)).await?;
+    st.backends
+        .objects
+        .put(&artifact_key, once(artifact))
+        .await?;
     Ok(())
 }
 

@@ -24,5 +24,7 @@ pub fn install() -> Option<&'static PrometheusHandle> {
 
 /// `GET /metrics`: the Prometheus text format.
 pub async fn metrics() -> String {
-    install().map(|h| h.render()).unwrap_or_default()
+    install()
+        .map(metrics_exporter_prometheus::PrometheusHandle::render)
+        .unwrap_or_default()
 }

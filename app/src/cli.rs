@@ -260,7 +260,8 @@ mod tests {
     #[test]
     fn every_subcommand_parses_the_same_settings() {
         for sub in ["serve", "api", "worker"] {
-            let cli = Cli::try_parse_from(["agensium", sub, "--slots", "3", "--lease-secs", "9"]).unwrap();
+            let cli = Cli::try_parse_from(["agensium", sub, "--slots", "3", "--lease-secs", "9"])
+                .unwrap();
             let Action::Run(_, s) = cli.into_action().unwrap() else {
                 panic!("{sub} runs")
             };

@@ -2,8 +2,10 @@
 //! it. The only place that knows every adapter; startup errors name the
 //! backend, its address (password removed) and what failed.
 
-use crate::settings::{BackendSettings, redact};
-use agensium_ports::{Backends, LocalDirStore, MemoryRail, MetaStore, ObjectStore, Rail, SqliteMetaStore};
+use crate::settings::{BackendSettings, Secret, redact};
+use agensium_ports::{
+    Backends, LocalDirStore, MemoryRail, MetaStore, ObjectStore, Rail, SqliteMetaStore,
+};
 use agensium_redis::{RedisRail, RedisRailConfig};
 use agensium_s3::{S3Config, S3Store};
 use std::sync::Arc;
@@ -47,27 +49,38 @@ pub async fn connect(b: &BackendSettings, lease: Duration) -> Result<Backends, C
 }
 
 async fn meta(b: &BackendSettings) -> Result<Arc<dyn MetaStore>, ConnectError> {
-    let Some(url) = b.database_url.as_ref().map(|u| u.expose()) else {
+    let Some(url) = b.database_url.as_ref().map(Secret::expose) else {
         let path = b.data_dir.join("agensium.db");
         let at = path.display().to_string();
-        std::fs::create_dir_all(&b.data_dir)
-            .map_err(|e| ConnectError::new("data directory", &b.data_dir.display().to_string(), e))?;
+        std::fs::create_dir_all(&b.data_dir).map_err(|e| {
+            ConnectError::new("data directory", &b.data_dir.display().to_string(), e)
+        })?;
         let store = SqliteMetaStore::open(&path).await;
-        return Ok(Arc::new(store.map_err(|e| ConnectError::new("SQLite metadata store", &at, e))?));
+        return Ok(Arc::new(store.map_err(|e| {
+            ConnectError::new("SQLite metadata store", &at, e)
+        })?));
     };
     if url.starts_with("mysql://") {
         let store = agensium_mysql::connect(url).await;
-        Ok(Arc::new(store.map_err(|e| ConnectError::new("MySQL metadata store", url, e))?))
+        Ok(Arc::new(store.map_err(|e| {
+            ConnectError::new("MySQL metadata store", url, e)
+        })?))
     } else if let Some(path) = url.strip_prefix("sqlite://") {
         let store = SqliteMetaStore::open(path).await;
-        Ok(Arc::new(store.map_err(|e| ConnectError::new("SQLite metadata store", url, e))?))
+        Ok(Arc::new(store.map_err(|e| {
+            ConnectError::new("SQLite metadata store", url, e)
+        })?))
     } else {
-        Err(ConnectError::new("metadata store", url, "expected a mysql:// or sqlite:// URL"))
+        Err(ConnectError::new(
+            "metadata store",
+            url,
+            "expected a mysql:// or sqlite:// URL",
+        ))
     }
 }
 
 async fn rail(b: &BackendSettings, lease: Duration) -> Result<Arc<dyn Rail>, ConnectError> {
-    let Some(url) = b.redis_url.as_ref().map(|u| u.expose()) else {
+    let Some(url) = b.redis_url.as_ref().map(Secret::expose) else {
         return Ok(Arc::new(MemoryRail::new()));
     };
     let cfg = RedisRailConfig {
@@ -76,7 +89,9 @@ async fn rail(b: &BackendSettings, lease: Duration) -> Result<Arc<dyn Rail>, Con
         lease,
     };
     let rail = RedisRail::connect(cfg).await;
-    Ok(Arc::new(rail.map_err(|e| ConnectError::new("Redis rail", url, e))?))
+    Ok(Arc::new(
+        rail.map_err(|e| ConnectError::new("Redis rail", url, e))?,
+    ))
 }
 
 async fn objects(b: &BackendSettings) -> Result<Arc<dyn ObjectStore>, ConnectError> {
@@ -84,22 +99,29 @@ async fn objects(b: &BackendSettings) -> Result<Arc<dyn ObjectStore>, ConnectErr
         let dir = b.data_dir.join("objects");
         let store = LocalDirStore::open(&dir).await;
         let at = dir.display().to_string();
-        return Ok(Arc::new(store.map_err(|e| ConnectError::new("local object store", &at, e))?));
+        return Ok(Arc::new(
+            store.map_err(|e| ConnectError::new("local object store", &at, e))?,
+        ));
     };
     let cfg = S3Config {
         endpoint: b.s3_endpoint.clone(),
         region: b.s3_region.clone(),
         ..S3Config::new(bucket.clone())
     };
-    let at = format!("{} bucket {bucket}", cfg.endpoint.as_deref().unwrap_or("AWS S3"));
+    let at = format!(
+        "{} bucket {bucket}",
+        cfg.endpoint.as_deref().unwrap_or("AWS S3")
+    );
     let store = S3Store::connect(cfg).await;
-    Ok(Arc::new(store.map_err(|e| ConnectError::new("S3 object store", &at, e))?))
+    Ok(Arc::new(store.map_err(|e| {
+        ConnectError::new("S3 object store", &at, e)
+    })?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::{Secret, Settings};
+    use crate::settings::Settings;
 
     #[tokio::test]
     async fn errors_name_the_backend_and_address() {
@@ -110,7 +132,14 @@ mod tests {
         assert_eq!(e.backend, "metadata store");
         b.database_url = None;
         b.redis_url = Some(Secret::new("redis://user:pw@127.0.0.1:1"));
-        let e = connect(&b, Duration::from_secs(30)).await.err().unwrap().to_string();
-        assert!(e.starts_with("Redis rail at redis://user:***@127.0.0.1:1:"), "{e}");
+        let e = connect(&b, Duration::from_secs(30))
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.starts_with("Redis rail at redis://user:***@127.0.0.1:1:"),
+            "{e}"
+        );
     }
 }

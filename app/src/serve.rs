@@ -122,7 +122,10 @@ async fn recover(backends: &Backends) -> anyhow::Result<()> {
         backends.rail.push(*id).await?;
     }
     if !recovered.is_empty() {
-        tracing::info!(jobs = recovered.len(), "unfinished jobs put back on the rail");
+        tracing::info!(
+            jobs = recovered.len(),
+            "unfinished jobs put back on the rail"
+        );
     }
     Ok(())
 }

@@ -115,10 +115,15 @@ impl Settings {
     /// The defaults, on embedded backends in `data_dir`, the API on a random
     /// loopback port: what tests start.
     pub fn embedded(data_dir: impl Into<PathBuf>) -> Self {
-        let mut s = Self::default();
-        s.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-        s.backends.data_dir = data_dir.into();
-        s
+        let d = Self::default();
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            backends: BackendSettings {
+                data_dir: data_dir.into(),
+                ..d.backends
+            },
+            ..d
+        }
     }
 
     /// Checks what the types cannot.
@@ -130,13 +135,19 @@ impl Settings {
             ));
         }
         if self.lease.is_zero() {
-            return Err(SettingsError::Invalid("AGENSIUM_LEASE_SECS must be at least 1"));
+            return Err(SettingsError::Invalid(
+                "AGENSIUM_LEASE_SECS must be at least 1",
+            ));
         }
         if self.max_attempts == 0 {
-            return Err(SettingsError::Invalid("AGENSIUM_MAX_ATTEMPTS must be at least 1"));
+            return Err(SettingsError::Invalid(
+                "AGENSIUM_MAX_ATTEMPTS must be at least 1",
+            ));
         }
         if role == Role::Worker && self.slots == 0 {
-            return Err(SettingsError::Invalid("a worker needs AGENSIUM_SLOTS of at least 1"));
+            return Err(SettingsError::Invalid(
+                "a worker needs AGENSIUM_SLOTS of at least 1",
+            ));
         }
         Ok(())
     }
@@ -153,6 +164,7 @@ impl Settings {
 }
 
 #[cfg(test)]
+#[allow(clippy::field_reassign_with_default)]
 mod tests {
     use super::*;
 

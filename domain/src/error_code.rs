@@ -107,13 +107,19 @@ impl ErrorCode {
             Self::OutputLimit => "the processor wrote more output than allowed",
             Self::LogLimit => "the processor logged more than allowed",
             Self::Trap => "the processor trapped (a panic, `unreachable`, …)",
-            Self::ProcessorError => "the processor failed with a code that is not a plain snake_case word, or is one of these",
+            Self::ProcessorError => {
+                "the processor failed with a code that is not a plain snake_case word, or is one of these"
+            }
             Self::InvalidProcessor => "the component could not be loaded as a processor",
             Self::ProcessorMissing => "the component's object is missing from the object store",
             Self::ProcessorCorrupt => "the component's object does not match its digest",
             Self::Cancelled => "cancelled on request",
-            Self::MaxAttempts => "infrastructure failures kept handing the job back (the dead letter)",
-            Self::StorageUnavailable => "never final: the object store failed mid-stream and the attempt was retried",
+            Self::MaxAttempts => {
+                "infrastructure failures kept handing the job back (the dead letter)"
+            }
+            Self::StorageUnavailable => {
+                "never final: the object store failed mid-stream and the attempt was retried"
+            }
             Self::Processor(_) => "the processor's own code",
         }
     }
@@ -225,8 +231,14 @@ mod tests {
 
     #[test]
     fn a_processor_cannot_pose_as_the_host() {
-        assert_eq!(ErrorCode::from_processor("timeout"), ErrorCode::ProcessorError);
-        assert_eq!(ErrorCode::from_processor("Oops!"), ErrorCode::ProcessorError);
+        assert_eq!(
+            ErrorCode::from_processor("timeout"),
+            ErrorCode::ProcessorError
+        );
+        assert_eq!(
+            ErrorCode::from_processor("Oops!"),
+            ErrorCode::ProcessorError
+        );
         assert_eq!(ErrorCode::from_processor(""), ErrorCode::ProcessorError);
         let long = "a".repeat(MAX_PROCESSOR_CODE + 1);
         assert_eq!(ErrorCode::from_processor(&long), ErrorCode::ProcessorError);
@@ -245,7 +257,10 @@ mod tests {
 
     #[test]
     fn only_infrastructure_codes_are_retried() {
-        let retried: Vec<_> = ErrorCode::HOST.into_iter().filter(|c| !c.is_final()).collect();
+        let retried: Vec<_> = ErrorCode::HOST
+            .into_iter()
+            .filter(|c| !c.is_final())
+            .collect();
         assert_eq!(retried, [ErrorCode::StorageUnavailable]);
         assert!(ErrorCode::Processor("x".into()).is_final());
     }
@@ -261,7 +276,14 @@ mod tests {
         let listed = &readme[start..end];
         let want: String = ErrorCode::HOST
             .iter()
-            .map(|c| format!("| `{}` | {} | {} |\n", c, if c.is_final() { "yes" } else { "no" }, c.meaning()))
+            .map(|c| {
+                format!(
+                    "| `{}` | {} | {} |\n",
+                    c,
+                    if c.is_final() { "yes" } else { "no" },
+                    c.meaning()
+                )
+            })
             .collect();
         assert!(
             listed.ends_with(&want),

@@ -1,6 +1,9 @@
 //! Jobs: ids, rows and what an attempt used.
 
-use crate::{DeclaredLimits, Digest, JobError, JobStatus, ProcessorName, ProcessorVersion, WorkerId, InvalidInput};
+use crate::{
+    DeclaredLimits, Digest, InvalidInput, JobError, JobStatus, ProcessorName, ProcessorVersion,
+    WorkerId,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -183,7 +186,6 @@ pub fn now_millis() -> DateTime<Utc> {
 pub fn from_millis(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
-
 
 #[cfg(test)]
 mod tests {

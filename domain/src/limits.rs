@@ -111,11 +111,12 @@ impl Ceilings {
             ("fuel", d.fuel, self.fuel),
         ];
         match checks.into_iter().find_map(|(name, v, max)| {
-            v.filter(|v| *v > max || *v == 0).map(|declared| LimitExceeded {
-                name,
-                declared,
-                ceiling: max,
-            })
+            v.filter(|v| *v > max || *v == 0)
+                .map(|declared| LimitExceeded {
+                    name,
+                    declared,
+                    ceiling: max,
+                })
         }) {
             Some(e) => Err(e),
             None => Ok(()),
@@ -135,14 +136,24 @@ impl Limits {
             d.map_or(default, |v| v.saturating_mul(scale)).min(ceiling)
         };
         Limits {
-            memory_bytes: pick(declared.memory_mib, 1 << 20, defaults.memory_bytes, ceilings.memory_bytes),
+            memory_bytes: pick(
+                declared.memory_mib,
+                1 << 20,
+                defaults.memory_bytes,
+                ceilings.memory_bytes,
+            ),
             wall_time: Duration::from_millis(pick(
                 declared.timeout_ms,
                 1,
                 millis(defaults.wall_time),
                 millis(ceilings.wall_time),
             )),
-            output_bytes: pick(declared.output_mib, 1 << 20, defaults.output_bytes, ceilings.output_bytes),
+            output_bytes: pick(
+                declared.output_mib,
+                1 << 20,
+                defaults.output_bytes,
+                ceilings.output_bytes,
+            ),
             log_bytes: usize::try_from(pick(
                 declared.log_kib,
                 1 << 10,
@@ -150,7 +161,10 @@ impl Limits {
                 ceilings.log_bytes as u64,
             ))
             .unwrap_or(usize::MAX),
-            fuel: declared.fuel.or(defaults.fuel).map(|f| f.min(ceilings.fuel)),
+            fuel: declared
+                .fuel
+                .or(defaults.fuel)
+                .map(|f| f.min(ceilings.fuel)),
         }
     }
 }
@@ -187,7 +201,13 @@ mod tests {
             })
             .unwrap_err();
         assert_eq!((e.name, e.declared, e.ceiling), ("memory_mib", 8192, 4096));
-        assert!(c.check(&DeclaredLimits { fuel: Some(0), ..Default::default() }).is_err());
+        assert!(
+            c.check(&DeclaredLimits {
+                fuel: Some(0),
+                ..Default::default()
+            })
+            .is_err()
+        );
     }
 
     #[test]
@@ -197,14 +217,26 @@ mod tests {
             fuel: Some(fuel),
             ..Default::default()
         };
-        assert_eq!(Limits::resolve(&def, &ceil, &DeclaredLimits::default()).fuel, None);
+        assert_eq!(
+            Limits::resolve(&def, &ceil, &DeclaredLimits::default()).fuel,
+            None
+        );
         assert_eq!(Limits::resolve(&def, &ceil, &declared(5)).fuel, Some(5));
         let capped = Ceilings { fuel: 100, ..ceil };
-        assert_eq!(Limits::resolve(&def, &capped, &declared(500)).fuel, Some(100));
+        assert_eq!(
+            Limits::resolve(&def, &capped, &declared(500)).fuel,
+            Some(100)
+        );
         let e = capped.check(&declared(500)).unwrap_err();
         assert_eq!((e.name, e.declared, e.ceiling), ("fuel", 500, 100));
-        let metered_default = Limits { fuel: Some(7), ..def };
+        let metered_default = Limits {
+            fuel: Some(7),
+            ..def
+        };
         let none = DeclaredLimits::default();
-        assert_eq!(Limits::resolve(&metered_default, &ceil, &none).fuel, Some(7));
+        assert_eq!(
+            Limits::resolve(&metered_default, &ceil, &none).fuel,
+            Some(7)
+        );
     }
 }

@@ -74,7 +74,6 @@ pub fn parse_version(s: &str) -> Result<semver::Version, InvalidInput> {
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -59,7 +59,6 @@ impl fmt::Display for JobStatus {
     }
 }
 
-
 /// What a transition asks of a job's lease, beyond its status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeaseGuard {

@@ -27,4 +27,3 @@ impl ProcessorVersion {
         format!("processors/{}.wasm", digest.hex())
     }
 }
-

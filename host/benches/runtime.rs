@@ -1,3 +1,8 @@
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss
+)]
 //! Microbenchmarks of the processor runtime: job latency, compile vs load,
 //! Wasm vs native throughput and the cost of fuel metering. A plain
 //! `harness = false` binary (no criterion, to keep CI builds light).
@@ -30,11 +35,11 @@
 //! noisy when other processes compete for the CPU: the load average is
 //! printed before and after.
 
-use agensium_domain::Pairs;
-use agensium_ports::ByteStream;
-use agensium_host::bindings::{self, Level, ProcessorPre};
 use agensium_domain::Limits;
+use agensium_domain::Pairs;
+use agensium_host::bindings::{self, Level, ProcessorPre};
 use agensium_host::{JobLog, Metering, Processor, RunRequest, Runtime};
+use agensium_ports::ByteStream;
 use anyhow::{Context, Result, anyhow};
 use bytes::Bytes;
 use std::hint::black_box;
@@ -91,10 +96,10 @@ fn main() -> Result<()> {
                     echo.clone(),
                     runs,
                 )
-                .await?
+                .await?;
             }
             None => {
-                println!("(target/fixtures/hostile.wasm missing: `cargo xtask test` builds it)")
+                println!("(target/fixtures/hostile.wasm missing: `cargo xtask test` builds it)");
             }
         }
         raw_instantiate(&wc, runs).await?;

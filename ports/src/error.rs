@@ -47,7 +47,10 @@ mod tests {
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
         let e = BackendError::new(io);
         assert_eq!(e.to_string(), "refused");
-        let kind = e.inner().downcast_ref::<std::io::Error>().map(std::io::Error::kind);
+        let kind = e
+            .inner()
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind);
         assert_eq!(kind, Some(std::io::ErrorKind::ConnectionRefused));
     }
 }

@@ -1,7 +1,7 @@
 //! In-process rail: the embedded default.
 
-use agensium_domain::{JobId, WorkerId};
 use crate::rail::{Rail, RailError, Ticket};
+use agensium_domain::{JobId, WorkerId};
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use std::collections::{HashMap, VecDeque};
@@ -66,7 +66,11 @@ impl Rail for MemoryRail {
         Ok(())
     }
 
-    async fn take(&self, _consumer: &WorkerId, wait: Duration) -> Result<Option<Ticket>, RailError> {
+    async fn take(
+        &self,
+        _consumer: &WorkerId,
+        wait: Duration,
+    ) -> Result<Option<Ticket>, RailError> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             // Register interest before checking, so a push in between is not missed.

@@ -1,10 +1,10 @@
 //! The metadata-store port: the source of truth for processors and jobs.
 
+use crate::error::{BackendError, BoxError};
 use agensium_domain::{
     Digest, Job, JobError, JobId, JobStatus, Pairs, ProcessorName, ProcessorVersion, Usage,
     WorkerId,
 };
-use crate::error::{BackendError, BoxError};
 use async_trait::async_trait;
 use std::time::Duration;
 
@@ -101,8 +101,12 @@ pub trait MetaStore: Send + Sync + 'static {
     ) -> Result<Option<Job>, MetaError>;
 
     /// Extends the lease of a job `owner` runs. False when the lease is lost.
-    async fn renew_lease(&self, id: JobId, owner: &WorkerId, lease: Duration)
-    -> Result<bool, MetaError>;
+    async fn renew_lease(
+        &self,
+        id: JobId,
+        owner: &WorkerId,
+        lease: Duration,
+    ) -> Result<bool, MetaError>;
 
     /// Records the final state of a job `owner` runs. Returns false (and
     /// changes nothing) when the job is not running under `owner`'s lease.

@@ -1,7 +1,7 @@
 //! The rail port: tickets that hand queued jobs to workers.
 
-use agensium_domain::{JobId, WorkerId};
 use crate::error::{BackendError, BoxError};
+use agensium_domain::{JobId, WorkerId};
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use std::time::Duration;

@@ -12,8 +12,7 @@ mod transition;
 
 use crate::meta::{Finish, MetaError, MetaStore, PutVersion};
 use agensium_domain::{
-    Job, JobId, JobStatus, ProcessorName, ProcessorVersion, Transition, Usage, WorkerId,
-    now_millis,
+    Job, JobId, JobStatus, ProcessorName, ProcessorVersion, Transition, Usage, WorkerId, now_millis,
 };
 use async_trait::async_trait;
 use std::time::Duration;
@@ -131,7 +130,12 @@ impl<B: SqlBackend> SqlMetaStore<B> {
     }
 
     async fn jobs(&self, st: Statement) -> Result<Vec<Job>, MetaError> {
-        self.db.query(st).await?.into_iter().map(job_from_row).collect()
+        self.db
+            .query(st)
+            .await?
+            .into_iter()
+            .map(job_from_row)
+            .collect()
     }
 
     async fn run(&self, st: Statement) -> Result<bool, MetaError> {
@@ -173,10 +177,18 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
         version: &str,
     ) -> Result<Option<ProcessorVersion>, MetaError> {
         let st = Statement::new(
-            format!("SELECT {VERSION_COLUMNS} FROM processor_versions WHERE name = ? AND version = ?"),
+            format!(
+                "SELECT {VERSION_COLUMNS} FROM processor_versions WHERE name = ? AND version = ?"
+            ),
             vec![name.as_str().into(), version.into()],
         );
-        self.db.query(st).await?.into_iter().next().map(version_from_row).transpose()
+        self.db
+            .query(st)
+            .await?
+            .into_iter()
+            .next()
+            .map(version_from_row)
+            .transpose()
     }
 
     async fn list_versions(
@@ -191,13 +203,21 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
             ),
             vec![name.clone(), name],
         );
-        self.db.query(st).await?.into_iter().map(version_from_row).collect()
+        self.db
+            .query(st)
+            .await?
+            .into_iter()
+            .map(version_from_row)
+            .collect()
     }
 
     async fn insert_job(&self, job: &Job) -> Result<(), MetaError> {
         let values = job_values(job)?;
         let marks = vec!["?"; values.len()].join(", ");
-        let st = Statement::new(format!("INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({marks})"), values);
+        let st = Statement::new(
+            format!("INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({marks})"),
+            values,
+        );
         self.db.execute(st).await.map(drop)
     }
 
@@ -221,7 +241,10 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
             owner.as_str().into(),
             millis_from_now(lease).into(),
         ];
-        if self.run(update(Transition::Start, set, values, Some(id), None)).await? {
+        if self
+            .run(update(Transition::Start, set, values, Some(id), None))
+            .await?
+        {
             self.get_job(id).await
         } else {
             Ok(None)
@@ -235,8 +258,14 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
         lease: Duration,
     ) -> Result<bool, MetaError> {
         let values = vec![millis_from_now(lease).into()];
-        self.run(update(Transition::Renew, "lease_until = ?", values, Some(id), Some(owner)))
-            .await
+        self.run(update(
+            Transition::Renew,
+            "lease_until = ?",
+            values,
+            Some(id),
+            Some(owner),
+        ))
+        .await
     }
 
     async fn finish_job(
@@ -269,11 +298,18 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
         values.push(now_millis().timestamp_millis().into());
         values.push(usage.map(row::to_json).transpose()?.into());
         let set = format!("{set}, finished_at = ?, lease_until = NULL, `usage` = ?");
-        self.run(update(t, &set, values, Some(id), Some(owner))).await
+        self.run(update(t, &set, values, Some(id), Some(owner)))
+            .await
     }
 
     async fn requeue_job(&self, id: JobId, owner: &WorkerId) -> Result<bool, MetaError> {
-        let st = update(Transition::HandBack, "lease_until = NULL", vec![], Some(id), Some(owner));
+        let st = update(
+            Transition::HandBack,
+            "lease_until = NULL",
+            vec![],
+            Some(id),
+            Some(owner),
+        );
         self.run(st).await
     }
 
@@ -284,27 +320,38 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
             agensium_domain::ErrorCode::Cancelled.as_str().into(),
             now_millis().timestamp_millis().into(),
         ];
-        self.run(update(Transition::Cancel, set, values, Some(id), None)).await
+        self.run(update(Transition::Cancel, set, values, Some(id), None))
+            .await
     }
 
     async fn retry_job(&self, id: JobId) -> Result<bool, MetaError> {
         let set = "error_code = NULL, error_message = NULL, output_bytes = NULL, \
                    content_type = NULL, stats = '[]', started_at = NULL, finished_at = NULL, \
                    worker = NULL, lease_until = NULL, `usage` = NULL, attempt_base = attempts";
-        self.run(update(Transition::Retry, set, vec![], Some(id), None)).await
+        self.run(update(Transition::Retry, set, vec![], Some(id), None))
+            .await
     }
 
     async fn requeue_expired(&self) -> Result<Vec<JobId>, MetaError> {
         let candidates = self
             .ids(Statement::new(
                 "SELECT id FROM jobs WHERE status = ? AND lease_until < ? ORDER BY id",
-                vec![status(JobStatus::Running), now_millis().timestamp_millis().into()],
+                vec![
+                    status(JobStatus::Running),
+                    now_millis().timestamp_millis().into(),
+                ],
             ))
             .await?;
         let mut requeued = Vec::new();
         for id in candidates {
             // Re-checked per row: its worker may have renewed or finished meanwhile.
-            let st = update(Transition::Expire, "lease_until = NULL", vec![], Some(id), None);
+            let st = update(
+                Transition::Expire,
+                "lease_until = NULL",
+                vec![],
+                Some(id),
+                None,
+            );
             if self.run(st).await? {
                 requeued.push(id);
             }
@@ -316,7 +363,12 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
         let after: SqlValue = after.map(|a| a.to_string()).into();
         self.ids(Statement::new(
             "SELECT id FROM jobs WHERE status = ? AND (? IS NULL OR id > ?) ORDER BY id LIMIT ?",
-            vec![status(JobStatus::Queued), after.clone(), after, limit.into()],
+            vec![
+                status(JobStatus::Queued),
+                after.clone(),
+                after,
+                limit.into(),
+            ],
         ))
         .await
     }
@@ -341,7 +393,13 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
 
     async fn recover_unfinished(&self) -> Result<Vec<JobId>, MetaError> {
         // Only a single process calls this, at start: no other writer races it.
-        let st = update(Transition::Recover, "lease_until = NULL", vec![], None, None);
+        let st = update(
+            Transition::Recover,
+            "lease_until = NULL",
+            vec![],
+            None,
+            None,
+        );
         self.db.execute(st).await?;
         self.ids(Statement::new(
             "SELECT id FROM jobs WHERE status = ? ORDER BY id",

@@ -94,14 +94,19 @@ fn value(v: ValueRef<'_>) -> Result<SqlValue, MetaError> {
         ValueRef::Text(t) => String::from_utf8(t.to_vec())
             .map(SqlValue::Text)
             .map_err(|e| MetaError::Corrupt(e.to_string())),
-        other => Err(MetaError::Corrupt(format!("unexpected {:?} value", other.data_type()))),
+        other => Err(MetaError::Corrupt(format!(
+            "unexpected {:?} value",
+            other.data_type()
+        ))),
     }
 }
 
 fn query(conn: &Connection, st: &Statement) -> Result<Vec<SqlRow>, MetaError> {
     let mut stmt = conn.prepare_cached(&st.sql).map_err(db)?;
     let n = stmt.column_count();
-    let mut rows = stmt.query(rusqlite::params_from_iter(&st.params)).map_err(db)?;
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(&st.params))
+        .map_err(db)?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(db)? {
         let row = (0..n)
@@ -119,7 +124,9 @@ impl SqlBackend for Sqlite {
     async fn execute(&self, st: Statement) -> Result<u64, MetaError> {
         self.with(move |conn| {
             let mut stmt = conn.prepare_cached(&st.sql).map_err(db)?;
-            let n = stmt.execute(rusqlite::params_from_iter(&st.params)).map_err(db)?;
+            let n = stmt
+                .execute(rusqlite::params_from_iter(&st.params))
+                .map_err(db)?;
             Ok(n as u64)
         })
         .await

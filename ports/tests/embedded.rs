@@ -69,8 +69,8 @@ mod sqlite {
 
 mod reconcile {
     use super::*;
-    use conformance::meta_store::version;
     use agensium_ports::reconcile::*;
+    use conformance::meta_store::version;
     use std::time::Duration;
 
     #[tokio::test]

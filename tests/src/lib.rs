@@ -68,7 +68,9 @@ impl TestApp {
     pub async fn start(dir: &Path, tweak: impl FnOnce(&mut Settings)) -> Self {
         let mut settings = Settings::embedded(dir);
         tweak(&mut settings);
-        let server = agensium::start(Role::Serve, settings).await.expect("server starts");
+        let server = agensium::start(Role::Serve, settings)
+            .await
+            .expect("server starts");
         let client = Client::new(&server.url());
         Self {
             client,

@@ -78,6 +78,7 @@ impl Which {
 }
 
 /// Builds the processors and the binary, then measures the chosen stacks.
+#[allow(clippy::needless_pass_by_value)]
 pub fn run(args: Args) -> Result<()> {
     let s3 = if args.stack.kinds().contains(&Kind::Production) {
         let s3 = s3server::start()?;
@@ -85,7 +86,10 @@ pub fn run(args: Args) -> Result<()> {
             // SAFETY: nothing else runs yet (no runtime, no threads): no one
             // reads the environment concurrently. The AWS chain of
             // `S3Store::create_bucket` reads these credentials.
-            unsafe { std::env::set_var(k, v) };
+            #[allow(unsafe_code)]
+            unsafe {
+                std::env::set_var(k, v);
+            }
         }
         Some(s3)
     } else {

@@ -1,5 +1,11 @@
 //! `cargo xtask`: build plugins, run the system, run the tests, benchmark.
 
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss
+)]
+
 mod bench;
 mod fixtures;
 mod plugins;

@@ -67,12 +67,15 @@ pub(super) async fn migrate(conn: &mut Conn) -> Result<(), mysql_async::Error> {
         for (i, sql) in MIGRATIONS
             .iter()
             .enumerate()
-            .skip(current.unwrap_or(0) as usize)
+            .skip(usize::try_from(current.unwrap_or(0)).unwrap_or(0))
         {
             conn.query_drop(*sql).await?;
             conn.exec_drop(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                (i as i64 + 1, now_millis().timestamp_millis()),
+                (
+                    i64::try_from(i + 1).unwrap_or(i64::MAX),
+                    now_millis().timestamp_millis(),
+                ),
             )
             .await?;
         }

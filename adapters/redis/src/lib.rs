@@ -66,7 +66,7 @@ pub struct RedisRail {
 }
 
 fn err(e: RedisError) -> RailError {
-    RailError::backend(e.to_string())
+    RailError::backend(e)
 }
 
 impl RedisRail {
@@ -166,7 +166,7 @@ impl RedisRail {
             .arg(&self.stream)
             .arg(GROUP)
             .arg(consumer)
-            .arg(self.lease.as_millis() as u64)
+            .arg(u64::try_from(self.lease.as_millis()).unwrap_or(u64::MAX))
             .arg("0-0")
             .arg("COUNT")
             .arg(1)
@@ -183,7 +183,10 @@ impl RedisRail {
             .arg(1)
             .query_async(&mut c)
             .await?;
-        let delivered = pending.ids.first().map_or(1, |p| p.times_delivered as u32);
+        let delivered = pending
+            .ids
+            .first()
+            .map_or(1, |p| u32::try_from(p.times_delivered).unwrap_or(u32::MAX));
         tracing::info!(entry = %entry.id, delivered, "reclaimed a ticket whose lease lapsed");
         Ok(self.ticket(consumer, &entry, delivered).ok())
     }
@@ -197,7 +200,7 @@ impl RedisRail {
             .arg("COUNT")
             .arg(1)
             .arg("BLOCK")
-            .arg(block.as_millis().max(1) as u64)
+            .arg(u64::try_from(block.as_millis().max(1)).unwrap_or(u64::MAX))
             .arg("STREAMS")
             .arg(&self.stream)
             .arg(">")
@@ -270,13 +273,16 @@ impl Rail for RedisRail {
                     Ok(Some(t)) => return Ok(Some(t)),
                     Ok(None) => {}
                     Err(e) if e.code() == Some("NOGROUP") => {
-                        self.ensure_group().await.map_err(err)?
+                        self.ensure_group().await.map_err(err)?;
                     }
                     Err(e) => return Err(err(e)),
                 }
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            if let Some(t) = self.read_new(consumer.as_str(), left.min(MAX_BLOCK)).await? {
+            if let Some(t) = self
+                .read_new(consumer.as_str(), left.min(MAX_BLOCK))
+                .await?
+            {
                 return Ok(Some(t));
             }
             if Instant::now() >= deadline {

@@ -129,7 +129,9 @@ impl S3Store {
         let mut done = Vec::new();
         let mut next = Some(first);
         while let Some(part) = next {
-            let number = done.len() as i32 + 1;
+            let number = i32::try_from(done.len())
+                .unwrap_or(i32::MAX)
+                .saturating_add(1);
             if number > MAX_PARTS {
                 return Err(StoreError::backend(format!(
                     "S3 object {key} needs more than {MAX_PARTS} parts; raise part_size"
@@ -386,7 +388,7 @@ mod tests {
             (10 << 20, 3 << 20),
             ((5 << 20) + 1, 4096),
         ] {
-            let data: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+            let data: Vec<u8> = (0..len).map(|i| u8::try_from(i % 253).unwrap()).collect();
             let chunks: Vec<std::io::Result<Bytes>> = data
                 .chunks(chunk)
                 .map(|c| Ok(Bytes::copy_from_slice(c)))
@@ -397,9 +399,10 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(n, len as u64);
-            let got = agensium_ports::object_store::collect(store.get(&key).await.unwrap(), 64 << 20)
-                .await
-                .unwrap();
+            let got =
+                agensium_ports::object_store::collect(store.get(&key).await.unwrap(), 64 << 20)
+                    .await
+                    .unwrap();
             assert!(got == data, "{len} bytes came back different");
         }
     }
@@ -443,7 +446,7 @@ mod tests {
             Ok(out) => assert!(out.uploads().is_empty(), "pending: {:?}", out.uploads()),
             // s3s-fs 0.14 does not implement ListMultipartUploads.
             Err(e) if e.code() == Some("NotImplemented") => {
-                eprintln!("note: the server lacks ListMultipartUploads")
+                eprintln!("note: the server lacks ListMultipartUploads");
             }
             Err(e) => panic!("ListMultipartUploads: {}", DisplayErrorContext(&e)),
         }

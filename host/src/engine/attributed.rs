@@ -27,7 +27,10 @@ pub(super) fn failure(f: bindings::Failure) -> JobError {
 pub(super) fn summary(s: bindings::Summary, log: &JobLog) -> (Option<String>, Pairs) {
     let mut stats = s.stats;
     if stats.len() > MAX_STATS {
-        log.line("agensium", &format!("kept {MAX_STATS} of {} stats", stats.len()));
+        log.line(
+            "agensium",
+            &format!("kept {MAX_STATS} of {} stats", stats.len()),
+        );
         stats.truncate(MAX_STATS);
     }
     for (k, v) in &mut stats {
@@ -37,7 +40,10 @@ pub(super) fn summary(s: bindings::Summary, log: &JobLog) -> (Option<String>, Pa
     let content_type = s.content_type.filter(|t| {
         let ok = is_media_type(t);
         if !ok {
-            log.line("agensium", "content type dropped: not a media type of at most 127 bytes");
+            log.line(
+                "agensium",
+                "content type dropped: not a media type of at most 127 bytes",
+            );
         }
         ok
     });
@@ -87,13 +93,22 @@ mod tests {
         let log = JobLog::new(1 << 10);
         let s = bindings::Summary {
             content_type: Some("text/plain\n".into()),
-            stats: (0..100).map(|i| (format!("k{i}{}", "é".repeat(100)), "v".repeat(5000))).collect(),
+            stats: (0..100)
+                .map(|i| (format!("k{i}{}", "é".repeat(100)), "v".repeat(5000)))
+                .collect(),
         };
         let (ct, stats) = summary(s, &log);
         assert_eq!(ct, None);
         assert_eq!(stats.len(), MAX_STATS);
-        assert!(stats.iter().all(|(k, v)| k.len() <= MAX_STAT_KEY && v.len() <= MAX_STAT_VALUE));
+        assert!(
+            stats
+                .iter()
+                .all(|(k, v)| k.len() <= MAX_STAT_KEY && v.len() <= MAX_STAT_VALUE)
+        );
         let text = String::from_utf8(log.contents()).unwrap();
-        assert!(text.contains("kept 64 of 100 stats") && text.contains("content type dropped"), "{text}");
+        assert!(
+            text.contains("kept 64 of 100 stats") && text.contains("content type dropped"),
+            "{text}"
+        );
     }
 }

@@ -3,8 +3,8 @@
 //! then compiling the component (which also fills both caches).
 
 use super::{Metering, Processor, Runtime, ValidateError};
-use agensium_ports::object_store::{collect, once};
 use agensium_domain::{Digest, ProcessorVersion};
+use agensium_ports::object_store::{collect, once};
 use agensium_ports::{ObjectStore, StoreError};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -118,7 +118,7 @@ impl Loader {
                 match self.deserialize(&local, metering).await {
                     Ok(p) => return Ok((p, Source::StoredArtifact)),
                     Err(e) => {
-                        tracing::warn!(%key, error = %e, "stored artifact unusable; compiling")
+                        tracing::warn!(%key, error = %e, "stored artifact unusable; compiling");
                     }
                 }
             }

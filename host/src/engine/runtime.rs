@@ -198,7 +198,10 @@ impl Runtime {
         if let Some(f) = self.fuel.get() {
             return Ok(f);
         }
-        let _once = self.fuel_init.lock().unwrap_or_else(|e| e.into_inner());
+        let _once = self
+            .fuel_init
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if self.fuel.get().is_none() {
             let f = Flavor::new(Metering::Fuel)
                 .map_err(|e| ValidateError::Invalid(format!("starting the fuel engine: {e:#}")))?;

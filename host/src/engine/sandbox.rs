@@ -1,11 +1,11 @@
 //! Running one job: the store, its host functions and limit classification.
 
+use super::attributed;
 use super::bindings::{self, Level};
 use super::joblog::JobLog;
-use super::attributed;
 use super::limiter::Limiter;
-use agensium_domain::Limits;
 use super::runtime::{Metering, Processor, Runtime};
+use agensium_domain::Limits;
 use agensium_domain::{ErrorCode, JobError, Pairs};
 use agensium_ports::ByteStream;
 use bytes::{Bytes, BytesMut};
@@ -260,13 +260,19 @@ impl JobState {
 /// A store on the processor's own engine (epoch-only or fuel-metered) with
 /// the memory limiter, the fuel budget and the epoch callback that stops
 /// the guest on cancel, log flood or timeout. Returns the budget when metered.
-fn new_store(processor: &Processor, state: JobState, budget: Option<u64>) -> (Store<JobState>, Option<u64>) {
+fn new_store(
+    processor: &Processor,
+    state: JobState,
+    budget: Option<u64>,
+) -> (Store<JobState>, Option<u64>) {
     let mut store = Store::new(processor.pre().engine(), state);
     store.limiter(|s| &mut s.limiter);
     let fuel = match processor.metering() {
         Metering::Fuel => {
             let budget = budget.unwrap_or(u64::MAX);
-            store.set_fuel(budget).expect("a metered engine accepts fuel");
+            store
+                .set_fuel(budget)
+                .expect("a metered engine accepts fuel");
             Some(budget)
         }
         Metering::Epoch => None,
@@ -299,19 +305,22 @@ async fn conclude(
     let result = match called {
         Ok(Ok(summary)) => match state.flush().await {
             Ok(()) => Ok(attributed::summary(summary, &state.log)),
-            Err(e) => Err(classify(state, e, limits)),
+            Err(e) => Err(classify(state, &e, limits)),
         },
         Ok(Err(f)) => Err(attributed::failure(f)),
-        Err(e) => Err(classify(state, e, limits)),
+        Err(e) => Err(classify(state, &e, limits)),
     };
     if let Err(e) = &result {
         state.log.line("agensium", &format!("job failed: {e}"));
-        let _ = state.output.send(Err(io::Error::other("processor failed"))).await;
+        let _ = state
+            .output
+            .send(Err(io::Error::other("processor failed")))
+            .await;
     }
     result
 }
 
-fn classify(state: &JobState, e: wasmtime::Error, limits: &Limits) -> JobError {
+fn classify(state: &JobState, e: &wasmtime::Error, limits: &Limits) -> JobError {
     match &state.abort {
         Some(Abort::Timeout) => {
             return JobError::new(
@@ -331,12 +340,20 @@ fn classify(state: &JobState, e: wasmtime::Error, limits: &Limits) -> JobError {
                 format!("log limit of {} bytes exceeded", limits.log_bytes),
             );
         }
-        Some(Abort::Cancelled) => return JobError::new(ErrorCode::Cancelled, "the job was cancelled"),
+        Some(Abort::Cancelled) => {
+            return JobError::new(ErrorCode::Cancelled, "the job was cancelled");
+        }
         Some(Abort::Input(msg)) => {
-            return JobError::new(ErrorCode::StorageUnavailable, format!("reading input: {msg}"));
+            return JobError::new(
+                ErrorCode::StorageUnavailable,
+                format!("reading input: {msg}"),
+            );
         }
         Some(Abort::OutputClosed) => {
-            return JobError::new(ErrorCode::StorageUnavailable, "the output store stopped accepting data");
+            return JobError::new(
+                ErrorCode::StorageUnavailable,
+                "the output store stopped accepting data",
+            );
         }
         None => {}
     }

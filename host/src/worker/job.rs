@@ -79,14 +79,25 @@ impl Worker {
                 let e = JobError::new(code, e.to_string());
                 log.line("agensium", &e.to_string());
                 let finish = Finish::Failed(e);
-                Ok(Attempt { finish, usage: None, returned: None })
+                Ok(Attempt {
+                    finish,
+                    usage: None,
+                    returned: None,
+                })
             }
             Ok((processor, source, took)) => {
-                log.line("agensium", &format!("processor loaded from {source:?} in {took:.1?}"));
+                log.line(
+                    "agensium",
+                    &format!("processor loaded from {source:?} in {took:.1?}"),
+                );
                 let (finish, usage, entered, returned) =
                     self.run(job, me, &processor, limits, log.clone()).await?;
                 metrics::setup(entered - taken);
-                Ok(Attempt { finish, usage: Some(usage), returned: Some(returned) })
+                Ok(Attempt {
+                    finish,
+                    usage: Some(usage),
+                    returned: Some(returned),
+                })
             }
         }
     }
@@ -102,8 +113,14 @@ impl Worker {
         taken: Instant,
     ) -> Result<Ack, Cause> {
         let (b, id) = (&self.backends, job.id);
-        b.objects.put(&id.log_key(job.attempts), once(log.contents())).await?;
-        let Attempt { finish, usage, returned } = attempt;
+        b.objects
+            .put(&id.log_key(job.attempts), once(log.contents()))
+            .await?;
+        let Attempt {
+            finish,
+            usage,
+            returned,
+        } = attempt;
         if !b.meta.finish_job(id, me, &finish, usage.as_ref()).await? {
             if let Err(e) = b.objects.delete(&id.output_key(job.attempts)).await {
                 warn!(job = %id, error = %e, "deleting a superseded attempt's output failed");
@@ -122,7 +139,9 @@ impl Worker {
         }
         metrics::finished(taken.elapsed(), &finish);
         match &finish {
-            Finish::Succeeded { output_bytes, .. } => info!(job = %id, output_bytes, "job succeeded"),
+            Finish::Succeeded { output_bytes, .. } => {
+                info!(job = %id, output_bytes, "job succeeded")
+            }
             Finish::Failed(e) => info!(job = %id, code = %e.code, "job failed"),
         }
         Ok(Ack::Finished)
@@ -163,15 +182,25 @@ impl Worker {
         let input = objects.get(&id.input_key()).await?;
         let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(4);
         let sink = objects.clone();
-        let upload = tokio::spawn(async move {
-            let body = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
-            sink.put(&output_key, Box::pin(body)).await
-        });
+        let upload =
+            tokio::spawn(async move {
+                let body = futures::stream::unfold(rx, |mut rx| async move {
+                    rx.recv().await.map(|c| (c, rx))
+                });
+                sink.put(&output_key, Box::pin(body)).await
+            });
         // Cancelled by the API (watched below) or by the end of the shutdown grace.
         let cancel = self.handback.child_token();
         let _watch = self.watch_cancel(id, me, cancel.clone());
         let _registered = Registered::new(&self.running, id, cancel.clone());
-        let req = RunRequest { params: job.params.clone(), input, output: tx, limits, log, cancel };
+        let req = RunRequest {
+            params: job.params.clone(),
+            input,
+            output: tx,
+            limits,
+            log,
+            cancel,
+        };
         let out = self.runtime.run(processor, req).await;
         let uploaded = upload.await.map_err(Cause::Join)?;
         if self.handback.is_cancelled() && out.result.is_err() {
@@ -179,7 +208,11 @@ impl Worker {
         }
         let usage = usage(&out);
         let finish = match out.result {
-            Ok((content_type, stats)) => Finish::Succeeded { output_bytes: uploaded?, content_type, stats },
+            Ok((content_type, stats)) => Finish::Succeeded {
+                output_bytes: uploaded?,
+                content_type,
+                stats,
+            },
             // The store failed under the processor: not its fault. The
             // upload's own error says what failed, when there is one.
             Err(e) if !e.code.is_final() => {

@@ -22,7 +22,9 @@ fn corrupt(what: impl std::fmt::Display) -> MetaError {
 
 impl Cols {
     fn get(&self, i: usize) -> Result<&SqlValue, MetaError> {
-        self.0.get(i).ok_or_else(|| corrupt(format!("missing column {i}")))
+        self.0
+            .get(i)
+            .ok_or_else(|| corrupt(format!("missing column {i}")))
     }
 
     fn opt_text(&self, i: usize) -> Result<Option<String>, MetaError> {
@@ -34,14 +36,17 @@ impl Cols {
     }
 
     fn text(&self, i: usize) -> Result<String, MetaError> {
-        self.opt_text(i)?.ok_or_else(|| corrupt(format!("column {i} is NULL")))
+        self.opt_text(i)?
+            .ok_or_else(|| corrupt(format!("column {i} is NULL")))
     }
 
     fn opt_int<T: TryFrom<i64>>(&self, i: usize) -> Result<Option<T>, MetaError> {
         let v = match self.get(i)? {
             SqlValue::Null => return Ok(None),
             SqlValue::Int(v) => *v,
-            SqlValue::Text(s) => s.parse().map_err(|_| corrupt(format!("column {i}: {s:?} is no integer")))?,
+            SqlValue::Text(s) => s
+                .parse()
+                .map_err(|_| corrupt(format!("column {i}: {s:?} is no integer")))?,
         };
         T::try_from(v)
             .map(Some)
@@ -49,14 +54,17 @@ impl Cols {
     }
 
     fn int<T: TryFrom<i64>>(&self, i: usize) -> Result<T, MetaError> {
-        self.opt_int(i)?.ok_or_else(|| corrupt(format!("column {i} is NULL")))
+        self.opt_int(i)?
+            .ok_or_else(|| corrupt(format!("column {i} is NULL")))
     }
 
     pub(super) fn parse<T: std::str::FromStr>(&self, i: usize) -> Result<T, MetaError>
     where
         T::Err: std::fmt::Display,
     {
-        self.text(i)?.parse().map_err(|e: T::Err| corrupt(format!("column {i}: {e}")))
+        self.text(i)?
+            .parse()
+            .map_err(|e: T::Err| corrupt(format!("column {i}: {e}")))
     }
 
     fn json<T: serde::de::DeserializeOwned>(&self, i: usize) -> Result<T, MetaError> {
@@ -66,7 +74,9 @@ impl Cols {
     fn opt_json<T: serde::de::DeserializeOwned>(&self, i: usize) -> Result<Option<T>, MetaError> {
         match self.opt_text(i)? {
             None => Ok(None),
-            Some(s) => serde_json::from_str(&s).map(Some).map_err(|e| corrupt(format!("column {i}: {e}"))),
+            Some(s) => serde_json::from_str(&s)
+                .map(Some)
+                .map_err(|e| corrupt(format!("column {i}: {e}"))),
         }
     }
 }
@@ -108,7 +118,8 @@ pub fn job_from_row(r: SqlRow) -> Result<Job, MetaError> {
         // Writers store only codes that parse; should one not, the row
         // stays readable and says the processor failed.
         Some(code) => Some(JobError::new(
-            code.parse().unwrap_or(agensium_domain::ErrorCode::ProcessorError),
+            code.parse()
+                .unwrap_or(agensium_domain::ErrorCode::ProcessorError),
             r.opt_text(7)?.unwrap_or_default(),
         )),
         None => None,

@@ -25,7 +25,10 @@ pub fn update(
     clauses.push(guard(t, owner, &mut values));
     let to = t.to().as_str();
     Statement::new(
-        format!("UPDATE jobs SET status = '{to}', {set} WHERE {}", clauses.join(" AND ")),
+        format!(
+            "UPDATE jobs SET status = '{to}', {set} WHERE {}",
+            clauses.join(" AND ")
+        ),
         values,
     )
 }
@@ -66,16 +69,29 @@ mod tests {
     fn each_transition_states_its_guard() {
         let id = JobId::new();
         let w = WorkerId::from("w-0");
-        let st = update(Transition::Succeed, "x = ?", vec![1i64.into()], Some(id), Some(&w));
+        let st = update(
+            Transition::Succeed,
+            "x = ?",
+            vec![1i64.into()],
+            Some(id),
+            Some(&w),
+        );
         assert_eq!(
             st.sql,
             "UPDATE jobs SET status = 'succeeded', x = ? WHERE id = ? AND status IN ('running') AND worker = ?"
         );
         assert_eq!(st.params.len(), 3);
         let st = update(Transition::Retry, "y = NULL", vec![], Some(id), None);
-        assert!(st.sql.ends_with("status IN ('failed', 'cancelled')"), "{}", st.sql);
+        assert!(
+            st.sql.ends_with("status IN ('failed', 'cancelled')"),
+            "{}",
+            st.sql
+        );
         let st = update(Transition::Start, "z = 1", vec![], Some(id), None);
-        assert!(st.sql.contains("(status = 'queued' OR (status = 'running' AND lease_until < ?))"));
+        assert!(
+            st.sql
+                .contains("(status = 'queued' OR (status = 'running' AND lease_until < ?))")
+        );
         assert_eq!(st.params.len(), 2);
     }
 }

@@ -1,10 +1,10 @@
 //! Conformance suite of [`MetaStore`] adapters.
 
-use agensium_ports::meta::{Finish, MetaStore, PutVersion};
 use agensium_domain::{
     DeclaredLimits, Digest, ErrorCode, Job, JobError, JobId, JobStatus, ProcessorVersion, Usage,
     WorkerId, now_millis,
 };
+use agensium_ports::meta::{Finish, MetaStore, PutVersion};
 use std::time::Duration;
 
 /// A version record for tests, with the digest of `bytes`.
@@ -79,7 +79,11 @@ async fn job_life(store: &dyn MetaStore, n: &str) {
     assert_eq!(store.get_job(job.id).await.unwrap(), Some(job.clone()));
     assert_eq!(store.get_job(JobId::new()).await.unwrap(), None);
 
-    let started = store.start_job(job.id, &w("w1"), LEASE).await.unwrap().unwrap();
+    let started = store
+        .start_job(job.id, &w("w1"), LEASE)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((started.status, started.attempts), (JobStatus::Running, 1));
     assert_eq!(started.worker, Some(w("w1")));
     assert!(started.started_at.is_some());
@@ -103,7 +107,10 @@ async fn job_life(store: &dyn MetaStore, n: &str) {
         stats: vec![("rows".into(), "3".into())],
     };
     assert!(
-        !store.finish_job(job.id, &w("w2"), &done, None).await.unwrap(),
+        !store
+            .finish_job(job.id, &w("w2"), &done, None)
+            .await
+            .unwrap(),
         "only the owner finishes"
     );
     let used = Usage {
@@ -130,7 +137,12 @@ async fn job_life(store: &dyn MetaStore, n: &str) {
 
     // Final states are final.
     let fail = Finish::Failed(JobError::new(ErrorCode::Trap, "boom"));
-    assert!(!store.finish_job(job.id, &w("w1"), &fail, None).await.unwrap());
+    assert!(
+        !store
+            .finish_job(job.id, &w("w1"), &fail, None)
+            .await
+            .unwrap()
+    );
     assert!(
         store
             .start_job(job.id, &w("w1"), LEASE)
@@ -147,11 +159,23 @@ async fn job_life(store: &dyn MetaStore, n: &str) {
     let bad = Job::queued(JobId::new(), &pv, vec![], 0);
     store.insert_job(&bad).await.unwrap();
     assert!(
-        !store.finish_job(bad.id, &w("w1"), &fail, None).await.unwrap(),
+        !store
+            .finish_job(bad.id, &w("w1"), &fail, None)
+            .await
+            .unwrap(),
         "only running jobs finish"
     );
-    store.start_job(bad.id, &w("w1"), LEASE).await.unwrap().unwrap();
-    assert!(store.finish_job(bad.id, &w("w1"), &fail, None).await.unwrap());
+    store
+        .start_job(bad.id, &w("w1"), LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .finish_job(bad.id, &w("w1"), &fail, None)
+            .await
+            .unwrap()
+    );
     let bad = store.get_job(bad.id).await.unwrap().unwrap();
     assert_eq!(bad.status, JobStatus::Failed);
     assert_eq!(bad.error, Some(JobError::new(ErrorCode::Trap, "boom")));
@@ -164,7 +188,11 @@ async fn leases(store: &dyn MetaStore, n: &str) {
     store.insert_job(&job).await.unwrap();
 
     // Handed back by its owner: queued again, startable by anyone.
-    store.start_job(job.id, &w("w1"), LEASE).await.unwrap().unwrap();
+    store
+        .start_job(job.id, &w("w1"), LEASE)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!store.requeue_job(job.id, &w("w2")).await.unwrap());
     assert!(store.requeue_job(job.id, &w("w1")).await.unwrap());
     assert_eq!(
@@ -187,10 +215,19 @@ async fn leases(store: &dyn MetaStore, n: &str) {
         .unwrap()
         .unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let taken = store.start_job(job.id, &w("w3"), LEASE).await.unwrap().unwrap();
+    let taken = store
+        .start_job(job.id, &w("w3"), LEASE)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((taken.worker.clone(), taken.attempts), (Some(w("w3")), 3));
     let done = Finish::Failed(JobError::new(ErrorCode::Processor("x".into()), "y"));
-    assert!(!store.finish_job(job.id, &w("w2"), &done, None).await.unwrap());
+    assert!(
+        !store
+            .finish_job(job.id, &w("w2"), &done, None)
+            .await
+            .unwrap()
+    );
 
     // Expired leases are found and requeued in bulk.
     let other = Job::queued(JobId::new(), &pv, vec![], 1);
@@ -210,7 +247,12 @@ async fn leases(store: &dyn MetaStore, n: &str) {
         store.get_job(other.id).await.unwrap().unwrap().status,
         JobStatus::Queued
     );
-    assert!(store.finish_job(job.id, &w("w3"), &done, None).await.unwrap());
+    assert!(
+        store
+            .finish_job(job.id, &w("w3"), &done, None)
+            .await
+            .unwrap()
+    );
 
     // queued_jobs pages in id order.
     let all = store.queued_jobs(None, 10_000).await.unwrap();
@@ -305,7 +347,11 @@ async fn retrying(store: &dyn MetaStore, n: &str) {
         (j.params, j.digest, j.input_bytes),
         (job.params, job.digest, 7)
     );
-    let again = store.start_job(job.id, &w("w3"), LEASE).await.unwrap().unwrap();
+    let again = store
+        .start_job(job.id, &w("w3"), LEASE)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((again.attempts, again.attempt_base), (3, 2));
     assert!(!store.retry_job(JobId::new()).await.unwrap());
     assert!(store.cancel_job(job.id).await.unwrap());
@@ -358,7 +404,12 @@ async fn listing(store: &dyn MetaStore, n: &str) {
     }
     store.start_job(ids[1], &w("w1"), LEASE).await.unwrap();
     store
-        .finish_job(ids[1], &w("w1"), &Finish::Failed(JobError::new(ErrorCode::Processor("x".into()), "y")), None)
+        .finish_job(
+            ids[1],
+            &w("w1"),
+            &Finish::Failed(JobError::new(ErrorCode::Processor("x".into()), "y")),
+            None,
+        )
         .await
         .unwrap();
     let page = store.list_jobs(None, None, 2).await.unwrap();

@@ -49,7 +49,7 @@ async fn large_object_streams(store: &dyn ObjectStore, p: &str) {
     let body: ByteStream = Box::pin(futures::stream::iter((0..CHUNKS).map(|i| {
         Ok(Bytes::from(
             (0..CHUNK)
-                .map(|j| ((i * CHUNK + j) % 251) as u8)
+                .map(|j| u8::try_from((i * CHUNK + j) % 251).unwrap())
                 .collect::<Vec<_>>(),
         ))
     })));
@@ -62,7 +62,12 @@ async fn large_object_streams(store: &dyn ObjectStore, p: &str) {
         let chunk = chunk.unwrap();
         biggest = biggest.max(chunk.len());
         for (k, b) in chunk.iter().enumerate() {
-            assert_eq!(*b, ((off + k) % 251) as u8, "byte {} differs", off + k);
+            assert_eq!(
+                *b,
+                u8::try_from((off + k) % 251).unwrap(),
+                "byte {} differs",
+                off + k
+            );
         }
         off += chunk.len();
     }

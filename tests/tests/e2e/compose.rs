@@ -147,7 +147,10 @@ fn compose_file_describes_the_deployment() {
             .filter(|l| !l.is_empty())
             .collect();
         names.sort();
-        let mut expected: Vec<String> = SERVICES.iter().map(|s| s.to_string()).collect();
+        let mut expected: Vec<String> = SERVICES
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect();
         expected.sort();
         assert_eq!(names, expected, "{}: services", v.name);
 

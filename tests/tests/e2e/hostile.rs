@@ -86,7 +86,11 @@ async fn a_processor_cannot_pose_as_the_host() {
         let query = format!("param.mode=spoof&param.code={code}");
         let (job, _) = expect_failure(&app, &query, "processor_error").await;
         let message = job["error"]["message"].as_str().unwrap();
-        assert!(message.len() <= 4096, "{code}: message of {} bytes", message.len());
+        assert!(
+            message.len() <= 4096,
+            "{code}: message of {} bytes",
+            message.len()
+        );
     }
     let (job, _) = expect_failure(&app, "param.mode=spoof&param.code=bad_row", "bad_row").await;
     assert_eq!(job["error"]["code"], "bad_row");

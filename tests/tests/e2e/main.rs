@@ -2,6 +2,12 @@
 //! schedule): the real app on a random port, real `agensium` processes, the
 //! real MariaDB, Redis and S3 servers.
 
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 mod admission;
 mod compose;
 mod faults;

@@ -42,7 +42,15 @@ async fn a_corrupt_row_is_a_500_not_a_503() {
         .unwrap();
     assert_eq!(n, 1);
     let r = app.get(&format!("/v1/jobs/{id}")).await;
-    let message = agensium_tests::assert_error(r, reqwest::StatusCode::INTERNAL_SERVER_ERROR, "corrupt_record").await;
-    assert!(!message.contains("exploded"), "details stay in the log: {message}");
+    let message = agensium_tests::assert_error(
+        r,
+        reqwest::StatusCode::INTERNAL_SERVER_ERROR,
+        "corrupt_record",
+    )
+    .await;
+    assert!(
+        !message.contains("exploded"),
+        "details stay in the log: {message}"
+    );
     app.stop().await;
 }

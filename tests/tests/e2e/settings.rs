@@ -24,11 +24,21 @@ fn file_then_environment_then_flags() {
         .args(["--redis-prefix", "fromflag"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("slots: 3,"), "from the file: {text}");
-    assert!(text.contains("lease: 12s,"), "the environment over the file: {text}");
-    assert!(text.contains("redis_prefix: \"fromflag\""), "the flag over both: {text}");
+    assert!(
+        text.contains("lease: 12s,"),
+        "the environment over the file: {text}"
+    );
+    assert!(
+        text.contains("redis_prefix: \"fromflag\""),
+        "the flag over both: {text}"
+    );
     assert!(text.contains("max_attempts: 5,"), "the default: {text}");
     assert!(text.contains("mysql://u:***@db:3306/x"), "{text}");
     assert!(!text.contains("filesecret"), "a password printed: {text}");

@@ -41,7 +41,9 @@ async fn store_dies_under_a_job(
     let rig = Rig::start_with(&be, &[("AGENSIUM_MAX_ATTEMPTS", "30")]).await;
     let id = rig.api.submit_ok("hostile", query, input).await;
     rig.api
-        .wait_for(&id, "running", Duration::from_secs(60), |j| j["status"] == "running")
+        .wait_for(&id, "running", Duration::from_secs(60), |j| {
+            j["status"] == "running"
+        })
         .await;
     tokio::time::sleep(into).await;
     s3.stop();
@@ -53,7 +55,10 @@ async fn store_dies_under_a_job(
     let job = rig
         .api
         .wait_for(&id, "final", Duration::from_secs(180), |j| {
-            matches!(j["status"].as_str(), Some("succeeded" | "failed" | "cancelled"))
+            matches!(
+                j["status"].as_str(),
+                Some("succeeded" | "failed" | "cancelled")
+            )
         })
         .await;
     let outputs = rig.store.list(&format!("jobs/{id}/output/")).await.unwrap();
@@ -68,9 +73,18 @@ async fn store_dies_under_a_job(
         recovery: fault_over.elapsed(),
     };
     row.record();
-    assert!(succeeded, "{name}: the store's failure was blamed on the processor: {job}");
-    assert!(job["attempts"].as_u64() > Some(1), "{name}: never handed back: {job}");
-    assert!(rig.api.result(&id).await.1 == expected, "{name}: wrong output");
+    assert!(
+        succeeded,
+        "{name}: the store's failure was blamed on the processor: {job}"
+    );
+    assert!(
+        job["attempts"].as_u64() > Some(1),
+        "{name}: never handed back: {job}"
+    );
+    assert!(
+        rig.api.result(&id).await.1 == expected,
+        "{name}: wrong output"
+    );
     assert_eq!(outputs.len(), 1, "{name}: result objects {outputs:?}");
 }
 

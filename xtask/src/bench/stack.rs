@@ -176,7 +176,9 @@ impl Stack {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Proc>> {
         // A panic while holding the lock leaves plain data: keep using it.
-        self.procs.lock().unwrap_or_else(|e| e.into_inner())
+        self.procs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Fails when one of the processes has exited.
