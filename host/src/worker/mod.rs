@@ -154,7 +154,8 @@ impl Worker {
     async fn handle(&self, me: &WorkerId, ticket: Ticket) {
         let taken = Instant::now();
         match Disposition::from(self.process(me, &ticket, taken).await) {
-            Disposition::Ack(_) => {
+            Disposition::Ack(why) => {
+                tracing::debug!(job = %ticket.job_id, ?why, "acking the ticket");
                 if let Err(e) = self.backends.rail.ack(&ticket).await {
                     warn!(job = %ticket.job_id, error = %e, "ack failed; the ticket will be redelivered");
                 }
