@@ -140,7 +140,7 @@ impl Worker {
         metrics::finished(taken.elapsed(), &finish);
         match &finish {
             Finish::Succeeded { output_bytes, .. } => {
-                info!(job = %id, output_bytes, "job succeeded")
+                info!(job = %id, output_bytes, "job succeeded");
             }
             Finish::Failed(e) => info!(job = %id, code = %e.code, "job failed"),
         }
