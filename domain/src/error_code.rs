@@ -196,13 +196,7 @@ impl JobError {
     /// Builds an error from a code and a message (cut to [`Self::MAX_MESSAGE`]).
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         let mut message = message.into();
-        if message.len() > Self::MAX_MESSAGE {
-            let mut end = Self::MAX_MESSAGE;
-            while !message.is_char_boundary(end) {
-                end -= 1;
-            }
-            message.truncate(end);
-        }
+        crate::truncate_at_char_boundary(&mut message, Self::MAX_MESSAGE);
         Self { code, message }
     }
 }

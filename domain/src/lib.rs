@@ -12,6 +12,7 @@ mod job;
 mod limits;
 mod names;
 mod status;
+mod text;
 mod version;
 mod worker_id;
 
@@ -21,5 +22,6 @@ pub use job::{Job, JobId, Pairs, Usage, from_millis, now_millis};
 pub use limits::{Ceilings, DeclaredLimits, LimitExceeded, Limits};
 pub use names::{InvalidInput, MAX_VERSION, ProcessorName, parse_version};
 pub use status::{JobStatus, LeaseGuard, Transition, TransitionError};
+pub use text::truncate_at_char_boundary;
 pub use version::ProcessorVersion;
 pub use worker_id::WorkerId;

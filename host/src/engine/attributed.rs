@@ -3,7 +3,7 @@
 
 use super::bindings;
 use super::joblog::JobLog;
-use agensium_domain::{ErrorCode, JobError, Pairs};
+use agensium_domain::{ErrorCode, JobError, Pairs, truncate_at_char_boundary};
 
 /// Most stats entries kept from a summary.
 pub(super) const MAX_STATS: usize = 64;
@@ -34,8 +34,8 @@ pub(super) fn summary(s: bindings::Summary, log: &JobLog) -> (Option<String>, Pa
         stats.truncate(MAX_STATS);
     }
     for (k, v) in &mut stats {
-        cut(k, MAX_STAT_KEY);
-        cut(v, MAX_STAT_VALUE);
+        truncate_at_char_boundary(k, MAX_STAT_KEY);
+        truncate_at_char_boundary(v, MAX_STAT_VALUE);
     }
     let content_type = s.content_type.filter(|t| {
         let ok = is_media_type(t);
@@ -61,17 +61,6 @@ fn is_media_type(t: &str) -> bool {
         && essence
             .split_once('/')
             .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty() && !b.contains('/'))
-}
-
-/// Cuts `s` to at most `max` bytes, at a character boundary.
-fn cut(s: &mut String, max: usize) {
-    if s.len() > max {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-    }
 }
 
 #[cfg(test)]
