@@ -1,13 +1,16 @@
 //! The router: every endpoint of the public API.
 
 use crate::error::ApiError;
-use crate::{control, jobs, processors};
+use crate::auth::Auth;
+use crate::rate::SubmitLimiter;
+use crate::{control, jobs, keys, processors, teams};
+use agensium_domain::Role;
 use agensium_host::Runtime;
 use agensium_ports::Backends;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use std::sync::Arc;
 use tower_http::trace::TraceLayer;
 
@@ -31,15 +34,27 @@ pub struct AppState {
     pub runtime: Arc<Runtime>,
     /// Size limits.
     pub limits: ApiLimits,
+    /// Per-key rate limit on submissions.
+    pub limiter: SubmitLimiter,
 }
 
 /// Builds the API router.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/metrics", get(crate::telemetry::metrics))
+        .route("/metrics", get(operator_metrics))
+        .route("/v1/whoami", get(teams::whoami))
+        .route("/v1/teams", get(teams::list).post(teams::create))
+        .route("/v1/teams/{team}", get(teams::get).patch(teams::patch))
+        .route("/v1/teams/{team}/quota", put(teams::put_quota))
+        .route("/v1/teams/{team}/usage", get(teams::usage))
+        .route("/v1/teams/{team}/keys", get(keys::list).post(keys::create))
+        .route("/v1/teams/{team}/keys/{id}", delete(keys::revoke))
         .route("/v1/processors", get(processors::list))
-        .route("/v1/processors/{name}", get(processors::get))
+        .route(
+            "/v1/processors/{name}",
+            get(processors::get).patch(processors::patch),
+        )
         .route(
             "/v1/processors/{name}/versions/{version}",
             put(processors::put_version),
@@ -67,6 +82,13 @@ pub fn health_router() -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(crate::telemetry::metrics))
         .fallback(not_found)
+}
+
+/// `/metrics` of the API: operators only. (A worker's health listener
+/// serves it unauthenticated on its own, internal address.)
+async fn operator_metrics(auth: Auth) -> Result<String, ApiError> {
+    auth.require(Role::Operator)?;
+    Ok(crate::telemetry::metrics().await)
 }
 
 async fn healthz() -> axum::Json<serde_json::Value> {

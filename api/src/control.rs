@@ -1,10 +1,11 @@
 //! Changing a job's course: cancel and retry.
 
 use crate::app::AppState;
+use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::jobs::load_job;
 use crate::views::JobView;
-use agensium_domain::{Job, JobStatus, TransitionError};
+use agensium_domain::{Job, JobStatus, Role, TransitionError};
 use agensium_ports::StoreError;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -14,12 +15,14 @@ use axum::http::StatusCode;
 /// never starts; a running one is stopped by its worker (within a fraction
 /// of a second). A finished job answers 409.
 pub async fn cancel(
+    auth: Auth,
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<JobView>, ApiError> {
-    let job = load_job(&st, &id).await?;
+    let job = load_job(&st, &auth.caller, &id).await?;
+    auth.require(Role::Submitter)?;
     if !st.backends.meta.cancel_job(job.id).await? {
-        let now = load_job(&st, &id).await?;
+        let now = load_job(&st, &auth.caller, &id).await?;
         return Err(ApiError::conflict(
             "job_finished",
             refusal(&now, now.status.cancel()),
@@ -29,8 +32,8 @@ pub async fn cancel(
     if let Err(e) = st.backends.rail.announce_cancel(job.id).await {
         tracing::warn!(job = %job.id, error = %e, "announcing the cancellation failed");
     }
-    tracing::info!(job = %job.id, was = %job.status, "job cancelled");
-    Ok(Json(load_job(&st, &id).await?.into()))
+    tracing::info!(job = %job.id, was = %job.status, by = %auth.caller.key_id, "job cancelled");
+    Ok(Json(load_job(&st, &auth.caller, &id).await?.into()))
 }
 
 /// `POST /v1/jobs/{id}/retry`: runs a `failed` (or `cancelled`) job again
@@ -38,10 +41,13 @@ pub async fn cancel(
 /// same id. Its attempts keep counting; `max_attempts` counts from here.
 /// 409 for a job in any other state, 410 when its input is gone.
 pub async fn retry(
+    auth: Auth,
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
-    let job = load_job(&st, &id).await?;
+    let job = load_job(&st, &auth.caller, &id).await?;
+    auth.require(Role::Submitter)?;
+    crate::jobs::check_queued_quota(&st, &auth).await?;
     if let Err(e) = job.status.retry() {
         return Err(ApiError::conflict(
             "job_not_retryable",
@@ -60,7 +66,7 @@ pub async fn retry(
         Err(e) => return Err(e.into()),
     }
     if !st.backends.meta.retry_job(job.id).await? {
-        let now = load_job(&st, &id).await?;
+        let now = load_job(&st, &auth.caller, &id).await?;
         return Err(ApiError::conflict(
             "job_not_retryable",
             refusal(&now, now.status.retry()),
@@ -70,8 +76,8 @@ pub async fn retry(
         // The row is queued: the reconciler puts it back on the rail.
         tracing::warn!(job = %job.id, error = %e, "rail push failed; the job stays queued");
     }
-    tracing::info!(job = %job.id, was = %job.status, "job retried");
-    Ok((StatusCode::ACCEPTED, Json(load_job(&st, &id).await?.into())))
+    tracing::info!(job = %job.id, was = %job.status, by = %auth.caller.key_id, "job retried");
+    Ok((StatusCode::ACCEPTED, Json(load_job(&st, &auth.caller, &id).await?.into())))
 }
 
 /// Why the state machine refused a transition, for a 409.

@@ -16,6 +16,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// Human-readable explanation.
     pub message: String,
+    /// When to come back (a `Retry-After` header), for 429 and 503.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -25,7 +27,30 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// The same error with a `Retry-After` header (whole seconds, at least 1).
+    #[must_use]
+    pub fn retry_after(mut self, after: std::time::Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
+    /// 401: no usable key. Answered with `WWW-Authenticate: Bearer`.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// 403: the key's role does not allow this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 429 with the given code, to be retried after `after`.
+    pub fn too_many(code: &'static str, message: impl Into<String>, after: std::time::Duration) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, code, message).retry_after(after)
     }
 
     /// 400 with the given code.
@@ -59,7 +84,19 @@ impl IntoResponse for ApiError {
             tracing::error!(code = self.code, message = %self.message, "request failed");
         }
         let body = json!({ "error": { "code": self.code, "message": self.message } });
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        let h = resp.headers_mut();
+        if self.status == StatusCode::UNAUTHORIZED {
+            h.insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        if let Some(after) = self.retry_after {
+            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            h.insert(axum::http::header::RETRY_AFTER, secs.max(1).into());
+        }
+        resp
     }
 }
 

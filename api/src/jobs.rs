@@ -1,11 +1,12 @@
 //! Job submission, status, result and logs.
 
 use crate::app::AppState;
+use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::limited::limited;
 use crate::processors::name;
 use crate::views::{JobView, latest};
-use agensium_domain::{Job, JobId, JobStatus, Pairs, ProcessorVersion};
+use agensium_domain::{Caller, Job, JobId, JobStatus, Pairs, ProcessorVersion, Role, TeamName};
 use agensium_ports::{ByteStream, StoreError};
 use axum::Json;
 use axum::body::Body;
@@ -98,21 +99,30 @@ fn url_decode_pairs(raw: &str) -> Option<Vec<(String, String)>> {
 /// `POST /v1/processors/{name}/jobs`: stores the input, writes the job row,
 /// puts a ticket on the rail and answers 202 at once.
 pub async fn submit(
+    auth: Auth,
     State(st): State<AppState>,
     Path(raw_name): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let caller = auth.require(Role::Submitter)?;
     let name = name(&raw_name)?;
     let mut q = parse_query(query.as_deref())?;
-    let pv = resolve(&st, &name, q.version.as_deref()).await?;
+    st.limiter.check(&caller.key_id)?;
+    let pv = resolve(&st, caller, &name, q.version.as_deref()).await?;
+    check_queued_quota(&st, &auth).await?;
     let id = JobId::new();
     let over = Arc::new(AtomicBool::new(false));
-    let limit = match pv.limits.input_mib {
-        Some(mib) => st.limits.max_upload_bytes.min(mib << 20),
-        None => st.limits.max_upload_bytes,
-    };
+    let limit = [
+        Some(st.limits.max_upload_bytes),
+        pv.limits.input_mib.map(|mib| mib.saturating_mul(1 << 20)),
+        auth.team.quota.max_input_bytes,
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .unwrap_or(st.limits.max_upload_bytes);
     let input = match multipart_boundary(&headers) {
         Some(boundary) => {
             let mut mp = multer::Multipart::new(body.into_data_stream(), boundary);
@@ -133,7 +143,7 @@ pub async fn submit(
         }
         Err(e) => return Err(e.into()),
     };
-    let job = Job::queued(id, &pv, q.params, input_bytes);
+    let job = Job::queued(id, &pv, q.params, input_bytes, caller);
     if let Err(e) = st.backends.meta.insert_job(&job).await {
         // Leave nothing behind: the input of a job that does not exist goes.
         let _ = st.backends.objects.delete(&key).await;
@@ -144,7 +154,7 @@ pub async fn submit(
     if let Err(e) = st.backends.rail.push(id).await {
         tracing::warn!(job = %id, error = %e, "rail push failed; the job stays queued");
     }
-    tracing::info!(job = %id, processor = %pv.name, version = %pv.version, input_bytes, "job accepted");
+    tracing::info!(job = %id, team = %caller.team, key = %caller.key_id, processor = %pv.name, version = %pv.version, input_bytes, "job accepted");
     let location = format!("/v1/jobs/{id}");
     let body = Json(serde_json::json!({
         "id": id.to_string(),
@@ -154,6 +164,33 @@ pub async fn submit(
         "digest": pv.digest.to_string(),
     }));
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], body).into_response())
+}
+
+/// How long a client over its queued-jobs quota is asked to wait.
+const QUOTA_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// 429 when the team has as many jobs queued as its quota allows. Checked
+/// before anything is stored, so a refused submission leaves nothing.
+pub(crate) async fn check_queued_quota(st: &AppState, auth: &Auth) -> Result<(), ApiError> {
+    let Some(max) = auth.team.quota.max_queued else {
+        return Ok(());
+    };
+    let queued = st
+        .backends
+        .meta
+        .count_jobs(&auth.team.name, JobStatus::Queued)
+        .await?;
+    if queued >= u64::from(max) {
+        return Err(ApiError::too_many(
+            "quota_exceeded",
+            format!(
+                "team {} has {queued} jobs queued, its quota is {max}; submit again when some have started",
+                auth.team.name
+            ),
+            QUOTA_RETRY_AFTER,
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn multipart_boundary(headers: &HeaderMap) -> Option<String> {
@@ -199,10 +236,12 @@ async fn file_part(
 
 async fn resolve(
     st: &AppState,
+    caller: &Caller,
     name: &agensium_domain::ProcessorName,
     version: Option<&str>,
 ) -> Result<ProcessorVersion, ApiError> {
     let meta = &st.backends.meta;
+    crate::processors::visible(st, caller, name).await?;
     let found = match version {
         Some(v) => meta.get_version(name, v).await?,
         None => latest(&meta.list_versions(Some(name)).await?).cloned(),
@@ -222,7 +261,10 @@ async fn resolve(
     }
 }
 
-pub(crate) async fn load_job(st: &AppState, raw: &str) -> Result<Job, ApiError> {
+/// The job `raw` names, when `caller` may see it (its team's, or any for
+/// an operator); 404 otherwise, the same answer as for a job that does
+/// not exist.
+pub(crate) async fn load_job(st: &AppState, caller: &Caller, raw: &str) -> Result<Job, ApiError> {
     let id: JobId = raw
         .parse()
         .map_err(|e: agensium_domain::InvalidInput| ApiError::not_found("job_not_found", e.0))?;
@@ -230,23 +272,30 @@ pub(crate) async fn load_job(st: &AppState, raw: &str) -> Result<Job, ApiError> 
         .meta
         .get_job(id)
         .await?
+        .filter(|j| caller.sees_team(&j.team))
         .ok_or_else(|| ApiError::not_found("job_not_found", format!("no job {id}")))
 }
 
 /// `GET /v1/jobs/{id}`.
 pub async fn get(
+    auth: Auth,
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<JobView>, ApiError> {
-    Ok(Json(load_job(&st, &id).await?.into()))
+    Ok(Json(load_job(&st, &auth.caller, &id).await?.into()))
 }
 
 /// `GET /v1/jobs/{id}/result`: streams the output of a succeeded job.
+///
+/// The content type comes from untrusted code: it is served only when it
+/// is a plain media type, never sniffed, and as an attachment in a
+/// sandbox unless the version's publisher marked its results inline-safe.
 pub async fn result(
+    auth: Auth,
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let job = load_job(&st, &id).await?;
+    let job = load_job(&st, &auth.caller, &id).await?;
     match job.status {
         JobStatus::Succeeded => {}
         JobStatus::Queued | JobStatus::Running => {
@@ -274,28 +323,33 @@ pub async fn result(
         .objects
         .get(&job.id.output_key(job.attempts))
         .await?;
-    let ct = job
-        .content_type
-        .unwrap_or_else(|| "application/octet-stream".into());
+    let inline = inline_safe(&st, &job).await?;
     let mut resp = Response::new(Body::from_stream(stream));
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        ct.parse()
-            .unwrap_or(header::HeaderValue::from_static("application/octet-stream")),
-    );
+    crate::result_headers::set(h, job.id, job.content_type.as_deref(), inline);
     if let Some(n) = job.output_bytes {
         h.insert(header::CONTENT_LENGTH, n.into());
     }
     Ok(resp)
 }
 
+/// Whether the job's version was marked inline-safe by its publisher.
+async fn inline_safe(st: &AppState, job: &Job) -> Result<bool, ApiError> {
+    Ok(st
+        .backends
+        .meta
+        .get_version(&job.processor, &job.version)
+        .await?
+        .is_some_and(|v| v.inline_safe && v.digest == job.digest))
+}
+
 /// `GET /v1/jobs/{id}/logs`: the job's log as text (empty until it ran).
 pub async fn logs(
+    auth: Auth,
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let job = load_job(&st, &id).await?;
+    let job = load_job(&st, &auth.caller, &id).await?;
     // The log of the current (or last) attempt; none before the first.
     if job.attempts == 0 {
         return Ok((
@@ -312,15 +366,25 @@ pub async fn logs(
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
 }
 
-/// `GET /v1/jobs[?status=S][&limit=N][&before=ID]`: jobs, newest first.
-/// `next` is the `before` value of the following page, or null at the end.
+/// `GET /v1/jobs[?status=S][&limit=N][&before=ID][&team=T]`: the caller's
+/// team's jobs (any team's for operators, or one with `team`), newest
+/// first. `next` is the `before` value of the following page, or null at
+/// the end.
 pub async fn list(
+    auth: Auth,
     State(st): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let (mut status, mut before, mut limit) = (None, None, 100u32);
+    let mut team: Option<TeamName> = auth.caller.scope().cloned();
     for (k, v) in serde_urlencoded_pairs(query.as_deref().unwrap_or(""))? {
         match k.as_str() {
+            "team" => {
+                let t: TeamName = v.parse().ok().filter(|t| auth.caller.sees_team(t)).ok_or_else(
+                    || ApiError::not_found("team_not_found", format!("no team named {v:?}")),
+                )?;
+                team = Some(t);
+            }
             "status" => {
                 status = Some(
                     v.parse::<JobStatus>()
@@ -345,12 +409,16 @@ pub async fn list(
             _ => {
                 return Err(ApiError::bad_request(
                     "unknown_query_parameter",
-                    format!("unknown query parameter {k:?}: use status, limit or before"),
+                    format!("unknown query parameter {k:?}: use status, limit, before or team"),
                 ));
             }
         }
     }
-    let jobs = st.backends.meta.list_jobs(status, before, limit).await?;
+    let jobs = st
+        .backends
+        .meta
+        .list_jobs(team.as_ref(), status, before, limit)
+        .await?;
     let next = (jobs.len() == limit as usize)
         .then(|| jobs.last().map(|j| j.id.to_string()))
         .flatten();

@@ -1,19 +1,27 @@
 //! The Agensium API (the cashier): HTTP handlers over the three ports.
 //!
 //! * [`app`] builds the axum router over the three backends.
+//! * every `/v1` route authenticates its caller (`auth.rs`: a Bearer API
+//!   key → team and role) and shows a team only what is its own or public.
 //!
 //! It starts nothing: the `agensium` application crate wires the backends,
 //! starts the workers and serves this router.
 
 pub mod app;
+mod auth;
 mod control;
 mod error;
 mod golden;
 mod jobs;
+mod keys;
 mod limited;
 mod processors;
+mod rate;
+mod result_headers;
+mod teams;
 pub mod telemetry;
 mod views;
 
 pub use app::{ApiLimits, AppState, router};
+pub use rate::SubmitLimiter;
 pub use error::ApiError;

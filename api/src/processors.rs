@@ -1,13 +1,15 @@
 //! Processor registration and listing.
 
 use crate::app::AppState;
+use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::golden;
 use crate::limited::limited;
-use crate::views::{VersionView, group};
+use crate::views::{ProcessorView, VersionView, group};
 use agensium_domain::Limits;
 use agensium_domain::{
-    DeclaredLimits, Digest, ProcessorName, ProcessorVersion, now_millis, parse_version,
+    Caller, DeclaredLimits, Digest, Ownership, ProcessorName, ProcessorVersion, Role, Visibility,
+    now_millis, parse_version,
 };
 use agensium_host::{Metering, Processor};
 use agensium_ports::PutVersion;
@@ -35,23 +37,26 @@ pub fn name(raw: &str) -> Result<ProcessorName, ApiError> {
 /// (wrong world, limits over the ceilings, failed golden example) leaves no
 /// row and no object.
 pub async fn put_version(
+    auth: Auth,
     State(st): State<AppState>,
     Path((raw_name, version)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
-    // The body (bounded) is read before anything is checked: answering an
-    // error while the client still sends would break its connection instead
-    // of delivering the error.
+    // The body (bounded) of an authenticated caller is read before anything
+    // else is checked: answering an error while the client still sends
+    // would break its connection instead of delivering the error.
     let bytes = read_body(body, st.limits.max_component_bytes).await?;
+    let caller = auth.require(Role::Publisher)?;
+    let name = name(&raw_name)?;
+    let owner = may_publish(&st, caller, &name).await?;
     let golden::Upload {
         component: bytes,
         golden,
     } = golden::parse(&headers, bytes).await?;
-    let name = name(&raw_name)?;
     parse_version(&version).map_err(|e| ApiError::bad_request("invalid_version", e.0))?;
-    let limits = declared_limits(query.as_deref())?;
+    let (limits, inline_safe) = declared_limits(query.as_deref())?;
     st.limits.ceilings.check(&limits).map_err(|e| {
         ApiError::bad_request(
             "invalid_limit",
@@ -80,8 +85,68 @@ pub async fn put_version(
         digest,
         size,
         created_at: now_millis(),
+        uploaded_by: Some(caller.key_id.clone()),
+        inline_safe,
     };
+    if owner.is_none() {
+        claim(&st, caller, &pv.name).await?;
+    }
     register(&st, &pv).await
+}
+
+fn name_taken(name: &ProcessorName) -> ApiError {
+    ApiError::conflict(
+        "name_taken",
+        format!("the processor name {name} belongs to another team; choose another name"),
+    )
+}
+
+/// The name's owner, when a publisher `caller` may add versions to it
+/// (`None`: the name is free); 409 when another team owns it (processor
+/// names are one namespace).
+async fn may_publish(
+    st: &AppState,
+    caller: &Caller,
+    name: &ProcessorName,
+) -> Result<Option<Ownership>, ApiError> {
+    match st.backends.meta.ownership(name).await? {
+        None => Ok(None),
+        Some(o) if caller.publishes(&o) => Ok(Some(o)),
+        Some(_) => Err(name_taken(name)),
+    }
+}
+
+/// Claims a free name for the caller's team, after the upload was
+/// validated; another team that claimed it meanwhile wins.
+async fn claim(st: &AppState, caller: &Caller, name: &ProcessorName) -> Result<(), ApiError> {
+    let want = Ownership {
+        name: name.clone(),
+        team: caller.team.clone(),
+        visibility: Visibility::Private,
+        created_at: now_millis(),
+    };
+    let got = st.backends.meta.claim_processor(&want).await?;
+    if got.team != caller.team && !caller.is_operator() {
+        return Err(name_taken(name));
+    }
+    Ok(())
+}
+
+/// The processor's ownership, when `caller` may see it; 404 otherwise, the
+/// same answer as for a name nobody registered.
+pub(crate) async fn visible(
+    st: &AppState,
+    caller: &Caller,
+    name: &ProcessorName,
+) -> Result<Ownership, ApiError> {
+    st.backends
+        .meta
+        .ownership(name)
+        .await?
+        .filter(|o| caller.sees_processor(o))
+        .ok_or_else(|| {
+            ApiError::not_found("processor_not_found", format!("no processor named {name}"))
+        })
 }
 
 /// The whole body, at most `limit` bytes (413 beyond).
@@ -184,10 +249,18 @@ fn conflict(name: &ProcessorName, version: &str, digest: &Digest) -> ApiError {
     )
 }
 
-/// Parses `memory_mib`, `timeout_ms`, `output_mib`, `log_kib`, `input_mib`, `fuel`.
-fn declared_limits(query: Option<&str>) -> Result<DeclaredLimits, ApiError> {
+/// Parses `memory_mib`, `timeout_ms`, `output_mib`, `log_kib`, `input_mib`,
+/// `fuel`, and `inline` (`true`: results may be shown inline in a browser).
+fn declared_limits(query: Option<&str>) -> Result<(DeclaredLimits, bool), ApiError> {
     let mut d = DeclaredLimits::default();
+    let mut inline = false;
     for (k, v) in crate::jobs::query_pairs(query.unwrap_or(""))? {
+        if k == "inline" {
+            inline = v.parse().map_err(|_| {
+                ApiError::bad_request("invalid_inline", format!("inline={v:?}: expected true or false"))
+            })?;
+            continue;
+        }
         let slot = match k.as_str() {
             "memory_mib" => &mut d.memory_mib,
             "timeout_ms" => &mut d.timeout_ms,
@@ -199,7 +272,7 @@ fn declared_limits(query: Option<&str>) -> Result<DeclaredLimits, ApiError> {
                 return Err(ApiError::bad_request(
                     "unknown_query_parameter",
                     format!(
-                        "unknown query parameter {k:?}: limits are memory_mib, timeout_ms, output_mib, log_kib, input_mib, fuel"
+                        "unknown query parameter {k:?}: use inline or the limits memory_mib, timeout_ms, output_mib, log_kib, input_mib, fuel"
                     ),
                 ));
             }
@@ -215,23 +288,64 @@ fn declared_limits(query: Option<&str>) -> Result<DeclaredLimits, ApiError> {
             "input_mib must be at least 1",
         ));
     }
-    Ok(d)
+    Ok((d, inline))
 }
 
-/// `GET /v1/processors`.
-pub async fn list(State(st): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+/// `GET /v1/processors`: the caller's team's processors and public ones.
+pub async fn list(auth: Auth, State(st): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let owners = st
+        .backends
+        .meta
+        .visible_processors(auth.caller.scope())
+        .await?;
     let all = st.backends.meta.list_versions(None).await?;
-    Ok(Json(json!({ "processors": group(all) })))
+    Ok(Json(json!({ "processors": group(&owners, all) })))
 }
 
 /// `GET /v1/processors/{name}`.
 pub async fn get(
+    auth: Auth,
     State(st): State<AppState>,
     Path(raw_name): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let name = name(&raw_name)?;
-    let versions = st.backends.meta.list_versions(Some(&name)).await?;
-    group(versions).pop().map(Json).ok_or_else(|| {
+    one(&st, visible(&st, &auth.caller, &name).await?).await
+}
+
+/// A processor with its versions.
+async fn one(st: &AppState, owner: Ownership) -> Result<Json<ProcessorView>, ApiError> {
+    let versions = st.backends.meta.list_versions(Some(&owner.name)).await?;
+    let name = owner.name.clone();
+    group(&[owner], versions).pop().map(Json).ok_or_else(|| {
         ApiError::not_found("processor_not_found", format!("no processor named {name}"))
     })
+}
+
+/// The body of `PATCH /v1/processors/{name}`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessorPatch {
+    visibility: Visibility,
+}
+
+/// `PATCH /v1/processors/{name}` (the owner team's publishers):
+/// `{"visibility":"public"}` lets every team read its versions and submit
+/// jobs against it; `"private"` takes that back (jobs already accepted run).
+pub async fn patch(
+    auth: Auth,
+    State(st): State<AppState>,
+    Path(raw_name): Path<String>,
+    body: Result<Json<ProcessorPatch>, axum::extract::rejection::JsonRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let name = name(&raw_name)?;
+    let owner = visible(&st, &auth.caller, &name).await?;
+    if !auth.caller.publishes(&owner) {
+        return Err(ApiError::forbidden(
+            "changing a processor needs the publisher role in its team",
+        ));
+    }
+    let Json(p) = body.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
+    st.backends.meta.set_visibility(&name, p.visibility).await?;
+    tracing::info!(processor = %name, visibility = %p.visibility, by = %auth.caller.key_id, "visibility changed");
+    one(&st, visible(&st, &auth.caller, &name).await?).await
 }

@@ -1,6 +1,6 @@
 //! JSON shapes of the API's answers.
 
-use agensium_domain::{Job, JobError, ProcessorVersion};
+use agensium_domain::{Job, JobError, Ownership, ProcessorVersion, Visibility};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -14,6 +14,10 @@ pub struct VersionView {
     pub size: u64,
     pub created_at: DateTime<Utc>,
     pub limits: agensium_domain::DeclaredLimits,
+    /// Id of the key that uploaded it.
+    pub uploaded_by: Option<String>,
+    /// Results are served inline (the publisher vouches for them).
+    pub inline_safe: bool,
 }
 
 impl From<&ProcessorVersion> for VersionView {
@@ -25,6 +29,8 @@ impl From<&ProcessorVersion> for VersionView {
             size: v.size,
             created_at: v.created_at,
             limits: v.limits,
+            uploaded_by: v.uploaded_by.as_ref().map(ToString::to_string),
+            inline_safe: v.inline_safe,
         }
     }
 }
@@ -33,6 +39,10 @@ impl From<&ProcessorVersion> for VersionView {
 #[derive(Debug, Serialize)]
 pub struct ProcessorView {
     pub name: String,
+    /// The team that owns the name.
+    pub team: String,
+    /// `private` (the owner team only) or `public`.
+    pub visibility: Visibility,
     /// Highest version by semver precedence (releases before pre-releases).
     pub latest: String,
     pub versions: Vec<VersionView>,
@@ -47,18 +57,26 @@ pub fn latest(versions: &[ProcessorVersion]) -> Option<&ProcessorVersion> {
     })
 }
 
-/// Groups versions (ordered by name) into processors.
-pub fn group(versions: Vec<ProcessorVersion>) -> Vec<ProcessorView> {
-    let mut by_name: BTreeMap<String, Vec<ProcessorVersion>> = BTreeMap::new();
+/// Groups versions into the processors of `owners` (others are left out),
+/// by name.
+pub fn group(owners: &[Ownership], versions: Vec<ProcessorVersion>) -> Vec<ProcessorView> {
+    let mut by_name: BTreeMap<&str, (&Ownership, Vec<ProcessorVersion>)> = owners
+        .iter()
+        .map(|o| (o.name.as_str(), (o, Vec::new())))
+        .collect();
     for v in versions {
-        by_name.entry(v.name.to_string()).or_default().push(v);
+        if let Some((_, vs)) = by_name.get_mut(v.name.as_str()) {
+            vs.push(v);
+        }
     }
     by_name
-        .into_iter()
-        .filter_map(|(name, vs)| {
+        .into_values()
+        .filter_map(|(o, vs)| {
             let latest = latest(&vs)?.version.clone();
             Some(ProcessorView {
-                name,
+                name: o.name.to_string(),
+                team: o.team.to_string(),
+                visibility: o.visibility,
                 latest,
                 versions: vs.iter().map(VersionView::from).collect(),
             })
@@ -70,6 +88,10 @@ pub fn group(versions: Vec<ProcessorVersion>) -> Vec<ProcessorView> {
 #[derive(Debug, Serialize)]
 pub struct JobView {
     pub id: String,
+    /// The team that submitted it.
+    pub team: String,
+    /// Id of the key that submitted it.
+    pub key_id: Option<String>,
     pub processor: String,
     pub version: String,
     pub digest: String,
@@ -92,6 +114,8 @@ impl From<Job> for JobView {
     fn from(j: Job) -> Self {
         Self {
             id: j.id.to_string(),
+            team: j.team.to_string(),
+            key_id: j.key_id.as_ref().map(ToString::to_string),
             processor: j.processor.to_string(),
             version: j.version,
             digest: j.digest.to_string(),

@@ -3,7 +3,8 @@
 //! not use is ignored. Defaults are not written here: an unset flag leaves
 //! the layer below (environment, config file, [`Settings::default`]).
 
-use agensium::settings::{Role, Secret, Settings};
+use agensium::settings::{Role as ProcessRole, Secret, Settings};
+use agensium_domain::{Role, TeamName};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -35,14 +36,53 @@ enum Command {
     /// Prints the settings the other commands would run with, after every
     /// layer (defaults < config file < environment < flags); passwords hidden.
     Settings(SettingsArgs),
+    /// Operator commands, straight on the configured metadata store (no
+    /// running API needed): teams and keys.
+    Admin(AdminArgs),
+}
+
+/// `agensium admin …`.
+#[derive(Args)]
+struct AdminArgs {
+    #[command(subcommand)]
+    command: AdminCommand,
+    #[command(flatten)]
+    settings: SettingsArgs,
+}
+
+/// An operator command.
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum AdminCommand {
+    /// Creates a team (`[a-z0-9][a-z0-9-]{0,62}`).
+    CreateTeam {
+        /// The team's name.
+        name: TeamName,
+    },
+    /// Creates an API key and prints it, once, on stdout.
+    CreateKey {
+        /// The key's team.
+        #[arg(long)]
+        team: TeamName,
+        /// reader, submitter, publisher, admin or operator.
+        #[arg(long)]
+        role: Role,
+        /// A label for listings.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Days until the key stops working; unset: never.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
 }
 
 /// What the command line asks for.
 pub enum Action {
     /// Run a process.
-    Run(Role, Settings),
+    Run(ProcessRole, Settings),
     /// Print the settings.
     Print(Settings),
+    /// Run an operator command on the metadata store of these settings.
+    Admin(AdminCommand, Settings),
 }
 
 /// Every setting, as a flag and an environment variable. Unset: the layer below.
@@ -126,6 +166,10 @@ struct SettingsArgs {
     /// Largest processor component accepted, in MiB (413 beyond) [default: 64].
     #[arg(long, env = "AGENSIUM_MAX_COMPONENT_MIB")]
     max_component_mib: Option<u64>,
+    /// Job submissions per second per API key, per API process (0:
+    /// unlimited) [default: 200].
+    #[arg(long, env = "AGENSIUM_SUBMIT_RATE")]
+    submit_rate: Option<u32>,
 }
 
 fn set<T>(slot: &mut T, v: Option<T>) {
@@ -170,6 +214,7 @@ impl SettingsArgs {
         set(&mut s.shutdown_grace, secs(self.shutdown_grace_secs));
         set(&mut s.max_upload_bytes, mib(self.max_upload_mib));
         set(&mut s.max_component_bytes, mib(self.max_component_mib));
+        set(&mut s.submit_rate, self.submit_rate);
     }
 
     fn apply_backends(&self, s: &mut Settings) {
@@ -193,10 +238,15 @@ impl Cli {
     /// environment and the config file, over the defaults) asks for.
     pub fn into_action(self) -> Result<Action> {
         let (role, args) = match self.command {
-            Command::Serve(a) => (Some(Role::Serve), a),
-            Command::Api(a) => (Some(Role::Api), a),
-            Command::Worker(a) => (Some(Role::Worker), a),
+            Command::Serve(a) => (Some(ProcessRole::Serve), a),
+            Command::Api(a) => (Some(ProcessRole::Api), a),
+            Command::Worker(a) => (Some(ProcessRole::Worker), a),
             Command::Settings(a) => (None, a),
+            Command::Admin(a) => {
+                let mut settings = Settings::default();
+                a.settings.apply(&mut settings);
+                return Ok(Action::Admin(a.command, settings));
+            }
         };
         let mut settings = Settings::default();
         args.apply(&mut settings);

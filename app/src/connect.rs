@@ -48,7 +48,8 @@ pub async fn connect(b: &BackendSettings, lease: Duration) -> Result<Backends, C
     })
 }
 
-async fn meta(b: &BackendSettings) -> Result<Arc<dyn MetaStore>, ConnectError> {
+/// Connects the metadata store alone (what `agensium admin` needs).
+pub async fn meta(b: &BackendSettings) -> Result<Arc<dyn MetaStore>, ConnectError> {
     let Some(url) = b.database_url.as_ref().map(Secret::expose) else {
         let path = b.data_dir.join("agensium.db");
         let at = path.display().to_string();

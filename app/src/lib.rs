@@ -4,9 +4,12 @@
 //!   environment < flags) every subcommand reads, and the [`Role`] it plays.
 //! * [`connect`]: picks an adapter for each port from the settings and
 //!   connects it; the only place that knows every adapter.
+//! * [`bootstrap`]: the zero-setup admin key and `agensium admin`'s teams
+//!   and keys, straight on the metadata store.
 //! * [`serve`]: starts the API and/or the job slots, the reconciler and the
 //!   health listener, and stops them gracefully.
 
+pub mod bootstrap;
 pub mod connect;
 pub mod serve;
 pub mod settings;

@@ -3,6 +3,7 @@
 
 mod cli;
 
+use agensium::bootstrap;
 use anyhow::Result;
 use clap::Parser;
 
@@ -22,6 +23,7 @@ async fn main() -> Result<()> {
             println!("{settings:#?}");
             return Ok(());
         }
+        cli::Action::Admin(command, settings) => return admin(command, &settings).await,
     };
     let server = agensium::start(role, settings).await?;
     let token = server.shutdown_token();
@@ -31,6 +33,35 @@ async fn main() -> Result<()> {
         token.cancel();
     });
     server.wait().await
+}
+
+/// Runs an operator command on the configured metadata store.
+async fn admin(command: cli::AdminCommand, settings: &agensium::Settings) -> Result<()> {
+    let meta = agensium::connect::meta(&settings.backends).await?;
+    match command {
+        cli::AdminCommand::CreateTeam { name } => {
+            if !bootstrap::create_team(meta.as_ref(), &name).await? {
+                anyhow::bail!("a team named {name} exists");
+            }
+            eprintln!("created the team {name}");
+        }
+        cli::AdminCommand::CreateKey {
+            team,
+            role,
+            name,
+            expires_in_days,
+        } => {
+            let expires_at = expires_in_days
+                .map(|d| agensium_domain::now_millis() + chrono::Duration::days(i64::from(d)));
+            let key = bootstrap::create_key(meta.as_ref(), &team, role, &name, expires_at).await?;
+            eprintln!(
+                "created a {role} key of the team {team} (id {}); it is shown only now:",
+                key.id()
+            );
+            println!("{}", key.expose());
+        }
+    }
+    Ok(())
 }
 
 /// glibc gives every thread that allocates its own arena and keeps freed

@@ -4,7 +4,7 @@
 
 use crate::connect;
 use crate::settings::{Role, Settings};
-use agensium_api::{ApiLimits, AppState, router};
+use agensium_api::{ApiLimits, AppState, SubmitLimiter, router};
 use agensium_host::Runtime;
 use agensium_host::worker::{self, WorkerConfig};
 use agensium_ports::{Backends, reconcile};
@@ -75,6 +75,7 @@ pub async fn start(role: Role, settings: Settings) -> anyhow::Result<Server> {
     let backends = connect::connect(&settings.backends, settings.lease).await?;
     if role == Role::Serve {
         recover(&backends).await?;
+        announce_admin_key(&backends, &settings.backends.data_dir).await?;
     }
     let runtime = Arc::new(Runtime::new().context("starting the wasmtime engine")?);
     agensium_api::telemetry::install();
@@ -89,6 +90,7 @@ pub async fn start(role: Role, settings: Settings) -> anyhow::Result<Server> {
             backends: backends.clone(),
             runtime: runtime.clone(),
             limits: api_limits(&settings),
+            limiter: SubmitLimiter::new(settings.submit_rate),
         });
         server.addr = Some(server.listen("API server", settings.listen, app).await?);
     }
@@ -126,6 +128,26 @@ async fn recover(backends: &Backends) -> anyhow::Result<()> {
             jobs = recovered.len(),
             "unfinished jobs put back on the rail"
         );
+    }
+    Ok(())
+}
+
+/// Zero setup: a store without keys gets the team `default` and an
+/// operator key in `<data dir>/admin.key`; either way, say where it is.
+async fn announce_admin_key(backends: &Backends, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let path = match crate::bootstrap::first_key(backends.meta.as_ref(), data_dir).await? {
+        Some(path) => {
+            tracing::info!(
+                file = %path.display(),
+                "created the team `default` and an operator key; use it with: export AGENSIUM_KEY=$(cat {})",
+                path.display()
+            );
+            return Ok(());
+        }
+        None => data_dir.join(crate::bootstrap::ADMIN_KEY_FILE),
+    };
+    if path.exists() {
+        tracing::info!(file = %path.display(), "the first operator key is in this file");
     }
     Ok(())
 }

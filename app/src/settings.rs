@@ -74,6 +74,9 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     /// Largest processor component accepted (413 beyond).
     pub max_component_bytes: u64,
+    /// Job submissions per second per API key, in bursts of as many (0:
+    /// unlimited); each API process counts on its own.
+    pub submit_rate: u32,
 }
 
 impl Default for Settings {
@@ -99,6 +102,7 @@ impl Default for Settings {
             shutdown_grace: Duration::from_secs(30),
             max_upload_bytes: 10 << 30,
             max_component_bytes: 64 << 20,
+            submit_rate: 200,
         }
     }
 }

@@ -1,8 +1,8 @@
 //! Jobs: ids, rows and what an attempt used.
 
 use crate::{
-    DeclaredLimits, Digest, InvalidInput, JobError, JobStatus, ProcessorName, ProcessorVersion,
-    WorkerId,
+    Caller, DeclaredLimits, Digest, InvalidInput, JobError, JobStatus, KeyId, ProcessorName,
+    ProcessorVersion, TeamName, WorkerId,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -110,6 +110,10 @@ pub type Pairs = Vec<(String, String)>;
 pub struct Job {
     /// The job's id.
     pub id: JobId,
+    /// The team that submitted it: the only one (with operators) that sees it.
+    pub team: TeamName,
+    /// The key that submitted it.
+    pub key_id: Option<KeyId>,
     /// Processor name.
     pub processor: ProcessorName,
     /// Processor version the job was submitted against.
@@ -151,10 +155,18 @@ pub struct Job {
 }
 
 impl Job {
-    /// A freshly accepted job in `queued` state.
-    pub fn queued(id: JobId, pv: &ProcessorVersion, params: Pairs, input_bytes: u64) -> Self {
+    /// A freshly accepted job in `queued` state, owned by `by`'s team.
+    pub fn queued(
+        id: JobId,
+        pv: &ProcessorVersion,
+        params: Pairs,
+        input_bytes: u64,
+        by: &Caller,
+    ) -> Self {
         Self {
             id,
+            team: by.team.clone(),
+            key_id: Some(by.key_id.clone()),
             processor: pv.name.clone(),
             version: pv.version.clone(),
             digest: pv.digest.clone(),

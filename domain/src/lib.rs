@@ -12,6 +12,7 @@ mod job;
 mod limits;
 mod names;
 mod status;
+mod tenancy;
 mod text;
 mod version;
 mod worker_id;
@@ -20,8 +21,12 @@ pub use digest::Digest;
 pub use error_code::{ErrorCode, JobError, MAX_PROCESSOR_CODE};
 pub use job::{Job, JobId, Pairs, Usage, from_millis, now_millis};
 pub use limits::{Ceilings, DeclaredLimits, LimitExceeded, Limits};
-pub use names::{InvalidInput, MAX_VERSION, ProcessorName, parse_version};
+pub use names::{InvalidInput, MAX_VERSION, ProcessorName, TeamName, parse_version};
 pub use status::{JobStatus, LeaseGuard, Transition, TransitionError};
+pub use tenancy::{
+    ApiKey, Caller, DayUsage, KeyHash, KeyId, KeyRecord, KeyRefusal, MAX_KEY_NAME, Outcomes, Ownership, Quota,
+    Role, Team, UsageReport, Visibility,
+};
 pub use text::truncate_at_char_boundary;
 pub use version::ProcessorVersion;
 pub use worker_id::WorkerId;

@@ -21,14 +21,18 @@ impl ProcessorName {
     }
 }
 
+/// True for `[a-z0-9][a-z0-9-]{0,62}`: processor and team names.
+fn is_slug(s: &str) -> bool {
+    (1..=63).contains(&s.len())
+        && s.bytes()
+            .enumerate()
+            .all(|(i, b)| b.is_ascii_lowercase() || b.is_ascii_digit() || (i > 0 && b == b'-'))
+}
+
 impl FromStr for ProcessorName {
     type Err = InvalidInput;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let ok = (1..=63).contains(&s.len())
-            && s.bytes()
-                .enumerate()
-                .all(|(i, b)| b.is_ascii_lowercase() || b.is_ascii_digit() || (i > 0 && b == b'-'));
-        if ok {
+        if is_slug(s) {
             Ok(Self(s.to_owned()))
         } else {
             Err(InvalidInput(format!(
@@ -52,6 +56,55 @@ impl From<ProcessorName> for String {
 }
 
 impl fmt::Display for ProcessorName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A team's name: `[a-z0-9][a-z0-9-]{0,62}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TeamName(String);
+
+impl TeamName {
+    /// The team every embedded installation starts with.
+    pub fn default_team() -> Self {
+        Self("default".into())
+    }
+
+    /// The name as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for TeamName {
+    type Err = InvalidInput;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if is_slug(s) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidInput(format!(
+                "invalid team name {s:?}: expected [a-z0-9][a-z0-9-]{{0,62}}"
+            )))
+        }
+    }
+}
+
+impl TryFrom<String> for TeamName {
+    type Error = InvalidInput;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<TeamName> for String {
+    fn from(n: TeamName) -> String {
+        n.0
+    }
+}
+
+impl fmt::Display for TeamName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
@@ -89,6 +142,8 @@ mod tests {
         assert!("a_b".parse::<ProcessorName>().is_err());
         assert!("a".repeat(63).parse::<ProcessorName>().is_ok());
         assert!("a".repeat(64).parse::<ProcessorName>().is_err());
+        assert!("team-1".parse::<TeamName>().is_ok());
+        assert!("Team".parse::<TeamName>().is_err());
     }
 
     #[test]

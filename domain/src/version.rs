@@ -1,6 +1,6 @@
 //! Processor versions.
 
-use crate::{DeclaredLimits, Digest, ProcessorName};
+use crate::{DeclaredLimits, Digest, KeyId, ProcessorName};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +19,11 @@ pub struct ProcessorVersion {
     pub created_at: DateTime<Utc>,
     /// Limits declared at upload.
     pub limits: DeclaredLimits,
+    /// The key that uploaded it.
+    pub uploaded_by: Option<KeyId>,
+    /// Its publisher vouches that its results are safe to show inline in a
+    /// browser; otherwise results are served as attachments.
+    pub inline_safe: bool,
 }
 
 impl ProcessorVersion {

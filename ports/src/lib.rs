@@ -5,6 +5,8 @@
 //!   always streamed, never held whole in memory.
 //! * [`MetaStore`] — the source of truth for processors and jobs.
 //! * [`Rail`] — the ticket rail that hands queued jobs to workers.
+//! * [`TenantStore`] — teams, keys and processor ownership, part of the
+//!   metadata store.
 //!
 //! Each port has an embedded adapter here ([`LocalDirStore`],
 //! [`SqliteMetaStore`], [`MemoryRail`]) so that a single process runs with no
@@ -21,6 +23,7 @@ pub mod rail;
 pub mod reconcile;
 pub mod sql;
 mod sqlite;
+pub mod tenants;
 
 pub use error::{BackendError, BoxError};
 pub use local_store::LocalDirStore;
@@ -29,6 +32,7 @@ pub use meta::{Finish, MetaError, MetaStore, PutVersion};
 pub use object_store::{ByteStream, ObjectStore, StoreError};
 pub use rail::{Rail, RailError, Ticket};
 pub use sqlite::SqliteMetaStore;
+pub use tenants::TenantStore;
 
 use std::sync::Arc;
 

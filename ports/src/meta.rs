@@ -64,7 +64,7 @@ pub enum Finish {
 ///   has expired, so one job runs on one worker at a time; it counts attempts;
 /// * only the lease owner can renew, finish or hand back a running job.
 #[async_trait]
-pub trait MetaStore: Send + Sync + 'static {
+pub trait MetaStore: crate::TenantStore {
     /// Registers a processor version unless the version exists already.
     async fn put_version(&self, v: &ProcessorVersion) -> Result<PutVersion, MetaError>;
 
@@ -140,10 +140,11 @@ pub trait MetaStore: Send + Sync + 'static {
     /// reconciler puts back on a rail that lost its tickets.
     async fn queued_jobs(&self, after: Option<JobId>, limit: u32) -> Result<Vec<JobId>, MetaError>;
 
-    /// Jobs, newest first, optionally of one status; `before` pages on from
-    /// the last id of the previous page.
+    /// Jobs, newest first, of one team (`None`: every team), optionally of
+    /// one status; `before` pages on from the last id of the previous page.
     async fn list_jobs(
         &self,
+        team: Option<&agensium_domain::TeamName>,
         status: Option<JobStatus>,
         before: Option<JobId>,
         limit: u32,

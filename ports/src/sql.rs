@@ -8,6 +8,7 @@
 //! its dialect's one difference ([`SqlBackend::INSERT_IGNORE`]).
 
 mod row;
+mod tenants;
 mod transition;
 
 use crate::meta::{Finish, MetaError, MetaStore, PutVersion};
@@ -156,7 +157,7 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
     async fn put_version(&self, v: &ProcessorVersion) -> Result<PutVersion, MetaError> {
         let insert = Statement::new(
             format!(
-                "{} INTO processor_versions ({VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                "{} INTO processor_versions ({VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 B::INSERT_IGNORE
             ),
             row::version_values(v)?,
@@ -375,18 +376,28 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
 
     async fn list_jobs(
         &self,
+        team: Option<&agensium_domain::TeamName>,
         status: Option<JobStatus>,
         before: Option<JobId>,
         limit: u32,
     ) -> Result<Vec<Job>, MetaError> {
+        let team: SqlValue = team.map(agensium_domain::TeamName::as_str).into();
         let status: SqlValue = status.map(JobStatus::as_str).into();
         let before: SqlValue = before.map(|b| b.to_string()).into();
         self.jobs(Statement::new(
             format!(
-                "SELECT {JOB_COLUMNS} FROM jobs WHERE (? IS NULL OR status = ?) \
-                 AND (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?"
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE (? IS NULL OR team = ?) \
+                 AND (? IS NULL OR status = ?) AND (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?"
             ),
-            vec![status.clone(), status, before.clone(), before, limit.into()],
+            vec![
+                team.clone(),
+                team,
+                status.clone(),
+                status,
+                before.clone(),
+                before,
+                limit.into(),
+            ],
         ))
         .await
     }

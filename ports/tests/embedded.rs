@@ -4,6 +4,7 @@
 use agensium_domain::*;
 use agensium_ports::*;
 use agensium_testkit::conformance;
+use agensium_testkit::conformance::meta_store::tester;
 use std::io;
 
 mod local_store {
@@ -83,7 +84,7 @@ mod reconcile {
         let old = JobId::at(std::time::SystemTime::now() - Duration::from_secs(10));
         let fresh = JobId::new();
         for id in [old, fresh] {
-            meta.insert_job(&Job::queued(id, &pv, vec![], 1))
+            meta.insert_job(&Job::queued(id, &pv, vec![], 1, &tester()))
                 .await
                 .unwrap();
         }
@@ -115,7 +116,7 @@ mod reconcile {
         let rail = MemoryRail::new();
         let pv = version("p", "1.0.0", b"x");
         meta.put_version(&pv).await.unwrap();
-        let job = Job::queued(JobId::new(), &pv, vec![], 1);
+        let job = Job::queued(JobId::new(), &pv, vec![], 1, &tester());
         meta.insert_job(&job).await.unwrap();
         meta.start_job(job.id, &"dead".into(), Duration::from_millis(1))
             .await

@@ -42,6 +42,44 @@ pub(super) const MIGRATIONS: &[&str] = &[
         KEY jobs_lease (status, lease_until)
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
     "ALTER TABLE jobs ADD COLUMN attempt_base INT UNSIGNED NOT NULL DEFAULT 0",
+    // Tenancy: teams, keys, processor ownership; what existed before
+    // belongs to the team `default`.
+    "CREATE TABLE teams (
+        name        VARCHAR(63)  NOT NULL PRIMARY KEY,
+        disabled    TINYINT      NOT NULL DEFAULT 0,
+        quota       TEXT         NOT NULL,
+        created_at  BIGINT       NOT NULL
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    "CREATE TABLE api_keys (
+        id            CHAR(16)     NOT NULL PRIMARY KEY,
+        team          VARCHAR(63)  NOT NULL,
+        role          VARCHAR(16)  NOT NULL,
+        name          VARCHAR(255) NOT NULL,
+        hash          CHAR(64)     NOT NULL,
+        created_at    BIGINT       NOT NULL,
+        expires_at    BIGINT       NULL,
+        last_used_at  BIGINT       NULL,
+        revoked_at    BIGINT       NULL,
+        KEY api_keys_team (team, created_at)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    "CREATE TABLE processors (
+        name        VARCHAR(63)  NOT NULL PRIMARY KEY,
+        team        VARCHAR(63)  NOT NULL,
+        visibility  VARCHAR(16)  NOT NULL,
+        created_at  BIGINT       NOT NULL,
+        KEY processors_team (team)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    "INSERT INTO teams (name, disabled, quota, created_at)
+        SELECT 'default', 0, '{}', 0 FROM DUAL
+        WHERE EXISTS (SELECT 1 FROM processor_versions) OR EXISTS (SELECT 1 FROM jobs)",
+    "INSERT INTO processors (name, team, visibility, created_at)
+        SELECT name, 'default', 'private', MIN(created_at) FROM processor_versions GROUP BY name",
+    "ALTER TABLE processor_versions ADD COLUMN uploaded_by CHAR(16) NULL,
+        ADD COLUMN inline_safe TINYINT NOT NULL DEFAULT 0",
+    "ALTER TABLE jobs ADD COLUMN team VARCHAR(63) NOT NULL DEFAULT 'default',
+        ADD COLUMN key_id CHAR(16) NULL,
+        ADD KEY jobs_team (team, status, id),
+        ADD KEY jobs_team_finished (team, finished_at)",
 ];
 
 /// Applies the pending migrations (see [`MIGRATIONS`]).

@@ -5,16 +5,21 @@ use crate::meta::MetaError;
 use agensium_domain::{Job, JobError, ProcessorVersion, WorkerId, from_millis};
 
 /// The columns of `processor_versions`, in the order of [`version_from_row`].
-pub const VERSION_COLUMNS: &str = "name, version, digest, size, created_at, limits";
+pub const VERSION_COLUMNS: &str =
+    "name, version, digest, size, created_at, limits, uploaded_by, inline_safe";
 
 /// The columns of `jobs`, in the order of [`job_from_row`] and [`job_values`].
 pub const JOB_COLUMNS: &str = "id, processor, version, digest, status, params, error_code, \
     error_message, attempts, input_bytes, output_bytes, content_type, stats, created_at, \
-    started_at, finished_at, worker, `usage`, limits, attempt_base";
+    started_at, finished_at, worker, `usage`, limits, attempt_base, team, key_id";
 
 /// A row's values, read by column index; every decoding failure is
 /// [`MetaError::Corrupt`], never "unavailable".
 pub(super) struct Cols(pub SqlRow);
+
+pub(super) fn corrupt_at(what: impl std::fmt::Display) -> MetaError {
+    corrupt(what)
+}
 
 fn corrupt(what: impl std::fmt::Display) -> MetaError {
     MetaError::Corrupt(what.to_string())
@@ -27,7 +32,7 @@ impl Cols {
             .ok_or_else(|| corrupt(format!("missing column {i}")))
     }
 
-    fn opt_text(&self, i: usize) -> Result<Option<String>, MetaError> {
+    pub(super) fn opt_text(&self, i: usize) -> Result<Option<String>, MetaError> {
         match self.get(i)? {
             SqlValue::Null => Ok(None),
             SqlValue::Text(s) => Ok(Some(s.clone())),
@@ -35,12 +40,12 @@ impl Cols {
         }
     }
 
-    fn text(&self, i: usize) -> Result<String, MetaError> {
+    pub(super) fn text(&self, i: usize) -> Result<String, MetaError> {
         self.opt_text(i)?
             .ok_or_else(|| corrupt(format!("column {i} is NULL")))
     }
 
-    fn opt_int<T: TryFrom<i64>>(&self, i: usize) -> Result<Option<T>, MetaError> {
+    pub(super) fn opt_int<T: TryFrom<i64>>(&self, i: usize) -> Result<Option<T>, MetaError> {
         let v = match self.get(i)? {
             SqlValue::Null => return Ok(None),
             SqlValue::Int(v) => *v,
@@ -53,7 +58,7 @@ impl Cols {
             .map_err(|_| corrupt(format!("column {i}: {v} is out of range")))
     }
 
-    fn int<T: TryFrom<i64>>(&self, i: usize) -> Result<T, MetaError> {
+    pub(super) fn int<T: TryFrom<i64>>(&self, i: usize) -> Result<T, MetaError> {
         self.opt_int(i)?
             .ok_or_else(|| corrupt(format!("column {i} is NULL")))
     }
@@ -67,7 +72,7 @@ impl Cols {
             .map_err(|e: T::Err| corrupt(format!("column {i}: {e}")))
     }
 
-    fn json<T: serde::de::DeserializeOwned>(&self, i: usize) -> Result<T, MetaError> {
+    pub(super) fn json<T: serde::de::DeserializeOwned>(&self, i: usize) -> Result<T, MetaError> {
         serde_json::from_str(&self.text(i)?).map_err(|e| corrupt(format!("column {i}: {e}")))
     }
 
@@ -96,6 +101,8 @@ pub fn version_from_row(r: SqlRow) -> Result<ProcessorVersion, MetaError> {
         size: r.int(3)?,
         created_at: from_millis(r.int(4)?),
         limits: r.json(5)?,
+        uploaded_by: r.opt_text(6)?.map(|k| k.parse()).transpose().map_err(corrupt)?,
+        inline_safe: r.int::<i64>(7)? != 0,
     })
 }
 
@@ -108,6 +115,8 @@ pub(super) fn version_values(v: &ProcessorVersion) -> Result<Vec<SqlValue>, Meta
         v.size.into(),
         v.created_at.timestamp_millis().into(),
         to_json(&v.limits)?.into(),
+        v.uploaded_by.as_ref().map(|k| k.as_str().to_owned()).into(),
+        i64::from(v.inline_safe).into(),
     ])
 }
 
@@ -144,6 +153,8 @@ pub fn job_from_row(r: SqlRow) -> Result<Job, MetaError> {
         usage: r.opt_json(17)?,
         limits: r.json(18)?,
         attempt_base: r.int(19)?,
+        team: r.parse(20)?,
+        key_id: r.opt_text(21)?.map(|k| k.parse()).transpose().map_err(corrupt)?,
     })
 }
 
@@ -170,5 +181,7 @@ pub fn job_values(j: &Job) -> Result<Vec<SqlValue>, MetaError> {
         j.usage.as_ref().map(to_json).transpose()?.into(),
         to_json(&j.limits)?.into(),
         j.attempt_base.into(),
+        j.team.as_str().into(),
+        j.key_id.as_ref().map(|k| k.as_str().to_owned()).into(),
     ])
 }

@@ -41,6 +41,46 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_status ON jobs (status, created_at);
 "#,
     "ALTER TABLE jobs ADD COLUMN attempt_base INTEGER NOT NULL DEFAULT 0;",
+    // Tenancy: teams, keys, processor ownership; what existed before
+    // belongs to the team `default`.
+    r#"
+CREATE TABLE teams (
+    name        TEXT    NOT NULL PRIMARY KEY,
+    disabled    INTEGER NOT NULL DEFAULT 0,
+    quota       TEXT    NOT NULL DEFAULT '{}',
+    created_at  INTEGER NOT NULL
+);
+CREATE TABLE api_keys (
+    id            TEXT    NOT NULL PRIMARY KEY,
+    team          TEXT    NOT NULL REFERENCES teams (name),
+    role          TEXT    NOT NULL,
+    name          TEXT    NOT NULL,
+    hash          TEXT    NOT NULL,
+    created_at    INTEGER NOT NULL,
+    expires_at    INTEGER,
+    last_used_at  INTEGER,
+    revoked_at    INTEGER
+);
+CREATE INDEX api_keys_team ON api_keys (team, created_at);
+CREATE TABLE processors (
+    name        TEXT    NOT NULL PRIMARY KEY,
+    team        TEXT    NOT NULL REFERENCES teams (name),
+    visibility  TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+CREATE INDEX processors_team ON processors (team);
+INSERT INTO teams (name, disabled, quota, created_at)
+    SELECT 'default', 0, '{}', 0
+    WHERE EXISTS (SELECT 1 FROM processor_versions) OR EXISTS (SELECT 1 FROM jobs);
+INSERT INTO processors (name, team, visibility, created_at)
+    SELECT name, 'default', 'private', MIN(created_at) FROM processor_versions GROUP BY name;
+ALTER TABLE processor_versions ADD COLUMN uploaded_by TEXT;
+ALTER TABLE processor_versions ADD COLUMN inline_safe INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN team TEXT NOT NULL DEFAULT 'default';
+ALTER TABLE jobs ADD COLUMN key_id TEXT;
+CREATE INDEX jobs_team ON jobs (team, status, id);
+CREATE INDEX jobs_team_finished ON jobs (team, finished_at);
+"#,
 ];
 
 /// Applies the pending migrations (see [`MIGRATIONS`]) in one transaction.

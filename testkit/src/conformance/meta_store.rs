@@ -1,7 +1,7 @@
 //! Conformance suite of [`MetaStore`] adapters.
 
 use agensium_domain::{
-    DeclaredLimits, Digest, ErrorCode, Job, JobError, JobId, JobStatus, ProcessorVersion, Usage,
+    Caller, DeclaredLimits, Role, Digest, ErrorCode, Job, JobError, JobId, JobStatus, ProcessorVersion, Usage,
     WorkerId, now_millis,
 };
 use agensium_ports::meta::{Finish, MetaStore, PutVersion};
@@ -20,6 +20,18 @@ pub fn version(name: &str, version: &str, bytes: &[u8]) -> ProcessorVersion {
             timeout_ms: Some(1500),
             ..Default::default()
         },
+        uploaded_by: Some("00000000000000aa".parse().unwrap()),
+        inline_safe: false,
+    }
+}
+
+/// The caller the suites' jobs are submitted by: a submitter of the team
+/// `conformance`.
+pub fn tester() -> Caller {
+    Caller {
+        key_id: "00000000000000aa".parse().unwrap(),
+        team: "conformance".parse().unwrap(),
+        role: Role::Submitter,
     }
 }
 
@@ -36,6 +48,7 @@ pub async fn run(store: &dyn MetaStore) {
     cancelling(store, &n).await;
     retrying(store, &n).await;
     listing(store, &n).await;
+    super::tenants::run(store, &n).await;
     // Last: recovery requeues every running job of the store.
     recovery(store, &n).await;
 }
@@ -74,7 +87,7 @@ async fn job_life(store: &dyn MetaStore, n: &str) {
         ("b".to_string(), "2".to_string()),
         ("a".to_string(), "1".to_string()),
     ];
-    let job = Job::queued(JobId::new(), &pv, params, 1234);
+    let job = Job::queued(JobId::new(), &pv, params, 1234, &tester());
     store.insert_job(&job).await.unwrap();
     assert_eq!(store.get_job(job.id).await.unwrap(), Some(job.clone()));
     assert_eq!(store.get_job(JobId::new()).await.unwrap(), None);
@@ -156,7 +169,7 @@ async fn job_life(store: &dyn MetaStore, n: &str) {
         JobStatus::Succeeded
     );
 
-    let bad = Job::queued(JobId::new(), &pv, vec![], 0);
+    let bad = Job::queued(JobId::new(), &pv, vec![], 0, &tester());
     store.insert_job(&bad).await.unwrap();
     assert!(
         !store
@@ -184,7 +197,7 @@ async fn job_life(store: &dyn MetaStore, n: &str) {
 async fn leases(store: &dyn MetaStore, n: &str) {
     let pv = version(n, "2.1.0", b"leases");
     store.put_version(&pv).await.unwrap();
-    let job = Job::queued(JobId::new(), &pv, vec![], 1);
+    let job = Job::queued(JobId::new(), &pv, vec![], 1, &tester());
     store.insert_job(&job).await.unwrap();
 
     // Handed back by its owner: queued again, startable by anyone.
@@ -230,7 +243,7 @@ async fn leases(store: &dyn MetaStore, n: &str) {
     );
 
     // Expired leases are found and requeued in bulk.
-    let other = Job::queued(JobId::new(), &pv, vec![], 1);
+    let other = Job::queued(JobId::new(), &pv, vec![], 1, &tester());
     store.insert_job(&other).await.unwrap();
     store
         .start_job(other.id, &w("w4"), Duration::from_millis(1))
@@ -265,8 +278,8 @@ async fn leases(store: &dyn MetaStore, n: &str) {
 async fn cancelling(store: &dyn MetaStore, n: &str) {
     let pv = version(n, "2.2.0", b"cancel");
     store.put_version(&pv).await.unwrap();
-    let queued = Job::queued(JobId::new(), &pv, vec![], 1);
-    let running = Job::queued(JobId::new(), &pv, vec![], 1);
+    let queued = Job::queued(JobId::new(), &pv, vec![], 1, &tester());
+    let running = Job::queued(JobId::new(), &pv, vec![], 1, &tester());
     store.insert_job(&queued).await.unwrap();
     store.insert_job(&running).await.unwrap();
     store
@@ -308,7 +321,7 @@ async fn cancelling(store: &dyn MetaStore, n: &str) {
 async fn retrying(store: &dyn MetaStore, n: &str) {
     let pv = version(n, "2.3.0", b"retry");
     store.put_version(&pv).await.unwrap();
-    let job = Job::queued(JobId::new(), &pv, vec![("k".into(), "v".into())], 7);
+    let job = Job::queued(JobId::new(), &pv, vec![("k".into(), "v".into())], 7, &tester());
     store.insert_job(&job).await.unwrap();
     assert!(
         !store.retry_job(job.id).await.unwrap(),
@@ -364,9 +377,9 @@ async fn retrying(store: &dyn MetaStore, n: &str) {
 async fn recovery(store: &dyn MetaStore, n: &str) {
     let pv = version(n, "3.0.0", b"recovery");
     store.put_version(&pv).await.unwrap();
-    let queued = Job::queued(JobId::new(), &pv, vec![], 1);
-    let running = Job::queued(JobId::new(), &pv, vec![], 1);
-    let done = Job::queued(JobId::new(), &pv, vec![], 1);
+    let queued = Job::queued(JobId::new(), &pv, vec![], 1, &tester());
+    let running = Job::queued(JobId::new(), &pv, vec![], 1, &tester());
+    let done = Job::queued(JobId::new(), &pv, vec![], 1, &tester());
     for j in [&queued, &running, &done] {
         store.insert_job(j).await.unwrap();
     }
@@ -398,7 +411,7 @@ async fn listing(store: &dyn MetaStore, n: &str) {
     store.put_version(&pv).await.unwrap();
     let mut ids = Vec::new();
     for _ in 0..5 {
-        let j = Job::queued(JobId::new(), &pv, vec![], 1);
+        let j = Job::queued(JobId::new(), &pv, vec![], 1, &tester());
         store.insert_job(&j).await.unwrap();
         ids.push(j.id);
     }
@@ -412,16 +425,16 @@ async fn listing(store: &dyn MetaStore, n: &str) {
         )
         .await
         .unwrap();
-    let page = store.list_jobs(None, None, 2).await.unwrap();
+    let page = store.list_jobs(None, None, None, 2).await.unwrap();
     let newest: Vec<JobId> = page.iter().map(|j| j.id).collect();
     assert_eq!(newest, [ids[4], ids[3]], "newest first");
-    let next = store.list_jobs(None, Some(ids[3]), 2).await.unwrap();
+    let next = store.list_jobs(None, None, Some(ids[3]), 2).await.unwrap();
     assert_eq!(
         next.iter().map(|j| j.id).collect::<Vec<_>>(),
         [ids[2], ids[1]]
     );
     let failed = store
-        .list_jobs(Some(JobStatus::Failed), Some(ids[4]), 100)
+        .list_jobs(None, Some(JobStatus::Failed), Some(ids[4]), 100)
         .await
         .unwrap();
     assert!(failed.iter().all(|j| j.status == JobStatus::Failed));

@@ -6,3 +6,4 @@
 pub mod meta_store;
 pub mod object_store;
 pub mod rail;
+pub mod tenants;

@@ -1,0 +1,101 @@
+//! Authentication: `Authorization: Bearer <key>` → the [`Caller`] a request
+//! acts as. Every key is looked up in the metadata store on every request
+//! (one indexed read joining the key and its team), so a revoked key, an
+//! expired key or a disabled team is refused at once by every API process.
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use agensium_domain::{ApiKey, Caller, KeyRefusal, Role, Team, now_millis};
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+/// `last_used_at` is written at most this often per key.
+const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
+
+/// An authenticated request: who calls, and their team as stored now.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    /// The caller.
+    pub caller: Caller,
+    /// The caller's team (quota, …).
+    pub team: Team,
+}
+
+impl Auth {
+    /// The caller, if its role includes `needed`; 403 otherwise.
+    pub fn require(&self, needed: Role) -> Result<&Caller, ApiError> {
+        if self.caller.has(needed) {
+            Ok(&self.caller)
+        } else {
+            Err(ApiError::forbidden(format!(
+                "this needs the {needed} role; the key has {}",
+                self.caller.role
+            )))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
+        let key = bearer(parts)?;
+        let refused = || ApiError::unauthorized("unknown API key");
+        let Some((rec, team)) = st.backends.meta.key_and_team(key.id()).await? else {
+            return Err(refused());
+        };
+        let now = now_millis();
+        match rec.check(&key, now) {
+            Ok(true) => {}
+            Ok(false) => return Err(refused()),
+            Err(e @ (KeyRefusal::Revoked | KeyRefusal::Expired)) => {
+                return Err(ApiError::unauthorized(e.to_string()));
+            }
+        }
+        if team.disabled {
+            return Err(ApiError::unauthorized(format!(
+                "the team {} is disabled",
+                team.name
+            )));
+        }
+        if rec.last_used_at.is_none_or(|t| t < now - TOUCH_EVERY) {
+            touch(st, &rec.id, now);
+        }
+        Ok(Self {
+            caller: Caller {
+                key_id: rec.id,
+                team: team.name.clone(),
+                role: rec.role,
+            },
+            team,
+        })
+    }
+}
+
+/// The key of an `Authorization: Bearer` header, or 401.
+fn bearer(parts: &Parts) -> Result<ApiKey, ApiError> {
+    let value = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("send an API key: Authorization: Bearer <key>"))?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::unauthorized("the Authorization header must be Bearer <key>"))?;
+    token
+        .trim()
+        .parse()
+        .map_err(|e: agensium_domain::InvalidInput| ApiError::unauthorized(e.0))
+}
+
+/// Records the use off the request's path; a failure only costs accuracy.
+fn touch(st: &AppState, id: &agensium_domain::KeyId, now: chrono::DateTime<chrono::Utc>) {
+    let (meta, id) = (st.backends.meta.clone(), id.clone());
+    tokio::spawn(async move {
+        if let Err(e) = meta.touch_key(&id, now, now - TOUCH_EVERY).await {
+            tracing::debug!(key = %id, error = %e, "recording a key's use failed");
+        }
+    });
+}

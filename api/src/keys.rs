@@ -1,0 +1,137 @@
+//! A team's API keys: `POST/GET /v1/teams/{team}/keys`,
+//! `DELETE /v1/teams/{team}/keys/{id}` (the team's admins, and operators).
+
+use crate::app::AppState;
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::teams::visible_team;
+use agensium_domain::{ApiKey, KeyId, KeyRecord, MAX_KEY_NAME, Role, now_millis};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A key as listed: never its secret or hash.
+#[derive(Debug, Serialize)]
+pub struct KeyView {
+    id: String,
+    team: String,
+    role: Role,
+    name: String,
+    created_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+    last_used_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+    /// The whole key: only in the answer that created it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+}
+
+impl From<KeyRecord> for KeyView {
+    fn from(k: KeyRecord) -> Self {
+        Self {
+            id: k.id.to_string(),
+            team: k.team.to_string(),
+            role: k.role,
+            name: k.name,
+            created_at: k.created_at,
+            expires_at: k.expires_at,
+            last_used_at: k.last_used_at,
+            revoked_at: k.revoked_at,
+            key: None,
+        }
+    }
+}
+
+/// The body of `POST /v1/teams/{team}/keys`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    role: Role,
+    #[serde(default)]
+    name: String,
+    /// Seconds until the key stops working; none: never.
+    expires_in_secs: Option<u64>,
+}
+
+/// `POST /v1/teams/{team}/keys`: a new key, shown once.
+pub async fn create(
+    auth: Auth,
+    State(st): State<AppState>,
+    Path(team): Path<String>,
+    body: Result<Json<NewKey>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<KeyView>), ApiError> {
+    let team = visible_team(&st, &auth, &team).await?;
+    auth.require(Role::Admin)?;
+    let Json(new) = body.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
+    if new.role == Role::Operator && !auth.caller.is_operator() {
+        return Err(ApiError::forbidden(
+            "only an operator makes operator keys",
+        ));
+    }
+    if new.name.len() > MAX_KEY_NAME || new.name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            format!("a key's name is at most {MAX_KEY_NAME} bytes, without control characters"),
+        ));
+    }
+    let expires_at = match new.expires_in_secs {
+        None => None,
+        Some(s) => Some(
+            i64::try_from(s)
+                .ok()
+                .and_then(chrono::Duration::try_seconds)
+                .and_then(|d| now_millis().checked_add_signed(d))
+                .ok_or_else(|| ApiError::bad_request("invalid_expiry", "expires_in_secs is too large"))?,
+        ),
+    };
+    let key = ApiKey::generate().map_err(|e| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_randomness", e.to_string())
+    })?;
+    let rec = KeyRecord::new(&key, team.name, new.role, new.name, expires_at);
+    st.backends.meta.insert_key(&rec).await?;
+    tracing::info!(team = %rec.team, key = %rec.id, role = %rec.role, by = %auth.caller.key_id, "API key created");
+    let mut view = KeyView::from(rec);
+    view.key = Some(key.expose().to_owned());
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// `GET /v1/teams/{team}/keys`.
+pub async fn list(
+    auth: Auth,
+    State(st): State<AppState>,
+    Path(team): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let team = visible_team(&st, &auth, &team).await?;
+    auth.require(Role::Admin)?;
+    let keys: Vec<KeyView> = st
+        .backends
+        .meta
+        .list_keys(&team.name)
+        .await?
+        .into_iter()
+        .map(KeyView::from)
+        .collect();
+    Ok(Json(serde_json::json!({ "keys": keys })))
+}
+
+/// `DELETE /v1/teams/{team}/keys/{id}`: revokes a key, at once, on every
+/// API process.
+pub async fn revoke(
+    auth: Auth,
+    State(st): State<AppState>,
+    Path((team, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let team = visible_team(&st, &auth, &team).await?;
+    auth.require(Role::Admin)?;
+    let missing = || ApiError::not_found("key_not_found", format!("team {} has no live key {id}", team.name));
+    let Ok(key_id) = id.parse::<KeyId>() else {
+        return Err(missing());
+    };
+    if !st.backends.meta.revoke_key(&team.name, &key_id).await? {
+        return Err(missing());
+    }
+    tracing::info!(team = %team.name, key = %key_id, by = %auth.caller.key_id, "API key revoked");
+    Ok(StatusCode::NO_CONTENT)
+}

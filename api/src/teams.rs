@@ -1,0 +1,265 @@
+//! Teams: create, disable and set quotas (operators); read a team and its
+//! usage report; `whoami`.
+
+use crate::app::AppState;
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::jobs::query_pairs;
+use agensium_domain::{Quota, Role, Team, TeamName, UsageReport, now_millis};
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// Longest span of one usage report, in days.
+const MAX_REPORT_DAYS: i64 = 366;
+/// Jobs read per round trip while adding up a report.
+const REPORT_PAGE: u32 = 1000;
+
+/// A team as answered.
+#[derive(Debug, Serialize)]
+pub struct TeamView {
+    name: String,
+    disabled: bool,
+    quota: Quota,
+    created_at: DateTime<Utc>,
+}
+
+impl From<Team> for TeamView {
+    fn from(t: Team) -> Self {
+        Self {
+            name: t.name.to_string(),
+            disabled: t.disabled,
+            quota: t.quota,
+            created_at: t.created_at,
+        }
+    }
+}
+
+fn team_not_found(raw: &str) -> ApiError {
+    ApiError::not_found("team_not_found", format!("no team named {raw:?}"))
+}
+
+/// The team named `raw`, when the caller may see it; 404 otherwise, the
+/// same answer as for a team that does not exist.
+pub async fn visible_team(st: &AppState, auth: &Auth, raw: &str) -> Result<Team, ApiError> {
+    let name: TeamName = raw.parse().map_err(|_| team_not_found(raw))?;
+    if !auth.caller.sees_team(&name) {
+        return Err(team_not_found(raw));
+    }
+    st.backends
+        .meta
+        .get_team(&name)
+        .await?
+        .ok_or_else(|| team_not_found(raw))
+}
+
+fn json_body<T>(
+    body: Result<Json<T>, axum::extract::rejection::JsonRejection>,
+) -> Result<T, ApiError> {
+    body.map(|Json(v)| v)
+        .map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))
+}
+
+/// The body of `POST /v1/teams`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTeam {
+    name: String,
+    #[serde(default)]
+    quota: Quota,
+}
+
+/// `POST /v1/teams` (operators): 201, or 409 when the name is taken.
+pub async fn create(
+    auth: Auth,
+    State(st): State<AppState>,
+    body: Result<Json<NewTeam>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<TeamView>), ApiError> {
+    auth.require(Role::Operator)?;
+    let new = json_body(body)?;
+    let name: TeamName = new
+        .name
+        .parse()
+        .map_err(|e: agensium_domain::InvalidInput| ApiError::bad_request("invalid_name", e.0))?;
+    check_quota(&st, &new.quota)?;
+    let team = Team {
+        name,
+        disabled: false,
+        quota: new.quota,
+        created_at: now_millis(),
+    };
+    if !st.backends.meta.create_team(&team).await? {
+        return Err(ApiError::conflict(
+            "team_exists",
+            format!("a team named {} exists", team.name),
+        ));
+    }
+    tracing::info!(team = %team.name, by = %auth.caller.key_id, "team created");
+    Ok((StatusCode::CREATED, Json(team.into())))
+}
+
+/// `GET /v1/teams` (operators).
+pub async fn list(auth: Auth, State(st): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    auth.require(Role::Operator)?;
+    let teams: Vec<TeamView> = st
+        .backends
+        .meta
+        .list_teams()
+        .await?
+        .into_iter()
+        .map(TeamView::from)
+        .collect();
+    Ok(Json(json!({ "teams": teams })))
+}
+
+/// `GET /v1/teams/{team}`: the caller's own team (any team for operators).
+pub async fn get(
+    auth: Auth,
+    State(st): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<TeamView>, ApiError> {
+    Ok(Json(visible_team(&st, &auth, &raw).await?.into()))
+}
+
+/// The body of `PATCH /v1/teams/{team}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamPatch {
+    disabled: bool,
+}
+
+/// `PATCH /v1/teams/{team}` (operators): `{"disabled": true}` refuses
+/// every key of the team at once; `false` lets them in again.
+pub async fn patch(
+    auth: Auth,
+    State(st): State<AppState>,
+    Path(raw): Path<String>,
+    body: Result<Json<TeamPatch>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<TeamView>, ApiError> {
+    let team = visible_team(&st, &auth, &raw).await?;
+    auth.require(Role::Operator)?;
+    let p = json_body(body)?;
+    if !st.backends.meta.set_disabled(&team.name, p.disabled).await? {
+        return Err(team_not_found(&raw));
+    }
+    tracing::info!(team = %team.name, disabled = p.disabled, by = %auth.caller.key_id, "team changed");
+    Ok(Json(visible_team(&st, &auth, &raw).await?.into()))
+}
+
+fn check_quota(st: &AppState, q: &Quota) -> Result<(), ApiError> {
+    let ceiling = st.limits.max_upload_bytes;
+    if q.max_input_bytes.is_some_and(|b| b == 0 || b > ceiling) {
+        return Err(ApiError::bad_request(
+            "invalid_quota",
+            format!("max_input_bytes must be between 1 and the operator's ceiling {ceiling}"),
+        ));
+    }
+    if q.max_queued == Some(0) || q.max_running == Some(0) {
+        return Err(ApiError::bad_request(
+            "invalid_quota",
+            "max_queued and max_running must be at least 1 (omit them for no quota)",
+        ));
+    }
+    Ok(())
+}
+
+/// `PUT /v1/teams/{team}/quota` (operators): replaces the team's quota.
+pub async fn put_quota(
+    auth: Auth,
+    State(st): State<AppState>,
+    Path(raw): Path<String>,
+    body: Result<Json<Quota>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<TeamView>, ApiError> {
+    let team = visible_team(&st, &auth, &raw).await?;
+    auth.require(Role::Operator)?;
+    let quota = json_body(body)?;
+    check_quota(&st, &quota)?;
+    if !st.backends.meta.set_quota(&team.name, &quota).await? {
+        return Err(team_not_found(&raw));
+    }
+    tracing::info!(team = %team.name, ?quota, by = %auth.caller.key_id, "quota set");
+    Ok(Json(visible_team(&st, &auth, &raw).await?.into()))
+}
+
+/// `GET /v1/whoami`: the key's id, team and role.
+pub async fn whoami(auth: Auth) -> Json<serde_json::Value> {
+    Json(json!({
+        "key_id": auth.caller.key_id.to_string(),
+        "team": auth.caller.team.to_string(),
+        "role": auth.caller.role,
+    }))
+}
+
+/// `from` and `to` (inclusive UTC days) of a usage query; the last 30 days
+/// by default.
+fn report_span(query: Option<&str>) -> Result<(NaiveDate, NaiveDate), ApiError> {
+    let today = now_millis().date_naive();
+    let (mut from, mut to) = (today - chrono::Duration::days(29), today);
+    for (k, v) in query_pairs(query.unwrap_or(""))? {
+        let day = || {
+            NaiveDate::parse_from_str(&v, "%Y-%m-%d").map_err(|_| {
+                ApiError::bad_request("invalid_date", format!("{k}={v:?}: expected YYYY-MM-DD"))
+            })
+        };
+        match k.as_str() {
+            "from" => from = day()?,
+            "to" => to = day()?,
+            _ => {
+                return Err(ApiError::bad_request(
+                    "unknown_query_parameter",
+                    format!("unknown query parameter {k:?}: use from and to (YYYY-MM-DD)"),
+                ));
+            }
+        }
+    }
+    let days = (to - from).num_days();
+    if !(0..MAX_REPORT_DAYS).contains(&days) {
+        return Err(ApiError::bad_request(
+            "invalid_date",
+            format!("from must not be after to, and a report spans at most {MAX_REPORT_DAYS} days"),
+        ));
+    }
+    Ok((from, to))
+}
+
+fn start_of(day: NaiveDate) -> DateTime<Utc> {
+    day.and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
+/// `GET /v1/teams/{team}/usage?from=YYYY-MM-DD&to=YYYY-MM-DD` (the team's
+/// admins, operators): finished jobs per day by outcome, wall time, fuel,
+/// peak memory and bytes in and out.
+pub async fn usage(
+    auth: Auth,
+    State(st): State<AppState>,
+    Path(raw): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let team = visible_team(&st, &auth, &raw).await?;
+    auth.require(Role::Admin)?;
+    let (from, to) = report_span(query.as_deref())?;
+    let (start, end) = (start_of(from), start_of(to + chrono::Duration::days(1)));
+    let mut report = UsageReport::default();
+    let mut after = None;
+    loop {
+        let page = st
+            .backends
+            .meta
+            .finished_jobs(&team.name, start, end, after, REPORT_PAGE)
+            .await?;
+        page.iter().for_each(|j| report.add(j));
+        match page.last() {
+            Some(last) if page.len() == REPORT_PAGE as usize => after = Some(last.id),
+            _ => break,
+        }
+    }
+    Ok(Json(json!({
+        "team": team.name.to_string(),
+        "from": from.to_string(),
+        "to": to.to_string(),
+        "days": report.days(),
+    })))
+}

@@ -1,0 +1,157 @@
+//! Conformance suite of the tenancy half of a metadata store
+//! ([`TenantStore`]): teams, keys, processor ownership, per-team counts.
+
+use super::meta_store::version;
+use agensium_domain::{
+    ApiKey, Caller, Job, JobId, JobStatus, KeyRecord, Ownership, Quota, Role, Team, TeamName,
+    Visibility, WorkerId, now_millis,
+};
+use agensium_ports::meta::{Finish, MetaStore};
+use std::time::Duration;
+
+fn team(name: &str) -> Team {
+    Team {
+        name: name.parse().unwrap(),
+        disabled: false,
+        quota: Quota::default(),
+        created_at: now_millis(),
+    }
+}
+
+/// Runs every check against `store`; `n` makes names unique per call.
+pub async fn run(store: &dyn MetaStore, n: &str) {
+    let a = teams(store, n).await;
+    keys(store, &a).await;
+    ownership(store, n, &a).await;
+    counts(store, n, &a).await;
+}
+
+async fn teams(store: &dyn MetaStore, n: &str) -> TeamName {
+    let a = team(&format!("a{n}"));
+    assert!(store.create_team(&a).await.unwrap());
+    assert!(!store.create_team(&a).await.unwrap(), "names are unique");
+    assert_eq!(store.get_team(&a.name).await.unwrap(), Some(a.clone()));
+    assert!(store.list_teams().await.unwrap().contains(&a));
+    let q = Quota {
+        max_queued: Some(3),
+        max_running: Some(1),
+        max_input_bytes: Some(1 << 20),
+    };
+    assert!(store.set_quota(&a.name, &q).await.unwrap());
+    assert!(store.set_quota(&a.name, &q).await.unwrap(), "same quota again");
+    assert!(store.set_disabled(&a.name, true).await.unwrap());
+    let got = store.get_team(&a.name).await.unwrap().unwrap();
+    assert_eq!((got.quota, got.disabled), (q, true));
+    assert!(store.set_disabled(&a.name, false).await.unwrap());
+    let missing: TeamName = format!("missing{n}").parse().unwrap();
+    assert!(!store.set_quota(&missing, &q).await.unwrap());
+    assert!(!store.set_disabled(&missing, true).await.unwrap());
+    assert_eq!(store.get_team(&missing).await.unwrap(), None);
+    a.name
+}
+
+async fn keys(store: &dyn MetaStore, a: &TeamName) {
+    let key = ApiKey::generate().unwrap();
+    let expiry = now_millis() + chrono::Duration::days(1);
+    let rec = KeyRecord::new(&key, a.clone(), Role::Publisher, "ci".into(), Some(expiry));
+    store.insert_key(&rec).await.unwrap();
+    assert!(store.has_keys().await.unwrap());
+    let (got, t) = store.key_and_team(key.id()).await.unwrap().unwrap();
+    assert_eq!((&got, &t.name), (&rec, a));
+    assert_eq!(got.check(&key, now_millis()), Ok(true), "the hash round-trips");
+    let other = ApiKey::generate().unwrap();
+    assert_eq!(store.key_and_team(other.id()).await.unwrap(), None);
+    assert_eq!(store.list_keys(a).await.unwrap(), vec![rec.clone()]);
+
+    let t1 = now_millis();
+    store.touch_key(key.id(), t1, t1).await.unwrap();
+    let later = t1 + chrono::Duration::seconds(5);
+    store.touch_key(key.id(), later, t1).await.unwrap();
+    let (got, _) = store.key_and_team(key.id()).await.unwrap().unwrap();
+    assert_eq!(got.last_used_at, Some(t1), "a recent use is not rewritten");
+
+    let elsewhere: TeamName = "elsewhere".parse().unwrap();
+    assert!(!store.revoke_key(&elsewhere, key.id()).await.unwrap());
+    assert!(store.revoke_key(a, key.id()).await.unwrap());
+    assert!(!store.revoke_key(a, key.id()).await.unwrap(), "once");
+    let (got, _) = store.key_and_team(key.id()).await.unwrap().unwrap();
+    assert!(got.revoked_at.is_some());
+    assert!(got.check(&key, now_millis()).is_err());
+}
+
+async fn ownership(store: &dyn MetaStore, n: &str, a: &TeamName) {
+    let b = team(&format!("b{n}"));
+    store.create_team(&b).await.unwrap();
+    let claim = |team: &TeamName| Ownership {
+        name: format!("owned{n}").parse().unwrap(),
+        team: team.clone(),
+        visibility: Visibility::Private,
+        created_at: now_millis(),
+    };
+    let mine = store.claim_processor(&claim(a)).await.unwrap();
+    assert_eq!(&mine.team, a);
+    let again = store.claim_processor(&claim(&b.name)).await.unwrap();
+    assert_eq!(again, mine, "the first claim keeps the name");
+    assert_eq!(store.ownership(&mine.name).await.unwrap(), Some(mine.clone()));
+    let seen_by = |t: Option<TeamName>| async move {
+        store
+            .visible_processors(t.as_ref())
+            .await
+            .unwrap()
+            .into_iter()
+            .any(|o| o.name.as_str() == format!("owned{n}"))
+    };
+    assert!(seen_by(Some(a.clone())).await);
+    assert!(!seen_by(Some(b.name.clone())).await, "private to its team");
+    assert!(seen_by(None).await);
+    assert!(store.set_visibility(&mine.name, Visibility::Public).await.unwrap());
+    assert!(seen_by(Some(b.name.clone())).await, "public: every team sees it");
+    let nobody = format!("nobody{n}").parse().unwrap();
+    assert!(!store.set_visibility(&nobody, Visibility::Public).await.unwrap());
+}
+
+async fn counts(store: &dyn MetaStore, n: &str, a: &TeamName) {
+    let pv = version(n, "7.0.0", b"counts");
+    store.put_version(&pv).await.unwrap();
+    let by = Caller {
+        key_id: "00000000000000bb".parse().unwrap(),
+        team: a.clone(),
+        role: Role::Submitter,
+    };
+    let jobs: Vec<Job> = (0..3)
+        .map(|_| Job::queued(JobId::new(), &pv, vec![], 10, &by))
+        .collect();
+    for j in &jobs {
+        store.insert_job(j).await.unwrap();
+    }
+    assert_eq!(store.count_jobs(a, JobStatus::Queued).await.unwrap(), 3);
+    let w = WorkerId::new("w");
+    store
+        .start_job(jobs[0].id, &w, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    let done = Finish::Succeeded {
+        output_bytes: 5,
+        content_type: None,
+        stats: vec![],
+    };
+    assert!(store.finish_job(jobs[0].id, &w, &done, None).await.unwrap());
+    assert_eq!(store.count_jobs(a, JobStatus::Queued).await.unwrap(), 2);
+    let (from, to) = (
+        now_millis() - chrono::Duration::hours(1),
+        now_millis() + chrono::Duration::hours(1),
+    );
+    let finished = store.finished_jobs(a, from, to, None, 10).await.unwrap();
+    assert_eq!(finished.len(), 1);
+    assert_eq!((finished[0].id, finished[0].team.clone()), (jobs[0].id, a.clone()));
+    assert_eq!(finished[0].key_id, Some(by.key_id.clone()));
+    let after = store
+        .finished_jobs(a, from, to, Some(jobs[0].id), 10)
+        .await
+        .unwrap();
+    assert!(after.is_empty(), "paging goes past it");
+    let listed = store.list_jobs(Some(a), None, None, 100).await.unwrap();
+    assert_eq!(listed.len(), 3, "only the team's jobs");
+    assert!(listed.iter().all(|j| &j.team == a));
+}
