@@ -71,7 +71,8 @@ impl TestApp {
         let server = agensium::start(Role::Serve, settings)
             .await
             .expect("server starts");
-        let client = Client::new(&server.url());
+        let key = std::fs::read_to_string(dir.join("admin.key")).expect("serve wrote admin.key");
+        let client = Client::with_key(&server.url(), &key);
         Self {
             client,
             dir: dir.to_path_buf(),
@@ -95,11 +96,27 @@ impl TestApp {
 }
 
 impl Client {
-    /// A client of the API at `url`.
+    /// A client of the API at `url` that sends no key.
     pub fn new(url: &str) -> Self {
         Self {
             url: url.to_owned(),
             http: reqwest::Client::new(),
+        }
+    }
+
+    /// A client of the API at `url` sending `Authorization: Bearer <key>`.
+    pub fn with_key(url: &str, key: &str) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {}", key.trim()).parse().expect("a key is a header value"),
+        );
+        Self {
+            url: url.to_owned(),
+            http: reqwest::Client::builder()
+                .default_headers(headers)
+                .build()
+                .unwrap(),
         }
     }
 

@@ -26,6 +26,8 @@ pub struct SharedBackends {
     pub redis_url: String,
     /// The Redis key prefix of this test.
     pub redis_prefix: String,
+    /// An operator key on the fresh database (made by `agensium admin`).
+    pub key: String,
 }
 
 impl SharedBackends {
@@ -42,13 +44,46 @@ impl SharedBackends {
             ("AGENSIUM_S3_BUCKET".into(), s3.bucket),
             ("AGENSIUM_S3_ENDPOINT".into(), s3.endpoint),
             ("AGENSIUM_S3_REGION".into(), "us-east-1".into()),
+            // These tests count lost and duplicated jobs under bursts of
+            // submissions; the per-key rate limit has its own test.
+            ("AGENSIUM_SUBMIT_RATE".into(), "0".into()),
         ];
+        let key = operator_key(&env);
         Some(Self {
             env,
             redis_url,
             redis_prefix,
+            key,
         })
     }
+
+    /// A client of an API at `url` on these backends, with the operator key.
+    pub fn client(&self, url: &str) -> crate::Client {
+        crate::Client::with_key(url, &self.key)
+    }
+}
+
+/// Runs `agensium admin ARGS` on the metadata store of `env`; its stdout.
+pub fn admin(env: &[(String, String)], args: &[&str]) -> String {
+    let out = Command::new(binary())
+        .arg("admin")
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("running agensium admin");
+    assert!(
+        out.status.success(),
+        "agensium admin {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Makes a team `ops` and an operator key for it, as an operator would.
+fn operator_key(env: &[(String, String)]) -> String {
+    admin(env, &["create-team", "ops"]);
+    admin(env, &["create-key", "--team", "ops", "--role", "operator"])
 }
 
 impl SharedBackends {

@@ -10,7 +10,7 @@
 //! (MB/s). Peak resident sets (`VmHWM`) are read per phase.
 
 mod csv;
-mod load;
+pub(crate) mod load;
 mod mem;
 mod report;
 mod stack;

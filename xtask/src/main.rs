@@ -6,7 +6,7 @@
     clippy::cast_precision_loss
 )]
 
-mod bench;
+pub(crate) mod bench;
 mod fixtures;
 mod plugins;
 mod s3server;

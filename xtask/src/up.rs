@@ -2,6 +2,7 @@
 
 use crate::{cargo, plugins, root, run};
 use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -17,15 +18,19 @@ pub fn up(serve_args: &[String]) -> Result<()> {
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;
     let base = format!("http://{listen}");
+    let key_file = data_dir(serve_args).join("admin.key");
     let rt = tokio::runtime::Runtime::new()?;
-    let registered = rt.block_on(register(&base, &names));
+    let registered = rt.block_on(register(&base, &key_file, &names));
     if let Err(e) = registered {
         let _ = child.kill();
         return Err(e);
     }
+    let key_path = key_file.canonicalize().unwrap_or(key_file);
     println!("\nAgensium is up at {base} with: {}", names.join(", "));
     println!(
-        "Try:\n  curl -s -X POST --data-binary @README.md {base}/v1/processors/wordcount/jobs"
+        "Your operator key is in {0}. In another shell:\n  export AGENSIUM_URL={base} AGENSIUM_KEY=$(cat {0})\n  \
+         curl -s -H \"Authorization: Bearer $AGENSIUM_KEY\" -X POST --data-binary @README.md $AGENSIUM_URL/v1/processors/wordcount/jobs",
+        key_path.display()
     );
     println!("Press Ctrl-C to stop.");
     let status = child.wait()?;
@@ -35,25 +40,35 @@ pub fn up(serve_args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn listen_addr(args: &[String]) -> String {
+/// The value of `--flag V` / `--flag=V` in `serve`'s arguments, else of
+/// the environment variable `env`.
+fn serve_setting(args: &[String], flag: &str, env: &str) -> Option<String> {
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        if a == "--listen" {
+        if a == flag {
             if let Some(v) = it.next() {
-                return v.clone();
+                return Some(v.clone());
             }
-        } else if let Some(v) = a.strip_prefix("--listen=") {
-            return v.to_owned();
+        } else if let Some(v) = a.strip_prefix(flag).and_then(|r| r.strip_prefix('=')) {
+            return Some(v.to_owned());
         }
     }
-    std::env::var("AGENSIUM_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into())
+    std::env::var(env).ok()
 }
 
-async fn register(base: &str, names: &[String]) -> Result<()> {
-    let http = reqwest::Client::new();
+fn listen_addr(args: &[String]) -> String {
+    serve_setting(args, "--listen", "AGENSIUM_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into())
+}
+
+fn data_dir(args: &[String]) -> PathBuf {
+    serve_setting(args, "--data-dir", "AGENSIUM_DATA_DIR")
+        .map_or_else(|| PathBuf::from("./agensium-data"), PathBuf::from)
+}
+
+async fn register(base: &str, key_file: &Path, names: &[String]) -> Result<()> {
     let start = Instant::now();
     loop {
-        match http.get(format!("{base}/healthz")).send().await {
+        match reqwest::get(format!("{base}/healthz")).await {
             Ok(r) if r.status().is_success() => break,
             _ if start.elapsed() > Duration::from_secs(60) => {
                 bail!("agensium did not answer on {base}")
@@ -61,6 +76,9 @@ async fn register(base: &str, names: &[String]) -> Result<()> {
             _ => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
+    let key = std::fs::read_to_string(key_file)
+        .with_context(|| format!("reading the operator key `serve` writes to {}", key_file.display()))?;
+    let http = crate::bench::load::Api::new(base.to_owned()).with_key(&key)?.http;
     for n in names {
         let bytes = std::fs::read(plugins::output(n))?;
         let url = format!("{base}/v1/processors/{n}/versions/1.0.0");

@@ -63,7 +63,7 @@ impl Rig {
         )];
         let url = format!("http://{listen}");
         wait_healthy(&url).await;
-        let api = Client::new(&url);
+        let api = be.client(&url);
         let r = api.register("hostile", "1.0.0", fixture("hostile")).await;
         assert_eq!(r.status(), StatusCode::CREATED);
         for i in 0..3 {

@@ -16,7 +16,7 @@ async fn start_api(be: &SharedBackends) -> (Proc, Client) {
     let api = Proc::spawn("api", &["api", "--listen", &listen], &be.env, &[]);
     let url = format!("http://{listen}");
     wait_healthy(&url).await;
-    (api, Client::new(&url))
+    (api, be.client(&url))
 }
 
 /// Starts `n` `agensium worker --concurrency 2` processes with `extra` env.

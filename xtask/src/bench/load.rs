@@ -21,12 +21,25 @@ pub struct Api {
 }
 
 impl Api {
-    /// A client of the API at `base`.
+    /// A client of the API at `base` that sends no key (for `/healthz`).
     pub fn new(base: String) -> Self {
         Self {
             base,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// The same client, sending `key` as `Authorization: Bearer` on every request.
+    pub fn with_key(self, key: &str) -> Result<Self> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", key.trim()))
+            .context("the API key is not a valid header value")?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        Ok(Self {
+            base: self.base,
+            http: reqwest::Client::builder().default_headers(headers).build()?,
+        })
     }
 
     /// Registers `bytes` as `name` 1.0.0 and returns how long it took.

@@ -132,8 +132,12 @@ impl Stack {
             ],
             &env,
         )?;
-        let stack = Self::new(Kind::Embedded, &listen, vec![serve], data);
+        let mut stack = Self::new(Kind::Embedded, &listen, vec![serve], data);
         stack.wait_healthy(&stack.api.base).await?;
+        // `serve` wrote its first (operator) key there on its empty data dir.
+        let key = std::fs::read_to_string(stack._data.path().join("admin.key"))
+            .context("reading the admin key `agensium serve` writes")?;
+        stack.api = stack.api.clone().with_key(&key)?;
         Ok(stack)
     }
 
@@ -144,8 +148,10 @@ impl Stack {
         let health = format!("127.0.0.1:{}", free_port()?);
         let mut env = common_env(&data, s);
         env.extend(backends.iter().cloned());
+        let key = operator_key(&env)?;
         let api = Proc::spawn("agensium api", &["api", "--listen", &listen], &env)?;
         let mut stack = Self::new(Kind::Production, &listen, vec![api], data);
+        stack.api = stack.api.clone().with_key(&key)?;
         stack.worker_base = format!("http://{health}");
         stack.wait_healthy(&stack.api.base).await?;
         let worker = Proc::spawn(
@@ -232,9 +238,33 @@ fn binary() -> PathBuf {
     root().join("target/debug/agensium")
 }
 
-/// Environment of every process: its data directory and job limits.
+/// Makes a team `bench` and an operator key on the metadata store of
+/// `env` with `agensium admin`, as an operator would; returns the key.
+fn operator_key(env: &[(String, String)]) -> Result<String> {
+    let admin = |args: &[&str]| -> Result<String> {
+        let out = std::process::Command::new(binary())
+            .arg("admin")
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .context("running agensium admin")?;
+        if !out.status.success() {
+            bail!(
+                "agensium admin {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+    };
+    admin(&["create-team", "bench"])?;
+    admin(&["create-key", "--team", "bench", "--role", "operator"])
+}
+
+/// Environment of every process: its data directory and job limits. The
+/// submit rate limit is off: the bench measures the system, not the limiter.
 fn common_env(data: &tempfile::TempDir, s: &Settings) -> Vec<(String, String)> {
     vec![
+        ("AGENSIUM_SUBMIT_RATE".into(), "0".into()),
         (
             "AGENSIUM_DATA_DIR".into(),
             data.path().display().to_string(),
