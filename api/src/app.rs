@@ -1,7 +1,7 @@
 //! The router: every endpoint of the public API.
 
-use crate::error::ApiError;
 use crate::auth::Auth;
+use crate::error::ApiError;
 use crate::rate::SubmitLimiter;
 use crate::{control, jobs, keys, processors, teams};
 use agensium_domain::Role;

@@ -77,7 +77,10 @@ pub async fn retry(
         tracing::warn!(job = %job.id, error = %e, "rail push failed; the job stays queued");
     }
     tracing::info!(job = %job.id, was = %job.status, by = %auth.caller.key_id, "job retried");
-    Ok((StatusCode::ACCEPTED, Json(load_job(&st, &auth.caller, &id).await?.into())))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(load_job(&st, &auth.caller, &id).await?.into()),
+    ))
 }
 
 /// Why the state machine refused a transition, for a 409.

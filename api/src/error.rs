@@ -49,7 +49,11 @@ impl ApiError {
     }
 
     /// 429 with the given code, to be retried after `after`.
-    pub fn too_many(code: &'static str, message: impl Into<String>, after: std::time::Duration) -> Self {
+    pub fn too_many(
+        code: &'static str,
+        message: impl Into<String>,
+        after: std::time::Duration,
+    ) -> Self {
         Self::new(StatusCode::TOO_MANY_REQUESTS, code, message).retry_after(after)
     }
 

@@ -380,9 +380,13 @@ pub async fn list(
     for (k, v) in serde_urlencoded_pairs(query.as_deref().unwrap_or(""))? {
         match k.as_str() {
             "team" => {
-                let t: TeamName = v.parse().ok().filter(|t| auth.caller.sees_team(t)).ok_or_else(
-                    || ApiError::not_found("team_not_found", format!("no team named {v:?}")),
-                )?;
+                let t: TeamName = v
+                    .parse()
+                    .ok()
+                    .filter(|t| auth.caller.sees_team(t))
+                    .ok_or_else(|| {
+                        ApiError::not_found("team_not_found", format!("no team named {v:?}"))
+                    })?;
                 team = Some(t);
             }
             "status" => {

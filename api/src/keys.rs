@@ -66,9 +66,7 @@ pub async fn create(
     auth.require(Role::Admin)?;
     let Json(new) = body.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
     if new.role == Role::Operator && !auth.caller.is_operator() {
-        return Err(ApiError::forbidden(
-            "only an operator makes operator keys",
-        ));
+        return Err(ApiError::forbidden("only an operator makes operator keys"));
     }
     if new.name.len() > MAX_KEY_NAME || new.name.chars().any(char::is_control) {
         return Err(ApiError::bad_request(
@@ -78,16 +76,28 @@ pub async fn create(
     }
     let expires_at = match new.expires_in_secs {
         None => None,
+        Some(0) => {
+            return Err(ApiError::bad_request(
+                "invalid_expiry",
+                "expires_in_secs must be at least 1 (omit it for a key that does not expire)",
+            ));
+        }
         Some(s) => Some(
             i64::try_from(s)
                 .ok()
                 .and_then(chrono::Duration::try_seconds)
                 .and_then(|d| now_millis().checked_add_signed(d))
-                .ok_or_else(|| ApiError::bad_request("invalid_expiry", "expires_in_secs is too large"))?,
+                .ok_or_else(|| {
+                    ApiError::bad_request("invalid_expiry", "expires_in_secs is too large")
+                })?,
         ),
     };
     let key = ApiKey::generate().map_err(|e| {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_randomness", e.to_string())
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_randomness",
+            e.to_string(),
+        )
     })?;
     let rec = KeyRecord::new(&key, team.name, new.role, new.name, expires_at);
     st.backends.meta.insert_key(&rec).await?;
@@ -125,7 +135,12 @@ pub async fn revoke(
 ) -> Result<StatusCode, ApiError> {
     let team = visible_team(&st, &auth, &team).await?;
     auth.require(Role::Admin)?;
-    let missing = || ApiError::not_found("key_not_found", format!("team {} has no live key {id}", team.name));
+    let missing = || {
+        ApiError::not_found(
+            "key_not_found",
+            format!("team {} has no live key {id}", team.name),
+        )
+    };
     let Ok(key_id) = id.parse::<KeyId>() else {
         return Err(missing());
     };

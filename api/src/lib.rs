@@ -23,5 +23,5 @@ pub mod telemetry;
 mod views;
 
 pub use app::{ApiLimits, AppState, router};
-pub use rate::SubmitLimiter;
 pub use error::ApiError;
+pub use rate::SubmitLimiter;

@@ -257,7 +257,10 @@ fn declared_limits(query: Option<&str>) -> Result<(DeclaredLimits, bool), ApiErr
     for (k, v) in crate::jobs::query_pairs(query.unwrap_or(""))? {
         if k == "inline" {
             inline = v.parse().map_err(|_| {
-                ApiError::bad_request("invalid_inline", format!("inline={v:?}: expected true or false"))
+                ApiError::bad_request(
+                    "invalid_inline",
+                    format!("inline={v:?}: expected true or false"),
+                )
             })?;
             continue;
         }

@@ -102,7 +102,10 @@ pub async fn create(
 }
 
 /// `GET /v1/teams` (operators).
-pub async fn list(auth: Auth, State(st): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn list(
+    auth: Auth,
+    State(st): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     auth.require(Role::Operator)?;
     let teams: Vec<TeamView> = st
         .backends
@@ -142,7 +145,12 @@ pub async fn patch(
     let team = visible_team(&st, &auth, &raw).await?;
     auth.require(Role::Operator)?;
     let p = json_body(body)?;
-    if !st.backends.meta.set_disabled(&team.name, p.disabled).await? {
+    if !st
+        .backends
+        .meta
+        .set_disabled(&team.name, p.disabled)
+        .await?
+    {
         return Err(team_not_found(&raw));
     }
     tracing::info!(team = %team.name, disabled = p.disabled, by = %auth.caller.key_id, "team changed");
@@ -157,10 +165,10 @@ fn check_quota(st: &AppState, q: &Quota) -> Result<(), ApiError> {
             format!("max_input_bytes must be between 1 and the operator's ceiling {ceiling}"),
         ));
     }
-    if q.max_queued == Some(0) || q.max_running == Some(0) {
+    if q.max_queued == Some(0) {
         return Err(ApiError::bad_request(
             "invalid_quota",
-            "max_queued and max_running must be at least 1 (omit them for no quota)",
+            "max_queued must be at least 1 (omit it for no quota)",
         ));
     }
     Ok(())

@@ -63,12 +63,9 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         if let Some(dir) = path.parent() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)?;
+            crate::connect::private_dir(dir)?;
         }
         opts.mode(0o600);
         let mut f = opts.open(path)?;

@@ -53,7 +53,7 @@ pub async fn meta(b: &BackendSettings) -> Result<Arc<dyn MetaStore>, ConnectErro
     let Some(url) = b.database_url.as_ref().map(Secret::expose) else {
         let path = b.data_dir.join("agensium.db");
         let at = path.display().to_string();
-        std::fs::create_dir_all(&b.data_dir).map_err(|e| {
+        private_dir(&b.data_dir).map_err(|e| {
             ConnectError::new("data directory", &b.data_dir.display().to_string(), e)
         })?;
         let store = SqliteMetaStore::open(&path).await;
@@ -143,4 +143,14 @@ mod tests {
             "{e}"
         );
     }
+}
+
+/// Creates the data directory (and its parents) if missing, mode 0700: it
+/// holds the metadata, every object and the admin key.
+pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }

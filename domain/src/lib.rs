@@ -24,8 +24,8 @@ pub use limits::{Ceilings, DeclaredLimits, LimitExceeded, Limits};
 pub use names::{InvalidInput, MAX_VERSION, ProcessorName, TeamName, parse_version};
 pub use status::{JobStatus, LeaseGuard, Transition, TransitionError};
 pub use tenancy::{
-    ApiKey, Caller, DayUsage, KeyHash, KeyId, KeyRecord, KeyRefusal, MAX_KEY_NAME, Outcomes, Ownership, Quota,
-    Role, Team, UsageReport, Visibility,
+    ApiKey, Caller, DayUsage, KeyHash, KeyId, KeyRecord, KeyRefusal, MAX_KEY_NAME, Outcomes,
+    Ownership, Quota, Role, Team, UsageReport, Visibility,
 };
 pub use text::truncate_at_char_boundary;
 pub use version::ProcessorVersion;

@@ -109,7 +109,9 @@ impl Client {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert(
             reqwest::header::AUTHORIZATION,
-            format!("Bearer {}", key.trim()).parse().expect("a key is a header value"),
+            format!("Bearer {}", key.trim())
+                .parse()
+                .expect("a key is a header value"),
         );
         Self {
             url: url.to_owned(),
@@ -151,7 +153,12 @@ impl Client {
 
     /// Registers a built example processor as `version`, asserting success.
     pub async fn install(&self, name: &str, version: &str) -> Value {
-        let r = self.register(name, version, plugin(name)).await;
+        self.install_as(name, name, version).await
+    }
+
+    /// Registers the example processor `plugin` under the name `name`.
+    pub async fn install_as(&self, name: &str, plugin_name: &str, version: &str) -> Value {
+        let r = self.register(name, version, plugin(plugin_name)).await;
         assert_eq!(r.status(), StatusCode::CREATED, "registering {name}");
         r.json().await.unwrap()
     }

@@ -76,9 +76,15 @@ async fn register(base: &str, key_file: &Path, names: &[String]) -> Result<()> {
             _ => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
-    let key = std::fs::read_to_string(key_file)
-        .with_context(|| format!("reading the operator key `serve` writes to {}", key_file.display()))?;
-    let http = crate::bench::load::Api::new(base.to_owned()).with_key(&key)?.http;
+    let key = std::fs::read_to_string(key_file).with_context(|| {
+        format!(
+            "reading the operator key `serve` writes to {}",
+            key_file.display()
+        )
+    })?;
+    let http = crate::bench::load::Api::new(base.to_owned())
+        .with_key(&key)?
+        .http;
     for n in names {
         let bytes = std::fs::read(plugins::output(n))?;
         let url = format!("{base}/v1/processors/{n}/versions/1.0.0");

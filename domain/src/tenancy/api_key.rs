@@ -284,7 +284,9 @@ mod tests {
         let now = crate::now_millis();
         let mut rec = KeyRecord::new(&k, TeamName::default_team(), Role::Reader, "t".into(), None);
         assert_eq!(rec.check(&k, now), Ok(true));
-        let forged: ApiKey = format!("agk_{}_{}", k.id(), "0".repeat(64)).parse().unwrap();
+        let forged: ApiKey = format!("agk_{}_{}", k.id(), "0".repeat(64))
+            .parse()
+            .unwrap();
         assert_eq!(rec.check(&forged, now), Ok(false));
         rec.expires_at = Some(now);
         assert_eq!(rec.check(&k, now), Err(KeyRefusal::Expired));

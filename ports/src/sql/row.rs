@@ -101,7 +101,11 @@ pub fn version_from_row(r: SqlRow) -> Result<ProcessorVersion, MetaError> {
         size: r.int(3)?,
         created_at: from_millis(r.int(4)?),
         limits: r.json(5)?,
-        uploaded_by: r.opt_text(6)?.map(|k| k.parse()).transpose().map_err(corrupt)?,
+        uploaded_by: r
+            .opt_text(6)?
+            .map(|k| k.parse())
+            .transpose()
+            .map_err(corrupt)?,
         inline_safe: r.int::<i64>(7)? != 0,
     })
 }
@@ -154,7 +158,11 @@ pub fn job_from_row(r: SqlRow) -> Result<Job, MetaError> {
         limits: r.json(18)?,
         attempt_base: r.int(19)?,
         team: r.parse(20)?,
-        key_id: r.opt_text(21)?.map(|k| k.parse()).transpose().map_err(corrupt)?,
+        key_id: r
+            .opt_text(21)?
+            .map(|k| k.parse())
+            .transpose()
+            .map_err(corrupt)?,
     })
 }
 

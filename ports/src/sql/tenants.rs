@@ -163,7 +163,9 @@ impl<B: SqlBackend> TenantStore for SqlMetaStore<B> {
 
     async fn list_keys(&self, team: &TeamName) -> Result<Vec<KeyRecord>, MetaError> {
         let st = Statement::new(
-            format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.team = ? ORDER BY k.created_at, k.id"),
+            format!(
+                "SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.team = ? ORDER BY k.created_at, k.id"
+            ),
             vec![team.as_str().into()],
         );
         self.db

@@ -1,8 +1,8 @@
 //! Conformance suite of [`MetaStore`] adapters.
 
 use agensium_domain::{
-    Caller, DeclaredLimits, Role, Digest, ErrorCode, Job, JobError, JobId, JobStatus, ProcessorVersion, Usage,
-    WorkerId, now_millis,
+    Caller, DeclaredLimits, Digest, ErrorCode, Job, JobError, JobId, JobStatus, ProcessorVersion,
+    Role, Usage, WorkerId, now_millis,
 };
 use agensium_ports::meta::{Finish, MetaStore, PutVersion};
 use std::time::Duration;
@@ -321,7 +321,13 @@ async fn cancelling(store: &dyn MetaStore, n: &str) {
 async fn retrying(store: &dyn MetaStore, n: &str) {
     let pv = version(n, "2.3.0", b"retry");
     store.put_version(&pv).await.unwrap();
-    let job = Job::queued(JobId::new(), &pv, vec![("k".into(), "v".into())], 7, &tester());
+    let job = Job::queued(
+        JobId::new(),
+        &pv,
+        vec![("k".into(), "v".into())],
+        7,
+        &tester(),
+    );
     store.insert_job(&job).await.unwrap();
     assert!(
         !store.retry_job(job.id).await.unwrap(),

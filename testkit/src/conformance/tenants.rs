@@ -34,11 +34,13 @@ async fn teams(store: &dyn MetaStore, n: &str) -> TeamName {
     assert!(store.list_teams().await.unwrap().contains(&a));
     let q = Quota {
         max_queued: Some(3),
-        max_running: Some(1),
         max_input_bytes: Some(1 << 20),
     };
     assert!(store.set_quota(&a.name, &q).await.unwrap());
-    assert!(store.set_quota(&a.name, &q).await.unwrap(), "same quota again");
+    assert!(
+        store.set_quota(&a.name, &q).await.unwrap(),
+        "same quota again"
+    );
     assert!(store.set_disabled(&a.name, true).await.unwrap());
     let got = store.get_team(&a.name).await.unwrap().unwrap();
     assert_eq!((got.quota, got.disabled), (q, true));
@@ -58,7 +60,11 @@ async fn keys(store: &dyn MetaStore, a: &TeamName) {
     assert!(store.has_keys().await.unwrap());
     let (got, t) = store.key_and_team(key.id()).await.unwrap().unwrap();
     assert_eq!((&got, &t.name), (&rec, a));
-    assert_eq!(got.check(&key, now_millis()), Ok(true), "the hash round-trips");
+    assert_eq!(
+        got.check(&key, now_millis()),
+        Ok(true),
+        "the hash round-trips"
+    );
     let other = ApiKey::generate().unwrap();
     assert_eq!(store.key_and_team(other.id()).await.unwrap(), None);
     assert_eq!(store.list_keys(a).await.unwrap(), vec![rec.clone()]);
@@ -92,7 +98,10 @@ async fn ownership(store: &dyn MetaStore, n: &str, a: &TeamName) {
     assert_eq!(&mine.team, a);
     let again = store.claim_processor(&claim(&b.name)).await.unwrap();
     assert_eq!(again, mine, "the first claim keeps the name");
-    assert_eq!(store.ownership(&mine.name).await.unwrap(), Some(mine.clone()));
+    assert_eq!(
+        store.ownership(&mine.name).await.unwrap(),
+        Some(mine.clone())
+    );
     let seen_by = |t: Option<TeamName>| async move {
         store
             .visible_processors(t.as_ref())
@@ -104,10 +113,23 @@ async fn ownership(store: &dyn MetaStore, n: &str, a: &TeamName) {
     assert!(seen_by(Some(a.clone())).await);
     assert!(!seen_by(Some(b.name.clone())).await, "private to its team");
     assert!(seen_by(None).await);
-    assert!(store.set_visibility(&mine.name, Visibility::Public).await.unwrap());
-    assert!(seen_by(Some(b.name.clone())).await, "public: every team sees it");
+    assert!(
+        store
+            .set_visibility(&mine.name, Visibility::Public)
+            .await
+            .unwrap()
+    );
+    assert!(
+        seen_by(Some(b.name.clone())).await,
+        "public: every team sees it"
+    );
     let nobody = format!("nobody{n}").parse().unwrap();
-    assert!(!store.set_visibility(&nobody, Visibility::Public).await.unwrap());
+    assert!(
+        !store
+            .set_visibility(&nobody, Visibility::Public)
+            .await
+            .unwrap()
+    );
 }
 
 async fn counts(store: &dyn MetaStore, n: &str, a: &TeamName) {
@@ -144,7 +166,10 @@ async fn counts(store: &dyn MetaStore, n: &str, a: &TeamName) {
     );
     let finished = store.finished_jobs(a, from, to, None, 10).await.unwrap();
     assert_eq!(finished.len(), 1);
-    assert_eq!((finished[0].id, finished[0].team.clone()), (jobs[0].id, a.clone()));
+    assert_eq!(
+        (finished[0].id, finished[0].team.clone()),
+        (jobs[0].id, a.clone())
+    );
     assert_eq!(finished[0].key_id, Some(by.key_id.clone()));
     let after = store
         .finished_jobs(a, from, to, Some(jobs[0].id), 10)

@@ -19,3 +19,4 @@ mod recovery;
 mod retry;
 mod settings;
 mod store_faults;
+mod tenancy;

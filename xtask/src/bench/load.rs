@@ -38,7 +38,9 @@ impl Api {
         headers.insert(reqwest::header::AUTHORIZATION, value);
         Ok(Self {
             base: self.base,
-            http: reqwest::Client::builder().default_headers(headers).build()?,
+            http: reqwest::Client::builder()
+                .default_headers(headers)
+                .build()?,
         })
     }
 
