@@ -119,6 +119,16 @@ async fn objects(b: &BackendSettings) -> Result<Arc<dyn ObjectStore>, ConnectErr
     })?))
 }
 
+/// Creates the data directory (and its parents) if missing, mode 0700: it
+/// holds the metadata, every object and the admin key.
+pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,14 +153,4 @@ mod tests {
             "{e}"
         );
     }
-}
-
-/// Creates the data directory (and its parents) if missing, mode 0700: it
-/// holds the metadata, every object and the admin key.
-pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
 }
