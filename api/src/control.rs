@@ -72,7 +72,7 @@ pub async fn retry(
             refusal(&now, now.status.retry()),
         ));
     }
-    if let Err(e) = st.backends.rail.push(job.id).await {
+    if let Err(e) = st.backends.rail.push(job.id, &job.team).await {
         // The row is queued: the reconciler puts it back on the rail.
         tracing::warn!(job = %job.id, error = %e, "rail push failed; the job stays queued");
     }

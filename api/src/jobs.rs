@@ -151,7 +151,7 @@ pub async fn submit(
     }
     // The row is the truth: if the rail is down the job stays queued and is
     // put back on the rail by recovery, so the client still gets its id.
-    if let Err(e) = st.backends.rail.push(id).await {
+    if let Err(e) = st.backends.rail.push(id, &caller.team).await {
         tracing::warn!(job = %id, error = %e, "rail push failed; the job stays queued");
     }
     tracing::info!(job = %id, team = %caller.team, key = %caller.key_id, processor = %pv.name, version = %pv.version, input_bytes, "job accepted");

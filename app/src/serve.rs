@@ -120,8 +120,8 @@ async fn recover(backends: &Backends) -> anyhow::Result<()> {
         .recover_unfinished()
         .await
         .context("recovering unfinished jobs")?;
-    for id in &recovered {
-        backends.rail.push(*id).await?;
+    for job in &recovered {
+        backends.rail.push(job.id, &job.team).await?;
     }
     if !recovered.is_empty() {
         tracing::info!(

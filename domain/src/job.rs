@@ -86,6 +86,16 @@ impl fmt::Display for JobId {
     }
 }
 
+/// A job's id and its team: what a ticket is pushed with (each team has
+/// its own lane on the rail).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct JobRef {
+    /// The job.
+    pub id: JobId,
+    /// Its team.
+    pub team: TeamName,
+}
+
 /// What a job's last attempt used.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {

@@ -1,7 +1,7 @@
 //! In-process rail: the embedded default.
 
 use crate::rail::{Rail, RailError, Ticket};
-use agensium_domain::{JobId, WorkerId};
+use agensium_domain::{JobId, TeamName, WorkerId};
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use std::collections::{HashMap, VecDeque};
@@ -9,11 +9,49 @@ use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::{Notify, broadcast};
 
+/// A ticket: its job and how many times it was delivered before.
+type Entry = (JobId, u32);
+
 #[derive(Default)]
 struct State {
-    ready: VecDeque<(JobId, u32)>,
-    leased: HashMap<String, (JobId, u32)>,
+    /// Lanes that have tickets, in turn: the front one is served next.
+    turn: VecDeque<TeamName>,
+    /// Each team's tickets, first in first out; no empty lane is kept.
+    lanes: HashMap<TeamName, VecDeque<Entry>>,
+    leased: HashMap<String, (Entry, TeamName)>,
     next_receipt: u64,
+}
+
+impl State {
+    /// Puts an entry on its lane (at the front for a released one); a lane
+    /// that was empty joins the turn (at the front for a released one).
+    fn put(&mut self, team: TeamName, entry: Entry, front: bool) {
+        let lane = self.lanes.entry(team.clone()).or_default();
+        let new = lane.is_empty();
+        if front {
+            lane.push_front(entry);
+        } else {
+            lane.push_back(entry);
+        }
+        match (new, front) {
+            (true, true) => self.turn.push_front(team),
+            (true, false) => self.turn.push_back(team),
+            (false, _) => {}
+        }
+    }
+
+    /// The next lane's first entry; the lane goes to the back of the turn.
+    fn next(&mut self) -> Option<(Entry, TeamName)> {
+        let team = self.turn.pop_front()?;
+        let lane = self.lanes.get_mut(&team)?;
+        let entry = lane.pop_front()?;
+        if lane.is_empty() {
+            self.lanes.remove(&team);
+        } else {
+            self.turn.push_back(team.clone());
+        }
+        Some((entry, team))
+    }
 }
 
 /// A rail inside one process. It does not survive a restart; the job rows
@@ -42,10 +80,11 @@ impl MemoryRail {
 
     fn try_take(&self) -> Option<Ticket> {
         let mut s = self.state.lock().expect("rail lock");
-        let (job_id, prior) = s.ready.pop_front()?;
+        let ((job_id, prior), team) = s.next()?;
         s.next_receipt += 1;
         let receipt = s.next_receipt.to_string();
-        s.leased.insert(receipt.clone(), (job_id, prior + 1));
+        s.leased
+            .insert(receipt.clone(), ((job_id, prior + 1), team));
         Some(Ticket {
             job_id,
             deliveries: prior + 1,
@@ -56,12 +95,11 @@ impl MemoryRail {
 
 #[async_trait]
 impl Rail for MemoryRail {
-    async fn push(&self, job: JobId) -> Result<(), RailError> {
+    async fn push(&self, job: JobId, team: &TeamName) -> Result<(), RailError> {
         self.state
             .lock()
             .expect("rail lock")
-            .ready
-            .push_back((job, 0));
+            .put(team.clone(), (job, 0), false);
         self.notify.notify_one();
         Ok(())
     }
@@ -119,7 +157,8 @@ impl Rail for MemoryRail {
 
     async fn backlog(&self) -> Result<u64, RailError> {
         let s = self.state.lock().expect("rail lock");
-        Ok((s.ready.len() + s.leased.len()) as u64)
+        let waiting: usize = s.lanes.values().map(VecDeque::len).sum();
+        Ok((waiting + s.leased.len()) as u64)
     }
 
     async fn claim_rebuild(&self) -> Result<bool, RailError> {
@@ -129,8 +168,8 @@ impl Rail for MemoryRail {
 
     async fn release(&self, ticket: &Ticket) -> Result<(), RailError> {
         let mut s = self.state.lock().expect("rail lock");
-        if let Some(entry) = s.leased.remove(&ticket.receipt) {
-            s.ready.push_front(entry);
+        if let Some((entry, team)) = s.leased.remove(&ticket.receipt) {
+            s.put(team, entry, true);
             drop(s);
             self.notify.notify_one();
         }

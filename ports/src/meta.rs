@@ -2,7 +2,7 @@
 
 use crate::error::{BackendError, BoxError};
 use agensium_domain::{
-    Digest, Job, JobError, JobId, JobStatus, Pairs, ProcessorName, ProcessorVersion, Usage,
+    Digest, Job, JobError, JobId, JobRef, JobStatus, Pairs, ProcessorName, ProcessorVersion, Usage,
     WorkerId,
 };
 use async_trait::async_trait;
@@ -134,11 +134,12 @@ pub trait MetaStore: crate::TenantStore {
     async fn retry_job(&self, id: JobId) -> Result<bool, MetaError>;
 
     /// Puts `running` jobs whose lease expired back to `queued`; returns them.
-    async fn requeue_expired(&self) -> Result<Vec<JobId>, MetaError>;
+    async fn requeue_expired(&self) -> Result<Vec<JobRef>, MetaError>;
 
     /// Ids of queued jobs, oldest first, after `after` (for paging): what a
     /// reconciler puts back on a rail that lost its tickets.
-    async fn queued_jobs(&self, after: Option<JobId>, limit: u32) -> Result<Vec<JobId>, MetaError>;
+    async fn queued_jobs(&self, after: Option<JobId>, limit: u32)
+    -> Result<Vec<JobRef>, MetaError>;
 
     /// Jobs, newest first, of one team (`None`: every team), optionally of
     /// one status; `before` pages on from the last id of the previous page.
@@ -153,5 +154,5 @@ pub trait MetaStore: crate::TenantStore {
     /// Puts every `running` job back to `queued` and returns the ids of every
     /// queued job, oldest first: what a restarted *single* process (whose
     /// workers are all gone) puts back on its rail.
-    async fn recover_unfinished(&self) -> Result<Vec<JobId>, MetaError>;
+    async fn recover_unfinished(&self) -> Result<Vec<JobRef>, MetaError>;
 }

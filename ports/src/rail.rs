@@ -1,7 +1,7 @@
 //! The rail port: tickets that hand queued jobs to workers.
 
 use crate::error::{BackendError, BoxError};
-use agensium_domain::{JobId, WorkerId};
+use agensium_domain::{JobId, TeamName, WorkerId};
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use std::time::Duration;
@@ -36,15 +36,20 @@ pub struct Ticket {
 /// [`crate::MetaStore`] stays the truth, so a ticket delivered twice is
 /// harmless and a lost rail can be rebuilt from the job rows.
 ///
+/// Each team has its own **lane**; takers serve the lanes that have
+/// tickets in turn, so a team that floods the rail delays its own tickets,
+/// not other teams'. Within a lane, tickets come first in, first out.
+///
 /// Invariants every adapter keeps (checked by `agensium_testkit::conformance::rail`):
 /// * every pushed ticket is delivered to one taker at a time;
+/// * lanes with tickets are served in turn;
 /// * a taken ticket stays leased until `ack` (gone) or `release` (delivered
 ///   again, with `deliveries` + 1);
 /// * `take` waits at most `wait` and returns `None` when nothing came.
 #[async_trait]
 pub trait Rail: Send + Sync + 'static {
-    /// Puts a ticket for `job` on the rail.
-    async fn push(&self, job: JobId) -> Result<(), RailError>;
+    /// Puts a ticket for `job` on the lane of `team`.
+    async fn push(&self, job: JobId, team: &TeamName) -> Result<(), RailError>;
 
     /// Takes the next ticket for `consumer`, waiting up to `wait`.
     async fn take(&self, consumer: &WorkerId, wait: Duration) -> Result<Option<Ticket>, RailError>;

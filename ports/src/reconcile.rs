@@ -50,18 +50,18 @@ pub async fn pass(meta: &dyn MetaStore, rail: &dyn Rail) -> Result<Report, Recon
         let mut after: Option<JobId> = None;
         loop {
             let page = meta.queued_jobs(after, 1000).await?;
-            for id in &page {
-                rail.push(*id).await?;
+            for job in &page {
+                rail.push(job.id, &job.team).await?;
             }
             report.rebuilt += page.len();
             match page.last() {
-                Some(last) if page.len() == 1000 => after = Some(*last),
+                Some(last) if page.len() == 1000 => after = Some(last.id),
                 _ => break,
             }
         }
     }
-    for id in meta.requeue_expired().await? {
-        rail.push(id).await?;
+    for job in meta.requeue_expired().await? {
+        rail.push(job.id, &job.team).await?;
         report.expired += 1;
     }
     if report.rebuilt == 0 && rail.backlog().await? == 0 {
@@ -88,12 +88,12 @@ async fn give_tickets_to_stranded(
     let (mut after, mut pushed) = (None, 0);
     loop {
         let page = meta.queued_jobs(after, 1000).await?;
-        for id in page.iter().filter(|id| id.created() < cutoff) {
-            rail.push(*id).await?;
+        for job in page.iter().filter(|j| j.id.created() < cutoff) {
+            rail.push(job.id, &job.team).await?;
             pushed += 1;
         }
         match page.last() {
-            Some(last) if page.len() == 1000 => after = Some(*last),
+            Some(last) if page.len() == 1000 => after = Some(last.id),
             _ => return Ok(pushed),
         }
     }

@@ -13,7 +13,8 @@ mod transition;
 
 use crate::meta::{Finish, MetaError, MetaStore, PutVersion};
 use agensium_domain::{
-    Job, JobId, JobStatus, ProcessorName, ProcessorVersion, Transition, Usage, WorkerId, now_millis,
+    Job, JobId, JobRef, JobStatus, ProcessorName, ProcessorVersion, Transition, Usage, WorkerId,
+    now_millis,
 };
 use async_trait::async_trait;
 use std::time::Duration;
@@ -121,12 +122,19 @@ impl<B: SqlBackend> SqlMetaStore<B> {
         &self.db
     }
 
-    async fn ids(&self, st: Statement) -> Result<Vec<JobId>, MetaError> {
+    /// Rows of `id, team`.
+    async fn refs(&self, st: Statement) -> Result<Vec<JobRef>, MetaError> {
         self.db
             .query(st)
             .await?
             .into_iter()
-            .map(|r| row::Cols(r).parse(0))
+            .map(|r| {
+                let r = row::Cols(r);
+                Ok(JobRef {
+                    id: r.parse(0)?,
+                    team: r.parse(1)?,
+                })
+            })
             .collect()
     }
 
@@ -333,10 +341,10 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
             .await
     }
 
-    async fn requeue_expired(&self) -> Result<Vec<JobId>, MetaError> {
+    async fn requeue_expired(&self) -> Result<Vec<JobRef>, MetaError> {
         let candidates = self
-            .ids(Statement::new(
-                "SELECT id FROM jobs WHERE status = ? AND lease_until < ? ORDER BY id",
+            .refs(Statement::new(
+                "SELECT id, team FROM jobs WHERE status = ? AND lease_until < ? ORDER BY id",
                 vec![
                     status(JobStatus::Running),
                     now_millis().timestamp_millis().into(),
@@ -344,26 +352,30 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
             ))
             .await?;
         let mut requeued = Vec::new();
-        for id in candidates {
+        for job in candidates {
             // Re-checked per row: its worker may have renewed or finished meanwhile.
             let st = update(
                 Transition::Expire,
                 "lease_until = NULL",
                 vec![],
-                Some(id),
+                Some(job.id),
                 None,
             );
             if self.run(st).await? {
-                requeued.push(id);
+                requeued.push(job);
             }
         }
         Ok(requeued)
     }
 
-    async fn queued_jobs(&self, after: Option<JobId>, limit: u32) -> Result<Vec<JobId>, MetaError> {
+    async fn queued_jobs(
+        &self,
+        after: Option<JobId>,
+        limit: u32,
+    ) -> Result<Vec<JobRef>, MetaError> {
         let after: SqlValue = after.map(|a| a.to_string()).into();
-        self.ids(Statement::new(
-            "SELECT id FROM jobs WHERE status = ? AND (? IS NULL OR id > ?) ORDER BY id LIMIT ?",
+        self.refs(Statement::new(
+            "SELECT id, team FROM jobs WHERE status = ? AND (? IS NULL OR id > ?) ORDER BY id LIMIT ?",
             vec![
                 status(JobStatus::Queued),
                 after.clone(),
@@ -402,7 +414,7 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
         .await
     }
 
-    async fn recover_unfinished(&self) -> Result<Vec<JobId>, MetaError> {
+    async fn recover_unfinished(&self) -> Result<Vec<JobRef>, MetaError> {
         // Only a single process calls this, at start: no other writer races it.
         let st = update(
             Transition::Recover,
@@ -412,8 +424,8 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
             None,
         );
         self.db.execute(st).await?;
-        self.ids(Statement::new(
-            "SELECT id FROM jobs WHERE status = ? ORDER BY id",
+        self.refs(Statement::new(
+            "SELECT id, team FROM jobs WHERE status = ? ORDER BY id",
             vec![status(JobStatus::Queued)],
         ))
         .await

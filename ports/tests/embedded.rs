@@ -88,7 +88,7 @@ mod reconcile {
                 .await
                 .unwrap();
         }
-        rail.push(fresh).await.unwrap();
+        rail.push(fresh, &tester().team).await.unwrap();
         assert_eq!(
             pass(&meta, &rail).await.unwrap(),
             Report::default(),

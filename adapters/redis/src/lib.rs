@@ -1,21 +1,25 @@
-//! Rail on Redis Streams: one stream, one consumer group, pending entries as
-//! leases, XAUTOCLAIM to take over the tickets of dead workers.
+//! Rail on Redis Streams: one stream per team (its lane), one consumer
+//! group per stream, pending entries as leases, XAUTOCLAIM to take over the
+//! tickets of dead workers; lanes take turns.
 
-use agensium_domain::{JobId, WorkerId};
+mod scripts;
+
+use agensium_domain::{JobId, TeamName, WorkerId};
 use agensium_ports::rail::{Rail, RailError, Ticket};
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
+use redis::streams::{StreamId, StreamReadReply};
 use redis::{AsyncCommands, Client, RedisError};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const GROUP: &str = "workers";
-/// Longest single blocking read; `take` loops up to its `wait`.
-const MAX_BLOCK: Duration = Duration::from_secs(2);
+/// Longest single blocking read; `take` loops up to its `wait`. Also how
+/// long a new team's first ticket may wait for idle takers to see its lane.
+const MAX_BLOCK: Duration = Duration::from_millis(500);
 /// How often one consumer looks for lapsed leases to reclaim.
 const RECLAIM_EVERY: Duration = Duration::from_millis(500);
 
@@ -43,13 +47,21 @@ impl RedisRailConfig {
     }
 }
 
-/// [`Rail`] on a Redis stream `<prefix>:rail` with consumer group `workers`.
+/// [`Rail`] on Redis streams `<prefix>:rail:lane:<team>`, one per team,
+/// listed in the set `<prefix>:rail:lanes`, each with the consumer group
+/// `workers`.
 ///
-/// * `push` is `XADD`; each entry carries the job id and how many times the
-///   ticket was delivered before (kept across `release`).
+/// * `push` is `SADD` of the lane + `XADD` to it; each entry carries the job
+///   id and how many times the ticket was delivered before (kept across
+///   `release`).
 /// * `take` first reclaims entries idle for longer than the lease
-///   (`XAUTOCLAIM`), then reads new ones (`XREADGROUP … BLOCK`); each
-///   consumer blocks on its own connection.
+///   (`XAUTOCLAIM`), then reads one new entry, trying the lanes in name
+///   order starting after the lane this consumer served last (one Lua
+///   script, which reads the set of lanes itself: one round trip), so lanes
+///   with tickets take turns; when every lane is empty it blocks on all of
+///   them (`XREADGROUP … BLOCK`, at most 500 ms at a time, so a blocked
+///   taker sees a new team's lane within that), each consumer on its own
+///   connection.
 /// * `ack` is `XACK` + `XDEL`, sent only after the job's final state is in
 ///   the metadata store. `renew` resets the entry's idle time (`XCLAIM … JUSTID`).
 /// * The key `<prefix>:rail:alive` marks a rail that has not lost its data;
@@ -59,7 +71,12 @@ pub struct RedisRail {
     conn: ConnectionManager,
     blocking: tokio::sync::Mutex<HashMap<String, ConnectionManager>>,
     last_reclaim: Mutex<HashMap<String, Instant>>,
-    stream: String,
+    /// The lane each consumer served last.
+    served: Mutex<HashMap<String, String>>,
+    /// Lanes whose group this process made sure of.
+    grouped: Mutex<HashSet<String>>,
+    prefix: String,
+    lanes_key: String,
     alive: String,
     cancel_channel: String,
     lease: Duration,
@@ -69,9 +86,27 @@ fn err(e: RedisError) -> RailError {
     RailError::backend(e)
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A receipt names the entry, its consumer and its lane.
+fn receipt(id: &str, consumer: &str, lane: &str) -> String {
+    format!("{id}\n{consumer}\n{lane}")
+}
+
+/// `(entry id, consumer, lane)` of a receipt.
+fn split(receipt: &str) -> (&str, &str, &str) {
+    let mut it = receipt.splitn(3, '\n');
+    (
+        it.next().unwrap_or(""),
+        it.next().unwrap_or(""),
+        it.next().unwrap_or(""),
+    )
+}
+
 impl RedisRail {
-    /// Connects, checks the server answers and creates the stream and group
-    /// when missing.
+    /// Connects and checks the server answers.
     pub async fn connect(cfg: RedisRailConfig) -> Result<Self, RailError> {
         let fail =
             |e: RedisError| RailError::backend(format!("connecting to Redis at {}: {e}", cfg.url));
@@ -80,35 +115,74 @@ impl RedisRail {
             .set_connection_timeout(Some(Duration::from_secs(5)))
             .set_response_timeout(Some(Duration::from_secs(5)))
             .set_number_of_retries(2);
-        let conn = tokio::time::timeout(
+        let mut conn = tokio::time::timeout(
             Duration::from_secs(10),
             client.get_connection_manager_with_config(mgr_cfg),
         )
         .await
         .map_err(|_| RailError::backend(format!("connecting to Redis at {}: timed out", cfg.url)))?
         .map_err(fail)?;
-        let rail = Self {
+        let _: String = redis::cmd("PING")
+            .query_async(&mut conn)
+            .await
+            .map_err(fail)?;
+        Ok(Self {
             client,
             conn,
             blocking: Default::default(),
             last_reclaim: Default::default(),
-            stream: format!("{}:rail", cfg.prefix),
+            served: Default::default(),
+            grouped: Default::default(),
+            lanes_key: format!("{}:rail:lanes", cfg.prefix),
             alive: format!("{}:rail:alive", cfg.prefix),
             cancel_channel: format!("{}:cancel", cfg.prefix),
+            prefix: cfg.prefix,
             lease: cfg.lease,
-        };
-        rail.ensure_group().await.map_err(fail)?;
-        Ok(rail)
+        })
     }
 
-    async fn ensure_group(&self) -> Result<(), RedisError> {
-        let mut c = self.conn.clone();
-        let created: Result<(), RedisError> =
-            c.xgroup_create_mkstream(&self.stream, GROUP, "0").await;
-        match created {
-            Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
-            other => other,
+    fn lane(&self, team: &TeamName) -> String {
+        format!("{}:rail:lane:{team}", self.prefix)
+    }
+
+    /// Creates the lane's stream and group unless this process did already.
+    async fn ensure_group(&self, lane: &str) -> Result<(), RedisError> {
+        if lock(&self.grouped).contains(lane) {
+            return Ok(());
         }
+        let mut c = self.conn.clone();
+        let created: Result<(), RedisError> = c.xgroup_create_mkstream(lane, GROUP, "0").await;
+        match created {
+            Err(e) if e.code() != Some("BUSYGROUP") => return Err(e),
+            _ => {}
+        }
+        lock(&self.grouped).insert(lane.to_owned());
+        Ok(())
+    }
+
+    /// Every lane, fresh from Redis, sorted.
+    async fn read_lanes(&self) -> Result<Vec<String>, RailError> {
+        let mut c = self.conn.clone();
+        let mut lanes: Vec<String> = c.smembers(&self.lanes_key).await.map_err(err)?;
+        lanes.sort();
+        Ok(lanes)
+    }
+
+    /// The lane this consumer served last (its next scan starts after it).
+    fn last_served(&self, consumer: &str) -> String {
+        lock(&self.served)
+            .get(consumer)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Notes the lane of a ticket a consumer takes.
+    fn served(&self, consumer: &str, t: Option<Ticket>) -> Option<Ticket> {
+        if let Some(t) = &t {
+            let (_, _, lane) = split(&t.receipt);
+            lock(&self.served).insert(consumer.to_owned(), lane.to_owned());
+        }
+        t
     }
 
     async fn blocking_conn(&self, consumer: &str) -> Result<ConnectionManager, RailError> {
@@ -128,27 +202,21 @@ impl RedisRail {
         Ok(c)
     }
 
-    fn ticket(
-        &self,
-        consumer: &str,
-        entry: &StreamId,
-        delivered: u32,
-    ) -> Result<Ticket, RailError> {
-        let job: String = entry
-            .get("job")
-            .ok_or_else(|| RailError::backend(format!("entry {} has no job", entry.id)))?;
-        let before: u32 = entry.get("n").unwrap_or(0);
-        Ok(Ticket {
+    fn ticket(consumer: &str, found: scripts::Found) -> Result<Option<Ticket>, RailError> {
+        let Some((lane, id, job, before, delivered)) = found else {
+            return Ok(None);
+        };
+        Ok(Some(Ticket {
             job_id: job
                 .parse()
                 .map_err(|e: agensium_domain::InvalidInput| RailError::backend(e.0))?,
             deliveries: before + delivered.max(1),
-            receipt: format!("{} {consumer}", entry.id),
-        })
+            receipt: receipt(&id, consumer, &lane),
+        }))
     }
 
     fn reclaim_due(&self, consumer: &str) -> bool {
-        let mut last = self.last_reclaim.lock().expect("reclaim lock");
+        let mut last = lock(&self.last_reclaim);
         let now = Instant::now();
         match last.get(consumer) {
             Some(t) if now.duration_since(*t) < RECLAIM_EVERY => false,
@@ -159,42 +227,50 @@ impl RedisRail {
         }
     }
 
-    /// Claims one entry whose lease lapsed, if any.
-    async fn reclaim(&self, consumer: &str) -> Result<Option<Ticket>, RedisError> {
+    /// Claims one entry whose lease lapsed, on any lane, if any.
+    async fn reclaim(&self, consumer: &str, after: &str) -> Result<Option<Ticket>, RailError> {
         let mut c = self.conn.clone();
-        let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
-            .arg(&self.stream)
+        let found: scripts::Found = scripts::RECLAIM_SCRIPT
+            .key(&self.lanes_key)
             .arg(GROUP)
             .arg(consumer)
+            .arg(after)
             .arg(u64::try_from(self.lease.as_millis()).unwrap_or(u64::MAX))
-            .arg("0-0")
-            .arg("COUNT")
-            .arg(1)
-            .query_async(&mut c)
-            .await?;
-        let Some(entry) = reply.claimed.into_iter().next() else {
-            return Ok(None);
-        };
-        let pending: StreamPendingCountReply = redis::cmd("XPENDING")
-            .arg(&self.stream)
-            .arg(GROUP)
-            .arg(&entry.id)
-            .arg(&entry.id)
-            .arg(1)
-            .query_async(&mut c)
-            .await?;
-        let delivered = pending
-            .ids
-            .first()
-            .map_or(1, |p| u32::try_from(p.times_delivered).unwrap_or(u32::MAX));
-        tracing::info!(entry = %entry.id, delivered, "reclaimed a ticket whose lease lapsed");
-        Ok(self.ticket(consumer, &entry, delivered).ok())
+            .invoke_async(&mut c)
+            .await
+            .map_err(err)?;
+        let t = Self::ticket(consumer, found)?;
+        if let Some(t) = &t {
+            tracing::info!(job = %t.job_id, deliveries = t.deliveries, "reclaimed a ticket whose lease lapsed");
+        }
+        Ok(t)
     }
 
-    async fn read_new(&self, consumer: &str, block: Duration) -> Result<Option<Ticket>, RailError> {
+    /// One new entry from the first lane after `after` (wrapping) that has one.
+    async fn scan(&self, consumer: &str, after: &str) -> Result<Option<Ticket>, RailError> {
+        let mut c = self.conn.clone();
+        let found: scripts::Found = scripts::READ_SCRIPT
+            .key(&self.lanes_key)
+            .arg(GROUP)
+            .arg(consumer)
+            .arg(after)
+            .invoke_async(&mut c)
+            .await
+            .map_err(err)?;
+        Self::ticket(consumer, found)
+    }
+
+    /// Waits up to `block` for a new entry on any lane. Should several
+    /// lanes deliver at once, the first is kept and the others are put back.
+    async fn wait_new(
+        &self,
+        consumer: &str,
+        lanes: &[String],
+        block: Duration,
+    ) -> Result<Option<Ticket>, RailError> {
         let mut c = self.blocking_conn(consumer).await?;
-        let reply: Result<Option<StreamReadReply>, RedisError> = redis::cmd("XREADGROUP")
-            .arg("GROUP")
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
             .arg(GROUP)
             .arg(consumer)
             .arg("COUNT")
@@ -202,29 +278,79 @@ impl RedisRail {
             .arg("BLOCK")
             .arg(u64::try_from(block.as_millis().max(1)).unwrap_or(u64::MAX))
             .arg("STREAMS")
-            .arg(&self.stream)
-            .arg(">")
-            .query_async(&mut c)
-            .await;
-        match reply {
-            Ok(Some(r)) => match r
-                .keys
-                .into_iter()
-                .next()
-                .and_then(|k| k.ids.into_iter().next())
-            {
-                Some(entry) => self.ticket(consumer, &entry, 1).map(Some),
-                None => Ok(None),
-            },
-            Ok(None) => Ok(None),
-            // Redis lost the group (restart, FLUSHALL): re-create it; the
+            .arg(lanes);
+        for _ in lanes {
+            cmd.arg(">");
+        }
+        let reply: Result<Option<StreamReadReply>, RedisError> = cmd.query_async(&mut c).await;
+        let keys = match reply {
+            Ok(Some(r)) => r.keys,
+            Ok(None) => return Ok(None),
+            // Redis lost a group (restart, FLUSHALL): re-create them; the
             // reconciler puts the queued jobs back.
             Err(e) if e.code() == Some("NOGROUP") => {
-                self.ensure_group().await.map_err(err)?;
-                Ok(None)
+                lock(&self.grouped).clear();
+                for lane in lanes {
+                    self.ensure_group(lane).await.map_err(err)?;
+                }
+                return Ok(None);
             }
-            Err(e) => Err(err(e)),
+            Err(e) => return Err(err(e)),
+        };
+        let mut found = keys
+            .into_iter()
+            .flat_map(|k| k.ids.into_iter().map(move |e| (k.key.clone(), e)));
+        let first = found.next();
+        for (lane, extra) in found {
+            self.put_back(consumer, &lane, &extra).await?;
         }
+        let Some((lane, entry)) = first else {
+            return Ok(None);
+        };
+        Self::ticket(consumer, Some(Self::fields(&lane, &entry)?))
+    }
+
+    fn fields(lane: &str, e: &StreamId) -> Result<(String, String, String, u32, u32), RailError> {
+        let job: String = e
+            .get("job")
+            .ok_or_else(|| RailError::backend(format!("entry {} has no job", e.id)))?;
+        Ok((
+            lane.to_owned(),
+            e.id.clone(),
+            job,
+            e.get("n").unwrap_or(0),
+            1,
+        ))
+    }
+
+    /// Puts an entry read but not taken back on its lane, uncounted.
+    async fn put_back(&self, consumer: &str, lane: &str, e: &StreamId) -> Result<(), RailError> {
+        let (_, id, job, before, _) = Self::fields(lane, e)?;
+        let t = Ticket {
+            job_id: job
+                .parse()
+                .map_err(|e: agensium_domain::InvalidInput| RailError::backend(e.0))?,
+            deliveries: before,
+            receipt: receipt(&id, consumer, lane),
+        };
+        self.requeue(&t).await
+    }
+
+    /// A new entry for the ticket's job on its lane, with its delivery count,
+    /// and the old entry acked and deleted, in one transaction.
+    async fn requeue(&self, ticket: &Ticket) -> Result<(), RailError> {
+        let (_, _, lane) = split(&ticket.receipt);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("XADD")
+            .arg(lane)
+            .arg("*")
+            .arg("job")
+            .arg(ticket.job_id.to_string())
+            .arg("n")
+            .arg(ticket.deliveries)
+            .ignore();
+        self.finish_entry(pipe, ticket).await
     }
 
     /// Runs `pipe` followed by XACK + XDEL of the ticket's entry.
@@ -233,60 +359,57 @@ impl RedisRail {
         mut pipe: redis::Pipeline,
         ticket: &Ticket,
     ) -> Result<(), RailError> {
-        let (id, _) = Self::split(&ticket.receipt);
-        pipe.cmd("XACK")
-            .arg(&self.stream)
-            .arg(GROUP)
-            .arg(id)
-            .ignore();
-        pipe.cmd("XDEL").arg(&self.stream).arg(id).ignore();
+        let (id, _, lane) = split(&ticket.receipt);
+        pipe.cmd("XACK").arg(lane).arg(GROUP).arg(id).ignore();
+        pipe.cmd("XDEL").arg(lane).arg(id).ignore();
         let mut c = self.conn.clone();
         let _: () = pipe.query_async(&mut c).await.map_err(err)?;
         Ok(())
-    }
-
-    fn split(receipt: &str) -> (&str, &str) {
-        receipt.split_once(' ').unwrap_or((receipt, ""))
     }
 }
 
 #[async_trait]
 impl Rail for RedisRail {
-    async fn push(&self, job: JobId) -> Result<(), RailError> {
+    async fn push(&self, job: JobId, team: &TeamName) -> Result<(), RailError> {
+        let lane = self.lane(team);
+        self.ensure_group(&lane).await.map_err(err)?;
+        let mut pipe = redis::pipe();
+        pipe.cmd("SADD").arg(&self.lanes_key).arg(&lane).ignore();
+        pipe.cmd("XADD")
+            .arg(&lane)
+            .arg("*")
+            .arg("job")
+            .arg(job.to_string())
+            .arg("n")
+            .arg(0)
+            .ignore();
         let mut c = self.conn.clone();
-        let _: String = c
-            .xadd(
-                &self.stream,
-                "*",
-                &[("job", job.to_string()), ("n", "0".into())],
-            )
-            .await
-            .map_err(err)?;
+        let _: () = pipe.query_async(&mut c).await.map_err(err)?;
         Ok(())
     }
 
     async fn take(&self, consumer: &WorkerId, wait: Duration) -> Result<Option<Ticket>, RailError> {
         let deadline = Instant::now() + wait;
+        let consumer = consumer.as_str();
         loop {
-            if self.reclaim_due(consumer.as_str()) {
-                match self.reclaim(consumer.as_str()).await {
-                    Ok(Some(t)) => return Ok(Some(t)),
-                    Ok(None) => {}
-                    Err(e) if e.code() == Some("NOGROUP") => {
-                        self.ensure_group().await.map_err(err)?;
-                    }
-                    Err(e) => return Err(err(e)),
-                }
+            let after = self.last_served(consumer);
+            if self.reclaim_due(consumer)
+                && let Some(t) = self.reclaim(consumer, &after).await?
+            {
+                return Ok(self.served(consumer, Some(t)));
+            }
+            if let Some(t) = self.scan(consumer, &after).await? {
+                return Ok(self.served(consumer, Some(t)));
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            if let Some(t) = self
-                .read_new(consumer.as_str(), left.min(MAX_BLOCK))
-                .await?
-            {
-                return Ok(Some(t));
-            }
-            if Instant::now() >= deadline {
+            if left.is_zero() {
                 return Ok(None);
+            }
+            let lanes = self.read_lanes().await?;
+            if lanes.is_empty() {
+                tokio::time::sleep(left.min(Duration::from_millis(100))).await;
+            } else if let Some(t) = self.wait_new(consumer, &lanes, left.min(MAX_BLOCK)).await? {
+                return Ok(self.served(consumer, Some(t)));
             }
         }
     }
@@ -296,10 +419,10 @@ impl Rail for RedisRail {
     }
 
     async fn renew(&self, ticket: &Ticket) -> Result<(), RailError> {
-        let (id, consumer) = Self::split(&ticket.receipt);
+        let (id, consumer, lane) = split(&ticket.receipt);
         let mut c = self.conn.clone();
         let _: redis::Value = redis::cmd("XCLAIM")
-            .arg(&self.stream)
+            .arg(lane)
             .arg(GROUP)
             .arg(consumer)
             .arg(0)
@@ -312,17 +435,7 @@ impl Rail for RedisRail {
     }
 
     async fn release(&self, ticket: &Ticket) -> Result<(), RailError> {
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("XADD")
-            .arg(&self.stream)
-            .arg("*")
-            .arg("job")
-            .arg(ticket.job_id.to_string())
-            .arg("n")
-            .arg(ticket.deliveries)
-            .ignore();
-        self.finish_entry(pipe, ticket).await
+        self.requeue(ticket).await
     }
 
     async fn announce_cancel(&self, job: JobId) -> Result<(), RailError> {
@@ -347,14 +460,19 @@ impl Rail for RedisRail {
     }
 
     async fn backlog(&self) -> Result<u64, RailError> {
-        // Acked entries are deleted (XACK + XDEL): the stream holds exactly
+        // Acked entries are deleted (XACK + XDEL): the lanes hold exactly
         // the waiting and the pending tickets.
+        let lanes = self.read_lanes().await?;
+        if lanes.is_empty() {
+            return Ok(0);
+        }
+        let mut pipe = redis::pipe();
+        for lane in &lanes {
+            pipe.cmd("XLEN").arg(lane);
+        }
         let mut c = self.conn.clone();
-        redis::cmd("XLEN")
-            .arg(&self.stream)
-            .query_async(&mut c)
-            .await
-            .map_err(err)
+        let lens: Vec<u64> = pipe.query_async(&mut c).await.map_err(err)?;
+        Ok(lens.iter().sum())
     }
 
     async fn claim_rebuild(&self) -> Result<bool, RailError> {
@@ -367,7 +485,8 @@ impl Rail for RedisRail {
             .await
             .map_err(err)?;
         if set.is_some() {
-            self.ensure_group().await.map_err(err)?;
+            // Groups are made again as lanes get tickets.
+            lock(&self.grouped).clear();
         }
         Ok(set.is_some())
     }
@@ -377,6 +496,10 @@ impl Rail for RedisRail {
 mod tests {
     use super::*;
     use agensium_testkit::testenv;
+
+    fn team() -> TeamName {
+        "t".parse().unwrap()
+    }
 
     async fn rail(lease: Duration) -> Option<RedisRail> {
         let url = testenv::redis().await?;
@@ -402,7 +525,7 @@ mod tests {
             return;
         };
         let id = JobId::new();
-        rail.push(id).await.unwrap();
+        rail.push(id, &team()).await.unwrap();
         let first = rail
             .take(&"dead-worker".into(), Duration::from_secs(1))
             .await
@@ -440,10 +563,11 @@ mod tests {
             "a new rail needs a rebuild"
         );
         assert!(!rail.claim_rebuild().await.unwrap(), "only once");
-        rail.push(JobId::new()).await.unwrap();
+        rail.push(JobId::new(), &team()).await.unwrap();
         // What FLUSHALL does to this deployment's keys.
         let mut c = rail.conn.clone();
-        let _: () = c.del(&[&rail.stream, &rail.alive]).await.unwrap();
+        let lane = rail.lane(&team());
+        let _: () = c.del(&[&lane, &rail.lanes_key, &rail.alive]).await.unwrap();
         assert!(
             rail.take(&"w".into(), Duration::from_millis(200))
                 .await
@@ -452,7 +576,7 @@ mod tests {
         );
         assert!(rail.claim_rebuild().await.unwrap(), "the loss is noticed");
         let id = JobId::new();
-        rail.push(id).await.unwrap();
+        rail.push(id, &team()).await.unwrap();
         assert_eq!(
             rail.take(&"w".into(), Duration::from_secs(1))
                 .await

@@ -1,8 +1,8 @@
 //! Conformance suite of [`MetaStore`] adapters.
 
 use agensium_domain::{
-    Caller, DeclaredLimits, Digest, ErrorCode, Job, JobError, JobId, JobStatus, ProcessorVersion,
-    Role, Usage, WorkerId, now_millis,
+    Caller, DeclaredLimits, Digest, ErrorCode, Job, JobError, JobId, JobRef, JobStatus,
+    ProcessorVersion, Role, Usage, WorkerId, now_millis,
 };
 use agensium_ports::meta::{Finish, MetaStore, PutVersion};
 use std::time::Duration;
@@ -33,6 +33,10 @@ pub fn tester() -> Caller {
         team: "conformance".parse().unwrap(),
         role: Role::Submitter,
     }
+}
+
+fn ids(refs: Vec<JobRef>) -> Vec<JobId> {
+    refs.into_iter().map(|r| r.id).collect()
 }
 
 fn w(name: &str) -> WorkerId {
@@ -217,7 +221,11 @@ async fn leases(store: &dyn MetaStore, n: &str) {
             .queued_jobs(None, 10_000)
             .await
             .unwrap()
-            .contains(&job.id)
+            .contains(&JobRef {
+                id: job.id,
+                team: tester().team
+            }),
+        "queued jobs come with their team (their rail lane)"
     );
 
     // A dead worker's lease expires: another worker takes the job over and
@@ -251,7 +259,7 @@ async fn leases(store: &dyn MetaStore, n: &str) {
         .unwrap()
         .unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let expired = store.requeue_expired().await.unwrap();
+    let expired = ids(store.requeue_expired().await.unwrap());
     assert!(
         expired.contains(&other.id) && !expired.contains(&job.id),
         "{expired:?}"
@@ -268,10 +276,13 @@ async fn leases(store: &dyn MetaStore, n: &str) {
     );
 
     // queued_jobs pages in id order.
-    let all = store.queued_jobs(None, 10_000).await.unwrap();
+    let all = ids(store.queued_jobs(None, 10_000).await.unwrap());
     assert!(all.windows(2).all(|w| w[0] < w[1]));
     if all.len() > 1 {
-        assert_eq!(store.queued_jobs(Some(all[0]), 1).await.unwrap(), [all[1]]);
+        assert_eq!(
+            ids(store.queued_jobs(Some(all[0]), 1).await.unwrap()),
+            [all[1]]
+        );
     }
 }
 
@@ -400,7 +411,7 @@ async fn recovery(store: &dyn MetaStore, n: &str) {
         )
         .await
         .unwrap();
-    let ids = store.recover_unfinished().await.unwrap();
+    let ids = ids(store.recover_unfinished().await.unwrap());
     assert!(ids.contains(&queued.id) && ids.contains(&running.id));
     assert!(!ids.contains(&done.id));
     let r = store.get_job(running.id).await.unwrap().unwrap();

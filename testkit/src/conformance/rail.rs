@@ -1,6 +1,6 @@
 //! Conformance suite of [`Rail`] adapters.
 
-use agensium_domain::{JobId, WorkerId};
+use agensium_domain::{JobId, TeamName, WorkerId};
 use agensium_ports::rail::Rail;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -10,7 +10,49 @@ pub async fn run(rail: &dyn Rail) {
     empty_take_waits(rail).await;
     fifo_ack_release(rail).await;
     one_taker_per_ticket(rail).await;
+    lanes_take_turns(rail).await;
     cancellations_reach_subscribers(rail).await;
+}
+
+fn lane(name: &str) -> TeamName {
+    name.parse().expect("a team name")
+}
+
+/// A team with many tickets does not hold back another team's: lanes with
+/// tickets are served in turn.
+async fn lanes_take_turns(rail: &dyn Rail) {
+    let flood: Vec<JobId> = (0..6).map(|_| JobId::new()).collect();
+    let quiet: Vec<JobId> = (0..2).map(|_| JobId::new()).collect();
+    for id in &flood {
+        rail.push(*id, &lane("flood")).await.unwrap();
+    }
+    for id in &quiet {
+        rail.push(*id, &lane("quiet")).await.unwrap();
+    }
+    let mut order = Vec::new();
+    while let Some(t) = rail
+        .take(&"c1".into(), Duration::from_secs(2))
+        .await
+        .unwrap()
+    {
+        rail.ack(&t).await.unwrap();
+        order.push(t.job_id);
+        if order.len() == flood.len() + quiet.len() {
+            break;
+        }
+    }
+    assert_eq!(order.len(), 8, "every ticket delivered");
+    assert!(
+        quiet.iter().all(|q| order[..4].contains(q)),
+        "the quiet lane's tickets come within the first turns: {order:?}"
+    );
+    let flood_order: Vec<&JobId> = order.iter().filter(|id| flood.contains(id)).collect();
+    assert_eq!(
+        flood_order,
+        flood.iter().collect::<Vec<_>>(),
+        "first in, first out within a lane"
+    );
+    assert_eq!(rail.backlog().await.unwrap(), 0);
 }
 
 async fn cancellations_reach_subscribers(rail: &dyn Rail) {
@@ -42,8 +84,8 @@ async fn empty_take_waits(rail: &dyn Rail) {
 async fn fifo_ack_release(rail: &dyn Rail) {
     let (a, b) = (JobId::new(), JobId::new());
     assert_eq!(rail.backlog().await.unwrap(), 0, "starts empty");
-    rail.push(a).await.unwrap();
-    rail.push(b).await.unwrap();
+    rail.push(a, &lane("a")).await.unwrap();
+    rail.push(b, &lane("a")).await.unwrap();
     assert_eq!(rail.backlog().await.unwrap(), 2);
     let ta = rail
         .take(&"c1".into(), Duration::from_secs(1))
@@ -89,7 +131,8 @@ async fn fifo_ack_release(rail: &dyn Rail) {
     );
 }
 
-/// 200 tickets, 4 concurrent takers: each ticket delivered exactly once.
+/// 200 tickets on 3 lanes, 4 concurrent takers: each ticket delivered
+/// exactly once.
 async fn one_taker_per_ticket(rail: &dyn Rail) {
     let ids: Vec<JobId> = (0..200).map(|_| JobId::new()).collect();
     let takers = (0..4).map(|i| async move {
@@ -105,8 +148,9 @@ async fn one_taker_per_ticket(rail: &dyn Rail) {
         got
     });
     let pushes = async {
-        for id in &ids {
-            rail.push(*id).await.unwrap();
+        let lanes = [lane("x"), lane("y"), lane("z")];
+        for (i, id) in ids.iter().enumerate() {
+            rail.push(*id, &lanes[i % 3]).await.unwrap();
         }
     };
     let (got, ()) = futures::join!(futures::future::join_all(takers), pushes);
