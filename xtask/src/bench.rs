@@ -7,9 +7,12 @@
 //! after another (submit → succeeded); a burst of 1 KiB submits from
 //! concurrent clients (submit latency); a larger burst timed until every job
 //! succeeded (jobs/s); one big CSV streamed from disk through csv-to-jsonl
-//! (MB/s). Peak resident sets (`VmHWM`) are read per phase.
+//! (MB/s); the fair-share figure (team A floods the rail with sleepers,
+//! team B submits one job at a time: B's queue wait). Peak resident sets
+//! (`VmHWM`) are read per phase.
 
 mod csv;
+mod fair;
 pub(crate) mod load;
 mod mem;
 mod report;
@@ -57,6 +60,10 @@ pub struct Args {
     /// Small jobs run one after another for the single-job latency figure.
     #[arg(long, default_value_t = 100)]
     seq_jobs: usize,
+    /// Sleeper jobs team A floods the rail with before team B submits one
+    /// job at a time, for the fair-share figure (0: skip).
+    #[arg(long, default_value_t = 2000)]
+    fair_jobs: usize,
 }
 
 /// The `--stack` values.
@@ -96,6 +103,10 @@ pub fn run(args: Args) -> Result<()> {
         None
     };
     plugins::build(&plugins::all()?)?;
+    if args.fair_jobs > 0 {
+        // The sleeper of the fair-share figure is the hostile fixture.
+        crate::fixtures::build_fixtures()?;
+    }
     // Same package selection as `cargo xtask test`: no second build of the dependencies.
     crate::run(cargo().args(["build", "--workspace", "--all-targets"]))?;
     tokio::runtime::Runtime::new()?.block_on(bench(&args, s3.as_ref()))
@@ -294,6 +305,10 @@ async fn measure(stack: &Stack, args: &Args, csv: Option<&CsvFile>) -> Result<Fi
         }
         None => None,
     };
+    if args.fair_jobs > 0 {
+        // Last: its jobs are not in the other phases' counts.
+        fair::run(stack, args.fair_jobs, args.clients).await?;
+    }
     print_peaks(stack.kind, &peaks);
     Ok(Figures {
         seq,

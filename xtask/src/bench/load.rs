@@ -64,7 +64,17 @@ impl Api {
 
     /// Submits `body` to processor `name` (202 expected) and returns the job id.
     pub async fn submit(&self, name: &str, body: impl Into<reqwest::Body>) -> Result<String> {
-        let url = format!("{}/v1/processors/{name}/jobs", self.base);
+        self.submit_with(name, "", body).await
+    }
+
+    /// [`Api::submit`] with a query (`version=…`, `param.K=V`).
+    pub async fn submit_with(
+        &self,
+        name: &str,
+        query: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Result<String> {
+        let url = format!("{}/v1/processors/{name}/jobs?{query}", self.base);
         let r = self
             .http
             .post(&url)
