@@ -90,6 +90,9 @@ pub enum Transition {
     Fail,
     /// The lease holder hands the job back (shutdown, infrastructure error).
     HandBack,
+    /// The lease holder gives back a job it just started because its team
+    /// runs as many jobs as its quota allows; the attempt does not count.
+    Yield,
     /// A reconciler takes back a job whose worker died.
     Expire,
     /// A restarted single process takes back every running job.
@@ -102,12 +105,13 @@ pub enum Transition {
 
 impl Transition {
     /// Every transition.
-    pub const ALL: [Transition; 9] = [
+    pub const ALL: [Transition; 10] = [
         Self::Start,
         Self::Renew,
         Self::Succeed,
         Self::Fail,
         Self::HandBack,
+        Self::Yield,
         Self::Expire,
         Self::Recover,
         Self::Cancel,
@@ -119,7 +123,7 @@ impl Transition {
         use JobStatus::*;
         match self {
             Self::Start => &[Queued, Running],
-            Self::Renew | Self::Succeed | Self::Fail | Self::HandBack => &[Running],
+            Self::Renew | Self::Succeed | Self::Fail | Self::HandBack | Self::Yield => &[Running],
             Self::Expire | Self::Recover => &[Running],
             Self::Cancel => &[Queued, Running],
             Self::Retry => &[Failed, Cancelled],
@@ -132,7 +136,9 @@ impl Transition {
             Self::Start | Self::Renew => JobStatus::Running,
             Self::Succeed => JobStatus::Succeeded,
             Self::Fail => JobStatus::Failed,
-            Self::HandBack | Self::Expire | Self::Recover | Self::Retry => JobStatus::Queued,
+            Self::HandBack | Self::Yield | Self::Expire | Self::Recover | Self::Retry => {
+                JobStatus::Queued
+            }
             Self::Cancel => JobStatus::Cancelled,
         }
     }
@@ -141,7 +147,9 @@ impl Transition {
     pub const fn guard(self) -> LeaseGuard {
         match self {
             Self::Start => LeaseGuard::QueuedOrLapsed,
-            Self::Renew | Self::Succeed | Self::Fail | Self::HandBack => LeaseGuard::Holder,
+            Self::Renew | Self::Succeed | Self::Fail | Self::HandBack | Self::Yield => {
+                LeaseGuard::Holder
+            }
             Self::Expire => LeaseGuard::Lapsed,
             Self::Recover | Self::Cancel | Self::Retry => LeaseGuard::Any,
         }
@@ -160,6 +168,7 @@ impl Transition {
             Self::Succeed => "succeed",
             Self::Fail => "fail",
             Self::HandBack => "hand back",
+            Self::Yield => "yield",
             Self::Expire => "expire",
             Self::Recover => "recover",
             Self::Cancel => "cancel",
@@ -264,6 +273,8 @@ mod tests {
         assert_eq!(Running.finish(false), Ok(Failed));
         assert_eq!(Queued.cancel(), Ok(Cancelled));
         assert_eq!(Running.hand_back(), Ok(Queued));
+        assert_eq!(Running.apply(Transition::Yield), Ok(Queued));
+        assert!(Queued.apply(Transition::Yield).is_err());
         assert_eq!(Failed.retry(), Ok(Queued));
         assert_eq!(Cancelled.retry(), Ok(Queued));
         assert!(Queued.finish(true).is_err());

@@ -122,6 +122,11 @@ pub trait MetaStore: crate::TenantStore {
     /// infrastructure error). False when `owner` does not hold it.
     async fn requeue_job(&self, id: JobId, owner: &WorkerId) -> Result<bool, MetaError>;
 
+    /// Gives back a job `owner` just started, uncounted: `queued` again,
+    /// `attempts - 1`, lease dropped (its team is at its running quota).
+    /// False when `owner` does not hold it.
+    async fn yield_job(&self, id: JobId, owner: &WorkerId) -> Result<bool, MetaError>;
+
     /// Cancels a `queued` or `running` job: status `cancelled`, error code
     /// `cancelled`, lease dropped. False (nothing changed) when the job is
     /// missing or already final. A worker running it notices and stops.

@@ -322,6 +322,17 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
         self.run(st).await
     }
 
+    async fn yield_job(&self, id: JobId, owner: &WorkerId) -> Result<bool, MetaError> {
+        let st = update(
+            Transition::Yield,
+            "attempts = attempts - 1, started_at = NULL, worker = NULL, lease_until = NULL",
+            vec![],
+            Some(id),
+            Some(owner),
+        );
+        self.run(st).await
+    }
+
     async fn cancel_job(&self, id: JobId) -> Result<bool, MetaError> {
         let set = "error_code = ?, error_message = 'cancelled on request', finished_at = ?, \
                    lease_until = NULL";

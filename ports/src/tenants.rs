@@ -78,6 +78,11 @@ pub trait TenantStore: Send + Sync + 'static {
         visibility: Visibility,
     ) -> Result<bool, MetaError>;
 
+    /// How many of `job`'s team's jobs run under a live lease and started
+    /// before it (by start time, then id): the ones ahead of it for the
+    /// team's running quota.
+    async fn running_ahead(&self, job: &Job) -> Result<u64, MetaError>;
+
     /// How many of `team`'s jobs are in `status`.
     async fn count_jobs(&self, team: &TeamName, status: JobStatus) -> Result<u64, MetaError>;
 

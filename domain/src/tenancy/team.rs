@@ -14,6 +14,10 @@ pub struct Quota {
     /// Jobs the team may have queued at once (submit answers 429 beyond).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_queued: Option<u32>,
+    /// Jobs of the team that run at once across the fleet; a worker that
+    /// starts one more gives it back to wait for its turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_running: Option<u32>,
     /// Largest input of one job, in bytes (capped by the operator's ceiling).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_input_bytes: Option<u64>,

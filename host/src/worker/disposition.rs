@@ -11,6 +11,10 @@ pub enum Disposition {
     /// Not the processor's fault: put the job back to `queued` and release
     /// the ticket after a backoff, for this or another worker to retry.
     HandBack(Cause),
+    /// The job's team runs as many jobs as its quota allows: the job was
+    /// given back uncounted; release the ticket after a short pause, so the
+    /// slot serves other teams meanwhile.
+    Throttled,
 }
 
 /// Why a ticket is acknowledged.

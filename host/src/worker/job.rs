@@ -14,6 +14,16 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+/// What became of starting a ticket's job.
+pub(super) enum Started {
+    /// Started under this slot's lease: run it.
+    Run(Box<Job>),
+    /// Missing, final, or running under another live lease.
+    Stale,
+    /// Given back: its team is at its running quota.
+    Throttled,
+}
+
 /// What one attempt produced, before it is recorded.
 struct Attempt {
     finish: Finish,
@@ -23,17 +33,36 @@ struct Attempt {
 }
 
 impl Worker {
-    /// Drives the job of `ticket` to a final state, or says why not.
+    /// Starts the job of `ticket` under a lease, unless it is stale or its
+    /// team already runs as many jobs as its quota allows (then the start
+    /// is given back, uncounted).
+    pub(super) async fn start(&self, me: &WorkerId, ticket: &Ticket) -> Result<Started, Cause> {
+        let meta = &self.backends.meta;
+        let Some(job) = meta.start_job(ticket.job_id, me, self.config.lease).await? else {
+            return Ok(Started::Stale);
+        };
+        let Some(max) = self.quotas.max_running(meta.as_ref(), &job.team).await? else {
+            return Ok(Started::Run(Box::new(job)));
+        };
+        if meta.running_ahead(&job).await? < u64::from(max) {
+            return Ok(Started::Run(Box::new(job)));
+        }
+        if meta.yield_job(job.id, me).await? {
+            Ok(Started::Throttled)
+        } else {
+            Ok(Started::Stale)
+        }
+    }
+
+    /// Drives a started job to a final state, or says why not.
     pub(super) async fn process(
         &self,
         me: &WorkerId,
         ticket: &Ticket,
+        job: Job,
         taken: Instant,
     ) -> Result<Ack, Cause> {
         let (b, id) = (&self.backends, ticket.job_id);
-        let Some(job) = b.meta.start_job(id, me, self.config.lease).await? else {
-            return Ok(Ack::Stale);
-        };
         if job.attempts - job.attempt_base > self.config.max_attempts {
             let e = self.gave_up(id);
             b.meta.finish_job(id, me, &Finish::Failed(e), None).await?;

@@ -13,6 +13,8 @@ pub const JOB_SECONDS: &str = "agensium_job_seconds";
 pub const JOBS_TOTAL: &str = "agensium_jobs_total";
 /// Attempts handed back because the infrastructure failed.
 pub const JOBS_HANDED_BACK_TOTAL: &str = "agensium_jobs_handed_back_total";
+/// Starts given back because the job's team was at its running quota.
+pub const JOBS_THROTTLED_TOTAL: &str = "agensium_jobs_throttled_total";
 
 /// Records the host's setup time of one attempt.
 pub(crate) fn setup(d: Duration) {
@@ -32,6 +34,11 @@ pub(crate) fn finished(total: Duration, finish: &Finish) {
         Finish::Failed(_) => "failed",
     };
     metrics::counter!(JOBS_TOTAL, "status" => status).increment(1);
+}
+
+/// Counts a start given back for the team's running quota.
+pub(crate) fn throttled() {
+    metrics::counter!(JOBS_THROTTLED_TOTAL).increment(1);
 }
 
 /// Counts an attempt handed back.

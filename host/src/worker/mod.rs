@@ -14,7 +14,11 @@ use tracing::warn;
 mod disposition;
 mod job;
 pub mod metrics;
+mod quotas;
 mod watch;
+
+use job::Started;
+use quotas::TeamQuotas;
 
 pub use disposition::{Ack, Cause, Disposition};
 
@@ -22,6 +26,9 @@ pub use disposition::{Ack, Cause, Disposition};
 const TAKE_WAIT: Duration = Duration::from_secs(1);
 /// Attempts to hand a job's row back before leaving it to its lease.
 const REQUEUE_TRIES: u32 = 6;
+/// How long a slot waits before handing back a ticket whose team is at its
+/// running quota (it then takes the next ticket, of whichever team's turn).
+const THROTTLED_PAUSE: Duration = Duration::from_millis(100);
 
 /// Settings of a worker process.
 #[derive(Debug, Clone)]
@@ -93,6 +100,7 @@ pub async fn run(
         config,
         handback,
         running: Mutex::default(),
+        quotas: TeamQuotas::default(),
     });
     let listener = {
         let (w, stop) = (worker.clone(), shutdown.clone());
@@ -115,6 +123,8 @@ struct Worker {
     handback: CancellationToken,
     /// Cancellation tokens of the jobs running here.
     running: Mutex<HashMap<JobId, CancellationToken>>,
+    /// Teams' running quotas.
+    quotas: TeamQuotas,
 }
 
 impl Worker {
@@ -153,7 +163,15 @@ impl Worker {
 
     async fn handle(&self, me: &WorkerId, ticket: Ticket) {
         let taken = Instant::now();
-        match Disposition::from(self.process(me, &ticket, taken).await) {
+        let disposition = match self.start(me, &ticket).await {
+            Ok(Started::Run(job)) => {
+                Disposition::from(self.process(me, &ticket, *job, taken).await)
+            }
+            Ok(Started::Stale) => Disposition::Ack(Ack::Stale),
+            Ok(Started::Throttled) => Disposition::Throttled,
+            Err(cause) => Disposition::HandBack(cause),
+        };
+        match disposition {
             Disposition::Ack(why) => {
                 tracing::debug!(job = %ticket.job_id, ?why, "acking the ticket");
                 if let Err(e) = self.backends.rail.ack(&ticket).await {
@@ -161,6 +179,13 @@ impl Worker {
                 }
             }
             Disposition::HandBack(cause) => self.hand_back(me, &ticket, &cause).await,
+            Disposition::Throttled => {
+                metrics::throttled();
+                tokio::time::sleep(THROTTLED_PAUSE).await;
+                if let Err(e) = self.backends.rail.release(&ticket).await {
+                    warn!(job = %ticket.job_id, error = %e, "release failed");
+                }
+            }
         }
     }
 

@@ -54,6 +54,18 @@ fn owner_from(r: SqlRow) -> Result<Ownership, MetaError> {
 }
 
 impl<B: SqlBackend> SqlMetaStore<B> {
+    /// The one value of a `SELECT COUNT(*)`.
+    async fn count(&self, st: Statement) -> Result<u64, MetaError> {
+        let row = self
+            .db
+            .query(st)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| corrupt_at("COUNT(*) returned no row"))?;
+        Cols(row).int(0)
+    }
+
     async fn teams(&self, st: Statement) -> Result<Vec<Team>, MetaError> {
         self.db
             .query(st)
@@ -262,17 +274,32 @@ impl<B: SqlBackend> TenantStore for SqlMetaStore<B> {
         Ok(self.ownership(name).await?.is_some())
     }
 
+    async fn running_ahead(&self, job: &Job) -> Result<u64, MetaError> {
+        let started = job
+            .started_at
+            .map(|t| t.timestamp_millis())
+            .unwrap_or(i64::MAX);
+        let st = Statement::new(
+            "SELECT COUNT(*) FROM jobs WHERE team = ? AND status = ? AND lease_until >= ? \
+             AND (started_at < ? OR (started_at = ? AND id < ?))",
+            vec![
+                job.team.as_str().into(),
+                status(JobStatus::Running),
+                millis(agensium_domain::now_millis()),
+                started.into(),
+                started.into(),
+                job.id.to_string().into(),
+            ],
+        );
+        self.count(st).await
+    }
+
     async fn count_jobs(&self, team: &TeamName, s: JobStatus) -> Result<u64, MetaError> {
         let st = Statement::new(
             "SELECT COUNT(*) FROM jobs WHERE team = ? AND status = ?",
             vec![team.as_str().into(), status(s)],
         );
-        let rows = self.db.query(st).await?;
-        let row = rows
-            .into_iter()
-            .next()
-            .ok_or_else(|| corrupt_at("COUNT(*) returned no row"))?;
-        Cols(row).int(0)
+        self.count(st).await
     }
 
     async fn finished_jobs(

@@ -34,6 +34,7 @@ async fn teams(store: &dyn MetaStore, n: &str) -> TeamName {
     assert!(store.list_teams().await.unwrap().contains(&a));
     let q = Quota {
         max_queued: Some(3),
+        max_running: Some(1),
         max_input_bytes: Some(1 << 20),
     };
     assert!(store.set_quota(&a.name, &q).await.unwrap());
@@ -179,4 +180,39 @@ async fn counts(store: &dyn MetaStore, n: &str, a: &TeamName) {
     let listed = store.list_jobs(Some(a), None, None, 100).await.unwrap();
     assert_eq!(listed.len(), 3, "only the team's jobs");
     assert!(listed.iter().all(|j| &j.team == a));
+    running_quota(store, &jobs[1..]).await;
+}
+
+/// What a running quota needs: who is ahead, and a start given back uncounted.
+async fn running_quota(store: &dyn MetaStore, jobs: &[Job]) {
+    let lease = Duration::from_secs(30);
+    let (w1, w2) = (WorkerId::new("w1"), WorkerId::new("w2"));
+    let one = store
+        .start_job(jobs[0].id, &w1, lease)
+        .await
+        .unwrap()
+        .unwrap();
+    let two = store
+        .start_job(jobs[1].id, &w2, lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.running_ahead(&one).await.unwrap(), 0);
+    assert_eq!(
+        store.running_ahead(&two).await.unwrap(),
+        1,
+        "the earlier start (or the same millisecond and a smaller id) is ahead"
+    );
+    assert!(
+        !store.yield_job(two.id, &w1).await.unwrap(),
+        "only the holder yields"
+    );
+    assert!(store.yield_job(two.id, &w2).await.unwrap());
+    let back = store.get_job(two.id).await.unwrap().unwrap();
+    assert_eq!(
+        (back.status, back.attempts, back.worker, back.started_at),
+        (JobStatus::Queued, 0, None, None),
+        "a start given back does not count"
+    );
+    assert!(!store.yield_job(two.id, &w2).await.unwrap(), "once");
 }

@@ -4,7 +4,7 @@
 //! revocation across processes, result headers, usage, zero setup.
 
 use agensium_tests::procs::{Proc, SharedBackends, free_port, wait_healthy};
-use agensium_tests::{Client, TestApp, assert_error, plugin};
+use agensium_tests::{Client, TestApp, assert_error, fixture, plugin};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -731,6 +731,69 @@ async fn serve_writes_its_first_key_privately_and_only_once() {
     assert!(
         keys["keys"][0].get("key").is_none(),
         "listings never show a key"
+    );
+    app.stop().await;
+}
+
+/// `max_running`: however many slots are free, a team runs at most that
+/// many jobs at once; starts over it are given back uncounted, and every
+/// job still runs.
+#[tokio::test]
+async fn a_teams_running_quota_holds_across_free_slots() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(dir.path(), |c| c.slots = 4).await;
+    let t = team_with_quota(&app, "one-at-a-time", json!({"max_running": 1})).await;
+    let r = t.register("sleeper", "1.0.0", fixture("hostile")).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = t
+        .http
+        .put(format!("{}/v1/teams/one-at-a-time/quota", app.url))
+        .json(&json!({"max_running": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "quotas are the operator's"
+    );
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(
+            t.submit_ok("sleeper", "param.mode=sleep&param.ms=300", "x")
+                .await,
+        );
+    }
+    let mut runs = Vec::new();
+    for id in &ids {
+        let job = t.wait(id).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        assert_eq!(
+            job["attempts"], 1,
+            "given-back starts are not attempts: {job}"
+        );
+        let at = |k: &str| {
+            job[k]
+                .as_str()
+                .unwrap()
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .unwrap()
+        };
+        runs.push((at("started_at"), at("finished_at")));
+    }
+    runs.sort();
+    for w in runs.windows(2) {
+        assert!(
+            w[0].1 <= w[1].0,
+            "two of the team's jobs ran at once: {runs:?}"
+        );
+    }
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("agensium_jobs_throttled_total") && !l.ends_with(" 0")),
+        "with 4 free slots, starts were given back"
     );
     app.stop().await;
 }
