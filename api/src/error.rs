@@ -147,6 +147,15 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// A JSON body that is missing, malformed or of the wrong shape: 400.
+pub type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(e: axum::extract::rejection::JsonRejection) -> Self {
+        Self::bad_request("invalid_body", e.body_text())
+    }
+}
+
 impl From<RailError> for ApiError {
     fn from(e: RailError) -> Self {
         Self::new(

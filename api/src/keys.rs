@@ -3,7 +3,7 @@
 
 use crate::app::AppState;
 use crate::auth::Auth;
-use crate::error::ApiError;
+use crate::error::{ApiError, JsonBody};
 use crate::teams::visible_team;
 use agensium_domain::{ApiKey, KeyId, KeyRecord, MAX_KEY_NAME, Role, now_millis};
 use axum::Json;
@@ -60,11 +60,11 @@ pub async fn create(
     auth: Auth,
     State(st): State<AppState>,
     Path(team): Path<String>,
-    body: Result<Json<NewKey>, axum::extract::rejection::JsonRejection>,
+    body: JsonBody<NewKey>,
 ) -> Result<(StatusCode, Json<KeyView>), ApiError> {
     let team = visible_team(&st, &auth, &team).await?;
     auth.require(Role::Admin)?;
-    let Json(new) = body.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
+    let Json(new) = body?;
     if new.role == Role::Operator && !auth.caller.is_operator() {
         return Err(ApiError::forbidden("only an operator makes operator keys"));
     }

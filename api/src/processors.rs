@@ -2,7 +2,7 @@
 
 use crate::app::AppState;
 use crate::auth::Auth;
-use crate::error::ApiError;
+use crate::error::{ApiError, JsonBody};
 use crate::golden;
 use crate::limited::limited;
 use crate::views::{ProcessorView, VersionView, group};
@@ -338,7 +338,7 @@ pub async fn patch(
     auth: Auth,
     State(st): State<AppState>,
     Path(raw_name): Path<String>,
-    body: Result<Json<ProcessorPatch>, axum::extract::rejection::JsonRejection>,
+    body: JsonBody<ProcessorPatch>,
 ) -> Result<impl IntoResponse, ApiError> {
     let name = name(&raw_name)?;
     let owner = visible(&st, &auth.caller, &name).await?;
@@ -347,7 +347,7 @@ pub async fn patch(
             "changing a processor needs the publisher role in its team",
         ));
     }
-    let Json(p) = body.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
+    let Json(p) = body?;
     st.backends.meta.set_visibility(&name, p.visibility).await?;
     tracing::info!(processor = %name, visibility = %p.visibility, by = %auth.caller.key_id, "visibility changed");
     one(&st, visible(&st, &auth.caller, &name).await?).await

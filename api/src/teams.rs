@@ -3,7 +3,7 @@
 
 use crate::app::AppState;
 use crate::auth::Auth;
-use crate::error::ApiError;
+use crate::error::{ApiError, JsonBody};
 use crate::jobs::query_pairs;
 use agensium_domain::{Quota, Role, Team, TeamName, UsageReport, now_millis};
 use axum::Json;
@@ -56,13 +56,6 @@ pub async fn visible_team(st: &AppState, auth: &Auth, raw: &str) -> Result<Team,
         .ok_or_else(|| team_not_found(raw))
 }
 
-fn json_body<T>(
-    body: Result<Json<T>, axum::extract::rejection::JsonRejection>,
-) -> Result<T, ApiError> {
-    body.map(|Json(v)| v)
-        .map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))
-}
-
 /// The body of `POST /v1/teams`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -76,10 +69,10 @@ pub struct NewTeam {
 pub async fn create(
     auth: Auth,
     State(st): State<AppState>,
-    body: Result<Json<NewTeam>, axum::extract::rejection::JsonRejection>,
+    body: JsonBody<NewTeam>,
 ) -> Result<(StatusCode, Json<TeamView>), ApiError> {
     auth.require(Role::Operator)?;
-    let new = json_body(body)?;
+    let Json(new) = body?;
     let name: TeamName = new
         .name
         .parse()
@@ -140,11 +133,11 @@ pub async fn patch(
     auth: Auth,
     State(st): State<AppState>,
     Path(raw): Path<String>,
-    body: Result<Json<TeamPatch>, axum::extract::rejection::JsonRejection>,
+    body: JsonBody<TeamPatch>,
 ) -> Result<Json<TeamView>, ApiError> {
     let team = visible_team(&st, &auth, &raw).await?;
     auth.require(Role::Operator)?;
-    let p = json_body(body)?;
+    let Json(p) = body?;
     if !st
         .backends
         .meta
@@ -179,11 +172,11 @@ pub async fn put_quota(
     auth: Auth,
     State(st): State<AppState>,
     Path(raw): Path<String>,
-    body: Result<Json<Quota>, axum::extract::rejection::JsonRejection>,
+    body: JsonBody<Quota>,
 ) -> Result<Json<TeamView>, ApiError> {
     let team = visible_team(&st, &auth, &raw).await?;
     auth.require(Role::Operator)?;
-    let quota = json_body(body)?;
+    let Json(quota) = body?;
     check_quota(&st, &quota)?;
     if !st.backends.meta.set_quota(&team.name, &quota).await? {
         return Err(team_not_found(&raw));

@@ -9,18 +9,6 @@ use std::str::FromStr;
 #[error("{0}")]
 pub struct InvalidInput(pub String);
 
-/// A processor's name: `[a-z0-9][a-z0-9-]{0,62}`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ProcessorName(String);
-
-impl ProcessorName {
-    /// The name as a string.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
 /// True for `[a-z0-9][a-z0-9-]{0,62}`: processor and team names.
 fn is_slug(s: &str) -> bool {
     (1..=63).contains(&s.len())
@@ -29,84 +17,72 @@ fn is_slug(s: &str) -> bool {
             .all(|(i, b)| b.is_ascii_lowercase() || b.is_ascii_digit() || (i > 0 && b == b'-'))
 }
 
-impl FromStr for ProcessorName {
-    type Err = InvalidInput;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if is_slug(s) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(InvalidInput(format!(
-                "invalid processor name {s:?}: expected [a-z0-9][a-z0-9-]{{0,62}}"
-            )))
+/// A name type of `[a-z0-9][a-z0-9-]{0,62}`: parsed once, then trusted.
+macro_rules! slug {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// The name as a string.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
         }
-    }
+
+        impl FromStr for $name {
+            type Err = InvalidInput;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                if is_slug(s) {
+                    Ok(Self(s.to_owned()))
+                } else {
+                    Err(InvalidInput(format!(
+                        concat!("invalid ", $what, " name {:?}: expected [a-z0-9][a-z0-9-]{{0,62}}"),
+                        s
+                    )))
+                }
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = InvalidInput;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(n: $name) -> String {
+                n.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
 }
 
-impl TryFrom<String> for ProcessorName {
-    type Error = InvalidInput;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
+slug!(
+    /// A processor's name: `[a-z0-9][a-z0-9-]{0,62}`.
+    ProcessorName,
+    "processor"
+);
 
-impl From<ProcessorName> for String {
-    fn from(n: ProcessorName) -> String {
-        n.0
-    }
-}
-
-impl fmt::Display for ProcessorName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A team's name: `[a-z0-9][a-z0-9-]{0,62}`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct TeamName(String);
+slug!(
+    /// A team's name: `[a-z0-9][a-z0-9-]{0,62}`.
+    TeamName,
+    "team"
+);
 
 impl TeamName {
     /// The team every embedded installation starts with.
     pub fn default_team() -> Self {
         Self("default".into())
-    }
-
-    /// The name as a string.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromStr for TeamName {
-    type Err = InvalidInput;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if is_slug(s) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(InvalidInput(format!(
-                "invalid team name {s:?}: expected [a-z0-9][a-z0-9-]{{0,62}}"
-            )))
-        }
-    }
-}
-
-impl TryFrom<String> for TeamName {
-    type Error = InvalidInput;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
-
-impl From<TeamName> for String {
-    fn from(n: TeamName) -> String {
-        n.0
-    }
-}
-
-impl fmt::Display for TeamName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
