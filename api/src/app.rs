@@ -38,8 +38,36 @@ pub struct AppState {
     pub limiter: SubmitLimiter,
 }
 
+/// Largest JSON body of the control routes (teams, keys, visibility).
+pub const JSON_BODY_LIMIT: usize = 64 << 10;
+
 /// Builds the API router.
 pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(control_routes())
+        .merge(upload_routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Uploads: their handlers bound and stream their own bodies.
+fn upload_routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/processors/{name}/versions/{version}",
+            put(processors::put_version),
+        )
+        .route(
+            "/v1/processors/{name}/jobs",
+            axum::routing::post(jobs::submit),
+        )
+        .layer(DefaultBodyLimit::disable())
+}
+
+/// Everything else: small JSON bodies at most ([`JSON_BODY_LIMIT`], 413 beyond).
+fn control_routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(operator_metrics))
@@ -55,24 +83,12 @@ pub fn router(state: AppState) -> Router {
             "/v1/processors/{name}",
             get(processors::get).patch(processors::patch),
         )
-        .route(
-            "/v1/processors/{name}/versions/{version}",
-            put(processors::put_version),
-        )
-        .route(
-            "/v1/processors/{name}/jobs",
-            axum::routing::post(jobs::submit),
-        )
         .route("/v1/jobs", get(jobs::list))
         .route("/v1/jobs/{id}", get(jobs::get).delete(control::cancel))
         .route("/v1/jobs/{id}/retry", post(control::retry))
         .route("/v1/jobs/{id}/result", get(jobs::result))
         .route("/v1/jobs/{id}/logs", get(jobs::logs))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::disable())
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
 }
 
 /// A router with `/healthz` and `/metrics` alone, for processes without

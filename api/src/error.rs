@@ -152,6 +152,9 @@ pub type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 
 impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(e: axum::extract::rejection::JsonRejection) -> Self {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::new(e.status(), "payload_too_large", e.body_text());
+        }
         Self::bad_request("invalid_body", e.body_text())
     }
 }

@@ -797,3 +797,31 @@ async fn a_teams_running_quota_holds_across_free_slots() {
     );
     app.stop().await;
 }
+
+/// A key holder cannot make the API buffer a large JSON body: the control
+/// routes read at most 64 KiB (before the fix, the body limit was off on
+/// every route and a team's JSON was read whole).
+#[tokio::test]
+async fn json_bodies_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(dir.path(), |c| c.slots = 0).await;
+    let big = json!({"name": "padded", "quota": {}, "pad": "x".repeat(80 << 10)});
+    let r = app
+        .http
+        .post(format!("{}/v1/teams", app.url))
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+    let r = app
+        .http
+        .post(format!("{}/v1/teams", app.url))
+        .body("{not json")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, StatusCode::BAD_REQUEST, "invalid_body").await;
+    app.stop().await;
+}
