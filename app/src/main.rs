@@ -11,7 +11,10 @@ use clap::Parser;
 async fn main() -> Result<()> {
     limit_malloc_arenas();
     cli::load_config_file()?;
+    // Logs go to stderr: stdout carries only what a command prints (the
+    // settings, a new key), so `$(agensium admin create-key …)` is the key.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,tower_http=info,wasmtime=warn,cranelift=warn".into()),

@@ -825,3 +825,42 @@ async fn json_bodies_are_bounded() {
     assert_error(r, StatusCode::BAD_REQUEST, "invalid_body").await;
     app.stop().await;
 }
+
+/// `agensium admin` works on the configured store with no API running and
+/// prints the key, and nothing else, on stdout.
+#[test]
+fn admin_cli_makes_teams_and_prints_only_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(agensium_tests::procs::binary())
+            .env_clear()
+            .env("AGENSIUM_DATA_DIR", dir.path())
+            .env("RUST_LOG", "debug")
+            .arg("admin")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["create-team", "acme"]).status.success());
+    let again = run(&["create-team", "acme"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
+    let out = run(&["create-key", "--team", "acme", "--role", "publisher"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap();
+    let (id, secret) = key
+        .strip_prefix("agk_")
+        .and_then(|k| k.strip_suffix('\n'))
+        .and_then(|k| k.split_once('_'))
+        .unwrap_or_else(|| panic!("stdout is the key alone: {key:?}"));
+    assert!(id.len() == 16 && secret.len() == 64, "{key:?}");
+    let missing = run(&["create-key", "--team", "nobody", "--role", "reader"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no team nobody"));
+    let bad = run(&["create-key", "--team", "acme", "--role", "root"]);
+    assert!(!bad.status.success(), "an unknown role is refused");
+}
