@@ -341,14 +341,20 @@ pub async fn patch(
     body: JsonBody<ProcessorPatch>,
 ) -> Result<impl IntoResponse, ApiError> {
     let name = name(&raw_name)?;
-    let owner = visible(&st, &auth.caller, &name).await?;
+    let mut owner = visible(&st, &auth.caller, &name).await?;
     if !auth.caller.publishes(&owner) {
         return Err(ApiError::forbidden(
             "changing a processor needs the publisher role in its team",
         ));
     }
     let Json(p) = body?;
-    st.backends.meta.set_visibility(&name, p.visibility).await?;
+    if !st.backends.meta.set_visibility(&name, p.visibility).await? {
+        return Err(ApiError::not_found(
+            "processor_not_found",
+            format!("no processor named {name}"),
+        ));
+    }
     tracing::info!(processor = %name, visibility = %p.visibility, by = %auth.caller.key_id, "visibility changed");
-    one(&st, visible(&st, &auth.caller, &name).await?).await
+    owner.visibility = p.visibility;
+    one(&st, owner).await
 }

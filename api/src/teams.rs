@@ -135,7 +135,7 @@ pub async fn patch(
     Path(raw): Path<String>,
     body: JsonBody<TeamPatch>,
 ) -> Result<Json<TeamView>, ApiError> {
-    let team = visible_team(&st, &auth, &raw).await?;
+    let mut team = visible_team(&st, &auth, &raw).await?;
     auth.require(Role::Operator)?;
     let Json(p) = body?;
     if !st
@@ -147,7 +147,8 @@ pub async fn patch(
         return Err(team_not_found(&raw));
     }
     tracing::info!(team = %team.name, disabled = p.disabled, by = %auth.caller.key_id, "team changed");
-    Ok(Json(visible_team(&st, &auth, &raw).await?.into()))
+    team.disabled = p.disabled;
+    Ok(Json(team.into()))
 }
 
 fn check_quota(st: &AppState, q: &Quota) -> Result<(), ApiError> {
@@ -174,7 +175,7 @@ pub async fn put_quota(
     Path(raw): Path<String>,
     body: JsonBody<Quota>,
 ) -> Result<Json<TeamView>, ApiError> {
-    let team = visible_team(&st, &auth, &raw).await?;
+    let mut team = visible_team(&st, &auth, &raw).await?;
     auth.require(Role::Operator)?;
     let Json(quota) = body?;
     check_quota(&st, &quota)?;
@@ -182,7 +183,8 @@ pub async fn put_quota(
         return Err(team_not_found(&raw));
     }
     tracing::info!(team = %team.name, ?quota, by = %auth.caller.key_id, "quota set");
-    Ok(Json(visible_team(&st, &auth, &raw).await?.into()))
+    team.quota = quota;
+    Ok(Json(team.into()))
 }
 
 /// `GET /v1/whoami`: the key's id, team and role.
