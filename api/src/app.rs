@@ -1,5 +1,6 @@
 //! The router: every endpoint of the public API.
 
+use crate::admission::Admission;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::rate::SubmitLimiter;
@@ -23,6 +24,9 @@ pub struct ApiLimits {
     pub max_component_bytes: u64,
     /// Highest limits a version may declare at upload (400 beyond).
     pub ceilings: agensium_domain::Ceilings,
+    /// The operator's limits of a job whose version declares none (golden
+    /// checks run under them, capped).
+    pub job_defaults: agensium_domain::Limits,
 }
 
 /// What every handler shares.
@@ -30,8 +34,10 @@ pub struct ApiLimits {
 pub struct AppState {
     /// The three backends.
     pub backends: Backends,
-    /// Validates and precompiles components at upload.
+    /// Loads admitted components and runs golden checks.
     pub runtime: Arc<Runtime>,
+    /// Compiles uploads in bounded child processes.
+    pub admission: Arc<Admission>,
     /// Size limits.
     pub limits: ApiLimits,
     /// Per-key rate limit on submissions.

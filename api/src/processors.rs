@@ -11,7 +11,7 @@ use agensium_domain::{
     Caller, DeclaredLimits, Digest, Ownership, ProcessorName, ProcessorVersion, Role, Visibility,
     now_millis, parse_version,
 };
-use agensium_host::{Metering, Processor};
+use agensium_host::Metering;
 use agensium_ports::PutVersion;
 use agensium_ports::object_store::once;
 use axum::Json;
@@ -70,14 +70,19 @@ pub async fn put_version(
     if let Some(existing) = st.backends.meta.get_version(&name, &version).await? {
         return same_or_conflict(&existing, &digest);
     }
-    let run_limits = Limits::resolve(&Limits::default(), &st.limits.ceilings, &limits);
+    let run_limits = Limits::resolve(&st.limits.job_defaults, &st.limits.ceilings, &limits);
     let metering = Metering::of(&run_limits);
-    let (processor, artifact) = compile(&st, bytes.clone(), metering).await?;
-    if let Some(golden) = &golden {
-        golden::check(&st.runtime, &processor, golden, run_limits).await?;
+    let admitted = st
+        .admission
+        .compile(&st.runtime, bytes.clone(), metering)
+        .await?;
+    if let Some(golden) = golden {
+        st.admission
+            .golden(&st.runtime, &admitted, golden, run_limits)
+            .await?;
     }
     let size = bytes.len() as u64;
-    store_objects(&st, &digest, bytes, artifact, metering).await?;
+    store_objects(&st, &digest, bytes, admitted.artifact, metering).await?;
     let pv = ProcessorVersion {
         limits,
         name,
@@ -162,25 +167,6 @@ async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
     })
 }
 
-/// Validates and precompiles the component off the async threads.
-async fn compile(
-    st: &AppState,
-    component: Bytes,
-    metering: Metering,
-) -> Result<(Processor, Vec<u8>), ApiError> {
-    let rt = st.runtime.clone();
-    tokio::task::spawn_blocking(move || rt.precompile(&component, metering))
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "compiler_crashed",
-                e.to_string(),
-            )
-        })?
-        .map_err(|e| ApiError::bad_request(e.code(), e.to_string()))
-}
-
 /// Stores the component (content-addressed) and its precompiled artifact,
 /// which workers load instead of compiling (keyed by engine compatibility).
 async fn store_objects(
@@ -202,6 +188,11 @@ async fn store_objects(
     if st.backends.objects.head(&key).await? != Some(bytes.len() as u64) {
         st.backends.objects.put(&key, once(bytes)).await?;
     }
+    // The ledger first: workers load only an artifact whose bytes match it.
+    st.backends
+        .meta
+        .record_artifact(&artifact_key, &Digest::of(&artifact))
+        .await?;
     st.backends
         .objects
         .put(&artifact_key, once(artifact))

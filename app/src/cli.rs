@@ -170,6 +170,21 @@ struct SettingsArgs {
     /// unlimited) [default: 200].
     #[arg(long, env = "AGENSIUM_SUBMIT_RATE")]
     submit_rate: Option<u32>,
+    /// The `agensium` binary that compiles uploads [default: this one].
+    #[arg(long, env = "AGENSIUM_COMPILER")]
+    compiler: Option<PathBuf>,
+    /// Uploads compiled (or golden-checked) at once [default: 2].
+    #[arg(long, env = "AGENSIUM_COMPILE_CONCURRENCY")]
+    compile_concurrency: Option<usize>,
+    /// Wall time of one upload's compile, in seconds [default: 60].
+    #[arg(long, env = "AGENSIUM_COMPILE_TIMEOUT_SECS")]
+    compile_timeout_secs: Option<u64>,
+    /// Memory (heap) of one upload's compile, in MiB [default: 2048].
+    #[arg(long, env = "AGENSIUM_COMPILE_MEMORY_MIB")]
+    compile_memory_mib: Option<u64>,
+    /// Sandboxes one process holds at once [default: 128].
+    #[arg(long, env = "AGENSIUM_INSTANCES")]
+    instances: Option<u32>,
 }
 
 fn set<T>(slot: &mut T, v: Option<T>) {
@@ -215,6 +230,12 @@ impl SettingsArgs {
         set(&mut s.max_upload_bytes, mib(self.max_upload_mib));
         set(&mut s.max_component_bytes, mib(self.max_component_mib));
         set(&mut s.submit_rate, self.submit_rate);
+        let a = &mut s.admission;
+        a.compiler = self.compiler.or(a.compiler.take());
+        set(&mut a.concurrency, self.compile_concurrency);
+        set(&mut a.timeout, secs(self.compile_timeout_secs));
+        set(&mut a.memory_bytes, mib(self.compile_memory_mib));
+        set(&mut s.instances, self.instances);
     }
 
     fn apply_backends(&self, s: &mut Settings) {

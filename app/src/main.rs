@@ -2,14 +2,26 @@
 //! `worker` (separate processes on shared backends).
 
 mod cli;
+mod compile_child;
 
 use agensium::bootstrap;
 use anyhow::Result;
 use clap::Parser;
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<std::process::ExitCode> {
+    // The API's compiler child: no runtime, no logging, its own limits.
+    if compile_child::requested() {
+        return Ok(compile_child::run());
+    }
     limit_malloc_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn run() -> Result<()> {
     cli::load_config_file()?;
     // Logs go to stderr: stdout carries only what a command prints (the
     // settings, a new key), so `$(agensium admin create-key …)` is the key.

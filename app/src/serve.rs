@@ -4,6 +4,7 @@
 
 use crate::connect;
 use crate::settings::{Role, Settings};
+use agensium_api::admission::Admission;
 use agensium_api::{ApiLimits, AppState, SubmitLimiter, router};
 use agensium_host::Runtime;
 use agensium_host::worker::{self, WorkerConfig};
@@ -77,7 +78,9 @@ pub async fn start(role: Role, settings: Settings) -> anyhow::Result<Server> {
         recover(&backends).await?;
         announce_admin_key(&backends, &settings.backends.data_dir).await?;
     }
-    let runtime = Arc::new(Runtime::new().context("starting the wasmtime engine")?);
+    let runtime = Arc::new(
+        Runtime::with_instances(settings.instances).context("starting the wasmtime engine")?,
+    );
     agensium_api::telemetry::install();
     let mut server = Server {
         addr: None,
@@ -89,6 +92,9 @@ pub async fn start(role: Role, settings: Settings) -> anyhow::Result<Server> {
         let app = router(AppState {
             backends: backends.clone(),
             runtime: runtime.clone(),
+            admission: Arc::new(
+                Admission::new(settings.admission.clone()).context("starting admission")?,
+            ),
             limits: api_limits(&settings),
             limiter: SubmitLimiter::new(settings.submit_rate),
         });
@@ -157,6 +163,7 @@ fn api_limits(s: &Settings) -> ApiLimits {
         max_upload_bytes: s.max_upload_bytes,
         max_component_bytes: s.max_component_bytes,
         ceilings: s.ceilings,
+        job_defaults: s.limits,
     }
 }
 

@@ -9,6 +9,7 @@ mod secret;
 
 pub use secret::{Secret, redact};
 
+use agensium_api::admission::AdmissionSettings;
 use agensium_domain::{Ceilings, Limits};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -77,6 +78,11 @@ pub struct Settings {
     /// Job submissions per second per API key, in bursts of as many (0:
     /// unlimited); each API process counts on its own.
     pub submit_rate: u32,
+    /// How uploads are compiled (child processes, bounded) and checked.
+    pub admission: AdmissionSettings,
+    /// Sandboxes (component instances) one process holds at once: the
+    /// pooling allocator's size. Jobs over it are handed back and retried.
+    pub instances: u32,
 }
 
 impl Default for Settings {
@@ -103,6 +109,14 @@ impl Default for Settings {
             max_upload_bytes: 10 << 30,
             max_component_bytes: 64 << 20,
             submit_rate: 200,
+            admission: AdmissionSettings {
+                compiler: None,
+                concurrency: 2,
+                wait: Duration::from_secs(10),
+                timeout: Duration::from_secs(60),
+                memory_bytes: 2 << 30,
+            },
+            instances: agensium_host::DEFAULT_INSTANCES,
         }
     }
 }
@@ -146,6 +160,16 @@ impl Settings {
         if self.max_attempts == 0 {
             return Err(SettingsError::Invalid(
                 "AGENSIUM_MAX_ATTEMPTS must be at least 1",
+            ));
+        }
+        if self.admission.concurrency == 0 || self.admission.timeout.is_zero() {
+            return Err(SettingsError::Invalid(
+                "AGENSIUM_COMPILE_CONCURRENCY and AGENSIUM_COMPILE_TIMEOUT_SECS must be at least 1",
+            ));
+        }
+        if self.instances == 0 {
+            return Err(SettingsError::Invalid(
+                "AGENSIUM_INSTANCES must be at least 1",
             ));
         }
         if role == Role::Worker && self.slots == 0 {

@@ -46,13 +46,16 @@ pub enum ErrorCode {
     /// The object store failed while the job streamed its input or output.
     /// Not the processor's fault: the attempt is handed back and retried.
     StorageUnavailable,
+    /// The worker had no free sandbox instance (its pooling allocator was
+    /// full). Not the processor's fault: the attempt is handed back.
+    PoolExhausted,
     /// The processor's own code, e.g. `invalid_input`.
     Processor(String),
 }
 
 impl ErrorCode {
     /// The host's own codes, in the order the README lists them.
-    pub const HOST: [ErrorCode; 14] = [
+    pub const HOST: [ErrorCode; 15] = [
         Self::Timeout,
         Self::FuelLimit,
         Self::MemoryLimit,
@@ -67,6 +70,7 @@ impl ErrorCode {
         Self::Cancelled,
         Self::MaxAttempts,
         Self::StorageUnavailable,
+        Self::PoolExhausted,
     ];
 
     /// The `snake_case` form used in the API and the databases.
@@ -86,6 +90,7 @@ impl ErrorCode {
             Self::Cancelled => "cancelled",
             Self::MaxAttempts => "max_attempts",
             Self::StorageUnavailable => "storage_unavailable",
+            Self::PoolExhausted => "pool_exhausted",
             Self::Processor(code) => code,
         }
     }
@@ -94,7 +99,7 @@ impl ErrorCode {
     /// (or the user) did. False for infrastructure failures, which hand the
     /// attempt back to be retried with backoff.
     pub fn is_final(&self) -> bool {
-        !matches!(self, Self::StorageUnavailable)
+        !matches!(self, Self::StorageUnavailable | Self::PoolExhausted)
     }
 
     /// One line for people: what the code means (the README's list).
@@ -119,6 +124,9 @@ impl ErrorCode {
             }
             Self::StorageUnavailable => {
                 "never final: the object store failed mid-stream and the attempt was retried"
+            }
+            Self::PoolExhausted => {
+                "never final: the worker had no free sandbox instance and the attempt was retried"
             }
             Self::Processor(_) => "the processor's own code",
         }

@@ -20,7 +20,7 @@ mod worker_id;
 pub use digest::Digest;
 pub use error_code::{ErrorCode, JobError, MAX_PROCESSOR_CODE};
 pub use job::{Job, JobId, JobRef, Pairs, Usage, from_millis, now_millis};
-pub use limits::{Ceilings, DeclaredLimits, LimitExceeded, Limits};
+pub use limits::{Ceilings, DeclaredLimits, GOLDEN_CAPS, LimitExceeded, Limits};
 pub use names::{InvalidInput, MAX_VERSION, ProcessorName, TeamName, parse_version};
 pub use status::{JobStatus, LeaseGuard, Transition, TransitionError};
 pub use tenancy::{

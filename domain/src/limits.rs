@@ -88,6 +88,18 @@ impl Default for Ceilings {
     }
 }
 
+/// Caps of a golden check at upload, whatever the version declares: an
+/// uploader cannot make the API run its code for an hour or with 4 GiB.
+/// A golden example is a small input; 10 s, 256 MiB, 64 MiB of output,
+/// 64 KiB of log and 10^10 fuel are plenty.
+pub const GOLDEN_CAPS: Ceilings = Ceilings {
+    memory_bytes: 256 << 20,
+    wall_time: Duration::from_secs(10),
+    output_bytes: 64 << 20,
+    log_bytes: 64 << 10,
+    fuel: 10_000_000_000,
+};
+
 /// A declared limit above its ceiling (or zero).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{name}={declared} is not allowed: it must be 1..={ceiling}")]
@@ -129,6 +141,18 @@ fn millis(d: Duration) -> u64 {
 }
 
 impl Limits {
+    /// These limits, each at most its cap in `caps`.
+    #[must_use]
+    pub fn capped(&self, caps: &Ceilings) -> Limits {
+        Limits {
+            memory_bytes: self.memory_bytes.min(caps.memory_bytes),
+            wall_time: self.wall_time.min(caps.wall_time),
+            output_bytes: self.output_bytes.min(caps.output_bytes),
+            log_bytes: self.log_bytes.min(caps.log_bytes),
+            fuel: self.fuel.map(|f| f.min(caps.fuel)),
+        }
+    }
+
     /// The limits of a job: what its version declared, else `defaults`,
     /// each capped by `ceilings`.
     pub fn resolve(defaults: &Limits, ceilings: &Ceilings, declared: &DeclaredLimits) -> Limits {
@@ -188,6 +212,26 @@ mod tests {
         assert_eq!(l.memory_bytes, ceilings.memory_bytes);
         assert_eq!(l.wall_time, Duration::from_millis(5));
         assert_eq!(l.fuel, Some(ceilings.fuel));
+    }
+
+    #[test]
+    fn golden_checks_are_capped_whatever_is_declared() {
+        let d = DeclaredLimits {
+            memory_mib: Some(4096),
+            timeout_ms: Some(3_600_000),
+            fuel: Some(10_000_000_000_000),
+            ..Default::default()
+        };
+        let l = Limits::resolve(&Limits::default(), &Ceilings::default(), &d).capped(&GOLDEN_CAPS);
+        assert_eq!(l.memory_bytes, GOLDEN_CAPS.memory_bytes);
+        assert_eq!(l.wall_time, GOLDEN_CAPS.wall_time);
+        assert_eq!(l.log_bytes, GOLDEN_CAPS.log_bytes);
+        assert_eq!(l.fuel, Some(GOLDEN_CAPS.fuel));
+        let small = Limits {
+            wall_time: Duration::from_secs(1),
+            ..Limits::default()
+        };
+        assert_eq!(small.capped(&GOLDEN_CAPS).wall_time, Duration::from_secs(1));
     }
 
     #[test]

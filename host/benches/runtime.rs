@@ -173,8 +173,9 @@ async fn raw_instantiate(wasm: &[u8], runs: usize) -> Result<()> {
 
 /// Section 2: compiling a component at upload (`precompile`: Cranelift,
 /// serialize, link check) vs what a worker does with its artifact
-/// (`load_artifact`: mmap, relocate, link check), median of 10 each. The
-/// artifact file is in the page cache: this is CPU, not disk latency.
+/// (read the file, check its SHA-256 against the ledger's, `load_artifact`:
+/// copy, relocate, link check), median of 10 each. The artifact file is in
+/// the page cache: this is CPU, not disk latency.
 fn compile_vs_load(rt: &Runtime, name: &str, wasm: &[u8]) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join(format!("{name}.cwasm"));
@@ -185,9 +186,12 @@ fn compile_vs_load(rt: &Runtime, name: &str, wasm: &[u8]) -> Result<()> {
         compile.push(t.elapsed());
     }
     std::fs::write(&path, &artifact)?;
+    let want = agensium_domain::Digest::of(&artifact);
     for _ in 0..10 {
         let t = Instant::now();
-        black_box(rt.load_artifact(&path, Metering::Epoch)?);
+        let bytes = std::fs::read(&path)?;
+        assert_eq!(agensium_domain::Digest::of(&bytes), want);
+        black_box(rt.load_artifact(&bytes, Metering::Epoch)?);
         load.push(t.elapsed());
     }
     let (c, l) = (median(compile), median(load));

@@ -13,6 +13,6 @@ pub mod engine;
 pub mod worker;
 
 pub use engine::{
-    JobLog, LoadError, Loader, Metering, Outcome, Processor, RunRequest, Runtime, Source,
-    ValidateError, bindings,
+    DEFAULT_INSTANCES, JobLog, LoadError, Loader, Metering, Outcome, Processor, RunRequest,
+    Runtime, Source, ValidateError, bindings, compile_artifact,
 };

@@ -14,6 +14,7 @@
 //! (`agensium-mysql`, `agensium-redis`, `agensium-s3`). Every adapter of a
 //! port passes the same suite (`agensium-testkit`).
 
+pub mod artifacts;
 mod error;
 mod local_store;
 mod memory_rail;
@@ -25,6 +26,7 @@ pub mod sql;
 mod sqlite;
 pub mod tenants;
 
+pub use artifacts::ArtifactLedger;
 pub use error::{BackendError, BoxError};
 pub use local_store::LocalDirStore;
 pub use memory_rail::MemoryRail;

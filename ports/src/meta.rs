@@ -64,7 +64,7 @@ pub enum Finish {
 ///   has expired, so one job runs on one worker at a time; it counts attempts;
 /// * only the lease owner can renew, finish or hand back a running job.
 #[async_trait]
-pub trait MetaStore: crate::TenantStore {
+pub trait MetaStore: crate::TenantStore + crate::ArtifactLedger {
     /// Registers a processor version unless the version exists already.
     async fn put_version(&self, v: &ProcessorVersion) -> Result<PutVersion, MetaError>;
 

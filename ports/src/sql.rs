@@ -7,6 +7,7 @@
 //! implements only [`SqlBackend`]: run a statement, run a query, and name
 //! its dialect's one difference ([`SqlBackend::INSERT_IGNORE`]).
 
+mod artifacts;
 mod row;
 mod tenants;
 mod transition;

@@ -67,6 +67,9 @@ impl TestApp {
     /// Starts the system in `dir` with the given config tweaks.
     pub async fn start(dir: &Path, tweak: impl FnOnce(&mut Settings)) -> Self {
         let mut settings = Settings::embedded(dir);
+        // In process, this executable is the test binary: compile uploads
+        // with the real `agensium` binary.
+        settings.admission.compiler = Some(procs::binary());
         tweak(&mut settings);
         let server = agensium::start(Role::Serve, settings)
             .await

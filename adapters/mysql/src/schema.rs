@@ -80,6 +80,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
         ADD COLUMN key_id CHAR(16) NULL,
         ADD KEY jobs_team (team, status, id),
         ADD KEY jobs_team_finished (team, finished_at)",
+    "CREATE TABLE artifacts (
+        artifact_key VARCHAR(255) NOT NULL PRIMARY KEY,
+        sha256       VARCHAR(80)  NOT NULL,
+        created_at   BIGINT       NOT NULL
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
 ];
 
 /// Applies the pending migrations (see [`MIGRATIONS`]).

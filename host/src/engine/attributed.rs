@@ -10,7 +10,7 @@ pub(super) const MAX_STATS: usize = 64;
 /// Longest stat key kept, in bytes.
 pub(super) const MAX_STAT_KEY: usize = 64;
 /// Longest stat value kept, in bytes.
-pub(super) const MAX_STAT_VALUE: usize = 1024;
+pub(super) const MAX_STAT_VALUE: usize = 256;
 /// Longest content type kept, in bytes.
 pub(super) const MAX_CONTENT_TYPE: usize = 127;
 

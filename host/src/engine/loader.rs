@@ -1,11 +1,17 @@
 //! Loading processors by digest, fastest source first: memory, the local
 //! artifact cache, the precompiled artifact in the object store, and only
 //! then compiling the component (which also fills both caches).
+//!
+//! An artifact is native code. Neither cache is trusted: an artifact is
+//! loaded only when its bytes hash to the SHA-256 the artifact ledger (the
+//! metadata store) recorded for its key; anything else is refused, counted
+//! (`agensium_artifacts_rejected_total`) and logged, and the component,
+//! whose own digest is checked, is compiled instead.
 
 use super::{Metering, Processor, Runtime, ValidateError};
 use agensium_domain::{Digest, ProcessorVersion};
 use agensium_ports::object_store::{collect, once};
-use agensium_ports::{ObjectStore, StoreError};
+use agensium_ports::{ArtifactLedger, MetaError, ObjectStore, StoreError};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -14,6 +20,10 @@ use tokio::sync::OnceCell;
 
 /// Largest component or artifact a worker loads.
 pub(crate) const MAX_OBJECT_BYTES: usize = 512 << 20;
+
+/// Artifacts refused because their bytes did not match the ledger, by
+/// `source` (`local`, `stored`).
+pub const ARTIFACTS_REJECTED_TOTAL: &str = "agensium_artifacts_rejected_total";
 
 /// Where a processor came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +44,9 @@ pub enum LoadError {
     /// The object store failed; worth retrying.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The metadata store (the artifact ledger) failed; worth retrying.
+    #[error(transparent)]
+    Meta(#[from] MetaError),
     /// The component is not in the object store.
     #[error("processor binary {0} is not in the object store")]
     Missing(Digest),
@@ -52,16 +65,24 @@ type Cell = Arc<OnceCell<Processor>>;
 pub struct Loader {
     runtime: Arc<Runtime>,
     objects: Arc<dyn ObjectStore>,
+    ledger: Arc<dyn ArtifactLedger>,
     cache_dir: PathBuf,
     cells: Mutex<HashMap<(Digest, Metering), Cell>>,
 }
 
 impl Loader {
-    /// A loader keeping artifacts under `cache_dir`.
-    pub fn new(runtime: Arc<Runtime>, objects: Arc<dyn ObjectStore>, cache_dir: PathBuf) -> Self {
+    /// A loader keeping artifacts under `cache_dir`, trusting those whose
+    /// digest `ledger` recorded.
+    pub fn new(
+        runtime: Arc<Runtime>,
+        objects: Arc<dyn ObjectStore>,
+        ledger: Arc<dyn ArtifactLedger>,
+        cache_dir: PathBuf,
+    ) -> Self {
         Self {
             runtime,
             objects,
+            ledger,
             cache_dir,
             cells: Mutex::default(),
         }
@@ -100,31 +121,76 @@ impl Loader {
     ) -> Result<(Processor, Source), LoadError> {
         let key = self.runtime.artifact_key(digest, metering)?;
         let local = self.cache_dir.join(key.replace('/', "-"));
-        if local.exists() {
-            match self.deserialize(&local, metering).await {
-                Ok(p) => return Ok((p, Source::LocalArtifact)),
-                Err(e) => {
-                    tracing::warn!(path = %local.display(), error = %e, "dropping a bad cached artifact");
-                    let _ = tokio::fs::remove_file(&local).await;
-                }
+        if let Some(want) = self.ledger.artifact_digest(&key).await? {
+            if let Some(p) = self.cached(&local, &want, metering).await {
+                return Ok((p, Source::LocalArtifact));
+            }
+            if let Some(p) = self.stored(&key, &local, &want, metering).await? {
+                return Ok((p, Source::StoredArtifact));
             }
         }
-        match self.objects.get(&key).await {
-            Ok(body) => {
-                let bytes = collect(body, MAX_OBJECT_BYTES)
-                    .await
-                    .map_err(StoreError::backend)?;
-                self.write_local(&local, &bytes).await;
-                match self.deserialize(&local, metering).await {
-                    Ok(p) => return Ok((p, Source::StoredArtifact)),
-                    Err(e) => {
-                        tracing::warn!(%key, error = %e, "stored artifact unusable; compiling");
-                    }
-                }
+        let p = self.compile(digest, &key, &local, metering).await?;
+        Ok((p, Source::Compiled))
+    }
+
+    /// The processor from this machine's cache, when the file is there,
+    /// matches the ledger and loads.
+    async fn cached(&self, path: &Path, want: &Digest, metering: Metering) -> Option<Processor> {
+        let bytes = tokio::fs::read(path).await.ok()?;
+        let loaded = match verified(&bytes, want, "local") {
+            Ok(()) => self.deserialize(bytes, metering).await,
+            Err(e) => Err(e),
+        };
+        match loaded {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "dropping a cached artifact");
+                let _ = tokio::fs::remove_file(path).await;
+                None
             }
-            Err(StoreError::NotFound(_)) => {}
+        }
+    }
+
+    /// The processor from the stored artifact, when it exists, matches the
+    /// ledger and loads (then it is cached on this machine too).
+    async fn stored(
+        &self,
+        key: &str,
+        local: &Path,
+        want: &Digest,
+        metering: Metering,
+    ) -> Result<Option<Processor>, LoadError> {
+        let body = match self.objects.get(key).await {
+            Ok(body) => body,
+            Err(StoreError::NotFound(_)) => return Ok(None),
             Err(e) => return Err(e.into()),
+        };
+        let bytes = collect(body, MAX_OBJECT_BYTES)
+            .await
+            .map_err(StoreError::backend)?;
+        if let Err(e) = verified(&bytes, want, "stored") {
+            tracing::error!(%key, error = %e, "REFUSED a stored artifact that does not match the ledger; compiling the component instead");
+            return Ok(None);
         }
+        self.write_local(local, &bytes).await;
+        match self.deserialize(bytes, metering).await {
+            Ok(p) => Ok(Some(p)),
+            Err(e) => {
+                tracing::warn!(%key, error = %e, "stored artifact unusable; compiling");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Compiles the component (its digest checked), records the artifact's
+    /// digest in the ledger, then stores and caches the artifact.
+    async fn compile(
+        &self,
+        digest: &Digest,
+        key: &str,
+        local: &Path,
+        metering: Metering,
+    ) -> Result<Processor, LoadError> {
         let body = match self
             .objects
             .get(&ProcessorVersion::object_key(digest))
@@ -145,20 +211,23 @@ impl Loader {
             .await
             .map_err(|e| ValidateError::Invalid(format!("compiler crashed: {e}")))??;
         tracing::info!(%digest, "compiled a processor that had no usable artifact");
-        self.write_local(&local, &artifact).await;
-        if let Err(e) = self.objects.put(&key, once(artifact)).await {
+        self.ledger
+            .record_artifact(key, &Digest::of(&artifact))
+            .await?;
+        self.write_local(local, &artifact).await;
+        if let Err(e) = self.objects.put(key, once(artifact)).await {
             tracing::warn!(%key, error = %e, "storing the artifact failed");
         }
-        Ok((p, Source::Compiled))
+        Ok(p)
     }
 
     async fn deserialize(
         &self,
-        path: &Path,
+        bytes: Vec<u8>,
         metering: Metering,
     ) -> Result<Processor, ValidateError> {
-        let (rt, path) = (self.runtime.clone(), path.to_path_buf());
-        tokio::task::spawn_blocking(move || rt.load_artifact(&path, metering))
+        let rt = self.runtime.clone();
+        tokio::task::spawn_blocking(move || rt.load_artifact(&bytes, metering))
             .await
             .map_err(|e| ValidateError::Invalid(format!("loader crashed: {e}")))?
     }
@@ -177,4 +246,16 @@ impl Loader {
             let _ = tokio::fs::remove_file(&tmp).await;
         }
     }
+}
+
+/// Checks `bytes` against the ledger's digest; a mismatch is counted.
+fn verified(bytes: &[u8], want: &Digest, source: &'static str) -> Result<(), ValidateError> {
+    let got = Digest::of(bytes);
+    if got == *want {
+        return Ok(());
+    }
+    metrics::counter!(ARTIFACTS_REJECTED_TOTAL, "source" => source).increment(1);
+    Err(ValidateError::Invalid(format!(
+        "artifact digest {got} does not match the ledger's {want}"
+    )))
 }

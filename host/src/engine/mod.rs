@@ -10,13 +10,20 @@
 
 mod attributed;
 pub mod bindings;
+mod clocks;
+mod host_fns;
 mod joblog;
 mod limiter;
 mod loader;
 mod runtime;
 mod sandbox;
+mod screen;
 
-pub use joblog::JobLog;
+pub use clocks::RESOLUTION as CLOCK_RESOLUTION;
+pub use joblog::{JobLog, Stream};
 pub use loader::{LoadError, Loader, Source};
-pub use runtime::{Metering, Processor, Runtime, ValidateError};
-pub use sandbox::{Outcome, RunRequest};
+pub use runtime::{
+    DEFAULT_INSTANCES, Metering, PER_COMPONENT, PerComponent, Processor, Runtime, ValidateError,
+    compile_artifact,
+};
+pub use sandbox::{OUTPUT_QUEUE, Outcome, RunRequest};

@@ -7,7 +7,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// A validated, compiled processor, ready to instantiate in microseconds.
@@ -73,6 +73,14 @@ pub enum ValidateError {
     /// A component that does not fit the `agensium:processor/processor` world.
     #[error("component does not implement the agensium:processor@0.1.0 world: {0}")]
     WrongWorld(String),
+    /// A component with more core instances, memories or tables than one
+    /// sandbox holds (see [`PER_COMPONENT`]).
+    #[error("component is too big for one sandbox: {0}")]
+    TooManyInstances(String),
+    /// A component whose structure is known to make the compiler blow up
+    /// (see `screen`); refused before compiling.
+    #[error("component refused before compiling: {0}")]
+    Unreasonable(String),
 }
 
 impl ValidateError {
@@ -83,6 +91,8 @@ impl ValidateError {
             Self::CoreModule => "not_a_component",
             Self::Invalid(_) => "invalid_component",
             Self::WrongWorld(_) => "wrong_world",
+            Self::TooManyInstances(_) => "too_many_instances",
+            Self::Unreasonable(_) => "compile_bomb",
         }
     }
 }
@@ -95,30 +105,93 @@ struct Flavor {
     metering: Metering,
 }
 
+/// Most of each kind one component may hold; a component over any of them
+/// is refused at upload (`too_many_instances`), so one job never takes a
+/// large share of the pool. Ordinary processors use a handful of each
+/// (Rust: 1–4 core instances; componentize-py: about 15, one memory).
+pub struct PerComponent {
+    /// Core module instances.
+    pub core_instances: u32,
+    /// Linear memories.
+    pub memories: u32,
+    /// Tables.
+    pub tables: u32,
+}
+
+/// The per-component maxima of every engine.
+pub const PER_COMPONENT: PerComponent = PerComponent {
+    core_instances: 32,
+    memories: 4,
+    tables: 32,
+};
+
+/// The engine configuration shared by the pooled engines that run jobs
+/// and the compile-only engine of admission: same code, same artifacts.
+fn base_config(metering: Metering) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.consume_fuel(metering == Metering::Fuel);
+    config.memory_init_cow(true);
+    config
+}
+
+/// A pooling allocator for `instances` component instances at once, each
+/// within [`PER_COMPONENT`].
+fn pool(instances: u32) -> PoolingAllocationConfig {
+    let instances = instances.max(1);
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(instances)
+        .total_core_instances(instances * 8)
+        .total_memories(instances * 2)
+        .total_tables(instances * 8)
+        .total_stacks(instances)
+        .max_memory_size(4 << 30)
+        .max_core_instances_per_component(PER_COMPONENT.core_instances)
+        .max_memories_per_component(PER_COMPONENT.memories)
+        .max_tables_per_component(PER_COMPONENT.tables);
+    pool
+}
+
+/// Checks `bytes` cheaply (header, structure: see `screen`) and compiles
+/// them into an artifact on an engine that only compiles (no pool, no
+/// linker, no epoch thread): what the admission child process runs, under
+/// its memory and CPU limits. The artifact loads on [`Runtime`]'s engines
+/// with [`Runtime::load_artifact`] (the allocation strategy is not part of
+/// an artifact's compatibility), which also checks the world.
+pub fn compile_artifact(bytes: &[u8], metering: Metering) -> Result<Vec<u8>, ValidateError> {
+    check_header(bytes)?;
+    super::screen::screen(bytes)?;
+    let engine = Engine::new(&base_config(metering))
+        .map_err(|e| ValidateError::Invalid(format!("starting the compiler: {e:#}")))?;
+    engine.precompile_component(bytes).map_err(|e| invalid(&e))
+}
+
+/// Refuses what is not WebAssembly, and core modules.
+fn check_header(bytes: &[u8]) -> Result<(), ValidateError> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(ValidateError::NotWasm);
+    }
+    // Bytes 4..8 are version + layer; layer 0 is a core module.
+    if bytes[6..8] == [0, 0] {
+        return Err(ValidateError::CoreModule);
+    }
+    Ok(())
+}
+
 impl Flavor {
-    fn new(metering: Metering) -> anyhow::Result<Self> {
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        config.epoch_interruption(true);
-        config.consume_fuel(metering == Metering::Fuel);
-        config.memory_init_cow(true);
+    fn new(metering: Metering, instances: u32) -> anyhow::Result<Self> {
+        let mut config = base_config(metering);
         // The metered engine serves few versions: a smaller pool.
         let instances = match metering {
-            Metering::Epoch => MAX_INSTANCES,
-            Metering::Fuel => MAX_INSTANCES / 4,
+            Metering::Epoch => instances,
+            Metering::Fuel => instances / 4,
         };
-        let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(instances)
-            .total_core_instances(instances * 8)
-            .total_memories(instances * 2)
-            .total_tables(instances * 8)
-            .total_stacks(instances)
-            .max_memory_size(4 << 30);
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool(instances)));
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        bindings::Processor::add_to_linker::<JobState, HasSelf<JobState>>(&mut linker, |s| s)?;
+        super::host_fns::add_to_linker(&mut linker)?;
         let mut h = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
         metering.hash(&mut h);
@@ -147,6 +220,7 @@ impl Flavor {
 /// (de)serializes components; see [`super::Loader`] for the per-digest cache.
 /// The fuel-metered engine is created on first use.
 pub struct Runtime {
+    instances: u32,
     epoch: Flavor,
     fuel: OnceLock<Flavor>,
     fuel_init: Mutex<()>,
@@ -155,15 +229,22 @@ pub struct Runtime {
     ticker_stop: Arc<AtomicBool>,
 }
 
-/// Most component instances alive at once in one process (pooling allocator).
-const MAX_INSTANCES: u32 = 128;
+/// Most component instances alive at once in one process (pooling
+/// allocator), unless the operator says otherwise.
+pub const DEFAULT_INSTANCES: u32 = 128;
 
 impl Runtime {
-    /// Builds the epoch engine (component model, epoch interruption, pooling
-    /// allocator with copy-on-write memory images), its linker with the host
-    /// functions and a deny-by-default WASI, and the epoch ticker.
+    /// A runtime with room for [`DEFAULT_INSTANCES`] running components.
     pub fn new() -> anyhow::Result<Self> {
-        let epoch = Flavor::new(Metering::Epoch)?;
+        Self::with_instances(DEFAULT_INSTANCES)
+    }
+
+    /// Builds the epoch engine (component model, epoch interruption, pooling
+    /// allocator for `instances` components at once, with copy-on-write
+    /// memory images), its linker with the host functions and a
+    /// deny-by-default WASI, and the epoch ticker.
+    pub fn with_instances(instances: u32) -> anyhow::Result<Self> {
+        let epoch = Flavor::new(Metering::Epoch, instances)?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let fuel_engine: Arc<OnceLock<Engine>> = Arc::default();
         let (stop, ticking, metered) = (
@@ -183,6 +264,7 @@ impl Runtime {
                 }
             })?;
         Ok(Self {
+            instances,
             epoch,
             fuel: OnceLock::new(),
             fuel_init: Mutex::new(()),
@@ -203,7 +285,7 @@ impl Runtime {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if self.fuel.get().is_none() {
-            let f = Flavor::new(Metering::Fuel)
+            let f = Flavor::new(Metering::Fuel, self.instances)
                 .map_err(|e| ValidateError::Invalid(format!("starting the fuel engine: {e:#}")))?;
             let _ = self.fuel_engine.set(f.engine.clone());
             let _ = self.fuel.set(f);
@@ -255,38 +337,45 @@ impl Runtime {
         bytes: &[u8],
         metering: Metering,
     ) -> Result<(Processor, Component), ValidateError> {
-        if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
-            return Err(ValidateError::NotWasm);
-        }
-        // Bytes 4..8 are version + layer; layer 0 is a core module.
-        if bytes[6..8] == [0, 0] {
-            return Err(ValidateError::CoreModule);
-        }
+        check_header(bytes)?;
         let flavor = self.flavor(metering)?;
-        let component = Component::new(&flavor.engine, bytes)
-            .map_err(|e| ValidateError::Invalid(format!("{e:#}")))?;
+        let component = Component::new(&flavor.engine, bytes).map_err(|e| invalid(&e))?;
         Ok((flavor.prepare(&component)?, component))
     }
 
-    /// Loads a precompiled artifact written by [`Runtime::precompile`].
+    /// Loads a precompiled artifact: written by [`Runtime::precompile`] or
+    /// by the admission compiler ([`compile_only_engine`]), checking the
+    /// world and the pool's per-component maxima.
     ///
-    /// The file must come from a trusted place (this process's cache, or the
-    /// object store, which only the API writes after compiling): loading a
-    /// crafted artifact runs arbitrary native code. See SECURITY.md.
+    /// The bytes must be trusted: our own compiler's output, or bytes whose
+    /// SHA-256 matches the artifact ledger ([`super::Loader`] checks).
+    /// Loading a crafted artifact runs arbitrary native code. See
+    /// SECURITY.md.
     pub fn load_artifact(
         &self,
-        path: &std::path::Path,
+        artifact: &[u8],
         metering: Metering,
     ) -> Result<Processor, ValidateError> {
         let flavor = self.flavor(metering)?;
-        // SAFETY: artifacts are produced by `precompile` of this engine
-        // configuration (the key carries the compatibility hash) and stored
-        // by trusted components only; wasmtime checks the header.
+        // SAFETY: the caller vouches for the bytes (see above); they are
+        // read into memory before being checked, so what was checked is
+        // what is loaded; wasmtime checks the header and the engine.
         // The one place the host needs `unsafe` (the workspace denies it).
         #[allow(unsafe_code)]
-        let component = unsafe { Component::deserialize_file(&flavor.engine, path) }
-            .map_err(|e| ValidateError::Invalid(format!("loading artifact: {e:#}")))?;
+        let component =
+            unsafe { Component::deserialize(&flavor.engine, artifact) }.map_err(|e| invalid(&e))?;
         flavor.prepare(&component)
+    }
+}
+
+/// A compile or load error: over the pool's per-component maxima, or else
+/// an invalid component.
+fn invalid(e: &wasmtime::Error) -> ValidateError {
+    let text = format!("{e:#}");
+    if text.contains("in the pooling allocator") {
+        ValidateError::TooManyInstances(text)
+    } else {
+        ValidateError::Invalid(text)
     }
 }
 

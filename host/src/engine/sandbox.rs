@@ -1,8 +1,9 @@
 //! Running one job: the store, its host functions and limit classification.
 
 use super::attributed;
-use super::bindings::{self, Level};
-use super::joblog::JobLog;
+use super::bindings;
+use super::clocks::{CoarseMonotonicClock, CoarseWallClock};
+use super::joblog::{JobLog, Stream};
 use super::limiter::Limiter;
 use super::runtime::{Metering, Processor, Runtime};
 use agensium_domain::Limits;
@@ -18,12 +19,21 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-/// The most bytes one `read` returns, whatever the guest asks.
-const MAX_READ: usize = 1 << 20;
 /// Output is handed to storage in chunks of about this size.
 const OUT_CHUNK: usize = 256 * 1024;
-/// A write at least this big is handed on as its own chunk, uncopied.
+/// A write piece at least this big is handed on as its own chunk.
 const OWN_CHUNK: usize = 64 * 1024;
+/// Depth of the queue of output chunks between the sandbox and the store:
+/// with chunks of at most [`OUT_CHUNK`] bytes (`host_fns::WRITE_PIECE` is
+/// no bigger) and as much again buffered, the output a job holds in host
+/// memory before the store's uploader is bounded by
+/// `(OUTPUT_QUEUE + 1) * OUT_CHUNK` = 1.25 MiB.
+pub const OUTPUT_QUEUE: usize = 4;
+/// Most bytes one `wasi:random` call may ask for (wasmtime's default is 64 MiB).
+const MAX_RANDOM: u64 = 64 * 1024;
+/// Most WASI resources (streams, pollables, …) a job may hold at once
+/// (wasmtime's default is a million).
+const MAX_RESOURCES: usize = 4096;
 
 /// Why the host stopped a processor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,10 +94,9 @@ impl JobState {
     }
 }
 
-impl bindings::agensium::processor::types::Host for JobState {}
-
-impl bindings::agensium::processor::host::Host for JobState {
-    async fn read(&mut self, max: u32) -> wasmtime::Result<Vec<u8>> {
+impl JobState {
+    /// `host.read`: up to `max` bytes of the input (empty at its end).
+    pub(super) async fn read(&mut self, max: usize) -> wasmtime::Result<Vec<u8>> {
         while self.pending.is_empty() && !self.input_done {
             match self.input.next().await {
                 Some(Ok(chunk)) => self.pending = chunk,
@@ -95,38 +104,39 @@ impl bindings::agensium::processor::host::Host for JobState {
                 None => self.input_done = true,
             }
         }
-        let n = self.pending.len().min(max as usize).min(MAX_READ);
+        let n = self.pending.len().min(max);
         Ok(self.pending.split_to(n).to_vec())
     }
 
-    async fn write(&mut self, data: Vec<u8>) -> wasmtime::Result<()> {
-        self.out_bytes += data.len() as u64;
+    /// Counts a `host.write` of `len` bytes against the output limit,
+    /// before any of it is copied.
+    pub(super) fn count_output(&mut self, len: usize) -> wasmtime::Result<()> {
+        self.out_bytes = self.out_bytes.saturating_add(len as u64);
         if self.out_bytes > self.out_limit {
             return Err(self.stop(Abort::OutputLimit));
         }
-        if data.len() >= OWN_CHUNK {
-            // Big writes become chunks as they are: no copy.
+        Ok(())
+    }
+
+    /// Hands one piece of a `host.write` on towards the store.
+    pub(super) async fn write(&mut self, piece: Bytes) -> wasmtime::Result<()> {
+        if piece.len() >= OWN_CHUNK {
             self.flush().await?;
-            if self.output.send(Ok(Bytes::from(data))).await.is_err() {
+            if self.output.send(Ok(piece)).await.is_err() {
                 return Err(self.stop(Abort::OutputClosed));
             }
             return Ok(());
         }
-        self.out_buf.extend_from_slice(&data);
+        self.out_buf.extend_from_slice(&piece);
         if self.out_buf.len() >= OUT_CHUNK {
             self.flush().await?;
         }
         Ok(())
     }
 
-    async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        let level = match level {
-            Level::Debug => "debug",
-            Level::Info => "info",
-            Level::Warn => "warn",
-            Level::Error => "error",
-        };
-        if self.log.line(level, &message) {
+    /// `host.log`: one line at `level`; the job stops once the log is full.
+    pub(super) fn log(&mut self, level: &str, message: &str) -> wasmtime::Result<()> {
+        if self.log.guest_line(level, message) {
             Ok(())
         } else {
             Err(self.stop(Abort::LogLimit))
@@ -232,14 +242,19 @@ impl JobState {
         started: Instant,
     ) -> Self {
         let mut wasi = WasiCtx::builder();
-        wasi.stdout(log.clone())
-            .stderr(log.clone())
+        wasi.stdout(log.stream(Stream::Stdout))
+            .stderr(log.stream(Stream::Stderr))
             .allow_tcp(false)
             .allow_udp(false)
-            .allow_ip_name_lookup(false);
+            .allow_ip_name_lookup(false)
+            .max_random_size(MAX_RANDOM)
+            .wall_clock(CoarseWallClock)
+            .monotonic_clock(CoarseMonotonicClock::new());
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_RESOURCES);
         Self {
             wasi: wasi.build(),
-            table: ResourceTable::new(),
+            table,
             limiter: Limiter::new(limits.memory_bytes),
             input,
             pending: Bytes::new(),
@@ -370,6 +385,14 @@ fn classify(state: &JobState, e: &wasmtime::Error, limits: &Limits) -> JobError 
         return JobError::new(
             ErrorCode::MemoryLimit,
             format!("memory limit of {} bytes exceeded", limits.memory_bytes),
+        );
+    }
+    if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+        .is_some()
+    {
+        return JobError::new(
+            ErrorCode::PoolExhausted,
+            format!("this worker has no free sandbox instance: {e:#}"),
         );
     }
     let detail = match e.downcast_ref::<wasmtime::Trap>() {

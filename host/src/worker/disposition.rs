@@ -46,9 +46,11 @@ pub enum Cause {
     /// The rail failed.
     #[error(transparent)]
     Rail(#[from] RailError),
-    /// The object store failed while the processor streamed from or to it.
-    #[error("the object store failed mid-stream: {0}")]
-    Stream(JobError),
+    /// The run ended on an infrastructure condition, not the processor's
+    /// doing: the object store failed mid-stream, or the worker had no free
+    /// sandbox instance ([`JobError::code`] is never final).
+    #[error("the attempt failed on the infrastructure: {0}")]
+    Run(JobError),
     /// The task uploading the output died.
     #[error("the output upload task failed: {0}")]
     Join(#[source] tokio::task::JoinError),

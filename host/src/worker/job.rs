@@ -4,7 +4,7 @@
 use super::disposition::{Ack, Cause};
 use super::watch::Registered;
 use super::{Worker, metrics};
-use crate::engine::{JobLog, LoadError, Metering, Outcome, Processor, RunRequest};
+use crate::engine::{JobLog, LoadError, Metering, OUTPUT_QUEUE, Outcome, Processor, RunRequest};
 use agensium_domain::{ErrorCode, Job, JobError, JobId, JobStatus, Limits, Usage, WorkerId};
 use agensium_ports::object_store::once;
 use agensium_ports::{Finish, Ticket};
@@ -65,7 +65,11 @@ impl Worker {
         let (b, id) = (&self.backends, ticket.job_id);
         if job.attempts - job.attempt_base > self.config.max_attempts {
             let e = self.gave_up(id);
-            b.meta.finish_job(id, me, &Finish::Failed(e), None).await?;
+            if b.meta.finish_job(id, me, &Finish::Failed(e), None).await? {
+                // Earlier attempts may have uploaded output before they
+                // were lost: the dead letter keeps none of it.
+                self.drop_other_attempts(id, None).await;
+            }
             return Ok(Ack::GaveUp);
         }
         info!(job = %id, processor = %job.processor, version = %job.version, attempt = job.attempts, "job started");
@@ -99,6 +103,7 @@ impl Worker {
     ) -> Result<Attempt, Cause> {
         match self.loader.get(&job.digest, Metering::of(&limits)).await {
             Err(LoadError::Store(e)) => Err(e.into()),
+            Err(LoadError::Meta(e)) => Err(e.into()),
             Err(e) => {
                 let code = match e {
                     LoadError::Missing(_) => ErrorCode::ProcessorMissing,
@@ -161,7 +166,7 @@ impl Worker {
             return Ok(Ack::Superseded);
         }
         if job.attempts > 1 {
-            self.drop_other_attempts(id, job.attempts).await;
+            self.drop_other_attempts(id, Some(job.attempts)).await;
         }
         if let Some(returned) = returned {
             metrics::finishing(returned.elapsed());
@@ -176,16 +181,17 @@ impl Worker {
         Ok(Ack::Finished)
     }
 
-    /// Deletes the outputs of earlier attempts of a job that attempt
-    /// `winner` finished: a worker that died after uploading cannot clean
-    /// up after itself. (A late attempt still running deletes its own when
-    /// it fails to finish the job.)
-    async fn drop_other_attempts(&self, id: JobId, winner: u32) {
+    /// Deletes the outputs of the attempts of a job other than `winner`,
+    /// the attempt that finished it (`None`: it gave up, keep none): a
+    /// worker that died after uploading cannot clean up after itself. (A
+    /// late attempt still running deletes its own when it fails to finish
+    /// the job.)
+    async fn drop_other_attempts(&self, id: JobId, winner: Option<u32>) {
         let objects = &self.backends.objects;
-        let keep = id.output_key(winner);
+        let keep = winner.map(|w| id.output_key(w));
         match objects.list(&format!("jobs/{id}/output/")).await {
             Ok(keys) => {
-                for key in keys.into_iter().filter(|k| *k != keep) {
+                for key in keys.into_iter().filter(|k| Some(k) != keep.as_ref()) {
                     info!(job = %id, %key, "deleting the output of a superseded attempt");
                     if let Err(e) = objects.delete(&key).await {
                         warn!(job = %id, %key, error = %e, "deleting a superseded output failed");
@@ -209,7 +215,7 @@ impl Worker {
         let (id, objects) = (job.id, &self.backends.objects);
         let output_key = id.output_key(job.attempts);
         let input = objects.get(&id.input_key()).await?;
-        let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(4);
+        let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(OUTPUT_QUEUE);
         let sink = objects.clone();
         let upload =
             tokio::spawn(async move {
@@ -242,11 +248,12 @@ impl Worker {
                 content_type,
                 stats,
             },
-            // The store failed under the processor: not its fault. The
-            // upload's own error says what failed, when there is one.
+            // The store failed under the processor, or no sandbox instance
+            // was free: not its fault. The upload's own error says what
+            // failed, when there is one.
             Err(e) if !e.code.is_final() => {
                 uploaded?;
-                return Err(Cause::Stream(e));
+                return Err(Cause::Run(e));
             }
             Err(e) => Finish::Failed(e),
         };

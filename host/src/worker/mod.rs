@@ -81,6 +81,7 @@ pub async fn run(
     let loader = Loader::new(
         runtime.clone(),
         backends.objects.clone(),
+        backends.meta.clone(),
         config.cache_dir.clone(),
     );
     // After `shutdown`, running jobs get `grace` to finish; then they are

@@ -81,6 +81,14 @@ ALTER TABLE jobs ADD COLUMN key_id TEXT;
 CREATE INDEX jobs_team ON jobs (team, status, id);
 CREATE INDEX jobs_team_finished ON jobs (team, finished_at);
 "#,
+    // The artifact ledger (SHA-256 of every precompiled artifact).
+    r#"
+CREATE TABLE artifacts (
+    artifact_key TEXT    NOT NULL PRIMARY KEY,
+    sha256       TEXT    NOT NULL,
+    created_at   INTEGER NOT NULL
+);
+"#,
 ];
 
 /// Applies the pending migrations (see [`MIGRATIONS`]) in one transaction.

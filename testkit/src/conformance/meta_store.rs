@@ -53,8 +53,24 @@ pub async fn run(store: &dyn MetaStore) {
     retrying(store, &n).await;
     listing(store, &n).await;
     super::tenants::run(store, &n).await;
+    artifact_ledger(store, &n).await;
     // Last: recovery requeues every running job of the store.
     recovery(store, &n).await;
+}
+
+/// The ledger answers the digest last recorded for a key, and nothing for
+/// a key never recorded.
+async fn artifact_ledger(store: &dyn MetaStore, n: &str) {
+    let key = format!("artifacts/{n}-0123456789abcdef.cwasm");
+    assert_eq!(store.artifact_digest(&key).await.unwrap(), None);
+    let (a, b) = (Digest::of(b"artifact a"), Digest::of(b"artifact b"));
+    store.record_artifact(&key, &a).await.unwrap();
+    assert_eq!(store.artifact_digest(&key).await.unwrap(), Some(a));
+    store.record_artifact(&key, &b).await.unwrap();
+    assert_eq!(store.artifact_digest(&key).await.unwrap(), Some(b.clone()));
+    let other = format!("artifacts/{n}-fedcba9876543210.cwasm");
+    assert_eq!(store.artifact_digest(&other).await.unwrap(), None);
+    assert_eq!(store.artifact_digest(&key).await.unwrap(), Some(b));
 }
 
 async fn versions(store: &dyn MetaStore, n: &str) {

@@ -4,6 +4,14 @@
 //! when its plugin is installed), its normalized form (`config`) is checked
 //! for what the README promises, and the Dockerfile is read as text.
 //!
+//! The compose file requires its secrets (`${VAR:?…}`): the validators run
+//! with test values for them and an empty env file (no `.env` of yours
+//! counts), and must refuse to run without any one of them. Safe defaults
+//! are checked too: the API published on 127.0.0.1 only, no MinIO console,
+//! read-only api and worker containers without capabilities, under limits,
+//! and S3 keys of their own; the workers' S3 policy (minio-init's command)
+//! is read from the file as text and must stay confined.
+//!
 //! Without any validator the compose tests print `SKIPPED: …` and pass,
 //! except under `CI=true`, where they fail: CI installs `docker-compose`.
 
@@ -21,6 +29,17 @@ fn compose_file() -> PathBuf {
     root().join("docker-compose.yml")
 }
 
+/// The secrets docker-compose.yml requires (`${VAR:?message}`, no
+/// defaults), with test values that all differ, so that the checks can tell
+/// which one a service got.
+const SECRETS: [(&str, &str); 5] = [
+    ("MYSQL_PASSWORD", "test-mysql-password"),
+    ("MYSQL_ROOT_PASSWORD", "test-mysql-root-password"),
+    ("MINIO_ROOT_PASSWORD", "test-minio-root-password"),
+    ("S3_API_SECRET_KEY", "test-s3-api-secret-key"),
+    ("S3_WORKER_SECRET_KEY", "test-s3-worker-secret-key"),
+];
+
 /// A Compose implementation found on this machine.
 struct Validator {
     name: &'static str,
@@ -37,10 +56,11 @@ impl Validator {
         // its defaults, not whatever this shell happens to export.
         for var in [
             "MYSQL_USER",
-            "MYSQL_PASSWORD",
-            "MYSQL_ROOT_PASSWORD",
             "MINIO_ROOT_USER",
-            "MINIO_ROOT_PASSWORD",
+            "S3_API_ACCESS_KEY",
+            "S3_WORKER_ACCESS_KEY",
+            "AGENSIUM_PUBLISH",
+            "AGENSIUM_CEILING_MEMORY_MIB",
             "RUST_LOG",
             "COMPOSE_FILE",
             "COMPOSE_PROFILES",
@@ -48,18 +68,37 @@ impl Validator {
         ] {
             cmd.env_remove(var);
         }
+        // The secrets it requires (no defaults): test values.
+        for (var, value) in SECRETS {
+            cmd.env(var, value);
+        }
         cmd
+    }
+
+    /// `… --env-file EMPTY -f docker-compose.yml ARGS`, with the required
+    /// secret `missing` (if any) unset: its status and output. The empty
+    /// env file keeps a `.env` beside docker-compose.yml out of the checks.
+    fn output(&self, args: &[&str], missing: Option<&str>) -> std::process::Output {
+        let file = compose_file();
+        let env_file = tempfile::NamedTempFile::new().expect("an empty env file");
+        let mut all = vec![
+            "--env-file",
+            env_file.path().to_str().expect("utf-8 path"),
+            "-f",
+            file.to_str().expect("utf-8 path"),
+        ];
+        all.extend_from_slice(args);
+        let mut cmd = self.command(&all);
+        if let Some(var) = missing {
+            cmd.env_remove(var);
+        }
+        cmd.output()
+            .unwrap_or_else(|e| panic!("{}: cannot run: {e}", self.name))
     }
 
     /// `… -f docker-compose.yml ARGS`: stdout, or a panic with stderr.
     fn run(&self, args: &[&str]) -> String {
-        let file = compose_file();
-        let mut all = vec!["-f", file.to_str().expect("utf-8 path")];
-        all.extend_from_slice(args);
-        let out = self
-            .command(&all)
-            .output()
-            .unwrap_or_else(|e| panic!("{}: cannot run: {e}", self.name));
+        let out = self.output(args, None);
         assert!(
             out.status.success(),
             "{} ({}) {:?} failed ({}):\n{}{}",
@@ -132,6 +171,36 @@ fn compose_file_validates() {
     }
 }
 
+#[test]
+fn compose_file_requires_its_secrets() {
+    let Some(validators) = validators_or_skip("compose_file_requires_its_secrets") else {
+        return;
+    };
+    for v in &validators {
+        for (var, _) in SECRETS {
+            let out = v.output(&["config", "-q"], Some(var));
+            let said = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                !out.status.success(),
+                "{} ({}): `config` accepted docker-compose.yml without {var}",
+                v.name,
+                v.version
+            );
+            assert!(
+                said.contains(&format!("set {var} in .env")),
+                "{} ({}): without {var}, no message naming it:\n{said}",
+                v.name,
+                v.version
+            );
+        }
+        println!("{} ({}): every secret is required", v.name, v.version);
+    }
+}
+
 const SERVICES: [&str; 6] = ["mysql", "redis", "minio", "minio-init", "api", "worker"];
 
 #[test]
@@ -196,6 +265,17 @@ fn check_normalized(config: &str) -> Result<(), String> {
     if !(long_form || ports.contains("8080:8080")) {
         return Err(format!("api does not publish 8080:8080: {ports}"));
     }
+    // … on the loopback interface only (AGENSIUM_PUBLISH unset): v1 prints
+    // `- 127.0.0.1:8080:8080/tcp`, v2 a `host_ip` in each entry.
+    let entries = ports.lines().filter(|l| l.starts_with("- ")).count();
+    let loopback = ports
+        .lines()
+        .map(|l| l.trim_start_matches("- "))
+        .filter(|l| l.starts_with("127.0.0.1:") || *l == "host_ip: 127.0.0.1")
+        .count();
+    if entries == 0 || loopback != entries {
+        return Err(format!("api ports not all bound to 127.0.0.1: {ports}"));
+    }
     if !text(&section(&api, "command").ok_or("api has no command")?.1).contains("api") {
         return Err("api: command is not `api …`".into());
     }
@@ -259,7 +339,214 @@ fn check_normalized(config: &str) -> Result<(), String> {
             }
         }
     }
+
+    // api and workers: read-only root, no capabilities, no privilege
+    // escalation, memory and task limits, a tmpfs /tmp.
+    for name in ["api", "worker"] {
+        let svc = service(name)?;
+        let read_only = section(&svc, "read_only").map(|(v, _)| unquote(&v));
+        if read_only.as_deref() != Some("true") {
+            return Err(format!("{name}: read_only is {read_only:?}, want true"));
+        }
+        let caps = text(
+            &section(&svc, "cap_drop")
+                .ok_or(format!("{name}: no cap_drop"))?
+                .1,
+        );
+        if !caps.lines().any(|l| l == "- ALL") {
+            return Err(format!("{name}: cap_drop lacks ALL: {caps}"));
+        }
+        let opts = text(
+            &section(&svc, "security_opt")
+                .ok_or(format!("{name}: no security_opt"))?
+                .1,
+        );
+        if !opts
+            .lines()
+            .any(|l| l == "- no-new-privileges:true" || l == "- no-new-privileges")
+        {
+            return Err(format!(
+                "{name}: security_opt lacks no-new-privileges: {opts}"
+            ));
+        }
+        for key in ["mem_limit", "pids_limit"] {
+            let (v, _) = section(&svc, key).ok_or(format!("{name}: no {key}"))?;
+            let v = unquote(&v);
+            if v.is_empty() || v == "0" || v == "-1" {
+                return Err(format!("{name}: {key} is {v:?}: unlimited"));
+            }
+        }
+        let tmpfs = text(&section(&svc, "tmpfs").ok_or(format!("{name}: no tmpfs"))?.1);
+        if !tmpfs
+            .lines()
+            .any(|l| l == "- /tmp" || l.starts_with("- /tmp:"))
+        {
+            return Err(format!("{name}: no tmpfs on /tmp: {tmpfs}"));
+        }
+    }
+
+    // The workers' data directory (their compiled-code cache) is a tmpfs,
+    // not the read-only root.
+    let data_dir = env_value(&worker, "AGENSIUM_DATA_DIR")
+        .ok_or("worker: no AGENSIUM_DATA_DIR: its cache would be on the read-only root")?;
+    let tmpfs = text(&section(&worker, "tmpfs").ok_or("worker: no tmpfs")?.1);
+    let mounted = tmpfs.lines().any(|l| {
+        l.strip_prefix("- ")
+            .and_then(|m| m.strip_prefix(data_dir.as_str()))
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(':'))
+    });
+    if !mounted {
+        return Err(format!(
+            "worker: no tmpfs at AGENSIUM_DATA_DIR {data_dir}: {tmpfs}"
+        ));
+    }
+
+    // Three S3 users: the workers' key is neither the api's nor MinIO's
+    // root, and the api's is not root either.
+    let minio = service("minio")?;
+    for (var, root_var) in [
+        ("AWS_ACCESS_KEY_ID", "MINIO_ROOT_USER"),
+        ("AWS_SECRET_ACCESS_KEY", "MINIO_ROOT_PASSWORD"),
+    ] {
+        let a = env_value(&api, var).ok_or(format!("api: no {var}"))?;
+        let w = env_value(&worker, var).ok_or(format!("worker: no {var}"))?;
+        let root = env_value(&minio, root_var).ok_or(format!("minio: no {root_var}"))?;
+        if w == a || w == root || a == root {
+            return Err(format!(
+                "{var}: api {a:?}, worker {w:?}, MinIO root ({root_var}) {root:?}: \
+                 want three different values"
+            ));
+        }
+    }
+
+    // Nothing else is published: no MinIO console (port 9001, or any).
+    if section(&minio, "ports").is_some() {
+        return Err("minio publishes ports".into());
+    }
+    if config.contains("9001") || config.contains("console-address") {
+        return Err("the MinIO console (9001) is still configured".into());
+    }
+    if env_value(&minio, "MINIO_BROWSER").as_deref() != Some("off") {
+        return Err("minio: MINIO_BROWSER is not `off`".into());
+    }
     Ok(())
+}
+
+/// The value of `environment.VAR` in a service's block.
+fn env_value(svc: &[&str], var: &str) -> Option<String> {
+    let (_, env) = section(svc, "environment")?;
+    section(&env, var).map(|(v, _)| unquote(&v))
+}
+
+/// The policy document that minio-init writes to `/tmp/{name}.json` (a
+/// heredoc in its command), read from docker-compose.yml itself: the
+/// output of `config` re-quotes it.
+fn policy(compose: &str, name: &str) -> serde_json::Value {
+    let start = format!("cat > /tmp/{name}.json <<'EOF'");
+    let body: Vec<&str> = compose
+        .lines()
+        .skip_while(|l| l.trim() != start)
+        .skip(1)
+        .take_while(|l| l.trim() != "EOF")
+        .collect();
+    assert!(!body.is_empty(), "docker-compose.yml: no policy {name}");
+    serde_json::from_str(&body.join("\n"))
+        .unwrap_or_else(|e| panic!("docker-compose.yml: policy {name}: {e}"))
+}
+
+/// The (action, resource) pairs a policy allows; it must allow only.
+fn grants(policy: &serde_json::Value) -> Vec<(String, String)> {
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        match v {
+            serde_json::Value::String(s) => vec![s.clone()],
+            serde_json::Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let mut out = Vec::new();
+    for st in policy["Statement"].as_array().expect("a Statement list") {
+        assert_eq!(st["Effect"], "Allow", "{st}");
+        for action in strings(&st["Action"]) {
+            for resource in strings(&st["Resource"]) {
+                out.push((action.clone(), resource));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn minio_init_gives_the_workers_a_confined_s3_key() {
+    let compose = std::fs::read_to_string(compose_file()).expect("docker-compose.yml");
+    let bucket = "arn:aws:s3:::agensium";
+    let has = |pairs: &[(String, String)], action: &str, resource: &str| {
+        pairs.iter().any(|(a, r)| a == action && r == resource)
+    };
+
+    // Workers: read processors/ and artifacts/ (written by the api at
+    // upload), read/write/delete jobs/, list the bucket; nothing more.
+    let worker = grants(&policy(&compose, "agensium-worker"));
+    for (action, resource) in &worker {
+        let r = resource.as_str();
+        let allowed = match action.as_str() {
+            "s3:ListBucket" | "s3:GetBucketLocation" => r == bucket,
+            "s3:GetObject" => ["processors/*", "artifacts/*", "jobs/*"]
+                .iter()
+                .any(|p| r == format!("{bucket}/{p}")),
+            "s3:PutObject"
+            | "s3:DeleteObject"
+            | "s3:AbortMultipartUpload"
+            | "s3:ListMultipartUploadParts" => r == format!("{bucket}/jobs/*"),
+            _ => false,
+        };
+        assert!(allowed, "the workers' policy allows {action} on {resource}");
+    }
+    for (action, resource) in [
+        ("s3:ListBucket", bucket.to_owned()),
+        ("s3:GetObject", format!("{bucket}/processors/*")),
+        ("s3:GetObject", format!("{bucket}/artifacts/*")),
+        ("s3:GetObject", format!("{bucket}/jobs/*")),
+        ("s3:PutObject", format!("{bucket}/jobs/*")),
+        ("s3:DeleteObject", format!("{bucket}/jobs/*")),
+    ] {
+        assert!(
+            has(&worker, action, &resource),
+            "the workers' policy lacks {action} on {resource}"
+        );
+    }
+
+    // The api: read/write on the whole bucket.
+    let api = grants(&policy(&compose, "agensium-api"));
+    for (action, resource) in [
+        ("s3:ListBucket", bucket.to_owned()),
+        ("s3:GetObject", format!("{bucket}/*")),
+        ("s3:PutObject", format!("{bucket}/*")),
+        ("s3:DeleteObject", format!("{bucket}/*")),
+    ] {
+        assert!(
+            has(&api, action, &resource),
+            "the api's policy lacks {action} on {resource}"
+        );
+    }
+
+    // Each policy is created and attached to its own user.
+    for (name, user) in [
+        ("agensium-api", "S3_API_ACCESS_KEY"),
+        ("agensium-worker", "S3_WORKER_ACCESS_KEY"),
+    ] {
+        for line in [
+            format!("mc admin policy create agensium {name} /tmp/{name}.json"),
+            format!("attach {name} \"$${user}\""),
+        ] {
+            assert!(
+                compose.lines().any(|l| l.trim() == line),
+                "minio-init does not run `{line}`"
+            );
+        }
+    }
 }
 
 /// In a block of YAML lines (whose least-indented lines are one mapping
