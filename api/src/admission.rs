@@ -313,10 +313,11 @@ fn too_slow(limit: Duration) -> ApiError {
 }
 
 fn crashed(what: &str) -> ApiError {
-    ApiError::new(
+    ApiError::incident(
         StatusCode::INTERNAL_SERVER_ERROR,
         "compiler_crashed",
-        format!("the compiler failed: {what}"),
+        "the compiler failed",
+        &what,
     )
 }
 

@@ -18,6 +18,9 @@ pub struct ApiError {
     pub message: String,
     /// When to come back (a `Retry-After` header), for 429 and 503.
     pub retry_after: Option<std::time::Duration>,
+    /// The id under which the details of a server-side failure were logged
+    /// (answered as `error.incident`).
+    pub incident: Option<String>,
 }
 
 impl ApiError {
@@ -28,7 +31,28 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            incident: None,
         }
+    }
+
+    /// A failure of the server side (a backend, the compiler): the client
+    /// gets `public` and an incident id; the details, which may name hosts,
+    /// paths or worse, go to the log under that id only.
+    pub fn incident(
+        status: StatusCode,
+        code: &'static str,
+        public: &str,
+        detail: &dyn std::fmt::Display,
+    ) -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();
+        tracing::error!(incident = %id, code, %detail, "request failed");
+        let mut e = Self::new(
+            status,
+            code,
+            format!("{public} (incident {id}: the operator's log has the details)"),
+        );
+        e.incident = Some(id);
+        e
     }
 
     /// The same error with a `Retry-After` header (whole seconds, at least 1).
@@ -84,10 +108,14 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        if self.status.is_server_error() && self.incident.is_none() {
             tracing::error!(code = self.code, message = %self.message, "request failed");
         }
-        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let Some(id) = &self.incident {
+            error["incident"] = json!(id);
+        }
+        let body = json!({ "error": error });
         let mut resp = (self.status, Json(body)).into_response();
         let h = resp.headers_mut();
         if self.status == StatusCode::UNAUTHORIZED {
@@ -107,21 +135,19 @@ impl IntoResponse for ApiError {
 impl From<MetaError> for ApiError {
     fn from(e: MetaError) -> Self {
         match e {
-            MetaError::Backend(_) => Self::new(
+            MetaError::Backend(_) => Self::incident(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "metadata_store_unavailable",
-                e.to_string(),
+                "the metadata store is unavailable; try again shortly",
+                &e,
             ),
-            // Not "unavailable": trying again will not help. The detail
-            // goes to the log, not to the caller.
-            MetaError::Corrupt(detail) => {
-                tracing::error!(%detail, "a stored record could not be read");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "corrupt_record",
-                    "a stored record could not be read; the operator's log has the details",
-                )
-            }
+            // Not "unavailable": trying again will not help.
+            MetaError::Corrupt(_) => Self::incident(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "corrupt_record",
+                "a stored record could not be read",
+                &e,
+            ),
         }
     }
 }
@@ -129,20 +155,19 @@ impl From<MetaError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Backend(_) => Self::new(
+            StoreError::Backend(_) => Self::incident(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "object_store_unavailable",
-                e.to_string(),
+                "the object store is unavailable; try again shortly",
+                &e,
             ),
             StoreError::Body(_) => Self::bad_request("bad_body", e.to_string()),
-            StoreError::NotFound(_) | StoreError::InvalidKey(_) => {
-                tracing::error!(error = %e, "an object the metadata names is not in the store");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "object_missing",
-                    e.to_string(),
-                )
-            }
+            StoreError::NotFound(_) | StoreError::InvalidKey(_) => Self::incident(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "object_missing",
+                "an object the metadata names is not in the object store",
+                &e,
+            ),
         }
     }
 }
@@ -161,10 +186,31 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
 
 impl From<RailError> for ApiError {
     fn from(e: RailError) -> Self {
-        Self::new(
+        Self::incident(
             StatusCode::SERVICE_UNAVAILABLE,
             "rail_unavailable",
-            e.to_string(),
+            "the job rail is unavailable; try again shortly",
+            &e,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Before: the backend's own message (here naming a URL with its
+    /// password) went to the client.
+    #[test]
+    fn backend_errors_answer_an_incident_not_their_details() {
+        let e = ApiError::from(MetaError::backend(
+            "mysql://root:hunter2@db.internal:3306/x: connection refused",
+        ));
+        assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!e.message.contains("hunter2") && !e.message.contains("db.internal"));
+        let id = e.incident.clone().expect("an incident id");
+        assert!(e.message.contains(&id), "{}", e.message);
+        let e = ApiError::from(RailError::backend("redis://:pw@cache:6379 down"));
+        assert!(!e.message.contains("pw@"), "{}", e.message);
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::error::ApiError;
 use agensium_domain::Limits;
-use agensium_domain::Pairs;
+use agensium_domain::{Pairs, ParamsBuilder};
 use agensium_host::{JobLog, Processor, RunRequest, Runtime};
 use agensium_ports::object_store::once;
 use axum::http::{HeaderMap, StatusCode};
@@ -44,9 +44,13 @@ pub async fn parse(headers: &HeaderMap, body: Bytes) -> Result<Upload, ApiError>
         });
     };
     let bad = |e: multer::Error| ApiError::bad_request("bad_multipart", e.to_string());
-    let mut mp =
-        multer::Multipart::new(futures::stream::iter([Ok::<_, io::Error>(body)]), boundary);
-    let (mut component, mut input, mut expected, mut params) = (None, None, None, Pairs::new());
+    let mut mp = multer::Multipart::with_constraints(
+        futures::stream::iter([Ok::<_, io::Error>(body)]),
+        boundary,
+        crate::jobs::form_constraints(&["component", "golden_input", "golden_output"]),
+    );
+    let (mut component, mut input, mut expected) = (None, None, None);
+    let mut params = ParamsBuilder::default();
     while let Some(field) = mp.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or("").to_owned();
         let slot = match name.as_str() {
@@ -78,7 +82,7 @@ pub async fn parse(headers: &HeaderMap, body: Bytes) -> Result<Upload, ApiError>
     let golden = match (input, expected) {
         (Some(input), Some(expected)) => Some(Golden {
             input,
-            params,
+            params: params.finish(),
             expected,
         }),
         (None, None) if params.is_empty() => None,

@@ -6,7 +6,9 @@ use crate::error::ApiError;
 use crate::limited::limited;
 use crate::processors::name;
 use crate::views::{JobView, latest};
-use agensium_domain::{Caller, Job, JobId, JobStatus, Pairs, ProcessorVersion, Role, TeamName};
+use agensium_domain::{
+    Caller, Job, JobId, JobStatus, MAX_PARAM_VALUE, ParamsBuilder, ProcessorVersion, Role, TeamName,
+};
 use agensium_ports::{ByteStream, StoreError};
 use axum::Json;
 use axum::body::Body;
@@ -22,14 +24,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 #[derive(Debug)]
 struct Submit {
     version: Option<String>,
-    params: Pairs,
+    params: ParamsBuilder,
 }
 
 fn parse_query(raw: Option<&str>) -> Result<Submit, ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded_pairs(raw.unwrap_or(""))?;
     let mut s = Submit {
         version: None,
-        params: Vec::new(),
+        params: ParamsBuilder::default(),
     };
     for (k, v) in pairs {
         if k == "version" {
@@ -46,15 +48,27 @@ fn parse_query(raw: Option<&str>) -> Result<Submit, ApiError> {
     Ok(s)
 }
 
-pub(crate) fn add_param(params: &mut Pairs, key: &str, value: String) -> Result<(), ApiError> {
-    if key.is_empty() || params.iter().any(|(k, _)| k == key) {
-        return Err(ApiError::bad_request(
-            "invalid_param",
-            format!("param {key:?} is empty or given twice"),
-        ));
+/// Adds `key=value` to `params`, or answers 400 `invalid_param` (empty,
+/// repeated or over-long key, over-long value, too many params).
+pub(crate) fn add_param(
+    params: &mut ParamsBuilder,
+    key: &str,
+    value: String,
+) -> Result<(), ApiError> {
+    params
+        .add(key, value)
+        .map_err(|e| ApiError::bad_request("invalid_param", e.to_string()))
+}
+
+/// Multipart limits: every text field (a `param.KEY`) at most
+/// [`MAX_PARAM_VALUE`] bytes; `big` (the file or the component) unbounded
+/// here, as the caller bounds it.
+pub(crate) fn form_constraints(big: &[&'static str]) -> multer::Constraints {
+    let mut limit = multer::SizeLimit::new().per_field(MAX_PARAM_VALUE as u64);
+    for name in big {
+        limit = limit.for_field(*name, u64::MAX);
     }
-    params.push((key.to_owned(), value));
-    Ok(())
+    multer::Constraints::new().size_limit(limit)
 }
 
 /// Decoded `key=value` pairs of a query string, or 400.
@@ -125,7 +139,11 @@ pub async fn submit(
     .unwrap_or(st.limits.max_upload_bytes);
     let input = match multipart_boundary(&headers) {
         Some(boundary) => {
-            let mut mp = multer::Multipart::new(body.into_data_stream(), boundary);
+            let mut mp = multer::Multipart::with_constraints(
+                body.into_data_stream(),
+                boundary,
+                form_constraints(&["file"]),
+            );
             limited(
                 file_part(&mut mp, &mut q.params).await?,
                 limit,
@@ -143,7 +161,7 @@ pub async fn submit(
         }
         Err(e) => return Err(e.into()),
     };
-    let job = Job::queued(id, &pv, q.params, input_bytes, caller);
+    let job = Job::queued(id, &pv, q.params.finish(), input_bytes, caller);
     if let Err(e) = st.backends.meta.insert_job(&job).await {
         // Leave nothing behind: the input of a job that does not exist goes.
         let _ = st.backends.objects.delete(&key).await;
@@ -205,7 +223,7 @@ pub(crate) fn multipart_boundary(headers: &HeaderMap) -> Option<String> {
 /// params too) and returns the file's stream.
 async fn file_part(
     mp: &mut multer::Multipart<'static>,
-    params: &mut Pairs,
+    params: &mut ParamsBuilder,
 ) -> Result<ByteStream, ApiError> {
     let bad = |e: multer::Error| ApiError::bad_request("bad_multipart", e.to_string());
     while let Some(field) = mp.next_field().await.map_err(bad)? {
@@ -439,7 +457,7 @@ mod tests {
         let q = parse_query(Some("version=1.0.0&param.a=x%20y&param.b=1+2")).unwrap();
         assert_eq!(q.version.as_deref(), Some("1.0.0"));
         assert_eq!(
-            q.params,
+            q.params.finish(),
             vec![("a".into(), "x y".into()), ("b".into(), "1 2".into())]
         );
         assert_eq!(

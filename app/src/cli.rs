@@ -185,6 +185,15 @@ struct SettingsArgs {
     /// Sandboxes one process holds at once [default: 128].
     #[arg(long, env = "AGENSIUM_INSTANCES")]
     instances: Option<u32>,
+    /// HTTP connections served at once [default: 4096].
+    #[arg(long, env = "AGENSIUM_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Seconds a connection has to send its request headers [default: 10].
+    #[arg(long, env = "AGENSIUM_HEADER_TIMEOUT_SECS")]
+    header_timeout_secs: Option<u64>,
+    /// Longest pause within a request body, in seconds [default: 30].
+    #[arg(long, env = "AGENSIUM_BODY_IDLE_TIMEOUT_SECS")]
+    body_idle_timeout_secs: Option<u64>,
 }
 
 fn set<T>(slot: &mut T, v: Option<T>) {
@@ -236,6 +245,10 @@ impl SettingsArgs {
         set(&mut a.timeout, secs(self.compile_timeout_secs));
         set(&mut a.memory_bytes, mib(self.compile_memory_mib));
         set(&mut s.instances, self.instances);
+        let e = &mut s.edge;
+        set(&mut e.max_connections, self.max_connections);
+        set(&mut e.header_timeout, secs(self.header_timeout_secs));
+        set(&mut e.body_idle_timeout, secs(self.body_idle_timeout_secs));
     }
 
     fn apply_backends(&self, s: &mut Settings) {

@@ -11,6 +11,7 @@
 
 pub mod bootstrap;
 pub mod connect;
+pub mod edge;
 pub mod serve;
 pub mod settings;
 

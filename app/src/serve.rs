@@ -29,6 +29,7 @@ pub struct Server {
     pub health_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     tasks: Vec<Task>,
+    edge: crate::edge::EdgeSettings,
 }
 
 impl Server {
@@ -87,6 +88,7 @@ pub async fn start(role: Role, settings: Settings) -> anyhow::Result<Server> {
         health_addr: None,
         shutdown: CancellationToken::new(),
         tasks: Vec::new(),
+        edge: settings.edge,
     };
     if role != Role::Worker {
         let app = router(AppState {
@@ -193,12 +195,8 @@ impl Server {
             .with_context(|| format!("binding the {what} to {addr}"))?;
         let bound = listener.local_addr()?;
         let stop = self.shutdown.clone();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await?;
-            Ok(())
-        });
+        let edge = self.edge;
+        let task = tokio::spawn(crate::edge::serve(listener, app, edge, stop));
         self.tasks.push((what, task));
         Ok(bound)
     }

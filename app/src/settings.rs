@@ -9,6 +9,7 @@ mod secret;
 
 pub use secret::{Secret, redact};
 
+use crate::edge::EdgeSettings;
 use agensium_api::admission::AdmissionSettings;
 use agensium_domain::{Ceilings, Limits};
 use std::net::SocketAddr;
@@ -83,6 +84,8 @@ pub struct Settings {
     /// Sandboxes (component instances) one process holds at once: the
     /// pooling allocator's size. Jobs over it are handed back and retried.
     pub instances: u32,
+    /// Bounds of the HTTP listeners (connections, slow clients).
+    pub edge: EdgeSettings,
 }
 
 impl Default for Settings {
@@ -117,6 +120,11 @@ impl Default for Settings {
                 memory_bytes: 2 << 30,
             },
             instances: agensium_host::DEFAULT_INSTANCES,
+            edge: EdgeSettings {
+                max_connections: 4096,
+                header_timeout: Duration::from_secs(10),
+                body_idle_timeout: Duration::from_secs(30),
+            },
         }
     }
 }
@@ -165,6 +173,14 @@ impl Settings {
         if self.admission.concurrency == 0 || self.admission.timeout.is_zero() {
             return Err(SettingsError::Invalid(
                 "AGENSIUM_COMPILE_CONCURRENCY and AGENSIUM_COMPILE_TIMEOUT_SECS must be at least 1",
+            ));
+        }
+        if self.edge.max_connections == 0
+            || self.edge.header_timeout.is_zero()
+            || self.edge.body_idle_timeout.is_zero()
+        {
+            return Err(SettingsError::Invalid(
+                "AGENSIUM_MAX_CONNECTIONS, AGENSIUM_HEADER_TIMEOUT_SECS and AGENSIUM_BODY_IDLE_TIMEOUT_SECS must be at least 1",
             ));
         }
         if self.instances == 0 {

@@ -6,6 +6,7 @@
 //! under and an operator caps ([`DeclaredLimits`], [`Limits`], [`Ceilings`]).
 //! Every other crate depends on this one; it depends on none of them.
 
+mod bounds;
 mod digest;
 mod error_code;
 mod job;
@@ -17,6 +18,10 @@ mod text;
 mod version;
 mod worker_id;
 
+pub use bounds::{
+    MAX_PARAM_KEY, MAX_PARAM_VALUE, MAX_PARAMS, MAX_PARAMS_BYTES, MAX_STAT_KEY, MAX_STAT_VALUE,
+    MAX_STATS, MAX_STATS_JSON, ParamError, ParamsBuilder, bound_stats,
+};
 pub use digest::Digest;
 pub use error_code::{ErrorCode, JobError, MAX_PROCESSOR_CODE};
 pub use job::{Job, JobId, JobRef, Pairs, Usage, from_millis, now_millis};

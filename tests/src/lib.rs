@@ -1,6 +1,7 @@
 //! Test support: the real app on a random loopback port, an HTTP client and
 //! the example processors built by `cargo xtask build-plugin --all`.
 
+pub mod bombs;
 pub mod faults;
 pub mod procs;
 

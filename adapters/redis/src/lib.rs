@@ -107,10 +107,14 @@ fn split(receipt: &str) -> (&str, &str, &str) {
 
 impl RedisRail {
     /// Connects and checks the server answers.
+    ///
+    /// Errors name the server's address, never the URL: its password must
+    /// not reach a log or a client.
     pub async fn connect(cfg: RedisRailConfig) -> Result<Self, RailError> {
-        let fail =
-            |e: RedisError| RailError::backend(format!("connecting to Redis at {}: {e}", cfg.url));
-        let client = Client::open(cfg.url.as_str()).map_err(fail)?;
+        let client = Client::open(cfg.url.as_str())
+            .map_err(|e| RailError::backend(format!("the Redis URL is not usable: {e}")))?;
+        let at = client.get_connection_info().addr().to_string();
+        let fail = |e: RedisError| RailError::backend(format!("connecting to Redis at {at}: {e}"));
         let mgr_cfg = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(5)))
             .set_response_timeout(Some(Duration::from_secs(5)))
@@ -120,7 +124,7 @@ impl RedisRail {
             client.get_connection_manager_with_config(mgr_cfg),
         )
         .await
-        .map_err(|_| RailError::backend(format!("connecting to Redis at {}: timed out", cfg.url)))?
+        .map_err(|_| RailError::backend(format!("connecting to Redis at {at}: timed out")))?
         .map_err(fail)?;
         let _: String = redis::cmd("PING")
             .query_async(&mut conn)

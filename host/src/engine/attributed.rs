@@ -3,14 +3,10 @@
 
 use super::bindings;
 use super::joblog::JobLog;
-use agensium_domain::{ErrorCode, JobError, Pairs, truncate_at_char_boundary};
+use agensium_domain::{ErrorCode, JobError, Pairs, bound_stats};
+#[cfg(test)]
+use agensium_domain::{MAX_STAT_KEY, MAX_STAT_VALUE, MAX_STATS};
 
-/// Most stats entries kept from a summary.
-pub(super) const MAX_STATS: usize = 64;
-/// Longest stat key kept, in bytes.
-pub(super) const MAX_STAT_KEY: usize = 64;
-/// Longest stat value kept, in bytes.
-pub(super) const MAX_STAT_VALUE: usize = 256;
 /// Longest content type kept, in bytes.
 pub(super) const MAX_CONTENT_TYPE: usize = 127;
 
@@ -20,22 +16,19 @@ pub(super) fn failure(f: bindings::Failure) -> JobError {
     JobError::new(ErrorCode::from_processor(&f.code), f.message)
 }
 
-/// A summary the processor returned: at most [`MAX_STATS`] stats, each key
-/// and value cut to its bound, and a content type kept only when it is a
-/// plausible media type (it becomes the result's `Content-Type` header).
-/// What is dropped is noted in the job's log.
+/// A summary the processor returned: stats within their bounds
+/// ([`bound_stats`]: at most 64, each key and value cut, the
+/// whole small enough for its column), and a content type kept only when
+/// it is a plausible media type (it becomes the result's `Content-Type`
+/// header). What is dropped is noted in the job's log.
 pub(super) fn summary(s: bindings::Summary, log: &JobLog) -> (Option<String>, Pairs) {
     let mut stats = s.stats;
-    if stats.len() > MAX_STATS {
+    let given = stats.len();
+    if bound_stats(&mut stats) > 0 {
         log.line(
             "agensium",
-            &format!("kept {MAX_STATS} of {} stats", stats.len()),
+            &format!("kept {} of {given} stats", stats.len()),
         );
-        stats.truncate(MAX_STATS);
-    }
-    for (k, v) in &mut stats {
-        truncate_at_char_boundary(k, MAX_STAT_KEY);
-        truncate_at_char_boundary(v, MAX_STAT_VALUE);
     }
     let content_type = s.content_type.filter(|t| {
         let ok = is_media_type(t);

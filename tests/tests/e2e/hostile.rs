@@ -96,6 +96,85 @@ async fn a_processor_cannot_pose_as_the_host() {
     assert_eq!(job["error"]["code"], "bad_row");
 }
 
+/// A processor that succeeds with `query` on one worker; its job, log and
+/// output, after which an echo on the same worker succeeds.
+async fn expect_success(app: &TestApp, query: &str) -> (Value, String, Vec<u8>) {
+    let id = app.submit_ok("hostile", query, b"in\n".to_vec()).await;
+    let job = app.wait(&id).await;
+    assert_eq!(job["status"], "succeeded", "{query}: {job}");
+    let log = app.logs(&id).await;
+    let out = app.result(&id).await.1;
+    echo_ok(app).await;
+    (job, log, out)
+}
+
+/// One `host.write` of 8 MiB: the host copies it out of the guest in
+/// 256 KiB pieces (never the whole list at once) and the output is whole.
+#[tokio::test]
+async fn one_huge_write_is_streamed_in_pieces() {
+    let (_dir, app) = start(|c| c.limits.output_bytes = 16 << 20).await;
+    let (job, _, out) = expect_success(&app, "param.mode=bigwrite&param.mib=8").await;
+    assert_eq!(job["stats"]["bytes"], (8u64 << 20).to_string(), "{job}");
+    assert_eq!(out.len(), 8 << 20);
+    assert!(out.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8));
+    app.stop().await;
+}
+
+/// A 2 MiB `host.log` message: the host keeps its first 64 KiB (and says
+/// so) before copying it. Before, the whole message was copied into host
+/// memory and, past the 1 MiB log, failed the job with `log_limit`.
+#[tokio::test]
+async fn a_huge_log_message_is_cut_before_it_is_copied() {
+    let (_dir, app) = start(|c| c.limits.log_bytes = 1 << 20).await;
+    let (_, log, _) = expect_success(&app, "param.mode=biglog&param.kib=2048").await;
+    assert!(
+        log.contains("bytes of this message cut]"),
+        "{}",
+        &log[log.len().saturating_sub(300)..]
+    );
+    assert!(log.len() < 80 << 10, "{} bytes of log", log.len());
+    app.stop().await;
+}
+
+/// Lines a processor prints or logs cannot read as the host's: each is
+/// marked with its source and its newlines cannot start a line. Before,
+/// stdout went into the log verbatim (`[agensium] job succeeded`).
+#[tokio::test]
+async fn guest_lines_cannot_pose_as_host_lines() {
+    let (_dir, app) = start(|_| {}).await;
+    let (_, log, _) = expect_success(&app, "param.mode=forge").await;
+    let host: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("[agensium]"))
+        .collect();
+    assert!(
+        host.iter()
+            .all(|l| !l.contains("forged") && !l.contains("job succeeded")),
+        "{log}"
+    );
+    assert!(log.contains("[stdout] [agensium] job succeeded"), "{log}");
+    assert!(
+        log.contains(r"[info] x\x0a[agensium] forged by host.log"),
+        "{log}"
+    );
+    app.stop().await;
+}
+
+/// Guests see clocks that step in whole milliseconds (timing side
+/// channels between tenants' jobs in one process); before, nanoseconds.
+#[tokio::test]
+async fn guest_clocks_step_in_milliseconds() {
+    let (_dir, app) = start(|_| {}).await;
+    let (job, _, _) = expect_success(&app, "param.mode=clock").await;
+    let step: u64 = job["stats"]["min_step_ns"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(step >= 1_000_000, "smallest step {step} ns: {job}");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn endless_loop_times_out() {
     let (_dir, app) = start(|c| c.limits.wall_time = Duration::from_secs(1)).await;

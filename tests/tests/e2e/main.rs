@@ -11,6 +11,7 @@
 mod admission;
 mod compose;
 mod faults;
+mod hardening;
 mod hostile;
 mod jobs;
 mod multiprocess;

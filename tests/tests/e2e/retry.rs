@@ -16,6 +16,12 @@ async fn infrastructure_failures_retry_then_dead_letter_then_user_retry() {
     let input = app.dir.join(format!("objects/jobs/{id}/input"));
     let saved = std::fs::read(&input).unwrap();
     std::fs::remove_file(&input).unwrap();
+    // Outputs that lost attempts uploaded before they died: the dead
+    // letter keeps none of them (before, only a success cleaned up).
+    let outputs = app.dir.join(format!("objects/jobs/{id}/output"));
+    std::fs::create_dir_all(&outputs).unwrap();
+    std::fs::write(outputs.join("1"), "a lost attempt's output").unwrap();
+    std::fs::write(outputs.join("2"), "another").unwrap();
     app.stop().await;
     // Restarted with a worker: the queued job goes back on the rail.
     let app = TestApp::start(dir.path(), |c| {
@@ -33,6 +39,12 @@ async fn infrastructure_failures_retry_then_dead_letter_then_user_retry() {
         job["attempts"], 4,
         "3 attempts + the one that gave up: {job}"
     );
+    let left: Vec<_> = app
+        .objects()
+        .into_iter()
+        .filter(|k| k.starts_with(&format!("jobs/{id}/output/")))
+        .collect();
+    assert!(left.is_empty(), "outputs of the dead letter: {left:?}");
     let (_, failed) = app.get_json("/v1/jobs?status=failed").await;
     assert!(
         failed["jobs"]
