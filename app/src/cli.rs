@@ -101,9 +101,19 @@ struct SettingsArgs {
     /// Metadata store: `mysql://user:pass@host:3306/db` or `sqlite://path`.
     #[arg(long, env = "AGENSIUM_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
+    /// A file holding the metadata store's URL (Docker/Kubernetes secrets).
+    #[arg(
+        long,
+        env = "AGENSIUM_DATABASE_URL_FILE",
+        conflicts_with = "database_url"
+    )]
+    database_url_file: Option<PathBuf>,
     /// Rail: `redis://host:6379`.
     #[arg(long, env = "AGENSIUM_REDIS_URL", hide_env_values = true)]
     redis_url: Option<String>,
+    /// A file holding the rail's URL (Docker/Kubernetes secrets).
+    #[arg(long, env = "AGENSIUM_REDIS_URL_FILE", conflicts_with = "redis_url")]
+    redis_url_file: Option<PathBuf>,
     /// Prefix of Redis keys [default: agensium].
     #[arg(long, env = "AGENSIUM_REDIS_PREFIX")]
     redis_prefix: Option<String>,
@@ -196,6 +206,17 @@ struct SettingsArgs {
     body_idle_timeout_secs: Option<u64>,
 }
 
+/// A secret given as a value, or as the path of a file holding it (its
+/// surrounding whitespace trimmed).
+fn secret(value: Option<&String>, file: Option<&PathBuf>) -> Result<Option<Secret>> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the secret file {}", path.display()))?;
+        return Ok(Some(Secret::new(text.trim())));
+    }
+    Ok(value.map(|v| Secret::new(v.clone())))
+}
+
 fn set<T>(slot: &mut T, v: Option<T>) {
     if let Some(v) = v {
         *slot = v;
@@ -216,11 +237,11 @@ fn secs(v: Option<u64>) -> Option<Duration> {
 
 impl SettingsArgs {
     /// Lays these flags (and the environment clap read) over `s`.
-    fn apply(self, s: &mut Settings) {
+    fn apply(self, s: &mut Settings) -> Result<()> {
         set(&mut s.listen, self.listen);
         s.health_listen = self.health_listen.or(s.health_listen);
         set(&mut s.slots, self.slots);
-        self.apply_backends(s);
+        self.apply_backends(s)?;
         set(&mut s.lease, secs(self.lease_secs));
         let l = &mut s.limits;
         set(&mut l.memory_bytes, mib(self.memory_limit_mib));
@@ -249,21 +270,23 @@ impl SettingsArgs {
         set(&mut e.max_connections, self.max_connections);
         set(&mut e.header_timeout, secs(self.header_timeout_secs));
         set(&mut e.body_idle_timeout, secs(self.body_idle_timeout_secs));
+        Ok(())
     }
 
-    fn apply_backends(&self, s: &mut Settings) {
+    fn apply_backends(&self, s: &mut Settings) -> Result<()> {
         let b = &mut s.backends;
-        if let Some(u) = &self.database_url {
-            b.database_url = Some(Secret::new(u.clone()));
+        if let Some(u) = secret(self.database_url.as_ref(), self.database_url_file.as_ref())? {
+            b.database_url = Some(u);
         }
-        if let Some(u) = &self.redis_url {
-            b.redis_url = Some(Secret::new(u.clone()));
+        if let Some(u) = secret(self.redis_url.as_ref(), self.redis_url_file.as_ref())? {
+            b.redis_url = Some(u);
         }
         set(&mut b.redis_prefix, self.redis_prefix.clone());
         b.s3_bucket = self.s3_bucket.clone().or(b.s3_bucket.take());
         b.s3_endpoint = self.s3_endpoint.clone().or(b.s3_endpoint.take());
         b.s3_region = self.s3_region.clone().or(b.s3_region.take());
         set(&mut b.data_dir, self.data_dir.clone());
+        Ok(())
     }
 }
 
@@ -278,12 +301,12 @@ impl Cli {
             Command::Settings(a) => (None, a),
             Command::Admin(a) => {
                 let mut settings = Settings::default();
-                a.settings.apply(&mut settings);
+                a.settings.apply(&mut settings)?;
                 return Ok(Action::Admin(a.command, settings));
             }
         };
         let mut settings = Settings::default();
-        args.apply(&mut settings);
+        args.apply(&mut settings)?;
         let Some(role) = role else {
             return Ok(Action::Print(settings));
         };
@@ -318,7 +341,7 @@ mod tests {
     #[test]
     fn unset_flags_keep_the_defaults() {
         let mut s = Settings::default();
-        SettingsArgs::default().apply(&mut s);
+        SettingsArgs::default().apply(&mut s).unwrap();
         assert_eq!(s, Settings::default());
     }
 
@@ -333,12 +356,44 @@ mod tests {
             database_url: Some("mysql://u:p@h/d".into()),
             ..SettingsArgs::default()
         };
-        args.apply(&mut s);
+        args.apply(&mut s).unwrap();
         assert_eq!(s.slots, 7);
         assert_eq!(s.limits.memory_bytes, 3 << 20);
         assert_eq!(s.limits.log_bytes, 2 << 10);
         assert_eq!(s.ceilings.fuel, 9);
         assert_eq!(s.backends.database_url.unwrap().expose(), "mysql://u:p@h/d");
+    }
+
+    #[test]
+    fn secrets_can_come_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        std::fs::write(&path, "mysql://u:from-file@h/d\n").unwrap();
+        let mut s = Settings::default();
+        SettingsArgs {
+            database_url_file: Some(path.clone()),
+            ..SettingsArgs::default()
+        }
+        .apply(&mut s)
+        .unwrap();
+        assert_eq!(
+            s.backends.database_url.unwrap().expose(),
+            "mysql://u:from-file@h/d"
+        );
+        let missing = SettingsArgs {
+            redis_url_file: Some(dir.path().join("nope")),
+            ..SettingsArgs::default()
+        };
+        assert!(missing.apply(&mut Settings::default()).is_err());
+        let both = Cli::try_parse_from([
+            "agensium",
+            "worker",
+            "--redis-url",
+            "redis://x",
+            "--redis-url-file",
+            path.to_str().unwrap(),
+        ]);
+        assert!(both.is_err(), "a value and a file for one secret");
     }
 
     #[test]

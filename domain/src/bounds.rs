@@ -83,13 +83,14 @@ impl ParamsBuilder {
         if value.len() > MAX_PARAM_VALUE {
             return Err(ParamError::Value(key.to_owned()));
         }
-        self.bytes += key.len() + value.len();
-        if self.pairs.len() == MAX_PARAMS || self.bytes > MAX_PARAMS_BYTES {
+        let bytes = self.bytes + key.len() + value.len();
+        if self.pairs.len() == MAX_PARAMS || bytes > MAX_PARAMS_BYTES {
             return Err(ParamError::TooMany);
         }
         if !self.seen.insert(key.to_owned()) {
             return Err(ParamError::Duplicate(key.to_owned()));
         }
+        self.bytes = bytes;
         self.pairs.push((key.to_owned(), value));
         Ok(())
     }
@@ -147,10 +148,11 @@ mod tests {
         assert_eq!(p.add("one_more", String::new()), Err(ParamError::TooMany));
         assert_eq!(p.finish().len(), MAX_PARAMS);
         let mut big = ParamsBuilder::default();
-        for i in 0..4 {
+        for i in 0..3 {
             big.add(&format!("b{i}"), "v".repeat(MAX_PARAM_VALUE))
                 .unwrap();
         }
-        assert_eq!(big.add("b4", "v".into()), Err(ParamError::TooMany));
+        big.add("b3", "v".repeat(60_000)).unwrap();
+        assert_eq!(big.add("b4", "v".repeat(10_000)), Err(ParamError::TooMany));
     }
 }

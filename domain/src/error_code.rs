@@ -263,7 +263,10 @@ mod tests {
             .into_iter()
             .filter(|c| !c.is_final())
             .collect();
-        assert_eq!(retried, [ErrorCode::StorageUnavailable]);
+        assert_eq!(
+            retried,
+            [ErrorCode::StorageUnavailable, ErrorCode::PoolExhausted]
+        );
         assert!(ErrorCode::Processor("x".into()).is_final());
     }
 

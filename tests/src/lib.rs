@@ -286,8 +286,9 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
 
 /// Asserts a JSON error answer: status, `error.code`, a non-empty message.
 pub async fn assert_error(r: Response, status: StatusCode, code: &str) -> String {
-    assert_eq!(r.status(), status);
+    let got = r.status();
     let v: Value = r.json().await.expect("error body is JSON");
+    assert_eq!(got, status, "{v}");
     assert_eq!(v["error"]["code"], code, "{v}");
     let msg = v["error"]["message"].as_str().expect("message").to_owned();
     assert!(!msg.is_empty());

@@ -191,8 +191,9 @@ async fn a_compile_bomb_is_stopped_at_its_limits_and_blocks_nothing() {
     assert!(hwm < 300, "the API's peak RSS: {hwm} MiB");
 }
 
-/// The same deployment with a 64 MiB compile memory limit: a compile
-/// that needs more is refused with `422 compile_memory_limit`.
+/// A 64 MiB compile memory limit: one function of two million
+/// instructions (2 MB of Wasm) needs far more to compile, and is refused
+/// with `422 compile_memory_limit`; an ordinary component still compiles.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_compile_over_its_memory_limit_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -202,7 +203,7 @@ async fn a_compile_over_its_memory_limit_is_refused() {
     })
     .await;
     let r = app
-        .register("hog", "1.0.0", bombs::compile_heavy(200, 20_000, 64))
+        .register("hog", "1.0.0", bombs::compile_heavy(1, 500_000, 64))
         .await;
     assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "compile_memory_limit").await;
     // An ordinary component compiles within the same limit.
