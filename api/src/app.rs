@@ -63,7 +63,7 @@ fn upload_routes() -> Router<AppState> {
     Router::new()
         .route(
             "/v1/processors/{name}/versions/{version}",
-            put(processors::put_version),
+            put(processors::put_version).delete(processors::yank),
         )
         .route(
             "/v1/processors/{name}/jobs",
@@ -88,6 +88,10 @@ fn control_routes() -> Router<AppState> {
         .route(
             "/v1/processors/{name}",
             get(processors::get).patch(processors::patch),
+        )
+        .route(
+            "/v1/processors/{name}/versions",
+            get(processors::list_versions),
         )
         .route("/v1/jobs", get(jobs::list))
         .route("/v1/jobs/{id}", get(jobs::get).delete(control::cancel))

@@ -5,7 +5,7 @@ use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::limited::limited;
 use crate::processors::name;
-use crate::views::{JobView, latest};
+use crate::views::JobView;
 use agensium_domain::{
     Caller, Job, JobId, JobStatus, MAX_PARAM_VALUE, ParamsBuilder, ProcessorVersion, Role, TeamName,
 };
@@ -258,23 +258,24 @@ async fn resolve(
     name: &agensium_domain::ProcessorName,
     version: Option<&str>,
 ) -> Result<ProcessorVersion, ApiError> {
-    let meta = &st.backends.meta;
-    crate::processors::visible(st, caller, name).await?;
-    let found = match version {
-        Some(v) => meta.get_version(name, v).await?,
-        None => latest(&meta.list_versions(Some(name)).await?).cloned(),
+    let owner = crate::processors::visible(st, caller, name).await?;
+    let Some(wanted) = version.or(owner.latest.as_deref()) else {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "version_yanked",
+            format!("every version of {name} is yanked (or none was uploaded yet)"),
+        ));
     };
-    match (found, version) {
-        (Some(pv), _) => Ok(pv),
-        (None, Some(v)) if !meta.list_versions(Some(name)).await?.is_empty() => {
-            Err(ApiError::not_found(
-                "version_not_found",
-                format!("processor {name} has no version {v}"),
-            ))
-        }
-        (None, _) => Err(ApiError::not_found(
-            "processor_not_found",
-            format!("no processor named {name}"),
+    match st.backends.meta.get_version(name, wanted).await? {
+        Some(pv) if pv.yanked_at.is_some() => Err(ApiError::new(
+            StatusCode::GONE,
+            "version_yanked",
+            format!("{name} {wanted} is yanked: new jobs cannot use it"),
+        )),
+        Some(pv) => Ok(pv),
+        None => Err(ApiError::not_found(
+            "version_not_found",
+            format!("processor {name} has no version {wanted}"),
         )),
     }
 }

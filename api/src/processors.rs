@@ -5,7 +5,7 @@ use crate::auth::Auth;
 use crate::error::{ApiError, JsonBody};
 use crate::golden;
 use crate::limited::limited;
-use crate::views::{ProcessorView, VersionView, group};
+use crate::views::{ProcessorSummary, ProcessorView, VersionView};
 use agensium_domain::Limits;
 use agensium_domain::{
     Caller, DeclaredLimits, Digest, Ownership, ProcessorName, ProcessorVersion, Role, Visibility,
@@ -92,6 +92,7 @@ pub async fn put_version(
         created_at: now_millis(),
         uploaded_by: Some(caller.key_id.clone()),
         inline_safe,
+        yanked_at: None,
     };
     if owner.is_none() {
         claim(&st, caller, &pv.name).await?;
@@ -129,6 +130,7 @@ async fn claim(st: &AppState, caller: &Caller, name: &ProcessorName) -> Result<(
         team: caller.team.clone(),
         visibility: Visibility::Private,
         created_at: now_millis(),
+        latest: None,
     };
     let got = st.backends.meta.claim_processor(&want).await?;
     if got.team != caller.team && !caller.is_operator() {
@@ -285,18 +287,61 @@ fn declared_limits(query: Option<&str>) -> Result<(DeclaredLimits, bool), ApiErr
     Ok((d, inline))
 }
 
-/// `GET /v1/processors`: the caller's team's processors and public ones.
-pub async fn list(auth: Auth, State(st): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+/// Most items of one page of a listing, and the default.
+const PAGE_MAX: u32 = 200;
+const PAGE_DEFAULT: u32 = 50;
+
+/// `limit` (1..=200, default 50) and the cursor named `cursor` of a
+/// listing's query; 400 for anything else.
+fn page_query(raw: Option<&str>, cursor: &str) -> Result<(u32, Option<String>), ApiError> {
+    let (mut limit, mut at) = (PAGE_DEFAULT, None);
+    for (k, v) in crate::jobs::query_pairs(raw.unwrap_or(""))? {
+        if k == "limit" {
+            limit = v
+                .parse()
+                .ok()
+                .filter(|n| (1..=PAGE_MAX).contains(n))
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_limit",
+                        format!("limit={v:?}: expected 1 to {PAGE_MAX}"),
+                    )
+                })?;
+        } else if k == cursor {
+            at = Some(v);
+        } else {
+            return Err(ApiError::bad_request(
+                "unknown_query_parameter",
+                format!("unknown query parameter {k:?}: use limit or {cursor}"),
+            ));
+        }
+    }
+    Ok((limit, at))
+}
+
+/// `GET /v1/processors?limit=&after=`: the caller's team's processors and
+/// public ones, by name, a page at a time (`next` is the next page's
+/// `after`).
+pub async fn list(
+    auth: Auth,
+    State(st): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<impl IntoResponse, ApiError> {
+    let (limit, after) = page_query(query.as_deref(), "after")?;
+    let after = after.map(|a| name(&a)).transpose()?;
     let owners = st
         .backends
         .meta
-        .visible_processors(auth.caller.scope())
+        .visible_processors(auth.caller.scope(), after.as_ref(), limit)
         .await?;
-    let all = st.backends.meta.list_versions(None).await?;
-    Ok(Json(json!({ "processors": group(&owners, all) })))
+    let next = (owners.len() == limit as usize)
+        .then(|| owners.last().map(|o| o.name.to_string()))
+        .flatten();
+    let processors: Vec<ProcessorSummary> = owners.iter().map(ProcessorSummary::from).collect();
+    Ok(Json(json!({ "processors": processors, "next": next })))
 }
 
-/// `GET /v1/processors/{name}`.
+/// `GET /v1/processors/{name}`: the processor and its newest versions.
 pub async fn get(
     auth: Auth,
     State(st): State<AppState>,
@@ -306,13 +351,71 @@ pub async fn get(
     one(&st, visible(&st, &auth.caller, &name).await?).await
 }
 
-/// A processor with its versions.
+/// A processor with the first page of its versions.
 async fn one(st: &AppState, owner: Ownership) -> Result<Json<ProcessorView>, ApiError> {
-    let versions = st.backends.meta.list_versions(Some(&owner.name)).await?;
-    let name = owner.name.clone();
-    group(&[owner], versions).pop().map(Json).ok_or_else(|| {
-        ApiError::not_found("processor_not_found", format!("no processor named {name}"))
-    })
+    let (versions, next_versions) = versions_page(st, &owner.name, None, PAGE_DEFAULT).await?;
+    Ok(Json(ProcessorView {
+        summary: ProcessorSummary::from(&owner),
+        versions,
+        next_versions,
+    }))
+}
+
+/// A page of versions, newest first, and the next page's `before`.
+async fn versions_page(
+    st: &AppState,
+    name: &ProcessorName,
+    before: Option<&str>,
+    limit: u32,
+) -> Result<(Vec<VersionView>, Option<String>), ApiError> {
+    let page = st.backends.meta.version_page(name, before, limit).await?;
+    let next = (page.len() == limit as usize)
+        .then(|| page.last().map(|v| v.version.clone()))
+        .flatten();
+    Ok((page.iter().map(VersionView::from).collect(), next))
+}
+
+/// `GET /v1/processors/{name}/versions?limit=&before=`: its versions,
+/// newest first (by precedence), a page at a time.
+pub async fn list_versions(
+    auth: Auth,
+    State(st): State<AppState>,
+    Path(raw_name): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<impl IntoResponse, ApiError> {
+    let name = name(&raw_name)?;
+    let (limit, before) = page_query(query.as_deref(), "before")?;
+    visible(&st, &auth.caller, &name).await?;
+    let (versions, next) = versions_page(&st, &name, before.as_deref(), limit).await?;
+    Ok(Json(json!({ "versions": versions, "next": next })))
+}
+
+/// `DELETE /v1/processors/{name}/versions/{version}` (the owner team's
+/// publishers): yanks the version. No new job resolves to it, pinned or as
+/// `latest` (which moves to the newest version left); jobs that pinned it
+/// still run and can be retried. Idempotent; answers the version.
+pub async fn yank(
+    auth: Auth,
+    State(st): State<AppState>,
+    Path((raw_name, version)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let name = name(&raw_name)?;
+    let owner = visible(&st, &auth.caller, &name).await?;
+    if !auth.caller.publishes(&owner) {
+        return Err(ApiError::forbidden(
+            "yanking a version needs the publisher role in its team",
+        ));
+    }
+    match st.backends.meta.yank_version(&name, &version).await? {
+        Some(v) => {
+            tracing::info!(processor = %name, %version, by = %auth.caller.key_id, "version yanked");
+            Ok(Json(VersionView::from(&v)))
+        }
+        None => Err(ApiError::not_found(
+            "version_not_found",
+            format!("processor {name} has no version {version}"),
+        )),
+    }
 }
 
 /// The body of `PATCH /v1/processors/{name}`.

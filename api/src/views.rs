@@ -18,6 +18,9 @@ pub struct VersionView {
     pub uploaded_by: Option<String>,
     /// Results are served inline (the publisher vouches for them).
     pub inline_safe: bool,
+    /// When it was yanked (no new job resolves to it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub yanked_at: Option<DateTime<Utc>>,
 }
 
 impl From<&ProcessorVersion> for VersionView {
@@ -31,57 +34,43 @@ impl From<&ProcessorVersion> for VersionView {
             limits: v.limits,
             uploaded_by: v.uploaded_by.as_ref().map(ToString::to_string),
             inline_safe: v.inline_safe,
+            yanked_at: v.yanked_at,
         }
     }
 }
 
-/// A processor with all its versions.
+/// A processor as listed: who owns it, who sees it, its latest version.
 #[derive(Debug, Serialize)]
-pub struct ProcessorView {
+pub struct ProcessorSummary {
     pub name: String,
     /// The team that owns the name.
     pub team: String,
     /// `private` (the owner team only) or `public`.
     pub visibility: Visibility,
-    /// Highest version by semver precedence (releases before pre-releases).
-    pub latest: String,
-    pub versions: Vec<VersionView>,
+    /// The newest version that is not yanked (releases before
+    /// pre-releases, then semver precedence); `null` when every version is.
+    pub latest: Option<String>,
 }
 
-/// The newest version by semver precedence, preferring releases.
-pub fn latest(versions: &[ProcessorVersion]) -> Option<&ProcessorVersion> {
-    versions.iter().max_by_key(|v| {
-        let sv = semver::Version::parse(&v.version).ok();
-        let release = sv.as_ref().is_some_and(|s| s.pre.is_empty());
-        (release, sv)
-    })
-}
-
-/// Groups versions into the processors of `owners` (others are left out),
-/// by name.
-pub fn group(owners: &[Ownership], versions: Vec<ProcessorVersion>) -> Vec<ProcessorView> {
-    let mut by_name: BTreeMap<&str, (&Ownership, Vec<ProcessorVersion>)> = owners
-        .iter()
-        .map(|o| (o.name.as_str(), (o, Vec::new())))
-        .collect();
-    for v in versions {
-        if let Some((_, vs)) = by_name.get_mut(v.name.as_str()) {
-            vs.push(v);
+impl From<&Ownership> for ProcessorSummary {
+    fn from(o: &Ownership) -> Self {
+        Self {
+            name: o.name.to_string(),
+            team: o.team.to_string(),
+            visibility: o.visibility,
+            latest: o.latest.clone(),
         }
     }
-    by_name
-        .into_values()
-        .filter_map(|(o, vs)| {
-            let latest = latest(&vs)?.version.clone();
-            Some(ProcessorView {
-                name: o.name.to_string(),
-                team: o.team.to_string(),
-                visibility: o.visibility,
-                latest,
-                versions: vs.iter().map(VersionView::from).collect(),
-            })
-        })
-        .collect()
+}
+
+/// A processor with the first page of its versions, newest first.
+#[derive(Debug, Serialize)]
+pub struct ProcessorView {
+    #[serde(flatten)]
+    pub summary: ProcessorSummary,
+    pub versions: Vec<VersionView>,
+    /// `before` of the next page of `GET …/versions`, when there is one.
+    pub next_versions: Option<String>,
 }
 
 /// A job, as answered by submit and GET.
@@ -133,26 +122,5 @@ impl From<Job> for JobView {
             started_at: j.started_at,
             finished_at: j.finished_at,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use agensium_testkit::conformance::meta_store::version;
-
-    #[test]
-    fn latest_prefers_highest_release() {
-        let vs = vec![
-            version("p", "1.10.0", b"a"),
-            version("p", "1.9.0", b"b"),
-            version("p", "2.0.0-rc.1", b"c"),
-        ];
-        assert_eq!(latest(&vs).unwrap().version, "1.10.0");
-        let pre = vec![
-            version("p", "2.0.0-rc.1", b"c"),
-            version("p", "2.0.0-rc.2", b"d"),
-        ];
-        assert_eq!(latest(&pre).unwrap().version, "2.0.0-rc.2");
     }
 }

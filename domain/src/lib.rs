@@ -33,5 +33,5 @@ pub use tenancy::{
     Ownership, Quota, Role, Team, UsageReport, Visibility,
 };
 pub use text::truncate_at_char_boundary;
-pub use version::ProcessorVersion;
+pub use version::{ProcessorVersion, precedence_key};
 pub use worker_id::WorkerId;

@@ -82,6 +82,24 @@ pub trait MetaStore: crate::TenantStore + crate::ArtifactLedger {
         name: Option<&ProcessorName>,
     ) -> Result<Vec<ProcessorVersion>, MetaError>;
 
+    /// Yanks a version: no new job resolves to it, and `latest` moves to
+    /// the newest version left. Idempotent. The version as it is now
+    /// (`None` when it does not exist).
+    async fn yank_version(
+        &self,
+        name: &ProcessorName,
+        version: &str,
+    ) -> Result<Option<ProcessorVersion>, MetaError>;
+
+    /// Up to `limit` versions of `name`, newest first by precedence
+    /// (`agensium_domain::precedence_key`), those below `before` only.
+    async fn version_page(
+        &self,
+        name: &ProcessorName,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ProcessorVersion>, MetaError>;
+
     /// Stores a new job.
     async fn insert_job(&self, job: &Job) -> Result<(), MetaError>;
 

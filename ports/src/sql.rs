@@ -11,6 +11,7 @@ mod artifacts;
 mod row;
 mod tenants;
 mod transition;
+mod versions;
 
 use crate::meta::{Finish, MetaError, MetaStore, PutVersion};
 use agensium_domain::{
@@ -164,14 +165,18 @@ fn status(s: JobStatus) -> SqlValue {
 #[async_trait]
 impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
     async fn put_version(&self, v: &ProcessorVersion) -> Result<PutVersion, MetaError> {
+        let mut values = row::version_values(v)?;
+        values.push(v.precedence_key().into());
+        let marks = vec!["?"; values.len()].join(", ");
         let insert = Statement::new(
             format!(
-                "{} INTO processor_versions ({VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "{} INTO processor_versions ({VERSION_COLUMNS}, sort_key) VALUES ({marks})",
                 B::INSERT_IGNORE
             ),
-            row::version_values(v)?,
+            values,
         );
         if self.db.execute(insert).await? == 1 {
+            self.raise_latest(&v.name, &v.version).await?;
             return Ok(PutVersion::Created);
         }
         match self.get_version(&v.name, &v.version).await? {
@@ -212,6 +217,49 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
                  WHERE ? IS NULL OR name = ? ORDER BY name, created_at, version"
             ),
             vec![name.clone(), name],
+        );
+        self.db
+            .query(st)
+            .await?
+            .into_iter()
+            .map(version_from_row)
+            .collect()
+    }
+
+    async fn yank_version(
+        &self,
+        name: &ProcessorName,
+        version: &str,
+    ) -> Result<Option<ProcessorVersion>, MetaError> {
+        let st = Statement::new(
+            "UPDATE processor_versions SET yanked_at = ? \
+             WHERE name = ? AND version = ? AND yanked_at IS NULL",
+            vec![
+                now_millis().timestamp_millis().into(),
+                name.as_str().into(),
+                version.into(),
+            ],
+        );
+        if self.db.execute(st).await? == 1 {
+            self.recompute_latest(Some(name)).await?;
+        }
+        self.get_version(name, version).await
+    }
+
+    async fn version_page(
+        &self,
+        name: &ProcessorName,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ProcessorVersion>, MetaError> {
+        let before: SqlValue = before.map(agensium_domain::precedence_key).into();
+        let st = Statement::new(
+            format!(
+                "SELECT {VERSION_COLUMNS} FROM processor_versions \
+                 WHERE name = ? AND (? IS NULL OR sort_key < ?) \
+                 ORDER BY sort_key DESC, created_at DESC LIMIT ?"
+            ),
+            vec![name.as_str().into(), before.clone(), before, limit.into()],
         );
         self.db
             .query(st)

@@ -25,13 +25,15 @@ impl SqlMetaStore<Sqlite> {
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, MetaError> {
         let path = path.as_ref().to_path_buf();
-        tokio::task::spawn_blocking(move || {
+        let store = tokio::task::spawn_blocking(move || {
             let conn = Connection::open(&path)
                 .map_err(|e| MetaError::backend(format!("opening {}: {e}", path.display())))?;
             Self::init(conn)
         })
         .await
-        .map_err(MetaError::backend)?
+        .map_err(MetaError::backend)??;
+        store.backfill_precedence().await?;
+        Ok(store)
     }
 
     /// A private in-memory database, for tests.

@@ -65,10 +65,13 @@ pub trait TenantStore: Send + Sync + 'static {
     /// Who owns a processor name.
     async fn ownership(&self, name: &ProcessorName) -> Result<Option<Ownership>, MetaError>;
 
-    /// Processors `team` may see (its own and public ones; every one for `None`).
+    /// Up to `limit` processors `team` may see (its own and public ones;
+    /// every one for `None`), by name, those after `after` only.
     async fn visible_processors(
         &self,
         team: Option<&TeamName>,
+        after: Option<&ProcessorName>,
+        limit: u32,
     ) -> Result<Vec<Ownership>, MetaError>;
 
     /// Changes a processor's visibility. False when there is no such processor.

@@ -29,7 +29,9 @@ fn db(e: mysql_async::Error) -> MetaError {
 /// Connects to `url` (`mysql://user:pass@host:port/database`), checks the
 /// connection and applies pending migrations.
 pub async fn connect(url: &str) -> Result<MySqlMetaStore, MetaError> {
-    MySql::connect(url).await.map(SqlMetaStore::new)
+    let store = SqlMetaStore::new(MySql::connect(url).await?);
+    store.backfill_precedence().await?;
+    Ok(store)
 }
 
 impl MySql {

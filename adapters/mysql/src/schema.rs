@@ -85,6 +85,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
         sha256       VARCHAR(80)  NOT NULL,
         created_at   BIGINT       NOT NULL
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    "ALTER TABLE processor_versions ADD COLUMN yanked_at BIGINT NULL,
+        ADD COLUMN sort_key VARCHAR(512) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT '',
+        ADD KEY versions_precedence (name, sort_key)",
+    "ALTER TABLE processors ADD COLUMN latest VARCHAR(255) NULL,
+        ADD COLUMN latest_key VARCHAR(512) CHARACTER SET ascii COLLATE ascii_bin NULL",
 ];
 
 /// Applies the pending migrations (see [`MIGRATIONS`]).

@@ -66,6 +66,7 @@ mod tests {
             team: "a".parse().unwrap(),
             visibility: vis,
             created_at: now_millis(),
+            latest: None,
         };
         let (private, public) = (p(Visibility::Private), p(Visibility::Public));
         let a_reader = caller("a", Role::Reader);

@@ -100,4 +100,8 @@ pub struct Ownership {
     pub visibility: Visibility,
     /// When the name was claimed.
     pub created_at: DateTime<Utc>,
+    /// The newest version that is not yanked (by [`crate::precedence_key`]):
+    /// a pointer kept by the metadata store as versions are added and
+    /// yanked, so resolving `latest` reads one row.
+    pub latest: Option<String>,
 }

@@ -6,7 +6,7 @@ use agensium_domain::{Job, JobError, ProcessorVersion, WorkerId, from_millis};
 
 /// The columns of `processor_versions`, in the order of [`version_from_row`].
 pub const VERSION_COLUMNS: &str =
-    "name, version, digest, size, created_at, limits, uploaded_by, inline_safe";
+    "name, version, digest, size, created_at, limits, uploaded_by, inline_safe, yanked_at";
 
 /// The columns of `jobs`, in the order of [`job_from_row`] and [`job_values`].
 pub const JOB_COLUMNS: &str = "id, processor, version, digest, status, params, error_code, \
@@ -107,6 +107,7 @@ pub fn version_from_row(r: SqlRow) -> Result<ProcessorVersion, MetaError> {
             .transpose()
             .map_err(corrupt)?,
         inline_safe: r.int::<i64>(7)? != 0,
+        yanked_at: r.opt_int(8)?.map(from_millis),
     })
 }
 
@@ -121,6 +122,7 @@ pub(super) fn version_values(v: &ProcessorVersion) -> Result<Vec<SqlValue>, Meta
         to_json(&v.limits)?.into(),
         v.uploaded_by.as_ref().map(|k| k.as_str().to_owned()).into(),
         i64::from(v.inline_safe).into(),
+        v.yanked_at.map(|t| t.timestamp_millis()).into(),
     ])
 }
 

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 const TEAM_COLUMNS: &str = "t.name, t.disabled, t.quota, t.created_at";
 const KEY_COLUMNS: &str = "k.id, k.team, k.role, k.name, k.hash, k.created_at, k.expires_at, \
     k.last_used_at, k.revoked_at";
-const OWNER_COLUMNS: &str = "p.name, p.team, p.visibility, p.created_at";
+const OWNER_COLUMNS: &str = "p.name, p.team, p.visibility, p.created_at, p.latest";
 
 fn millis(t: DateTime<Utc>) -> SqlValue {
     t.timestamp_millis().into()
@@ -50,6 +50,7 @@ fn owner_from(r: SqlRow) -> Result<Ownership, MetaError> {
         team: r.parse(1)?,
         visibility: r.parse(2)?,
         created_at: from_millis(r.int(3)?),
+        latest: r.opt_text(4)?,
     })
 }
 
@@ -249,14 +250,25 @@ impl<B: SqlBackend> TenantStore for SqlMetaStore<B> {
     async fn visible_processors(
         &self,
         team: Option<&TeamName>,
+        after: Option<&ProcessorName>,
+        limit: u32,
     ) -> Result<Vec<Ownership>, MetaError> {
         let team: SqlValue = team.map(TeamName::as_str).into();
+        let after: SqlValue = after.map(ProcessorName::as_str).into();
         let st = Statement::new(
             format!(
                 "SELECT {OWNER_COLUMNS} FROM processors p \
-                 WHERE ? IS NULL OR p.team = ? OR p.visibility = ? ORDER BY p.name"
+                 WHERE (? IS NULL OR p.team = ? OR p.visibility = ?) \
+                 AND (? IS NULL OR p.name > ?) ORDER BY p.name LIMIT ?"
             ),
-            vec![team.clone(), team, Visibility::Public.as_str().into()],
+            vec![
+                team.clone(),
+                team,
+                Visibility::Public.as_str().into(),
+                after.clone(),
+                after,
+                limit.into(),
+            ],
         );
         self.owners(st).await
     }

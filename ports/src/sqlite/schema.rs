@@ -89,6 +89,14 @@ CREATE TABLE artifacts (
     created_at   INTEGER NOT NULL
 );
 "#,
+    // Yanked versions, precedence keys, the `latest` pointer.
+    r#"
+ALTER TABLE processor_versions ADD COLUMN yanked_at INTEGER;
+ALTER TABLE processor_versions ADD COLUMN sort_key TEXT NOT NULL DEFAULT '';
+CREATE INDEX versions_precedence ON processor_versions (name, sort_key);
+ALTER TABLE processors ADD COLUMN latest TEXT;
+ALTER TABLE processors ADD COLUMN latest_key TEXT;
+"#,
 ];
 
 /// Applies the pending migrations (see [`MIGRATIONS`]) in one transaction.

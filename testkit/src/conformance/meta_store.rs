@@ -22,6 +22,7 @@ pub fn version(name: &str, version: &str, bytes: &[u8]) -> ProcessorVersion {
         },
         uploaded_by: Some("00000000000000aa".parse().unwrap()),
         inline_safe: false,
+        yanked_at: None,
     }
 }
 

@@ -23,6 +23,7 @@ pub async fn run(store: &dyn MetaStore, n: &str) {
     let a = teams(store, n).await;
     keys(store, &a).await;
     ownership(store, n, &a).await;
+    latest_and_yanking(store, n, &a).await;
     counts(store, n, &a).await;
 }
 
@@ -94,6 +95,7 @@ async fn ownership(store: &dyn MetaStore, n: &str, a: &TeamName) {
         team: team.clone(),
         visibility: Visibility::Private,
         created_at: now_millis(),
+        latest: None,
     };
     let mine = store.claim_processor(&claim(a)).await.unwrap();
     assert_eq!(&mine.team, a);
@@ -105,7 +107,7 @@ async fn ownership(store: &dyn MetaStore, n: &str, a: &TeamName) {
     );
     let seen_by = |t: Option<TeamName>| async move {
         store
-            .visible_processors(t.as_ref())
+            .visible_processors(t.as_ref(), None, 10_000)
             .await
             .unwrap()
             .into_iter()
@@ -131,6 +133,69 @@ async fn ownership(store: &dyn MetaStore, n: &str, a: &TeamName) {
             .await
             .unwrap()
     );
+}
+
+/// `latest` is a pointer the store keeps: the newest version by
+/// precedence that is not yanked, whatever the upload order; yanking moves
+/// it (and is idempotent); versions page newest first; processors page by
+/// name.
+async fn latest_and_yanking(store: &dyn MetaStore, n: &str, a: &TeamName) {
+    let name: agensium_domain::ProcessorName = format!("latest{n}").parse().unwrap();
+    let owner = Ownership {
+        name: name.clone(),
+        team: a.clone(),
+        visibility: Visibility::Private,
+        created_at: now_millis(),
+        latest: None,
+    };
+    store.claim_processor(&owner).await.unwrap();
+    let latest = || async { store.ownership(&name).await.unwrap().unwrap().latest };
+    assert_eq!(latest().await, None);
+    for v in ["1.0.0", "1.10.0", "2.0.0-rc.1", "1.9.0"] {
+        let pv = version(name.as_str(), v, v.as_bytes());
+        store.put_version(&pv).await.unwrap();
+    }
+    assert_eq!(latest().await.as_deref(), Some("1.10.0"));
+    let name_ref = &name;
+    let page = |before: Option<&'static str>| async move {
+        store
+            .version_page(name_ref, before, 2)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|v| v.version)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(page(None).await, ["1.10.0", "1.9.0"]);
+    assert_eq!(page(Some("1.9.0")).await, ["1.0.0", "2.0.0-rc.1"]);
+    assert!(page(Some("2.0.0-rc.1")).await.is_empty());
+
+    let yanked = store.yank_version(&name, "1.10.0").await.unwrap().unwrap();
+    assert!(yanked.yanked_at.is_some());
+    assert_eq!(latest().await.as_deref(), Some("1.9.0"));
+    let again = store.yank_version(&name, "1.10.0").await.unwrap().unwrap();
+    assert_eq!(again.yanked_at, yanked.yanked_at, "yanking is idempotent");
+    assert_eq!(store.yank_version(&name, "9.9.9").await.unwrap(), None);
+    // A lower upload does not move the pointer; a higher one does.
+    let low = version(name.as_str(), "0.1.0", b"low");
+    store.put_version(&low).await.unwrap();
+    assert_eq!(latest().await.as_deref(), Some("1.9.0"));
+    for v in ["1.9.0", "1.0.0", "0.1.0"] {
+        store.yank_version(&name, v).await.unwrap();
+    }
+    assert_eq!(latest().await.as_deref(), Some("2.0.0-rc.1"));
+    store.yank_version(&name, "2.0.0-rc.1").await.unwrap();
+    assert_eq!(latest().await, None, "every version yanked");
+
+    // Processors page by name, after a cursor.
+    let first = store.visible_processors(Some(a), None, 1).await.unwrap();
+    assert_eq!(first.len(), 1);
+    let rest = store
+        .visible_processors(Some(a), Some(&first[0].name), 10_000)
+        .await
+        .unwrap();
+    assert!(rest.iter().all(|o| o.name > first[0].name));
+    assert!(rest.iter().chain(&first).any(|o| o.name == name));
 }
 
 async fn counts(store: &dyn MetaStore, n: &str, a: &TeamName) {

@@ -43,8 +43,15 @@ async fn register_list_and_conflict() {
     let (s, one) = app.get_json("/v1/processors/wordcount").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(one["latest"], "1.10.0", "latest is by semver, not by text");
-    assert_eq!(one["versions"].as_array().unwrap().len(), 3);
-    assert_eq!(one["versions"][0]["digest"], digest.as_str());
+    let versions: Vec<&str> = one["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["1.10.0", "1.2.0", "1.0.0"], "newest first");
+    assert_eq!(one["versions"][2]["digest"], digest.as_str());
+    assert!(one["next_versions"].is_null(), "{one}");
 
     // Same component under two versions is stored once (content-addressed).
     let wasm_objects = app
@@ -179,5 +186,99 @@ async fn versions_declare_limits_capped_by_the_operator() {
     app.install("wordcount", "2.0.1").await;
     let id = app.submit_ok("wordcount", "version=2.0.1", "small").await;
     assert_eq!(app.wait(&id).await["status"], "succeeded");
+    app.stop().await;
+}
+
+/// Yanking: no new job resolves to a yanked version (pinned: 410; `latest`
+/// moves to the newest left); a job that pinned it before still runs and
+/// can be retried. Listings are paged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn yanked_versions_take_no_new_jobs_and_listings_are_paged() {
+    let dir = tempfile::tempdir().unwrap();
+    // No worker yet: jobs wait in the queue.
+    let app = TestApp::start(dir.path(), |c| c.slots = 0).await;
+    for v in ["1.0.0", "1.1.0", "2.0.0"] {
+        app.install("wordcount", v).await;
+    }
+    let pinned = app.submit_ok("wordcount", "version=2.0.0", "a b\n").await;
+    let cancelled = app.submit_ok("wordcount", "version=2.0.0", "a b\n").await;
+    assert_eq!(app.cancel(&cancelled).await.status(), StatusCode::OK);
+    let yank = |app: &TestApp, v: &'static str| {
+        let (http, url) = (app.http.clone(), app.url.clone());
+        async move {
+            http.delete(format!("{url}/v1/processors/wordcount/versions/{v}"))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = yank(&app, "2.0.0").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(v["yanked_at"].is_string(), "{v}");
+    assert_eq!(
+        yank(&app, "2.0.0").await.status(),
+        StatusCode::OK,
+        "idempotent"
+    );
+    assert_error(
+        yank(&app, "9.9.9").await,
+        StatusCode::NOT_FOUND,
+        "version_not_found",
+    )
+    .await;
+    // A job that pinned the version before the yank can be retried...
+    assert_eq!(app.retry(&cancelled).await.status(), StatusCode::ACCEPTED);
+    app.stop().await;
+    // ...and both run once a worker is there.
+    let app = TestApp::start(dir.path(), |c| c.slots = 1).await;
+    for id in [&pinned, &cancelled] {
+        let job = app.wait(id).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        assert_eq!(job["version"], "2.0.0", "{job}");
+    }
+    // New jobs: pinned to the yanked version, refused; latest moved on.
+    let r = app.submit("wordcount", "version=2.0.0", "a").await;
+    assert_error(r, StatusCode::GONE, "version_yanked").await;
+    let id = app.submit_ok("wordcount", "", "a b\n").await;
+    assert_eq!(app.wait(&id).await["version"], "1.1.0");
+    let (_, one) = app.get_json("/v1/processors/wordcount").await;
+    assert_eq!(one["latest"], "1.1.0", "{one}");
+
+    // Versions page newest first; processors page by name.
+    let (s, page) = app
+        .get_json("/v1/processors/wordcount/versions?limit=2")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    let got: Vec<&str> = page["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ["2.0.0", "1.1.0"]);
+    assert_eq!(page["next"], "1.1.0");
+    let (_, rest) = app
+        .get_json("/v1/processors/wordcount/versions?limit=2&before=1.1.0")
+        .await;
+    assert_eq!(rest["versions"][0]["version"], "1.0.0");
+    assert!(rest["next"].is_null(), "{rest}");
+    app.install("csv-to-jsonl", "1.0.0").await;
+    let (_, first) = app.get_json("/v1/processors?limit=1").await;
+    assert_eq!(first["processors"][0]["name"], "csv-to-jsonl");
+    assert_eq!(first["next"], "csv-to-jsonl");
+    let (_, second) = app
+        .get_json("/v1/processors?limit=1&after=csv-to-jsonl")
+        .await;
+    assert_eq!(second["processors"][0]["name"], "wordcount");
+    let (s, _) = app.get_json("/v1/processors?limit=0").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    // Every version yanked: 410 for a job on the name.
+    for v in ["1.0.0", "1.1.0"] {
+        assert_eq!(yank(&app, v).await.status(), StatusCode::OK);
+    }
+    let r = app.submit("wordcount", "", "a").await;
+    assert_error(r, StatusCode::GONE, "version_yanked").await;
     app.stop().await;
 }

@@ -53,6 +53,8 @@ enum Route {
     GetPrivate,
     GetPublic,
     PutVersion,
+    ListVersions,
+    YankVersion,
     PatchPrivate,
     PatchPublic,
     SubmitPrivate,
@@ -74,7 +76,7 @@ enum Route {
     RevokeKey,
 }
 
-const ROUTES: [Route; 26] = [
+const ROUTES: [Route; 28] = [
     Route::Healthz,
     Route::Metrics,
     Route::Whoami,
@@ -82,6 +84,8 @@ const ROUTES: [Route; 26] = [
     Route::GetPrivate,
     Route::GetPublic,
     Route::PutVersion,
+    Route::ListVersions,
+    Route::YankVersion,
     Route::PatchPrivate,
     Route::PatchPublic,
     Route::SubmitPrivate,
@@ -117,7 +121,10 @@ impl Route {
             Healthz => unreachable!(),
             Metrics => (None, 200, |_| 403),
             Whoami | ListProcessors | ListJobs => (Some("reader"), 200, |_| 200),
-            GetPrivate | GetJob | JobLogs | GetTeam => (Some("reader"), 200, |_| 404),
+            GetPrivate | ListVersions | GetJob | JobLogs | GetTeam => {
+                (Some("reader"), 200, |_| 404)
+            }
+            YankVersion => (Some("publisher"), 200, |_| 404),
             JobResult => (Some("reader"), 409, |_| 404),
             GetPublic => (Some("reader"), 200, |_| 200),
             PutVersion => (Some("publisher"), 201, |r| {
@@ -176,6 +183,14 @@ impl Route {
                 let path = format!("/v1/processors/{PRIV}/versions/{v}");
                 (Method::PUT, path, Some(Body::Bytes(plugin("wordcount"))))
             }
+            ListVersions => (Method::GET, format!("/v1/processors/{PRIV}/versions"), None),
+            // A version below the one jobs use: yanking it (idempotent)
+            // leaves `latest` alone.
+            YankVersion => (
+                Method::DELETE,
+                format!("/v1/processors/{PRIV}/versions/0.0.1"),
+                None,
+            ),
             PatchPrivate => (
                 Method::PATCH,
                 format!("/v1/processors/{PRIV}"),
@@ -300,6 +315,7 @@ impl Ctx {
         for p in [PRIV, PUBLIC] {
             publisher.install_as(p, "wordcount", "1.0.0").await;
         }
+        publisher.install_as(PRIV, "wordcount", "0.0.1").await;
         let r = publisher
             .http
             .patch(format!("{}/v1/processors/{PUBLIC}", ctx.url))
