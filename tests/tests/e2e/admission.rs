@@ -149,3 +149,37 @@ async fn fuel_is_a_deterministic_cpu_limit_declared_per_version() {
     assert_error(r, StatusCode::BAD_REQUEST, "invalid_limit").await;
     app.stop().await;
 }
+
+/// A golden check runs under small caps whatever the version declares: a
+/// processor that spins, uploaded with `timeout_ms=3600000`, is stopped
+/// after the golden cap (10 s), not an hour, and the API answers health
+/// checks meanwhile (golden checks run on their own runtime).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn golden_checks_are_capped_whatever_the_version_declares() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(dir.path(), |c| c.slots = 0).await;
+    let started = std::time::Instant::now();
+    let upload = put_golden(
+        &app,
+        "spinner",
+        "1.0.0",
+        "timeout_ms=3600000",
+        golden(fixture("hostile"), b"", b"").part("param.mode", Part::text("loop")),
+    );
+    let health = async {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let t = std::time::Instant::now();
+        assert!(app.get("/healthz").await.status().is_success());
+        t.elapsed()
+    };
+    let (r, took) = tokio::join!(upload, health);
+    let msg = assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "golden_failed").await;
+    assert!(msg.contains("timeout") && msg.contains("10s"), "{msg}");
+    let elapsed = started.elapsed();
+    assert!(elapsed < std::time::Duration::from_secs(20), "{elapsed:?}");
+    assert!(
+        took < std::time::Duration::from_millis(500),
+        "healthz took {took:?}"
+    );
+    app.stop().await;
+}

@@ -160,6 +160,18 @@ async fn guest_lines_cannot_pose_as_host_lines() {
     app.stop().await;
 }
 
+/// `wasi:random` hands out at most 64 KiB per call: a guest asking for
+/// 1 MiB traps. Before, wasmtime's default let one call allocate 64 MiB
+/// of host memory (and this job succeeded).
+#[tokio::test]
+async fn random_requests_are_capped_small() {
+    let (_dir, app) = start(|_| {}).await;
+    let (job, _) = expect_failure(&app, "param.mode=random&param.mib=1", "trap").await;
+    let message = job["error"]["message"].as_str().unwrap();
+    assert!(message.contains("exceeds limit 65536"), "{message}");
+    app.stop().await;
+}
+
 /// Guests see clocks that step in whole milliseconds (timing side
 /// channels between tenants' jobs in one process); before, nanoseconds.
 #[tokio::test]
