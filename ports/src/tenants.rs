@@ -81,9 +81,11 @@ pub trait TenantStore: Send + Sync + 'static {
         visibility: Visibility,
     ) -> Result<bool, MetaError>;
 
-    /// How many of `job`'s team's jobs run under a live lease and started
-    /// before it (by start time, then id): the ones ahead of it for the
-    /// team's running quota.
+    /// How many of `job`'s team's other jobs run under a live lease and
+    /// started no later than it (start times are milliseconds): the ones
+    /// ahead of it for the team's running quota. A tie counts both ways, so
+    /// of two starts in the same millisecond at least one gives way, in
+    /// whatever order their rows were written and counted.
     async fn running_ahead(&self, job: &Job) -> Result<u64, MetaError>;
 
     /// How many of `team`'s jobs are in `status`.

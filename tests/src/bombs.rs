@@ -8,8 +8,10 @@ use wasm_encoder::{
 };
 
 /// A component holding one core module of `functions` functions, each a
-/// straight run of `ops` additions over `locals` locals: valid, plain,
-/// and slow to compile in proportion to its size (about 3 bytes per op).
+/// straight run of `ops` additions over `locals` locals: valid and plain.
+/// Many small functions are what costs a compiler most per byte: 90,000
+/// empty ones (1.3 MB) take about 6 s and 500 MB to compile here; one
+/// function of a million ops (7 MB) needs about 100 MB.
 pub fn compile_heavy(functions: u32, ops: u32, locals: u32) -> Vec<u8> {
     let mut types = TypeSection::new();
     types.ty().function([ValType::I32], [ValType::I32]);

@@ -182,7 +182,9 @@ impl Worker {
             Disposition::HandBack(cause) => self.hand_back(me, &ticket, &cause).await,
             Disposition::Throttled => {
                 metrics::throttled();
-                tokio::time::sleep(THROTTLED_PAUSE).await;
+                // Jittered (50–150%): two starts that gave way to each other
+                // (a tie in the same millisecond) do not meet again.
+                tokio::time::sleep(THROTTLED_PAUSE.mul_f64(0.5 + fastrand::f64())).await;
                 if let Err(e) = self.backends.rail.release(&ticket).await {
                     warn!(job = %ticket.job_id, error = %e, "release failed");
                 }

@@ -293,12 +293,11 @@ impl<B: SqlBackend> TenantStore for SqlMetaStore<B> {
             .unwrap_or(i64::MAX);
         let st = Statement::new(
             "SELECT COUNT(*) FROM jobs WHERE team = ? AND status = ? AND lease_until >= ? \
-             AND (started_at < ? OR (started_at = ? AND id < ?))",
+             AND started_at <= ? AND id <> ?",
             vec![
                 job.team.as_str().into(),
                 status(JobStatus::Running),
                 millis(agensium_domain::now_millis()),
-                started.into(),
                 started.into(),
                 job.id.to_string().into(),
             ],

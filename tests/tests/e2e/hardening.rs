@@ -155,8 +155,9 @@ async fn a_compile_bomb_is_stopped_at_its_limits_and_blocks_nothing() {
     let client = be.client(&url);
     client.install("wordcount", "1.0.0").await;
 
-    // About 24 MB of plain code: many seconds of compiling.
-    let bomb = bombs::compile_heavy(400, 20_000, 64);
+    // 1.3 MB: 90,000 empty functions, about 6 s and 500 MB to compile
+    // (under the screen's cap of 100,000 functions).
+    let bomb = bombs::compile_heavy(90_000, 1, 0);
     let started = Instant::now();
     let slow = {
         let c = client.clone();
@@ -191,19 +192,19 @@ async fn a_compile_bomb_is_stopped_at_its_limits_and_blocks_nothing() {
     assert!(hwm < 300, "the API's peak RSS: {hwm} MiB");
 }
 
-/// A 64 MiB compile memory limit: one function of two million
-/// instructions (2 MB of Wasm) needs far more to compile, and is refused
-/// with `422 compile_memory_limit`; an ordinary component still compiles.
+/// A 128 MiB compile memory limit: 90,000 functions need about 500 MB to
+/// compile, and are refused with `422 compile_memory_limit`; an ordinary
+/// component still compiles.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_compile_over_its_memory_limit_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let app = TestApp::start(dir.path(), |c| {
         c.slots = 0;
-        c.admission.memory_bytes = 64 << 20;
+        c.admission.memory_bytes = 128 << 20;
     })
     .await;
     let r = app
-        .register("hog", "1.0.0", bombs::compile_heavy(1, 500_000, 64))
+        .register("hog", "1.0.0", bombs::compile_heavy(90_000, 1, 0))
         .await;
     assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "compile_memory_limit").await;
     // An ordinary component compiles within the same limit.
