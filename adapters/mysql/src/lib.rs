@@ -34,6 +34,20 @@ pub async fn connect(url: &str) -> Result<MySqlMetaStore, MetaError> {
     Ok(store)
 }
 
+/// The pool: up to 32 connections, kept open while idle for a minute
+/// rather than closed as soon as fewer are busy (the default closed one
+/// and opened another for almost every job: 4.8 new connections per job
+/// under load), and not reset when returned, which would drop their
+/// prepared statements (9 prepares per job). Nothing here changes session
+/// state: no transactions, session variables or temporary tables; the
+/// migration lock is released explicitly.
+fn pool_opts() -> PoolOpts {
+    PoolOpts::default()
+        .with_constraints(PoolConstraints::new(2, 32).expect("2 <= 32"))
+        .with_inactive_connection_ttl(Duration::from_secs(60))
+        .with_reset_connection(false)
+}
+
 impl MySql {
     /// Connects the pool and migrates.
     async fn connect(url: &str) -> Result<Self, MetaError> {
@@ -56,9 +70,10 @@ impl MySql {
         let opts = OptsBuilder::from_opts(opts)
             .prefer_socket(false)
             .client_found_rows(true)
-            .pool_opts(
-                PoolOpts::default().with_constraints(PoolConstraints::new(1, 32).expect("1 <= 32")),
-            );
+            // Every statement the store runs stays prepared on each
+            // connection (about 50 distinct ones; the default keeps 32).
+            .stmt_cache_size(128)
+            .pool_opts(pool_opts());
         let store = Self {
             pool: Pool::new(opts),
         };
