@@ -149,6 +149,15 @@ impl<B: SqlBackend> SqlMetaStore<B> {
             .collect()
     }
 
+    async fn versions(&self, st: Statement) -> Result<Vec<ProcessorVersion>, MetaError> {
+        self.db
+            .query(st)
+            .await?
+            .into_iter()
+            .map(version_from_row)
+            .collect()
+    }
+
     async fn run(&self, st: Statement) -> Result<bool, MetaError> {
         Ok(self.db.execute(st).await? == 1)
     }
@@ -218,12 +227,7 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
             ),
             vec![name.clone(), name],
         );
-        self.db
-            .query(st)
-            .await?
-            .into_iter()
-            .map(version_from_row)
-            .collect()
+        self.versions(st).await
     }
 
     async fn yank_version(
@@ -261,12 +265,7 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
             ),
             vec![name.as_str().into(), before.clone(), before, limit.into()],
         );
-        self.db
-            .query(st)
-            .await?
-            .into_iter()
-            .map(version_from_row)
-            .collect()
+        self.versions(st).await
     }
 
     async fn insert_job(&self, job: &Job) -> Result<(), MetaError> {
