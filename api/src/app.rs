@@ -27,6 +27,8 @@ pub struct ApiLimits {
     /// The operator's limits of a job whose version declares none (golden
     /// checks run under them, capped).
     pub job_defaults: agensium_domain::Limits,
+    /// Inputs up to this size are kept inline with the job row.
+    pub inline: agensium_domain::InlineLimit,
 }
 
 /// What every handler shares.

@@ -45,7 +45,8 @@ pub async fn retry(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
-    let job = load_job(&st, &auth.caller, &id).await?;
+    let (job, inline_input) =
+        crate::jobs::load_job_body(&st, &auth.caller, &id, agensium_ports::JobBody::Input).await?;
     auth.require(Role::Submitter)?;
     crate::jobs::check_queued_quota(&st, &auth).await?;
     if let Err(e) = job.status.retry() {
@@ -54,7 +55,12 @@ pub async fn retry(
             refusal(&job, Err(e)),
         ));
     }
-    match st.backends.objects.head(&job.id.input_key()).await {
+    // An inline input is in the row; only a larger one can be gone.
+    let stored = match inline_input {
+        Some(_) => Ok(Some(0)),
+        None => st.backends.objects.head(&job.id.input_key()).await,
+    };
+    match stored {
         Ok(Some(_)) => {}
         Ok(None) | Err(StoreError::NotFound(_)) => {
             return Err(ApiError::new(

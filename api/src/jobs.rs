@@ -9,7 +9,8 @@ use crate::views::JobView;
 use agensium_domain::{
     Caller, Job, JobId, JobStatus, MAX_PARAM_VALUE, ParamsBuilder, ProcessorVersion, Role, TeamName,
 };
-use agensium_ports::{ByteStream, StoreError};
+use agensium_ports::object_store::{Small, read_small};
+use agensium_ports::{ByteStream, JobBody, StoreError};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -153,18 +154,30 @@ pub async fn submit(
         None => limited(body.into_data_stream(), limit, over.clone()),
     };
     let key = id.input_key();
-    let input_bytes = match st.backends.objects.put(&key, input).await {
-        Ok(n) => n,
-        Err(_) if over.load(Ordering::Relaxed) => return Err(ApiError::too_large(limit)),
-        Err(StoreError::Body(e)) => {
-            return Err(ApiError::bad_request("bad_body", e.to_string()));
+    let bad_body = |e: io::Error| {
+        if over.load(Ordering::Relaxed) {
+            ApiError::too_large(limit)
+        } else {
+            ApiError::bad_request("bad_body", e.to_string())
         }
-        Err(e) => return Err(e.into()),
+    };
+    // A small input goes into the job row; a larger one to the object store.
+    let (input_bytes, inline) = match read_small(input, st.limits.inline).await {
+        Ok(Small::Whole(b)) => (b.len() as u64, Some(b)),
+        Ok(Small::Large(input)) => match st.backends.objects.put(&key, input).await {
+            Ok(n) => (n, None),
+            Err(StoreError::Body(e)) => return Err(bad_body(e)),
+            Err(_) if over.load(Ordering::Relaxed) => return Err(ApiError::too_large(limit)),
+            Err(e) => return Err(e.into()),
+        },
+        Err(e) => return Err(bad_body(e)),
     };
     let job = Job::queued(id, &pv, q.params.finish(), input_bytes, caller);
-    if let Err(e) = st.backends.meta.insert_job(&job).await {
+    if let Err(e) = st.backends.meta.insert_job(&job, inline.as_ref()).await {
         // Leave nothing behind: the input of a job that does not exist goes.
-        let _ = st.backends.objects.delete(&key).await;
+        if inline.is_none() {
+            let _ = st.backends.objects.delete(&key).await;
+        }
         return Err(e.into());
     }
     // The row is the truth: if the rail is down the job stays queued and is
@@ -284,15 +297,34 @@ async fn resolve(
 /// an operator); 404 otherwise, the same answer as for a job that does
 /// not exist.
 pub(crate) async fn load_job(st: &AppState, caller: &Caller, raw: &str) -> Result<Job, ApiError> {
-    let id: JobId = raw
-        .parse()
-        .map_err(|e: agensium_domain::InvalidInput| ApiError::not_found("job_not_found", e.0))?;
+    let id = job_id(raw)?;
     st.backends
         .meta
         .get_job(id)
         .await?
         .filter(|j| caller.sees_team(&j.team))
         .ok_or_else(|| ApiError::not_found("job_not_found", format!("no job {id}")))
+}
+
+/// [`load_job`] with one of its bodies when that is kept inline.
+pub(crate) async fn load_job_body(
+    st: &AppState,
+    caller: &Caller,
+    raw: &str,
+    body: JobBody,
+) -> Result<(Job, Option<bytes::Bytes>), ApiError> {
+    let id = job_id(raw)?;
+    st.backends
+        .meta
+        .get_job_body(id, body)
+        .await?
+        .filter(|(j, _)| caller.sees_team(&j.team))
+        .ok_or_else(|| ApiError::not_found("job_not_found", format!("no job {id}")))
+}
+
+fn job_id(raw: &str) -> Result<JobId, ApiError> {
+    raw.parse()
+        .map_err(|e: agensium_domain::InvalidInput| ApiError::not_found("job_not_found", e.0))
 }
 
 /// `GET /v1/jobs/{id}`.
@@ -314,7 +346,7 @@ pub async fn result(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let job = load_job(&st, &auth.caller, &id).await?;
+    let (job, inline_output) = load_job_body(&st, &auth.caller, &id, JobBody::Output).await?;
     match job.status {
         JobStatus::Succeeded => {}
         JobStatus::Queued | JobStatus::Running => {
@@ -337,13 +369,17 @@ pub async fn result(
             ));
         }
     }
-    let stream = st
-        .backends
-        .objects
-        .get(&job.id.output_key(job.attempts))
-        .await?;
+    let body = match inline_output {
+        Some(bytes) => Body::from(bytes),
+        None => Body::from_stream(
+            st.backends
+                .objects
+                .get(&job.id.output_key(job.attempts))
+                .await?,
+        ),
+    };
     let inline = inline_safe(&st, &job).await?;
-    let mut resp = Response::new(Body::from_stream(stream));
+    let mut resp = Response::new(body);
     let h = resp.headers_mut();
     crate::result_headers::set(h, job.id, job.content_type.as_deref(), inline);
     if let Some(n) = job.output_bytes {
@@ -368,7 +404,7 @@ pub async fn logs(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let job = load_job(&st, &auth.caller, &id).await?;
+    let (job, inline_log) = load_job_body(&st, &auth.caller, &id, JobBody::Log).await?;
     // The log of the current (or last) attempt; none before the first.
     if job.attempts == 0 {
         return Ok((
@@ -376,6 +412,9 @@ pub async fn logs(
             Body::empty(),
         )
             .into_response());
+    }
+    if let Some(log) = inline_log {
+        return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], log).into_response());
     }
     let body = match st.backends.objects.get(&job.id.log_key(job.attempts)).await {
         Ok(s) => Body::from_stream(s),

@@ -4,7 +4,7 @@
 //! the layer below (environment, config file, [`Settings::default`]).
 
 use agensium::settings::{Role as ProcessRole, Secret, Settings};
-use agensium_domain::{Role, TeamName};
+use agensium_domain::{InlineLimit, Role, TeamName};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -192,6 +192,10 @@ struct SettingsArgs {
     /// Memory (heap) of one upload's compile, in MiB [default: 2048].
     #[arg(long, env = "AGENSIUM_COMPILE_MEMORY_MIB")]
     compile_memory_mib: Option<u64>,
+    /// Inputs, outputs and logs up to this many KiB are kept inline with the
+    /// job row, not in the object store (0: none; at most 1024) [default: 64].
+    #[arg(long, env = "AGENSIUM_INLINE_KIB")]
+    inline_kib: Option<u64>,
     /// Sandboxes one process holds at once [default: 128].
     #[arg(long, env = "AGENSIUM_INSTANCES")]
     instances: Option<u32>,
@@ -266,6 +270,10 @@ impl SettingsArgs {
         set(&mut a.timeout, secs(self.compile_timeout_secs));
         set(&mut a.memory_bytes, mib(self.compile_memory_mib));
         set(&mut s.instances, self.instances);
+        if let Some(k) = self.inline_kib {
+            s.inline = InlineLimit::new(k.saturating_mul(1024))
+                .map_err(|e| anyhow::anyhow!("AGENSIUM_INLINE_KIB: {}", e.0))?;
+        }
         let e = &mut s.edge;
         set(&mut e.max_connections, self.max_connections);
         set(&mut e.header_timeout, secs(self.header_timeout_secs));

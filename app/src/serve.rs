@@ -166,6 +166,7 @@ fn api_limits(s: &Settings) -> ApiLimits {
         max_component_bytes: s.max_component_bytes,
         ceilings: s.ceilings,
         job_defaults: s.limits,
+        inline: s.inline,
     }
 }
 
@@ -179,6 +180,7 @@ fn worker_config(s: &Settings) -> WorkerConfig {
         lease: s.lease,
         cache_dir: s.backends.data_dir.join("cache"),
         shutdown_grace: s.shutdown_grace,
+        inline: s.inline,
     }
 }
 

@@ -11,7 +11,7 @@ pub use secret::{Secret, redact};
 
 use crate::edge::EdgeSettings;
 use agensium_api::admission::AdmissionSettings;
-use agensium_domain::{Ceilings, Limits};
+use agensium_domain::{Ceilings, InlineLimit, Limits};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -86,6 +86,9 @@ pub struct Settings {
     pub instances: u32,
     /// Bounds of the HTTP listeners (connections, slow clients).
     pub edge: EdgeSettings,
+    /// Inputs, outputs and logs up to this size are kept inline with the
+    /// job row, not in the object store.
+    pub inline: InlineLimit,
 }
 
 impl Default for Settings {
@@ -125,6 +128,7 @@ impl Default for Settings {
                 header_timeout: Duration::from_secs(10),
                 body_idle_timeout: Duration::from_secs(30),
             },
+            inline: InlineLimit::DEFAULT,
         }
     }
 }

@@ -9,6 +9,7 @@
 mod bounds;
 mod digest;
 mod error_code;
+mod inline;
 mod job;
 mod limits;
 mod names;
@@ -24,6 +25,7 @@ pub use bounds::{
 };
 pub use digest::Digest;
 pub use error_code::{ErrorCode, JobError, MAX_PROCESSOR_CODE};
+pub use inline::InlineLimit;
 pub use job::{Job, JobId, JobRef, Pairs, Usage, from_millis, now_millis};
 pub use limits::{Ceilings, DeclaredLimits, GOLDEN_CAPS, LimitExceeded, Limits};
 pub use names::{InvalidInput, MAX_VERSION, ProcessorName, TeamName, parse_version};

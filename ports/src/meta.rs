@@ -6,6 +6,7 @@ use agensium_domain::{
     WorkerId,
 };
 use async_trait::async_trait;
+use bytes::Bytes;
 use std::time::Duration;
 
 /// Errors of a metadata store.
@@ -38,6 +39,29 @@ pub enum PutVersion {
     Conflict(Digest),
 }
 
+/// A body of a job that may be kept inline in its row rather than in the
+/// object store: small ones are (see `agensium_domain::InlineLimit`), so a
+/// small job makes no object-store request at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobBody {
+    /// What was submitted.
+    Input,
+    /// What the attempt that succeeded wrote.
+    Output,
+    /// The log of the attempt that finished the job.
+    Log,
+}
+
+/// A job [`MetaStore::start_job`] started: its row, and its input when the
+/// input is kept inline (`None`: it is in the object store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartedJob {
+    /// The row as it is now (status `running`, attempts counted).
+    pub job: Job,
+    /// The inline input.
+    pub input: Option<Bytes>,
+}
+
 /// The final state of one attempt at a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finish {
@@ -45,6 +69,9 @@ pub enum Finish {
     Succeeded {
         /// Bytes written to the output.
         output_bytes: u64,
+        /// The output itself when it is kept inline (`None`: it is in the
+        /// object store under the attempt's output key).
+        inline_output: Option<Bytes>,
         /// Media type reported by the processor.
         content_type: Option<String>,
         /// Statistics reported by the processor.
@@ -100,23 +127,32 @@ pub trait MetaStore: crate::TenantStore + crate::ArtifactLedger {
         limit: u32,
     ) -> Result<Vec<ProcessorVersion>, MetaError>;
 
-    /// Stores a new job.
-    async fn insert_job(&self, job: &Job) -> Result<(), MetaError>;
+    /// Stores a new job, with its input when that is kept inline (`None`:
+    /// the input is in the object store under the job's input key).
+    async fn insert_job(&self, job: &Job, input: Option<&Bytes>) -> Result<(), MetaError>;
 
     /// Looks a job up.
     async fn get_job(&self, id: JobId) -> Result<Option<Job>, MetaError>;
 
+    /// Looks a job up with one of its bodies, when that is kept inline
+    /// (`None` beside the job: it is in the object store, or there is none).
+    async fn get_job_body(
+        &self,
+        id: JobId,
+        body: JobBody,
+    ) -> Result<Option<(Job, Option<Bytes>)>, MetaError>;
+
     /// Starts a new attempt of a `queued` job, or of a `running` job whose
     /// lease expired (its worker died): status `running`, `attempts + 1`,
     /// `started_at = now`, `worker = owner`, lease until `now + lease`.
-    /// Returns the updated job, or `None` when the job is missing, final, or
-    /// running under a live lease.
+    /// Returns the updated job (and its inline input), or `None` when the
+    /// job is missing, final, or running under a live lease.
     async fn start_job(
         &self,
         id: JobId,
         owner: &WorkerId,
         lease: Duration,
-    ) -> Result<Option<Job>, MetaError>;
+    ) -> Result<Option<StartedJob>, MetaError>;
 
     /// Extends the lease of a job `owner` runs. False when the lease is lost.
     async fn renew_lease(
@@ -126,14 +162,17 @@ pub trait MetaStore: crate::TenantStore + crate::ArtifactLedger {
         lease: Duration,
     ) -> Result<bool, MetaError>;
 
-    /// Records the final state of a job `owner` runs. Returns false (and
-    /// changes nothing) when the job is not running under `owner`'s lease.
+    /// Records the final state of a job `owner` runs, with the attempt's
+    /// log when that is kept inline (`None`: it is in the object store, or
+    /// there is none). Returns false (and changes nothing) when the job is
+    /// not running under `owner`'s lease.
     async fn finish_job(
         &self,
         id: JobId,
         owner: &WorkerId,
         finish: &Finish,
         usage: Option<&Usage>,
+        log: Option<&Bytes>,
     ) -> Result<bool, MetaError>;
 
     /// Hands a job `owner` runs back to `queued` (graceful shutdown, or an
@@ -152,8 +191,8 @@ pub trait MetaStore: crate::TenantStore + crate::ArtifactLedger {
 
     /// Puts a `failed` or `cancelled` job back to `queued` for a new round
     /// of attempts (same pinned digest, same input): error, output, usage,
-    /// worker and timestamps cleared, `attempt_base = attempts`. False when
-    /// the job is missing or in another state.
+    /// worker, timestamps, inline output and log cleared, `attempt_base =
+    /// attempts`. False when the job is missing or in another state.
     async fn retry_job(&self, id: JobId) -> Result<bool, MetaError>;
 
     /// Puts `running` jobs whose lease expired back to `queued`; returns them.

@@ -103,3 +103,64 @@ pub async fn collect(mut s: ByteStream, limit: usize) -> io::Result<Vec<u8>> {
     }
     Ok(out)
 }
+
+/// A body read as far as an [`agensium_domain::InlineLimit`].
+pub enum Small {
+    /// It ended within the limit: all of it.
+    Whole(Bytes),
+    /// It is larger: a stream of all of it (what was read, then the rest).
+    Large(ByteStream),
+}
+
+/// Reads `body` until it ends or passes `limit`. Holds at most the limit
+/// plus one chunk. A read error is returned as is.
+pub async fn read_small(
+    mut body: ByteStream,
+    limit: agensium_domain::InlineLimit,
+) -> io::Result<Small> {
+    use futures::StreamExt;
+    if !limit.keeps(0) {
+        return Ok(Small::Large(body));
+    }
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        if !limit.keeps(buf.len() + chunk.len()) {
+            let head = futures::stream::iter([Ok(buf.freeze()), Ok(chunk)]);
+            return Ok(Small::Large(Box::pin(head.chain(body))));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Small::Whole(buf.freeze()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agensium_domain::InlineLimit;
+
+    fn chunks(parts: &[&'static [u8]]) -> ByteStream {
+        let parts: Vec<io::Result<Bytes>> = parts.iter().map(|p| Ok(Bytes::from(*p))).collect();
+        Box::pin(futures::stream::iter(parts))
+    }
+
+    #[tokio::test]
+    async fn small_bodies_come_whole_and_large_ones_lose_nothing() {
+        let limit = InlineLimit::new(4).unwrap();
+        match read_small(chunks(&[b"ab", b"cd"]), limit).await.unwrap() {
+            Small::Whole(b) => assert_eq!(&b[..], b"abcd"),
+            Small::Large(_) => panic!("4 bytes are within 4"),
+        }
+        match read_small(chunks(&[b"ab", b"cde", b"f"]), limit)
+            .await
+            .unwrap()
+        {
+            Small::Large(s) => assert_eq!(collect(s, 100).await.unwrap(), b"abcdef"),
+            Small::Whole(_) => panic!("6 bytes are not within 4"),
+        }
+        match read_small(chunks(&[]), InlineLimit::NONE).await.unwrap() {
+            Small::Large(s) => assert!(collect(s, 1).await.unwrap().is_empty()),
+            Small::Whole(_) => panic!("nothing is inline at limit 0"),
+        }
+    }
+}

@@ -13,12 +13,13 @@ mod tenants;
 mod transition;
 mod versions;
 
-use crate::meta::{Finish, MetaError, MetaStore, PutVersion};
+use crate::meta::{Finish, JobBody, MetaError, MetaStore, PutVersion, StartedJob};
 use agensium_domain::{
     Job, JobId, JobRef, JobStatus, ProcessorName, ProcessorVersion, Transition, Usage, WorkerId,
     now_millis,
 };
 use async_trait::async_trait;
+use bytes::Bytes;
 use std::time::Duration;
 
 pub use row::{JOB_COLUMNS, VERSION_COLUMNS, job_from_row, job_values, version_from_row};
@@ -33,6 +34,14 @@ pub enum SqlValue {
     Int(i64),
     /// A string.
     Text(String),
+    /// Bytes (a `BLOB`).
+    Blob(Bytes),
+}
+
+impl From<Bytes> for SqlValue {
+    fn from(b: Bytes) -> Self {
+        Self::Blob(b)
+    }
 }
 
 impl From<&str> for SqlValue {
@@ -171,6 +180,24 @@ fn status(s: JobStatus) -> SqlValue {
     s.as_str().into()
 }
 
+/// The column of `jobs` that keeps a body inline.
+fn body_column(body: JobBody) -> &'static str {
+    match body {
+        JobBody::Input => "input_data",
+        JobBody::Output => "output_data",
+        JobBody::Log => "log_data",
+    }
+}
+
+/// A job row followed by one body column.
+fn job_and_body(mut r: SqlRow) -> Result<(Job, Option<Bytes>), MetaError> {
+    let body = r
+        .pop()
+        .ok_or_else(|| row::corrupt_at("missing body column"))?;
+    let body = row::Cols(vec![body]).opt_blob(0)?;
+    Ok((job_from_row(r)?, body))
+}
+
 #[async_trait]
 impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
     async fn put_version(&self, v: &ProcessorVersion) -> Result<PutVersion, MetaError> {
@@ -268,11 +295,12 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
         self.versions(st).await
     }
 
-    async fn insert_job(&self, job: &Job) -> Result<(), MetaError> {
-        let values = job_values(job)?;
+    async fn insert_job(&self, job: &Job, input: Option<&Bytes>) -> Result<(), MetaError> {
+        let mut values = job_values(job)?;
+        values.push(input.cloned().into());
         let marks = vec!["?"; values.len()].join(", ");
         let st = Statement::new(
-            format!("INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({marks})"),
+            format!("INSERT INTO jobs ({JOB_COLUMNS}, input_data) VALUES ({marks})"),
             values,
         );
         self.db.execute(st).await.map(drop)
@@ -286,12 +314,27 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
         Ok(self.jobs(st).await?.pop())
     }
 
+    async fn get_job_body(
+        &self,
+        id: JobId,
+        body: JobBody,
+    ) -> Result<Option<(Job, Option<Bytes>)>, MetaError> {
+        let st = Statement::new(
+            format!(
+                "SELECT {JOB_COLUMNS}, {} FROM jobs WHERE id = ?",
+                body_column(body)
+            ),
+            vec![id.to_string().into()],
+        );
+        self.db.query(st).await?.pop().map(job_and_body).transpose()
+    }
+
     async fn start_job(
         &self,
         id: JobId,
         owner: &WorkerId,
         lease: Duration,
-    ) -> Result<Option<Job>, MetaError> {
+    ) -> Result<Option<StartedJob>, MetaError> {
         let set = "attempts = attempts + 1, started_at = ?, worker = ?, lease_until = ?";
         let values = vec![
             now_millis().timestamp_millis().into(),
@@ -302,7 +345,10 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
             .run(update(Transition::Start, set, values, Some(id), None))
             .await?
         {
-            self.get_job(id).await
+            Ok(self
+                .get_job_body(id, JobBody::Input)
+                .await?
+                .map(|(job, input)| StartedJob { job, input }))
         } else {
             Ok(None)
         }
@@ -331,17 +377,20 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
         owner: &WorkerId,
         finish: &Finish,
         usage: Option<&Usage>,
+        log: Option<&Bytes>,
     ) -> Result<bool, MetaError> {
         let (t, set, mut values) = match finish {
             Finish::Succeeded {
                 output_bytes,
+                inline_output,
                 content_type,
                 stats,
             } => (
                 Transition::Succeed,
-                "output_bytes = ?, content_type = ?, stats = ?",
+                "output_bytes = ?, output_data = ?, content_type = ?, stats = ?",
                 vec![
                     (*output_bytes).into(),
+                    inline_output.clone().into(),
                     content_type.clone().into(),
                     row::to_json(stats)?.into(),
                 ],
@@ -354,7 +403,8 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
         };
         values.push(now_millis().timestamp_millis().into());
         values.push(usage.map(row::to_json).transpose()?.into());
-        let set = format!("{set}, finished_at = ?, lease_until = NULL, `usage` = ?");
+        values.push(log.cloned().into());
+        let set = format!("{set}, finished_at = ?, lease_until = NULL, `usage` = ?, log_data = ?");
         self.run(update(t, &set, values, Some(id), Some(owner)))
             .await
     }
@@ -394,7 +444,7 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
 
     async fn retry_job(&self, id: JobId) -> Result<bool, MetaError> {
         let set = "error_code = NULL, error_message = NULL, output_bytes = NULL, \
-                   content_type = NULL, stats = '[]', started_at = NULL, finished_at = NULL, \
+                   output_data = NULL, log_data = NULL, content_type = NULL, stats = '[]', started_at = NULL, finished_at = NULL, \
                    worker = NULL, lease_until = NULL, `usage` = NULL, attempt_base = attempts";
         self.run(update(Transition::Retry, set, vec![], Some(id), None))
             .await

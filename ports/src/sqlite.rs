@@ -85,6 +85,7 @@ impl ToSql for SqlValue {
             SqlValue::Null => ToSqlOutput::Borrowed(ValueRef::Null),
             SqlValue::Int(v) => ToSqlOutput::Borrowed(ValueRef::Integer(*v)),
             SqlValue::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            SqlValue::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
         })
     }
 }
@@ -96,6 +97,7 @@ fn value(v: ValueRef<'_>) -> Result<SqlValue, MetaError> {
         ValueRef::Text(t) => String::from_utf8(t.to_vec())
             .map(SqlValue::Text)
             .map_err(|e| MetaError::Corrupt(e.to_string())),
+        ValueRef::Blob(b) => Ok(SqlValue::Blob(bytes::Bytes::copy_from_slice(b))),
         other => Err(MetaError::Corrupt(format!(
             "unexpected {:?} value",
             other.data_type()

@@ -84,7 +84,7 @@ mod reconcile {
         let old = JobId::at(std::time::SystemTime::now() - Duration::from_secs(10));
         let fresh = JobId::new();
         for id in [old, fresh] {
-            meta.insert_job(&Job::queued(id, &pv, vec![], 1, &tester()))
+            meta.insert_job(&Job::queued(id, &pv, vec![], 1, &tester()), None)
                 .await
                 .unwrap();
         }
@@ -117,7 +117,7 @@ mod reconcile {
         let pv = version("p", "1.0.0", b"x");
         meta.put_version(&pv).await.unwrap();
         let job = Job::queued(JobId::new(), &pv, vec![], 1, &tester());
-        meta.insert_job(&job).await.unwrap();
+        meta.insert_job(&job, None).await.unwrap();
         meta.start_job(job.id, &"dead".into(), Duration::from_millis(1))
             .await
             .unwrap()

@@ -116,7 +116,8 @@ impl Drop for OwnRedis {
     }
 }
 
-/// A private S3 server (the `s3s-fs` that `cargo xtask test` installed)
+/// A private S3 server (the one `cargo xtask test` installed and names in
+/// `AGENSIUM_TEST_S3_SERVER`)
 /// that a test may stop and start again on the same port and data.
 pub struct OwnS3 {
     /// `http://127.0.0.1:PORT`.
@@ -152,7 +153,7 @@ impl OwnS3 {
 
     /// Starts the server again on the same port and data.
     pub async fn resume(&mut self) {
-        let bin = s3s_fs();
+        let bin = PathBuf::from(env("AGENSIUM_TEST_S3_SERVER"));
         let child = Command::new(&bin)
             .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
             .args(["--access-key", &env("AWS_ACCESS_KEY_ID")])
@@ -174,13 +175,6 @@ impl Drop for OwnS3 {
 
 fn env(k: &str) -> String {
     std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set (run `cargo xtask test`)"))
-}
-
-fn s3s_fs() -> PathBuf {
-    let home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env("HOME")).join(".cargo"));
-    home.join("bin/s3s-fs")
 }
 
 async fn wait_port(port: u16) {

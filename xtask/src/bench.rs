@@ -11,6 +11,7 @@
 //! team B submits one job at a time: B's queue wait). Peak resident sets
 //! (`VmHWM`) are read per phase.
 
+mod cost;
 mod csv;
 mod fair;
 pub(crate) mod load;
@@ -21,8 +22,9 @@ mod stack;
 use crate::{cargo, plugins, s3server};
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
+use cost::{Meters, PerJob};
 use csv::{CsvFile, CsvRun};
-use load::{Burst, percentile_ms};
+use load::{Burst, OpenLoop, percentile_ms};
 use mem::{Rss, Sampled};
 use report::{print_peaks, print_table};
 use stack::{Kind, Settings, SharedBackends, Stack};
@@ -64,6 +66,37 @@ pub struct Args {
     /// job at a time, for the fair-share figure (0: skip).
     #[arg(long, default_value_t = 2000)]
     fair_jobs: usize,
+    /// Offered submit rates of the open-loop figure, per second.
+    #[arg(long, value_delimiter = ',', default_value = "200,500")]
+    rates: Vec<f64>,
+    /// Seconds each open-loop rate is offered for.
+    #[arg(long, default_value_t = 5.0)]
+    open_secs: f64,
+    /// The build measured: `release` (what the Dockerfile ships) or `debug`.
+    #[arg(long, value_enum, default_value_t = Profile::Release)]
+    profile: Profile,
+    /// Measure this `agensium` binary instead of building one (e.g. an
+    /// older commit's, for before/after figures).
+    #[arg(long)]
+    binary: Option<std::path::PathBuf>,
+}
+
+/// The `--profile` values.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Profile {
+    Release,
+    Debug,
+}
+
+impl Args {
+    /// What the summary says about the binary measured.
+    fn build_name(&self) -> String {
+        match (&self.binary, self.profile) {
+            (Some(b), _) => format!("binary {}", b.display()),
+            (None, Profile::Release) => "release build".into(),
+            (None, Profile::Debug) => "debug build".into(),
+        }
+    }
 }
 
 /// The `--stack` values.
@@ -107,8 +140,19 @@ pub fn run(args: Args) -> Result<()> {
         // The sleeper of the fair-share figure is the hostile fixture.
         crate::fixtures::build_fixtures()?;
     }
-    // Same package selection as `cargo xtask test`: no second build of the dependencies.
-    crate::run(cargo().args(["build", "--workspace", "--all-targets"]))?;
+    match (&args.binary, args.profile) {
+        (Some(bin), _) => stack::use_binary(bin.clone()),
+        (None, Profile::Release) => {
+            // What the Dockerfile builds and users deploy.
+            crate::run(cargo().args(["build", "--release", "--locked", "-p", "agensium"]))?;
+            stack::use_binary(crate::root().join("target/release/agensium"));
+        }
+        // Same package selection as `cargo xtask test`: no second build of the dependencies.
+        (None, Profile::Debug) => {
+            crate::run(cargo().args(["build", "--workspace", "--all-targets"]))?;
+        }
+    }
+    println!("measuring the {}", args.build_name());
     tokio::runtime::Runtime::new()?.block_on(bench(&args, s3.as_ref()))
 }
 
@@ -185,7 +229,7 @@ async fn one(
         Kind::Embedded => {
             interruptible(async {
                 let stack = Stack::embedded(&settings).await?;
-                measure(&stack, args, csv).await
+                measure(&stack, args, csv, None).await
             })
             .await
         }
@@ -197,7 +241,7 @@ async fn one(
             // The stack (its processes) is gone when this returns.
             let figures = interruptible(async {
                 let stack = Stack::production(&settings, &backends.env).await?;
-                measure(&stack, args, csv).await
+                measure(&stack, args, csv, Some(s3)).await
             })
             .await;
             if let Err(e) = backends.cleanup().await {
@@ -219,9 +263,7 @@ struct PhasePeak {
 
 /// What one stack measured.
 struct Figures {
-    seq: Vec<std::time::Duration>,
-    submit: Burst,
-    jobs_per_sec: f64,
+    small: Small,
     csv: Option<CsvRun>,
     peaks: Vec<PhasePeak>,
 }
@@ -264,7 +306,12 @@ fn phase_peak(stack: &Stack, phase: &'static str, sampled: Vec<Sampled>) -> Resu
 }
 
 /// Runs every phase on a started stack, printing figures as they come.
-async fn measure(stack: &Stack, args: &Args, csv: Option<&CsvFile>) -> Result<Figures> {
+async fn measure(
+    stack: &Stack,
+    args: &Args,
+    csv: Option<&CsvFile>,
+    s3: Option<&s3server::S3Server>,
+) -> Result<Figures> {
     let (api_pid, worker_pid) = stack.pids();
     let pids: Vec<u32> = std::iter::once(api_pid).chain(worker_pid).collect();
     let mut peaks = Vec::new();
@@ -280,26 +327,35 @@ async fn measure(stack: &Stack, args: &Args, csv: Option<&CsvFile>) -> Result<Fi
     }
     peaks.push(phase_peak(stack, "startup + register", Vec::new())?);
 
-    let (small, sampled) = mem::watch(&pids, small_jobs(stack, args)).await;
-    let (seq, submit, jobs_per_sec) = small?;
+    let (small, sampled) = mem::watch(&pids, small_jobs(stack, args, s3)).await;
+    let small = small?;
     peaks.push(phase_peak(stack, "small jobs", sampled)?);
 
     let csv_run = match csv {
         Some(csv) => {
-            let (run, sampled) = mem::watch(&pids, csv::run(stack, csv)).await;
+            let (run, sampled) = mem::watch(&pids, csv::run(stack, csv, s3)).await;
             let run = run?;
             let mb = csv.bytes as f64 / 1e6;
             println!(
                 "csv-to-jsonl {mb:.0} MB ({} rows): upload {:.1} s, run {:.1} s ({:.1} MB/s in the worker), \
-                 {:.1} s = {:.1} MB/s end to end; output {:.0} MB",
+                 result download {:.1} s; {:.1} s = {:.1} MB/s end to end; output {:.0} MB",
                 csv.rows,
                 run.upload.as_secs_f64(),
                 run.run_secs,
                 mb / run.run_secs,
+                run.download.as_secs_f64(),
                 run.total.as_secs_f64(),
                 mb / run.total.as_secs_f64(),
                 run.output_bytes as f64 / 1e6
             );
+            if let Some(c) = run.ceiling {
+                println!(
+                    "S3 server alone, PUT + GET of {mb:.0} MB: {:.1} s = {:.1} MB/s; end to end took {:.2}x that",
+                    c.as_secs_f64(),
+                    mb / c.as_secs_f64(),
+                    run.total.as_secs_f64() / c.as_secs_f64()
+                );
+            }
             peaks.push(phase_peak(stack, "big csv job", sampled)?);
             Some(run)
         }
@@ -311,16 +367,29 @@ async fn measure(stack: &Stack, args: &Args, csv: Option<&CsvFile>) -> Result<Fi
     }
     print_peaks(stack.kind, &peaks);
     Ok(Figures {
-        seq,
-        submit,
-        jobs_per_sec,
+        small,
         csv: csv_run,
         peaks,
     })
 }
 
-/// The sequential, submit-latency and throughput phases.
-async fn small_jobs(stack: &Stack, args: &Args) -> Result<(Vec<std::time::Duration>, Burst, f64)> {
+/// What the small-job phases measured.
+struct Small {
+    /// Submit → succeeded of jobs run one after another, sorted.
+    seq: Vec<std::time::Duration>,
+    /// The closed-loop submit burst.
+    submit: Burst,
+    /// The open-loop submits: offered rate and what it measured.
+    open: Vec<(f64, OpenLoop)>,
+    /// Jobs per second of the throughput burst.
+    jobs_per_sec: f64,
+    /// What the throughput burst cost per job.
+    cost: PerJob,
+}
+
+/// The sequential, submit-latency (closed and open loop) and throughput
+/// phases; the throughput phase's cost per job is metered.
+async fn small_jobs(stack: &Stack, args: &Args, s3: Option<&s3server::S3Server>) -> Result<Small> {
     let seq = load::sequential(stack, args.seq_jobs).await?;
     println!(
         "sequential wordcount ({} jobs, submit → succeeded): p50 {:.2} ms  p99 {:.2} ms",
@@ -334,11 +403,12 @@ async fn small_jobs(stack: &Stack, args: &Args) -> Result<(Vec<std::time::Durati
     let kib = Bytes::from(kib_of_text());
     let submit = load::burst(stack, args.submits, args.clients, |_| kib.clone()).await?;
     println!(
-        "submit 1 KiB ({} jobs, {} clients): p50 {:.2} ms  p99 {:.2} ms  {:.0} submits/s",
+        "submit 1 KiB closed loop ({} jobs, {} clients): p50 {:.2} ms  p99 {:.2} ms  p999 {:.2} ms  {:.0} submits/s",
         args.submits,
         args.clients,
         percentile_ms(&submit.latencies, 0.5),
         percentile_ms(&submit.latencies, 0.99),
+        percentile_ms(&submit.latencies, 0.999),
         args.submits as f64 / submit.elapsed.as_secs_f64()
     );
     expected += args.submits;
@@ -346,6 +416,26 @@ async fn small_jobs(stack: &Stack, args: &Args) -> Result<(Vec<std::time::Durati
         .await
         .context("after the submit burst")?;
 
+    let mut open = Vec::new();
+    for &rate in &args.rates {
+        let n = (rate * args.open_secs).round().max(1.0) as usize;
+        let o = load::open_loop(stack, rate, n, |_| kib.clone()).await?;
+        println!(
+            "submit 1 KiB open loop ({rate:.0}/s offered, {n} jobs): p50 {:.2} ms  p99 {:.2} ms  p999 {:.2} ms  {:.0} submits/s answered",
+            percentile_ms(&o.latencies, 0.5),
+            percentile_ms(&o.latencies, 0.99),
+            percentile_ms(&o.latencies, 0.999),
+            o.achieved
+        );
+        expected += n;
+        load::drain(stack, expected)
+            .await
+            .context("after the open-loop submits")?;
+        open.push((rate, o));
+    }
+
+    let meters = Meters::new(stack, s3)?;
+    let before = meters.read().await?;
     let t = Instant::now();
     let burst = load::burst(stack, args.jobs, args.clients, |i| {
         Bytes::from(format!("job {i}: a small input of a few words\n"))
@@ -355,6 +445,7 @@ async fn small_jobs(stack: &Stack, args: &Args) -> Result<(Vec<std::time::Durati
     let done = load::drain(stack, expected)
         .await
         .context("after the throughput burst")?;
+    let cost = PerJob::between(&before, &meters.read().await?, args.jobs);
     let secs = (done - t).as_secs_f64();
     let jobs_per_sec = args.jobs as f64 / secs;
     println!(
@@ -363,7 +454,14 @@ async fn small_jobs(stack: &Stack, args: &Args) -> Result<(Vec<std::time::Durati
         args.clients,
         burst.elapsed.as_secs_f64()
     );
-    Ok((seq, submit, jobs_per_sec))
+    cost.print("throughput burst (the bench's own polling of the job list included)");
+    Ok(Small {
+        seq,
+        submit,
+        open,
+        jobs_per_sec,
+        cost,
+    })
 }
 
 /// The worker's own split of a small job, from its `/metrics` summaries

@@ -1,5 +1,7 @@
-//! An S3 server for tests and benchmarks: `s3s-fs` on 127.0.0.1, storing
-//! into a fresh temporary directory, stopped when the [`S3Server`] is dropped.
+//! An S3 server for tests and benchmarks: `tools/s3-test-server` (s3s-fs's
+//! storage behind a listener that sets `TCP_NODELAY` and counts requests)
+//! on 127.0.0.1, storing into a fresh temporary directory, stopped when the
+//! [`S3Server`] is dropped.
 
 use crate::{cargo, run};
 use anyhow::{Context, Result, bail};
@@ -8,8 +10,13 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The s3s-fs release we install (later ones need a newer rustc).
-const VERSION: &str = "0.14.1";
+/// The server's crate, outside the workspace (its dependencies are not
+/// built with ours).
+const CRATE_DIR: &str = "tools/s3-test-server";
+/// The binary `cargo install` makes of it.
+const BIN: &str = "agensium-s3-test-server";
+/// Where the server answers its request counts.
+const COUNTS_PATH: &str = "/_agensium/requests";
 /// Access key the server accepts.
 pub const ACCESS_KEY: &str = "agensium-test";
 /// Secret key the server accepts.
@@ -17,24 +24,49 @@ pub const SECRET_KEY: &str = "agensium-test-secret";
 /// How long the server may take to accept connections.
 const STARTUP: Duration = Duration::from_secs(10);
 
-/// A running s3s-fs; killed (and its data removed) on drop.
+/// A running S3 test server; killed (and its data removed) on drop.
 pub struct S3Server {
     /// Its endpoint URL, `http://127.0.0.1:<port>`.
     pub endpoint: String,
+    /// The server's binary.
+    pub binary: PathBuf,
     child: Child,
     _data: tempfile::TempDir,
 }
 
 impl S3Server {
     /// The environment for a process that uses this server: the endpoint as
-    /// `AGENSIUM_TEST_S3_ENDPOINT`, the AWS credentials and region.
-    pub fn env(&self) -> [(&'static str, String); 4] {
+    /// `AGENSIUM_TEST_S3_ENDPOINT`, the server's binary as
+    /// `AGENSIUM_TEST_S3_SERVER` (tests start private ones), the AWS
+    /// credentials and region.
+    pub fn env(&self) -> [(&'static str, String); 5] {
         [
             ("AGENSIUM_TEST_S3_ENDPOINT", self.endpoint.clone()),
+            ("AGENSIUM_TEST_S3_SERVER", self.binary.display().to_string()),
             ("AWS_ACCESS_KEY_ID", ACCESS_KEY.into()),
             ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.into()),
             ("AWS_REGION", "us-east-1".into()),
         ]
+    }
+}
+
+impl S3Server {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Requests the server answered so far, by method (`GET`, `PUT`, …).
+    pub async fn requests(&self) -> Result<std::collections::BTreeMap<String, u64>> {
+        let url = format!("{}{COUNTS_PATH}", self.endpoint);
+        let counts = reqwest::get(&url)
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .with_context(|| format!("reading {url}"))?
+            .json()
+            .await
+            .with_context(|| format!("decoding {url}"))?;
+        Ok(counts)
     }
 }
 
@@ -45,7 +77,7 @@ impl Drop for S3Server {
     }
 }
 
-/// Starts s3s-fs (installing it first if needed) on a free local port and
+/// Starts the S3 test server (installing it first if needed) on a free local port and
 /// waits until it accepts connections.
 pub fn start() -> Result<S3Server> {
     let bin = binary()?;
@@ -66,6 +98,7 @@ pub fn start() -> Result<S3Server> {
         .with_context(|| format!("starting {}", bin.display()))?;
     let mut server = S3Server {
         endpoint: format!("http://127.0.0.1:{port}"),
+        binary: bin.clone(),
         child,
         _data: data,
     };
@@ -87,36 +120,53 @@ pub fn start() -> Result<S3Server> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    eprintln!("S3 server (s3s-fs) at {}", server.endpoint);
+    eprintln!("S3 test server at {}", server.endpoint);
     Ok(server)
 }
 
-/// `s3s-fs` from cargo's bin directory, installed there when missing.
+/// The server from cargo's bin directory, (re)installed there when it is
+/// missing or was built from other sources than the tree's (a stamp beside
+/// it holds the hash of the sources it was built from).
 fn binary() -> Result<PathBuf> {
     let bin = cargo_bin()?;
-    if !bin.exists() {
-        eprintln!("s3s-fs is not installed; installing {VERSION} (takes a few minutes)");
-        run(cargo()
-            .args(["install", "s3s-fs", "--version", VERSION])
-            .args(["--features", "binary", "--locked"]))?;
-        if !bin.exists() {
-            bail!("cargo install s3s-fs did not produce {}", bin.display());
-        }
+    let stamp = bin.with_extension("sources");
+    let want = sources_hash()?;
+    if bin.exists() && std::fs::read_to_string(&stamp).is_ok_and(|h| h == want) {
+        return Ok(bin);
     }
+    eprintln!("installing {BIN} from {CRATE_DIR} (takes a few minutes, once)");
+    run(cargo()
+        .args(["install", "--locked", "--force", "--path", CRATE_DIR])
+        .args(["--target-dir", "target/s3-test-server"]))?;
+    if !bin.exists() {
+        bail!("cargo install did not produce {}", bin.display());
+    }
+    std::fs::write(&stamp, want).with_context(|| format!("writing {}", stamp.display()))?;
     Ok(bin)
 }
 
-/// Where `cargo install` puts s3s-fs.
+/// SHA-256 over the server crate's manifest, lockfile and sources.
+fn sources_hash() -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for f in ["Cargo.toml", "Cargo.lock", "src/main.rs"] {
+        let path = crate::root().join(CRATE_DIR).join(f);
+        h.update(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Where `cargo install` puts the server.
 fn cargo_bin() -> Result<PathBuf> {
     let cargo_home = match std::env::var_os("CARGO_HOME") {
         Some(h) => PathBuf::from(h),
         None => PathBuf::from(std::env::var_os("HOME").context("HOME is not set")?).join(".cargo"),
     };
-    Ok(cargo_home.join("bin").join("s3s-fs"))
+    Ok(cargo_home.join("bin").join(BIN))
 }
 
 /// A port nobody listens on right now (the OS picks it; there is a small
-/// window in which another process could take it before s3s-fs binds).
+/// window in which another process could take it before the server binds).
 fn free_port() -> Result<u16> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("finding a free port")?;
     Ok(listener.local_addr()?.port())
@@ -130,7 +180,11 @@ mod tests {
     #[test]
     fn starts_answers_s3_and_stops_on_drop() {
         if !cargo_bin().is_ok_and(|b| b.exists()) {
-            eprintln!("SKIPPED: s3s-fs is not installed");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "the S3 test server is not installed (cargo xtask test installs it)"
+            );
+            eprintln!("SKIPPED: the S3 test server is not installed");
             return;
         }
         let server = start().unwrap();
@@ -140,6 +194,8 @@ mod tests {
             .block_on(reqwest::get(format!("{}/", server.endpoint)))
             .unwrap();
         assert_eq!(resp.status().as_u16(), 403);
+        let counts = rt.block_on(server.requests()).unwrap();
+        assert_eq!(counts.get("GET"), Some(&1), "{counts:?}");
         let port: u16 = server.endpoint.rsplit(':').next().unwrap().parse().unwrap();
         drop(server);
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));

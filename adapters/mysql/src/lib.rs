@@ -104,9 +104,31 @@ fn params(values: Vec<SqlValue>) -> Params {
                 SqlValue::Null => Value::NULL,
                 SqlValue::Int(i) => Value::Int(i),
                 SqlValue::Text(s) => Value::Bytes(s.into_bytes()),
+                SqlValue::Blob(b) => Value::Bytes(b.into()),
             })
             .collect(),
     )
+}
+
+/// MySQL's number of the `binary` character set: the column holds bytes
+/// (`BLOB`, `VARBINARY`), not text.
+const BINARY_CHARSET: u16 = 63;
+
+/// A row's values; bytes of binary columns stay bytes.
+fn row_values(r: Row) -> Result<SqlRow, MetaError> {
+    let binary: Vec<bool> = r
+        .columns_ref()
+        .iter()
+        .map(|c| c.character_set() == BINARY_CHARSET)
+        .collect();
+    r.unwrap()
+        .into_iter()
+        .zip(binary)
+        .map(|(v, binary)| match v {
+            Value::Bytes(b) if binary => Ok(SqlValue::Blob(b.into())),
+            v => value(v),
+        })
+        .collect()
 }
 
 fn value(v: Value) -> Result<SqlValue, MetaError> {
@@ -140,9 +162,7 @@ impl SqlBackend for MySql {
             .exec(st.sql, params(st.params))
             .await
             .map_err(db)?;
-        rows.into_iter()
-            .map(|r| r.unwrap().into_iter().map(value).collect())
-            .collect()
+        rows.into_iter().map(row_values).collect()
     }
 }
 

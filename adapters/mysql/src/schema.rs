@@ -90,6 +90,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
         ADD KEY versions_precedence (name, sort_key)",
     "ALTER TABLE processors ADD COLUMN latest VARCHAR(255) NULL,
         ADD COLUMN latest_key VARCHAR(512) CHARACTER SET ascii COLLATE ascii_bin NULL",
+    // Small inputs, outputs and logs kept inline with the job (at most
+    // `InlineLimit::MAX`, well under MEDIUMBLOB's 16 MiB and the server's
+    // default max_allowed_packet).
+    "ALTER TABLE jobs ADD COLUMN input_data MEDIUMBLOB NULL,
+        ADD COLUMN output_data MEDIUMBLOB NULL,
+        ADD COLUMN log_data MEDIUMBLOB NULL",
 ];
 
 /// Applies the pending migrations (see [`MIGRATIONS`]).

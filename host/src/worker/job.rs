@@ -6,8 +6,8 @@ use super::watch::Registered;
 use super::{Worker, metrics};
 use crate::engine::{JobLog, LoadError, Metering, OUTPUT_QUEUE, Outcome, Processor, RunRequest};
 use agensium_domain::{ErrorCode, Job, JobError, JobId, JobStatus, Limits, Usage, WorkerId};
-use agensium_ports::object_store::once;
-use agensium_ports::{Finish, Ticket};
+use agensium_ports::object_store::{Small, once, read_small};
+use agensium_ports::{ByteStream, Finish, StartedJob, StoreError, Ticket};
 use bytes::Bytes;
 use std::io;
 use std::time::Instant;
@@ -17,7 +17,7 @@ use tracing::{info, warn};
 /// What became of starting a ticket's job.
 pub(super) enum Started {
     /// Started under this slot's lease: run it.
-    Run(Box<Job>),
+    Run(Box<StartedJob>),
     /// Missing, final, or running under another live lease.
     Stale,
     /// Given back: its team is at its running quota.
@@ -38,14 +38,15 @@ impl Worker {
     /// is given back, uncounted).
     pub(super) async fn start(&self, me: &WorkerId, ticket: &Ticket) -> Result<Started, Cause> {
         let meta = &self.backends.meta;
-        let Some(job) = meta.start_job(ticket.job_id, me, self.config.lease).await? else {
+        let Some(started) = meta.start_job(ticket.job_id, me, self.config.lease).await? else {
             return Ok(Started::Stale);
         };
+        let job = &started.job;
         let Some(max) = self.quotas.max_running(meta.as_ref(), &job.team).await? else {
-            return Ok(Started::Run(Box::new(job)));
+            return Ok(Started::Run(Box::new(started)));
         };
-        if meta.running_ahead(&job).await? < u64::from(max) {
-            return Ok(Started::Run(Box::new(job)));
+        if meta.running_ahead(job).await? < u64::from(max) {
+            return Ok(Started::Run(Box::new(started)));
         }
         if meta.yield_job(job.id, me).await? {
             Ok(Started::Throttled)
@@ -59,13 +60,17 @@ impl Worker {
         &self,
         me: &WorkerId,
         ticket: &Ticket,
-        job: Job,
+        started: StartedJob,
         taken: Instant,
     ) -> Result<Ack, Cause> {
         let (b, id) = (&self.backends, ticket.job_id);
+        let StartedJob { job, input } = started;
         if job.attempts - job.attempt_base > self.config.max_attempts {
             let e = self.gave_up(id);
-            if b.meta.finish_job(id, me, &Finish::Failed(e), None).await? {
+            if b.meta
+                .finish_job(id, me, &Finish::Failed(e), None, None)
+                .await?
+            {
                 // Earlier attempts may have uploaded output before they
                 // were lost: the dead letter keeps none of it.
                 self.drop_other_attempts(id, None).await;
@@ -76,7 +81,7 @@ impl Worker {
         let heartbeat = self.heartbeat(me, ticket);
         let limits = Limits::resolve(&self.config.limits, &self.config.ceilings, &job.limits);
         let log = JobLog::new(limits.log_bytes);
-        let attempt = self.attempt(&job, me, limits, &log, taken).await?;
+        let attempt = self.attempt(&job, input, me, limits, &log, taken).await?;
         heartbeat.abort();
         self.record(&job, me, attempt, &log, taken).await
     }
@@ -96,6 +101,7 @@ impl Worker {
     async fn attempt(
         &self,
         job: &Job,
+        input: Option<Bytes>,
         me: &WorkerId,
         limits: Limits,
         log: &JobLog,
@@ -124,8 +130,9 @@ impl Worker {
                     "agensium",
                     &format!("processor loaded from {source:?} in {took:.1?}"),
                 );
-                let (finish, usage, entered, returned) =
-                    self.run(job, me, &processor, limits, log.clone()).await?;
+                let (finish, usage, entered, returned) = self
+                    .run(job, input, me, &processor, limits, log.clone())
+                    .await?;
                 metrics::setup(entered - taken);
                 Ok(Attempt {
                     finish,
@@ -136,8 +143,9 @@ impl Worker {
         }
     }
 
-    /// Stores the log and records the final state (compare-and-set on the
-    /// lease); the loser of a race deletes its output.
+    /// Records the final state with the log (compare-and-set on the lease;
+    /// a log too large to keep inline is stored first); the loser of a
+    /// race deletes its output.
     async fn record(
         &self,
         job: &Job,
@@ -147,16 +155,31 @@ impl Worker {
         taken: Instant,
     ) -> Result<Ack, Cause> {
         let (b, id) = (&self.backends, job.id);
-        b.objects
-            .put(&id.log_key(job.attempts), once(log.contents()))
-            .await?;
+        let log = Bytes::from(log.contents());
+        let inline_log = if self.config.inline.keeps(log.len()) {
+            Some(log)
+        } else {
+            b.objects.put(&id.log_key(job.attempts), once(log)).await?;
+            None
+        };
         let Attempt {
             finish,
             usage,
             returned,
         } = attempt;
-        if !b.meta.finish_job(id, me, &finish, usage.as_ref()).await? {
-            if let Err(e) = b.objects.delete(&id.output_key(job.attempts)).await {
+        if !b
+            .meta
+            .finish_job(id, me, &finish, usage.as_ref(), inline_log.as_ref())
+            .await?
+        {
+            let stored = matches!(
+                &finish,
+                Finish::Succeeded {
+                    inline_output: None,
+                    ..
+                }
+            );
+            if stored && let Err(e) = b.objects.delete(&id.output_key(job.attempts)).await {
                 warn!(job = %id, error = %e, "deleting a superseded attempt's output failed");
             }
             match b.meta.get_job(id).await? {
@@ -202,11 +225,13 @@ impl Worker {
         }
     }
 
-    /// Runs the processor with the job's input streamed from the object
-    /// store and its output streamed to it.
+    /// Runs the processor with the job's input (inline, or streamed from
+    /// the object store) and its output kept inline when small, streamed to
+    /// the object store otherwise.
     async fn run(
         &self,
         job: &Job,
+        input: Option<Bytes>,
         me: &WorkerId,
         processor: &Processor,
         limits: Limits,
@@ -214,15 +239,18 @@ impl Worker {
     ) -> Result<(Finish, Usage, Instant, Instant), Cause> {
         let (id, objects) = (job.id, &self.backends.objects);
         let output_key = id.output_key(job.attempts);
-        let input = objects.get(&id.input_key()).await?;
+        let input = match input {
+            Some(bytes) => once(bytes),
+            None => objects.get(&id.input_key()).await?,
+        };
         let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(OUTPUT_QUEUE);
-        let sink = objects.clone();
+        let (sink, inline) = (objects.clone(), self.config.inline);
         let upload =
             tokio::spawn(async move {
                 let body = futures::stream::unfold(rx, |mut rx| async move {
                     rx.recv().await.map(|c| (c, rx))
                 });
-                sink.put(&output_key, Box::pin(body)).await
+                store_output(sink.as_ref(), &output_key, Box::pin(body), inline).await
             });
         // Cancelled by the API (watched below) or by the end of the shutdown grace.
         let cancel = self.handback.child_token();
@@ -243,11 +271,15 @@ impl Worker {
         }
         let usage = usage(&out);
         let finish = match out.result {
-            Ok((content_type, stats)) => Finish::Succeeded {
-                output_bytes: uploaded?,
-                content_type,
-                stats,
-            },
+            Ok((content_type, stats)) => {
+                let (output_bytes, inline_output) = uploaded?;
+                Finish::Succeeded {
+                    output_bytes,
+                    inline_output,
+                    content_type,
+                    stats,
+                }
+            }
             // The store failed under the processor, or no sandbox instance
             // was free: not its fault. The upload's own error says what
             // failed, when there is one.
@@ -258,6 +290,20 @@ impl Worker {
             Err(e) => Finish::Failed(e),
         };
         Ok((finish, usage, out.entered, out.returned))
+    }
+}
+
+/// Keeps a small output (returned) or stores a larger one under `key`:
+/// its size, and its bytes when kept.
+async fn store_output(
+    store: &dyn agensium_ports::ObjectStore,
+    key: &str,
+    body: ByteStream,
+    inline: agensium_domain::InlineLimit,
+) -> Result<(u64, Option<Bytes>), StoreError> {
+    match read_small(body, inline).await.map_err(StoreError::Body)? {
+        Small::Whole(b) => Ok((b.len() as u64, Some(b))),
+        Small::Large(body) => Ok((store.put(key, body).await?, None)),
     }
 }
 

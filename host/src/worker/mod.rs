@@ -53,6 +53,8 @@ pub struct WorkerConfig {
     /// After shutdown is asked, how long running jobs may go on before they
     /// are stopped and handed back to the rail.
     pub shutdown_grace: Duration,
+    /// Outputs and logs up to this size are kept inline with the job row.
+    pub inline: agensium_domain::InlineLimit,
 }
 
 /// `<host>-<pid>-<random>`: unique across machines, containers (where every

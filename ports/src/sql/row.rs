@@ -37,6 +37,19 @@ impl Cols {
             SqlValue::Null => Ok(None),
             SqlValue::Text(s) => Ok(Some(s.clone())),
             SqlValue::Int(v) => Ok(Some(v.to_string())),
+            SqlValue::Blob(b) => String::from_utf8(b.to_vec())
+                .map(Some)
+                .map_err(|_| corrupt(format!("column {i} is not UTF-8"))),
+        }
+    }
+
+    /// Bytes of a `BLOB` column (a driver may hand them over as text).
+    pub(super) fn opt_blob(&self, i: usize) -> Result<Option<bytes::Bytes>, MetaError> {
+        match self.get(i)? {
+            SqlValue::Null => Ok(None),
+            SqlValue::Blob(b) => Ok(Some(b.clone())),
+            SqlValue::Text(s) => Ok(Some(bytes::Bytes::copy_from_slice(s.as_bytes()))),
+            SqlValue::Int(_) => Err(corrupt(format!("column {i} is an integer, not bytes"))),
         }
     }
 
@@ -52,6 +65,9 @@ impl Cols {
             SqlValue::Text(s) => s
                 .parse()
                 .map_err(|_| corrupt(format!("column {i}: {s:?} is no integer")))?,
+            SqlValue::Blob(_) => {
+                return Err(corrupt(format!("column {i} is bytes, not an integer")));
+            }
         };
         T::try_from(v)
             .map(Some)

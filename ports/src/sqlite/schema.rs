@@ -97,6 +97,12 @@ CREATE INDEX versions_precedence ON processor_versions (name, sort_key);
 ALTER TABLE processors ADD COLUMN latest TEXT;
 ALTER TABLE processors ADD COLUMN latest_key TEXT;
 "#,
+    // Small inputs, outputs and logs kept inline with the job.
+    r#"
+ALTER TABLE jobs ADD COLUMN input_data BLOB;
+ALTER TABLE jobs ADD COLUMN output_data BLOB;
+ALTER TABLE jobs ADD COLUMN log_data BLOB;
+"#,
 ];
 
 /// Applies the pending migrations (see [`MIGRATIONS`]) in one transaction.

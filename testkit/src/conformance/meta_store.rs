@@ -4,7 +4,8 @@ use agensium_domain::{
     Caller, DeclaredLimits, Digest, ErrorCode, Job, JobError, JobId, JobRef, JobStatus,
     ProcessorVersion, Role, Usage, WorkerId, now_millis,
 };
-use agensium_ports::meta::{Finish, MetaStore, PutVersion};
+use agensium_ports::meta::{Finish, JobBody, MetaStore, PutVersion};
+use bytes::Bytes;
 use std::time::Duration;
 
 /// A version record for tests, with the digest of `bytes`.
@@ -52,6 +53,7 @@ pub async fn run(store: &dyn MetaStore) {
     leases(store, &n).await;
     cancelling(store, &n).await;
     retrying(store, &n).await;
+    inline_bodies(store, &n).await;
     listing(store, &n).await;
     super::tenants::run(store, &n).await;
     artifact_ledger(store, &n).await;
@@ -109,7 +111,7 @@ async fn job_life(store: &dyn MetaStore, n: &str) {
         ("a".to_string(), "1".to_string()),
     ];
     let job = Job::queued(JobId::new(), &pv, params, 1234, &tester());
-    store.insert_job(&job).await.unwrap();
+    store.insert_job(&job, None).await.unwrap();
     assert_eq!(store.get_job(job.id).await.unwrap(), Some(job.clone()));
     assert_eq!(store.get_job(JobId::new()).await.unwrap(), None);
 
@@ -117,7 +119,8 @@ async fn job_life(store: &dyn MetaStore, n: &str) {
         .start_job(job.id, &w("w1"), LEASE)
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .job;
     assert_eq!((started.status, started.attempts), (JobStatus::Running, 1));
     assert_eq!(started.worker, Some(w("w1")));
     assert!(started.started_at.is_some());
@@ -136,13 +139,14 @@ async fn job_life(store: &dyn MetaStore, n: &str) {
     );
 
     let done = Finish::Succeeded {
+        inline_output: None,
         output_bytes: 42,
         content_type: Some("application/json".into()),
         stats: vec![("rows".into(), "3".into())],
     };
     assert!(
         !store
-            .finish_job(job.id, &w("w2"), &done, None)
+            .finish_job(job.id, &w("w2"), &done, None, None)
             .await
             .unwrap(),
         "only the owner finishes"
@@ -156,7 +160,7 @@ async fn job_life(store: &dyn MetaStore, n: &str) {
     };
     assert!(
         store
-            .finish_job(job.id, &w("w1"), &done, Some(&used))
+            .finish_job(job.id, &w("w1"), &done, Some(&used), None)
             .await
             .unwrap()
     );
@@ -173,7 +177,7 @@ async fn job_life(store: &dyn MetaStore, n: &str) {
     let fail = Finish::Failed(JobError::new(ErrorCode::Trap, "boom"));
     assert!(
         !store
-            .finish_job(job.id, &w("w1"), &fail, None)
+            .finish_job(job.id, &w("w1"), &fail, None, None)
             .await
             .unwrap()
     );
@@ -191,10 +195,10 @@ async fn job_life(store: &dyn MetaStore, n: &str) {
     );
 
     let bad = Job::queued(JobId::new(), &pv, vec![], 0, &tester());
-    store.insert_job(&bad).await.unwrap();
+    store.insert_job(&bad, None).await.unwrap();
     assert!(
         !store
-            .finish_job(bad.id, &w("w1"), &fail, None)
+            .finish_job(bad.id, &w("w1"), &fail, None, None)
             .await
             .unwrap(),
         "only running jobs finish"
@@ -206,7 +210,7 @@ async fn job_life(store: &dyn MetaStore, n: &str) {
         .unwrap();
     assert!(
         store
-            .finish_job(bad.id, &w("w1"), &fail, None)
+            .finish_job(bad.id, &w("w1"), &fail, None, None)
             .await
             .unwrap()
     );
@@ -219,7 +223,7 @@ async fn leases(store: &dyn MetaStore, n: &str) {
     let pv = version(n, "2.1.0", b"leases");
     store.put_version(&pv).await.unwrap();
     let job = Job::queued(JobId::new(), &pv, vec![], 1, &tester());
-    store.insert_job(&job).await.unwrap();
+    store.insert_job(&job, None).await.unwrap();
 
     // Handed back by its owner: queued again, startable by anyone.
     store
@@ -257,19 +261,20 @@ async fn leases(store: &dyn MetaStore, n: &str) {
         .start_job(job.id, &w("w3"), LEASE)
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .job;
     assert_eq!((taken.worker.clone(), taken.attempts), (Some(w("w3")), 3));
     let done = Finish::Failed(JobError::new(ErrorCode::Processor("x".into()), "y"));
     assert!(
         !store
-            .finish_job(job.id, &w("w2"), &done, None)
+            .finish_job(job.id, &w("w2"), &done, None, None)
             .await
             .unwrap()
     );
 
     // Expired leases are found and requeued in bulk.
     let other = Job::queued(JobId::new(), &pv, vec![], 1, &tester());
-    store.insert_job(&other).await.unwrap();
+    store.insert_job(&other, None).await.unwrap();
     store
         .start_job(other.id, &w("w4"), Duration::from_millis(1))
         .await
@@ -287,7 +292,7 @@ async fn leases(store: &dyn MetaStore, n: &str) {
     );
     assert!(
         store
-            .finish_job(job.id, &w("w3"), &done, None)
+            .finish_job(job.id, &w("w3"), &done, None, None)
             .await
             .unwrap()
     );
@@ -308,8 +313,8 @@ async fn cancelling(store: &dyn MetaStore, n: &str) {
     store.put_version(&pv).await.unwrap();
     let queued = Job::queued(JobId::new(), &pv, vec![], 1, &tester());
     let running = Job::queued(JobId::new(), &pv, vec![], 1, &tester());
-    store.insert_job(&queued).await.unwrap();
-    store.insert_job(&running).await.unwrap();
+    store.insert_job(&queued, None).await.unwrap();
+    store.insert_job(&running, None).await.unwrap();
     store
         .start_job(running.id, &w("w1"), LEASE)
         .await
@@ -331,7 +336,7 @@ async fn cancelling(store: &dyn MetaStore, n: &str) {
     let done = Finish::Failed(JobError::new(ErrorCode::Processor("x".into()), "y"));
     assert!(
         !store
-            .finish_job(running.id, &w("w1"), &done, None)
+            .finish_job(running.id, &w("w1"), &done, None, None)
             .await
             .unwrap(),
         "a cancelled job is not finished"
@@ -356,7 +361,7 @@ async fn retrying(store: &dyn MetaStore, n: &str) {
         7,
         &tester(),
     );
-    store.insert_job(&job).await.unwrap();
+    store.insert_job(&job, None).await.unwrap();
     assert!(
         !store.retry_job(job.id).await.unwrap(),
         "queued: nothing to retry"
@@ -376,7 +381,7 @@ async fn retrying(store: &dyn MetaStore, n: &str) {
     let used = Usage::default();
     assert!(
         store
-            .finish_job(job.id, &w("w2"), &failed, Some(&used))
+            .finish_job(job.id, &w("w2"), &failed, Some(&used), None)
             .await
             .unwrap()
     );
@@ -398,13 +403,103 @@ async fn retrying(store: &dyn MetaStore, n: &str) {
         .start_job(job.id, &w("w3"), LEASE)
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .job;
     assert_eq!((again.attempts, again.attempt_base), (3, 2));
     assert!(!store.retry_job(JobId::new()).await.unwrap());
     assert!(store.cancel_job(job.id).await.unwrap());
     assert!(
         store.retry_job(job.id).await.unwrap(),
         "cancelled jobs retry too"
+    );
+}
+
+/// Small bodies kept in the row: the input comes back with the start, the
+/// output and log with the finish; any bytes (not only UTF-8) survive;
+/// a retry keeps the input and drops the rest; a job whose bodies are in
+/// the object store has none in its row.
+async fn inline_bodies(store: &dyn MetaStore, n: &str) {
+    let pv = version(n, "4.0.0", b"inline");
+    store.put_version(&pv).await.unwrap();
+    let input = Bytes::from_static(b"\x00\xff\xfe binary \xc3\x28 input");
+    let job = Job::queued(JobId::new(), &pv, vec![], input.len() as u64, &tester());
+    store.insert_job(&job, Some(&input)).await.unwrap();
+    let body = |b| async move { store.get_job_body(job.id, b).await.unwrap().unwrap() };
+    assert_eq!(
+        body(JobBody::Input).await,
+        (job.clone(), Some(input.clone()))
+    );
+    assert_eq!(body(JobBody::Output).await.1, None);
+    let started = store
+        .start_job(job.id, &w("w1"), LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(started.input, Some(input.clone()));
+    assert_eq!(started.job.status, JobStatus::Running);
+
+    let (output, log) = (
+        Bytes::from_static(b"\xff\x00out"),
+        Bytes::from_static(b"[info] hi\n"),
+    );
+    let done = Finish::Succeeded {
+        output_bytes: output.len() as u64,
+        inline_output: Some(output.clone()),
+        content_type: None,
+        stats: vec![],
+    };
+    assert!(
+        store
+            .finish_job(job.id, &w("w1"), &done, None, Some(&log))
+            .await
+            .unwrap()
+    );
+    assert_eq!(body(JobBody::Output).await.1, Some(output));
+    assert_eq!(body(JobBody::Log).await.1, Some(log));
+    assert_eq!(body(JobBody::Output).await.0.output_bytes, Some(5));
+
+    // An empty input is a body too, not "none".
+    let empty = Job::queued(JobId::new(), &pv, vec![], 0, &tester());
+    store.insert_job(&empty, Some(&Bytes::new())).await.unwrap();
+    let s = store
+        .start_job(empty.id, &w("w1"), LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.input, Some(Bytes::new()));
+    let failed = Finish::Failed(JobError::new(ErrorCode::Processor("x".into()), "no"));
+    assert!(
+        store
+            .finish_job(empty.id, &w("w1"), &failed, None, None)
+            .await
+            .unwrap()
+    );
+    assert!(store.retry_job(empty.id).await.unwrap());
+    let (again, input) = store
+        .get_job_body(empty.id, JobBody::Input)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (again.status, input),
+        (JobStatus::Queued, Some(Bytes::new()))
+    );
+
+    // Stored in the object store: nothing in the row.
+    let stored = Job::queued(JobId::new(), &pv, vec![], 1 << 30, &tester());
+    store.insert_job(&stored, None).await.unwrap();
+    let s = store
+        .start_job(stored.id, &w("w2"), LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.input, None);
+    assert_eq!(
+        store
+            .get_job_body(JobId::new(), JobBody::Log)
+            .await
+            .unwrap(),
+        None
     );
 }
 
@@ -415,7 +510,7 @@ async fn recovery(store: &dyn MetaStore, n: &str) {
     let running = Job::queued(JobId::new(), &pv, vec![], 1, &tester());
     let done = Job::queued(JobId::new(), &pv, vec![], 1, &tester());
     for j in [&queued, &running, &done] {
-        store.insert_job(j).await.unwrap();
+        store.insert_job(j, None).await.unwrap();
     }
     store.start_job(running.id, &w("w1"), LEASE).await.unwrap();
     store.start_job(done.id, &w("w1"), LEASE).await.unwrap();
@@ -424,6 +519,7 @@ async fn recovery(store: &dyn MetaStore, n: &str) {
             done.id,
             &w("w1"),
             &Finish::Failed(JobError::new(ErrorCode::Processor("x".into()), "y")),
+            None,
             None,
         )
         .await
@@ -446,7 +542,7 @@ async fn listing(store: &dyn MetaStore, n: &str) {
     let mut ids = Vec::new();
     for _ in 0..5 {
         let j = Job::queued(JobId::new(), &pv, vec![], 1, &tester());
-        store.insert_job(&j).await.unwrap();
+        store.insert_job(&j, None).await.unwrap();
         ids.push(j.id);
     }
     store.start_job(ids[1], &w("w1"), LEASE).await.unwrap();
@@ -455,6 +551,7 @@ async fn listing(store: &dyn MetaStore, n: &str) {
             ids[1],
             &w("w1"),
             &Finish::Failed(JobError::new(ErrorCode::Processor("x".into()), "y")),
+            None,
             None,
         )
         .await

@@ -210,7 +210,7 @@ async fn counts(store: &dyn MetaStore, n: &str, a: &TeamName) {
         .map(|_| Job::queued(JobId::new(), &pv, vec![], 10, &by))
         .collect();
     for j in &jobs {
-        store.insert_job(j).await.unwrap();
+        store.insert_job(j, None).await.unwrap();
     }
     assert_eq!(store.count_jobs(a, JobStatus::Queued).await.unwrap(), 3);
     let w = WorkerId::new("w");
@@ -220,11 +220,17 @@ async fn counts(store: &dyn MetaStore, n: &str, a: &TeamName) {
         .unwrap()
         .unwrap();
     let done = Finish::Succeeded {
+        inline_output: None,
         output_bytes: 5,
         content_type: None,
         stats: vec![],
     };
-    assert!(store.finish_job(jobs[0].id, &w, &done, None).await.unwrap());
+    assert!(
+        store
+            .finish_job(jobs[0].id, &w, &done, None, None)
+            .await
+            .unwrap()
+    );
     assert_eq!(store.count_jobs(a, JobStatus::Queued).await.unwrap(), 2);
     let (from, to) = (
         now_millis() - chrono::Duration::hours(1),
@@ -256,14 +262,16 @@ async fn running_quota(store: &dyn MetaStore, jobs: &[Job]) {
         .start_job(jobs[0].id, &w1, lease)
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .job;
     // Start times are milliseconds: make this one strictly later.
     tokio::time::sleep(Duration::from_millis(5)).await;
     let two = store
         .start_job(jobs[1].id, &w2, lease)
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .job;
     assert_eq!(store.running_ahead(&one).await.unwrap(), 0);
     assert_eq!(
         store.running_ahead(&two).await.unwrap(),

@@ -70,8 +70,13 @@ pub struct CsvRun {
     pub bytes: u64,
     /// From the upload's start to the 202.
     pub upload: Duration,
-    /// From the upload's start to the job seen succeeded.
+    /// From the upload's start to the last byte of the result downloaded.
     pub total: Duration,
+    /// Downloading the result.
+    pub download: Duration,
+    /// The S3 server alone: a PUT plus a GET of the input's size, straight
+    /// from the S3 client (production only): the ceiling of `total`.
+    pub ceiling: Option<Duration>,
     /// The job's own run time (`finished_at - started_at`), in seconds.
     pub run_secs: f64,
     /// Size of the JSON Lines output.
@@ -80,7 +85,11 @@ pub struct CsvRun {
 
 /// Streams `csv` from disk into a `csv-to-jsonl` job, waits for it to
 /// succeed and checks its output size and row count.
-pub async fn run(stack: &Stack, csv: &CsvFile) -> Result<CsvRun> {
+pub async fn run(
+    stack: &Stack,
+    csv: &CsvFile,
+    s3: Option<&crate::s3server::S3Server>,
+) -> Result<CsvRun> {
     let t = Instant::now();
     let file = tokio::fs::File::open(&csv.path)
         .await
@@ -93,8 +102,13 @@ pub async fn run(stack: &Stack, csv: &CsvFile) -> Result<CsvRun> {
         .context("uploading the big CSV")?;
     let upload = t.elapsed();
     let job = wait_job(stack, &id, Duration::from_millis(100)).await?;
-    let total = t.elapsed();
+    let d = Instant::now();
+    let downloaded = stack.api.result(&id).await?;
+    let (download, total) = (d.elapsed(), t.elapsed());
     let output_bytes = job["output_bytes"].as_u64().unwrap_or(0);
+    if downloaded != output_bytes {
+        bail!("downloaded {downloaded} bytes of the result, the job says {output_bytes}");
+    }
     if output_bytes == 0 {
         bail!("the csv-to-jsonl job {id} has no output: {job}");
     }
@@ -106,10 +120,20 @@ pub async fn run(stack: &Stack, csv: &CsvFile) -> Result<CsvRun> {
             csv.rows
         );
     }
+    let ceiling = match s3 {
+        Some(s3) => Some(
+            ceiling(s3, csv)
+                .await
+                .context("timing the S3 server alone")?,
+        ),
+        None => None,
+    };
     Ok(CsvRun {
         bytes: csv.bytes,
         upload,
         total,
+        download,
+        ceiling,
         run_secs: run_secs(&job).unwrap_or(f64::NAN),
         output_bytes,
     })
@@ -119,4 +143,34 @@ pub async fn run(stack: &Stack, csv: &CsvFile) -> Result<CsvRun> {
 fn run_secs(job: &serde_json::Value) -> Option<f64> {
     let t = |k: &str| chrono::DateTime::parse_from_rfc3339(job[k].as_str()?).ok();
     Some((t("finished_at")? - t("started_at")?).num_milliseconds() as f64 / 1e3)
+}
+
+/// PUT of `csv` (streamed from disk) plus its GET (streamed, counted),
+/// straight through the S3 adapter to the S3 server, on a bucket of its own.
+async fn ceiling(s3: &crate::s3server::S3Server, csv: &CsvFile) -> Result<Duration> {
+    use agensium_ports::ObjectStore;
+    use futures::{StreamExt, TryStreamExt};
+    let mut cfg = agensium_s3::S3Config::new(format!(
+        "agensium-ceiling-{}",
+        uuid::Uuid::now_v7().simple()
+    ));
+    cfg.endpoint = Some(s3.endpoint.clone());
+    cfg.region = Some("us-east-1".into());
+    agensium_s3::S3Store::create_bucket(&cfg).await?;
+    let store = agensium_s3::S3Store::connect(cfg).await?;
+    let t = Instant::now();
+    let file = tokio::fs::File::open(&csv.path).await?;
+    let body = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).map_err(Into::into);
+    store.put("ceiling", Box::pin(body)).await?;
+    let mut got = 0u64;
+    let mut stream = store.get("ceiling").await?;
+    while let Some(chunk) = stream.next().await {
+        got += chunk?.len() as u64;
+    }
+    let took = t.elapsed();
+    store.delete("ceiling").await?;
+    if got != csv.bytes {
+        bail!("the S3 server returned {got} bytes of {}", csv.bytes);
+    }
+    Ok(took)
 }

@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 
 /// How long the queue may take to drain after a phase.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// How often a drain asks whether jobs are still queued or running: two
+/// API requests (two SQL queries) per poll, part of the per-job costs the
+/// bench prints, so not too often.
+const DRAIN_POLL: Duration = Duration::from_millis(100);
 
 /// A client of one Agensium API.
 #[derive(Clone)]
@@ -105,6 +109,26 @@ impl Api {
             bail!("GET {url}: {} {}", r.status(), r.text().await?);
         }
         r.json().await.with_context(|| format!("reading GET {url}"))
+    }
+
+    /// Streams `GET /v1/jobs/{id}/result` and returns how many bytes came.
+    pub async fn result(&self, id: &str) -> Result<u64> {
+        let url = format!("{}/v1/jobs/{id}/result", self.base);
+        let r = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
+        if !r.status().is_success() {
+            bail!("GET {url}: {} {}", r.status(), r.text().await?);
+        }
+        let mut body = r.bytes_stream();
+        let mut n = 0u64;
+        while let Some(chunk) = body.next().await {
+            n += chunk.with_context(|| format!("reading GET {url}"))?.len() as u64;
+        }
+        Ok(n)
     }
 
     /// One page of `GET /v1/jobs?status=S&limit=N[&before=B]`: its jobs and
@@ -234,7 +258,7 @@ pub async fn burst(
     Ok(Burst { latencies, elapsed })
 }
 
-/// Waits until no job is queued or running (seen twice in a row, 20 ms
+/// Waits until no job is queued or running (seen twice in a row, DRAIN_POLL
 /// apart), then checks that no job failed and that `expected` succeeded in
 /// all. Returns when the queue was first seen empty.
 pub async fn drain(stack: &Stack, expected: usize) -> Result<Instant> {
@@ -251,7 +275,7 @@ pub async fn drain(stack: &Stack, expected: usize) -> Result<Instant> {
         if started.elapsed() > DRAIN_TIMEOUT {
             bail!("jobs still queued or running after {DRAIN_TIMEOUT:?}");
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(DRAIN_POLL).await;
     }
     for status in ["failed", "cancelled"] {
         let (n, first) = stack.api.count(status).await?;
@@ -265,4 +289,45 @@ pub async fn drain(stack: &Stack, expected: usize) -> Result<Instant> {
         bail!("{succeeded} jobs succeeded, expected {expected}");
     }
     idle_since.context("the queue was never seen empty")
+}
+
+/// What an open-loop run measured.
+pub struct OpenLoop {
+    /// Latency of each submit from the instant it was due (not from when
+    /// it was sent: a stalled server delays the later ones too), sorted.
+    pub latencies: Vec<Duration>,
+    /// Submits per second actually answered.
+    pub achieved: f64,
+}
+
+/// Submits `n` wordcount jobs at a fixed offered `rate` per second, each
+/// when it is due whatever the earlier ones are doing (open loop), and
+/// times each from its due instant to its answer.
+pub async fn open_loop(
+    stack: &Stack,
+    rate: f64,
+    n: usize,
+    body: impl Fn(usize) -> Bytes,
+) -> Result<OpenLoop> {
+    let start = tokio::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let due = start + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(due).await;
+        let (api, body) = (stack.api.clone(), body(i));
+        tasks.spawn(async move {
+            api.submit("wordcount", body).await?;
+            Ok::<_, anyhow::Error>(due.elapsed())
+        });
+    }
+    let mut latencies = Vec::with_capacity(n);
+    while let Some(r) = tasks.join_next().await {
+        latencies.push(r??);
+    }
+    let achieved = n as f64 / start.elapsed().as_secs_f64();
+    latencies.sort();
+    Ok(OpenLoop {
+        latencies,
+        achieved,
+    })
 }

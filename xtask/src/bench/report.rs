@@ -38,15 +38,26 @@ pub fn print_peaks(kind: Kind, peaks: &[PhasePeak]) {
     }
 }
 
-/// The final summary: one row per stack.
+/// The final summary: one row per stack, then each stack's open-loop
+/// latencies and costs per job.
 pub fn print_table(args: &Args, results: &[(Kind, Result<Figures>)]) {
     println!(
         "\nSummary ({} sequential jobs; {} submits and {} throughput jobs from {} clients; {} MiB CSV; \
-         worker concurrency {CONCURRENCY}; debug build)",
-        args.seq_jobs, args.submits, args.jobs, args.clients, args.csv_mib
+         worker concurrency {CONCURRENCY}; {})",
+        args.seq_jobs,
+        args.submits,
+        args.jobs,
+        args.clients,
+        args.csv_mib,
+        args.build_name()
     );
-    println!(
-        "{:<11} {:>8} {:>8} {:>10} {:>10} {:>9} {:>7} {:>8} {:>8} {:>8} {:>10}",
+    let row = |c: [&str; 11]| {
+        println!(
+            "{:<11} {:>8} {:>8} {:>10} {:>10} {:>9} {:>7} {:>8} {:>8} {:>8} {:>10}",
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10]
+        );
+    };
+    row([
         "stack",
         "job p50",
         "job p99",
@@ -54,15 +65,12 @@ pub fn print_table(args: &Args, results: &[(Kind, Result<Figures>)]) {
         "submit p99",
         "submits/s",
         "jobs/s",
-        "csv MB/s",
+        "big MB/s",
         "upload s",
         "api RSS",
-        "worker RSS"
-    );
-    println!(
-        "{:<11} {:>8} {:>8} {:>10} {:>10} {:>9} {:>7} {:>8} {:>8} {:>8} {:>10}",
-        "", "ms", "ms", "ms", "ms", "", "", "", "", "MiB", "MiB"
-    );
+        "worker RSS",
+    ]);
+    row(["", "ms", "ms", "ms", "ms", "", "", "e2e", "", "MiB", "MiB"]);
     for (kind, r) in results {
         let f = match r {
             Ok(f) => f,
@@ -83,23 +91,56 @@ pub fn print_table(args: &Args, results: &[(Kind, Result<Figures>)]) {
         };
         let (api, worker) = f.max_rss();
         let worker = worker.map_or_else(|| "(serve)".to_owned(), |w| format!("{w:.1}"));
-        println!(
-            "{:<11} {:>8.2} {:>8.2} {:>10.2} {:>10.2} {:>9.0} {:>7.0} {:>8} {:>8} {:>8.1} {:>10}",
+        let s = &f.small;
+        row([
             kind.name(),
-            percentile_ms(&f.seq, 0.5),
-            percentile_ms(&f.seq, 0.99),
-            percentile_ms(&f.submit.latencies, 0.5),
-            percentile_ms(&f.submit.latencies, 0.99),
-            f.submit.latencies.len() as f64 / f.submit.elapsed.as_secs_f64(),
-            f.jobs_per_sec,
-            csv_rate,
-            upload,
-            api,
-            worker
-        );
+            &format!("{:.2}", percentile_ms(&s.seq, 0.5)),
+            &format!("{:.2}", percentile_ms(&s.seq, 0.99)),
+            &format!("{:.2}", percentile_ms(&s.submit.latencies, 0.5)),
+            &format!("{:.2}", percentile_ms(&s.submit.latencies, 0.99)),
+            &format!(
+                "{:.0}",
+                s.submit.latencies.len() as f64 / s.submit.elapsed.as_secs_f64()
+            ),
+            &format!("{:.0}", s.jobs_per_sec),
+            &csv_rate,
+            &upload,
+            &format!("{api:.1}"),
+            &worker,
+        ]);
     }
     println!(
         "RSS = peak VmHWM over all phases; targets: api {} MiB, worker {} MiB (embedded: one serve process)",
         RSS_TARGETS.0, RSS_TARGETS.1
     );
+    for (kind, r) in results {
+        let Ok(f) = r else { continue };
+        for (rate, o) in &f.small.open {
+            println!(
+                "{:<11} open loop {rate:>5.0}/s offered: submit p50 {:.2} ms  p99 {:.2} ms  p999 {:.2} ms  ({:.0}/s answered)",
+                kind.name(),
+                percentile_ms(&o.latencies, 0.5),
+                percentile_ms(&o.latencies, 0.99),
+                percentile_ms(&o.latencies, 0.999),
+                o.achieved
+            );
+        }
+        let c = &f.small.cost;
+        println!(
+            "{:<11} per small job: CPU {:.3} ms whole stack; SQL statements {}; Redis commands {:.2}; S3 requests {:.2}",
+            kind.name(),
+            c.cpu_total_ms(),
+            c.statements().map_or("-".into(), |n| format!("{n:.2}")),
+            c.redis_total(),
+            c.s3_total()
+        );
+        if let Some(ceiling) = f.csv.as_ref().and_then(|c| c.ceiling) {
+            println!(
+                "{:<11} big job end to end {:.1} s; the S3 server alone: PUT + GET of the input {:.1} s",
+                kind.name(),
+                f.csv.as_ref().map_or(f64::NAN, |c| c.total.as_secs_f64()),
+                ceiling.as_secs_f64()
+            );
+        }
+    }
 }

@@ -55,7 +55,7 @@ struct Proc {
 }
 
 impl Proc {
-    /// Starts `target/debug/agensium ARGS` with exactly the `AGENSIUM_*`
+    /// Starts the `agensium` binary with ARGS and exactly the `AGENSIUM_*`
     /// variables in `env` (inherited ones are removed), logging at `warn` to
     /// our stderr.
     fn spawn(name: &'static str, args: &[&str], env: &[(String, String)]) -> Result<Self> {
@@ -233,9 +233,30 @@ impl Stack {
     }
 }
 
-/// The `agensium` binary (`cargo build -p agensium --bin agensium`).
+/// The `agensium` binary every stack runs, chosen once by [`use_binary`].
+static BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Makes `path` the binary the stacks run (first call wins).
+pub fn use_binary(path: PathBuf) {
+    let _ = BINARY.set(path);
+}
+
+/// The `agensium` binary (default: the debug build).
 fn binary() -> PathBuf {
-    root().join("target/debug/agensium")
+    BINARY
+        .get()
+        .cloned()
+        .unwrap_or_else(|| root().join("target/debug/agensium"))
+}
+
+/// The MySQL server of the production stack (no database part).
+pub fn mysql_url() -> String {
+    std::env::var("AGENSIUM_BENCH_MYSQL_URL").unwrap_or_else(|_| MYSQL_URL.into())
+}
+
+/// The Redis of the production stack.
+pub fn redis_url() -> String {
+    std::env::var("AGENSIUM_BENCH_REDIS_URL").unwrap_or_else(|_| REDIS_URL.into())
 }
 
 /// Makes a team `bench` and an operator key on the metadata store of
@@ -311,8 +332,7 @@ impl SharedBackends {
         use mysql_async::prelude::Queryable;
         // The database last: nothing to undo when an earlier step fails.
         let unique = uuid::Uuid::now_v7().simple().to_string();
-        let redis_url =
-            std::env::var("AGENSIUM_BENCH_REDIS_URL").unwrap_or_else(|_| REDIS_URL.into());
+        let redis_url = redis_url();
         let redis = redis::Client::open(redis_url.as_str())
             .with_context(|| format!("parsing the Redis URL {redis_url}"))?;
         let mut rc = redis
@@ -332,7 +352,7 @@ impl SharedBackends {
             .await
             .with_context(|| format!("creating the bucket {}", bucket.bucket))?;
 
-        let server = std::env::var("AGENSIUM_BENCH_MYSQL_URL").unwrap_or_else(|_| MYSQL_URL.into());
+        let server = mysql_url();
         let mysql = mysql_async::Opts::from_url(&server)
             .with_context(|| format!("parsing the MySQL URL {server}"))?;
         let database = format!("agensium_bench_{unique}");
