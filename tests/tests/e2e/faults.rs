@@ -230,7 +230,9 @@ async fn s3_restarted_mid_run_loses_no_job() {
     };
     let mut s3 = OwnS3::start(be.var("AGENSIUM_S3_BUCKET")).await;
     be.set("AGENSIUM_S3_ENDPOINT", &s3.endpoint);
-    let rig = Rig::start(&be).await;
+    // Nothing inline: every input, output and log goes through the store
+    // (small bodies would otherwise never meet the outage).
+    let rig = Rig::start_with(&be, &[("AGENSIUM_INLINE_KIB", "0")]).await;
     let row = scenario("S3 server down 2 s, restarted", &rig, async {
         s3.stop();
         tokio::time::sleep(Duration::from_secs(2)).await;

@@ -324,3 +324,50 @@ async fn workers_load_the_artifact_precompiled_at_upload() {
     );
     app.stop().await;
 }
+
+/// Bodies up to the inline limit stay in the job row: a small job leaves
+/// no object at all, yet its result and log read the same. Bodies above
+/// it stream through the object store: a large input and output are
+/// objects. The same rows go through both paths and give the same JSON.
+#[tokio::test]
+async fn small_bodies_skip_the_object_store_large_ones_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(dir.path(), |s| {
+        s.inline = agensium_domain::InlineLimit::new(16 << 10).unwrap();
+    })
+    .await;
+    app.install("csv-to-jsonl", "1.0.0").await;
+    let objects_of = |id: &str| -> Vec<String> {
+        app.objects()
+            .into_iter()
+            .filter(|k| k.starts_with(&format!("jobs/{id}/")))
+            .collect()
+    };
+    let (small_csv, small_rows) = csv_rows(20);
+    assert!(small_csv.len() < 16 << 10);
+    let small = app.submit_ok("csv-to-jsonl", "", small_csv).await;
+    let (large_csv, large_rows) = csv_rows(2_000);
+    assert!(large_csv.len() > 16 << 10);
+    let large = app.submit_ok("csv-to-jsonl", "", large_csv).await;
+    for (id, rows) in [(&small, &small_rows), (&large, &large_rows)] {
+        let job = app.wait(id).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        let (_, out) = app.result(id).await;
+        assert_eq!(job["output_bytes"], out.len() as u64);
+        let got: Vec<Value> = out
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        assert_eq!(&got, rows);
+        assert!(app.logs(id).await.contains("processor loaded"), "{id}");
+    }
+    assert_eq!(objects_of(&small), Vec::<String>::new(), "nothing stored");
+    let stored = objects_of(&large);
+    assert!(
+        stored.contains(&format!("jobs/{large}/input"))
+            && stored.contains(&format!("jobs/{large}/output/1")),
+        "{stored:?}"
+    );
+    app.stop().await;
+}

@@ -134,7 +134,7 @@ async fn main() {
 }
 
 async fn serve(opt: Opt) -> Result<(), Box<dyn std::error::Error>> {
-    let fs = s3s_fs::FileSystem::new(&opt.root)?;
+    let fs = s3s_fs::FileSystem::new(&opt.root).map_err(|e| format!("{e:?}"))?;
     let mut b = S3ServiceBuilder::new(fs);
     b.set_auth(SimpleAuth::from_single(opt.access_key, opt.secret_key));
     let s3 = b.build();
