@@ -44,6 +44,8 @@ pub struct AppState {
     pub limits: ApiLimits,
     /// Per-key rate limit on submissions.
     pub limiter: SubmitLimiter,
+    /// Short-lived copies of keys, processors and versions.
+    pub cache: Arc<crate::cache::ApiCache>,
 }
 
 /// Largest JSON body of the control routes (teams, keys, visibility).
@@ -56,6 +58,10 @@ pub fn router(state: AppState) -> Router {
         .merge(upload_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::cache::forget_on_change,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

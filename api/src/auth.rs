@@ -1,11 +1,13 @@
 //! Authentication: `Authorization: Bearer <key>` → the [`Caller`] a request
-//! acts as. Every key is looked up in the metadata store on every request
-//! (one indexed read joining the key and its team), so a revoked key, an
-//! expired key or a disabled team is refused at once by every API process.
+//! acts as. A key is looked up in the metadata store (one indexed read
+//! joining the key and its team) and trusted for the cache's time to live
+//! (`AGENSIUM_CACHE_TTL_MS`): a key revoked, or a team disabled, through
+//! this process is refused at once, through another within that time. The
+//! secret is checked against the record on every request.
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use agensium_domain::{ApiKey, Caller, KeyRefusal, Role, Team, now_millis};
+use agensium_domain::{ApiKey, Caller, KeyId, KeyRefusal, Role, Team, now_millis};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -42,7 +44,7 @@ impl FromRequestParts<AppState> for Auth {
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
         let key = bearer(parts)?;
         let refused = || ApiError::unauthorized("unknown API key");
-        let Some((rec, team)) = st.backends.meta.key_and_team(key.id()).await? else {
+        let Some((rec, team)) = key_and_team(st, key.id()).await? else {
             return Err(refused());
         };
         let now = now_millis();
@@ -61,6 +63,12 @@ impl FromRequestParts<AppState> for Auth {
         }
         if rec.last_used_at.is_none_or(|t| t < now - TOUCH_EVERY) {
             touch(st, &rec.id, now);
+            // The cached copy too, or every request within its life would touch.
+            let mut touched = rec.clone();
+            touched.last_used_at = Some(now);
+            st.cache
+                .keys
+                .insert(rec.id.clone(), (touched, team.clone()));
         }
         Ok(Self {
             caller: Caller {
@@ -71,6 +79,21 @@ impl FromRequestParts<AppState> for Auth {
             team,
         })
     }
+}
+
+/// The key's record and team, from the cache or the metadata store.
+async fn key_and_team(
+    st: &AppState,
+    id: &KeyId,
+) -> Result<Option<(agensium_domain::KeyRecord, Team)>, ApiError> {
+    if let Some(found) = st.cache.keys.get(id) {
+        return Ok(Some(found));
+    }
+    let found = st.backends.meta.key_and_team(id).await?;
+    if let Some(f) = &found {
+        st.cache.keys.insert(id.clone(), f.clone());
+    }
+    Ok(found)
 }
 
 /// The key of an `Authorization: Bearer` header, or 401.

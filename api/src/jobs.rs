@@ -279,7 +279,18 @@ async fn resolve(
             format!("every version of {name} is yanked (or none was uploaded yet)"),
         ));
     };
-    match st.backends.meta.get_version(name, wanted).await? {
+    let key = (name.clone(), wanted.to_owned());
+    let found = match st.cache.versions.get(&key) {
+        Some(v) => Some(v),
+        None => {
+            let v = st.backends.meta.get_version(name, wanted).await?;
+            if let Some(v) = &v {
+                st.cache.versions.insert(key, v.clone());
+            }
+            v
+        }
+    };
+    match found {
         Some(pv) if pv.yanked_at.is_some() => Err(ApiError::new(
             StatusCode::GONE,
             "version_yanked",

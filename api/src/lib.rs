@@ -10,6 +10,7 @@
 pub mod admission;
 pub mod app;
 mod auth;
+pub mod cache;
 mod control;
 mod error;
 mod golden;

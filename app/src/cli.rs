@@ -196,6 +196,10 @@ struct SettingsArgs {
     /// job row, not in the object store (0: none; at most 1024) [default: 64].
     #[arg(long, env = "AGENSIUM_INLINE_KIB")]
     inline_kib: Option<u64>,
+    /// How long an API process trusts what it read of keys, teams,
+    /// processors and versions, in ms (0: read every time) [default: 1000].
+    #[arg(long, env = "AGENSIUM_CACHE_TTL_MS")]
+    cache_ttl_ms: Option<u64>,
     /// Sandboxes one process holds at once [default: 128].
     #[arg(long, env = "AGENSIUM_INSTANCES")]
     instances: Option<u32>,
@@ -270,6 +274,10 @@ impl SettingsArgs {
         set(&mut a.timeout, secs(self.compile_timeout_secs));
         set(&mut a.memory_bytes, mib(self.compile_memory_mib));
         set(&mut s.instances, self.instances);
+        set(
+            &mut s.cache_ttl,
+            self.cache_ttl_ms.map(Duration::from_millis),
+        );
         if let Some(k) = self.inline_kib {
             s.inline = InlineLimit::new(k.saturating_mul(1024))
                 .map_err(|e| anyhow::anyhow!("AGENSIUM_INLINE_KIB: {}", e.0))?;

@@ -89,6 +89,9 @@ pub struct Settings {
     /// Inputs, outputs and logs up to this size are kept inline with the
     /// job row, not in the object store.
     pub inline: InlineLimit,
+    /// How long an API process trusts what it read of keys, teams,
+    /// processors and versions (zero: it reads them on every request).
+    pub cache_ttl: Duration,
 }
 
 impl Default for Settings {
@@ -129,6 +132,7 @@ impl Default for Settings {
                 body_idle_timeout: Duration::from_secs(30),
             },
             inline: InlineLimit::DEFAULT,
+            cache_ttl: Duration::from_secs(1),
         }
     }
 }

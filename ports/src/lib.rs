@@ -15,6 +15,7 @@
 //! port passes the same suite (`agensium-testkit`).
 
 pub mod artifacts;
+pub mod cached;
 mod error;
 mod local_store;
 mod memory_rail;

@@ -182,6 +182,13 @@ impl Worker {
             if stored && let Err(e) = b.objects.delete(&id.output_key(job.attempts)).await {
                 warn!(job = %id, error = %e, "deleting a superseded attempt's output failed");
             }
+            // The row did not take the log (the job was cancelled, or lost):
+            // it goes where a large one would, so the attempt's log is read.
+            if let Some(log) = inline_log
+                && let Err(e) = b.objects.put(&id.log_key(job.attempts), once(log)).await
+            {
+                warn!(job = %id, error = %e, "storing a superseded attempt's log failed");
+            }
             match b.meta.get_job(id).await? {
                 Some(j) if j.status == JobStatus::Cancelled => info!(job = %id, "job cancelled"),
                 _ => warn!(job = %id, "lease lost while running; another worker owns the job now"),

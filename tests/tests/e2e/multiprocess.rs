@@ -12,8 +12,13 @@ use std::time::Duration;
 
 /// Starts an `agensium api` process and returns it with a client.
 async fn start_api(be: &SharedBackends) -> (Proc, Client) {
+    start_api_with(be, &[]).await
+}
+
+/// [`start_api`] with `extra` env.
+async fn start_api_with(be: &SharedBackends, extra: &[(&str, &str)]) -> (Proc, Client) {
     let listen = format!("127.0.0.1:{}", free_port());
-    let api = Proc::spawn("api", &["api", "--listen", &listen], &be.env, &[]);
+    let api = Proc::spawn("api", &["api", "--listen", &listen], &be.env, extra);
     let url = format!("http://{listen}");
     wait_healthy(&url).await;
     (api, be.client(&url))
@@ -171,11 +176,15 @@ async fn a_killed_worker_loses_no_job() {
     let Some(be) = SharedBackends::fresh().await else {
         return;
     };
-    let (_api, api) = start_api(&be).await;
+    // Nothing inline: every attempt's output is an object, so a killed
+    // attempt's leftovers would show (inline ones are written only by the
+    // statement that finishes the job).
+    let inline = ("AGENSIUM_INLINE_KIB", "0");
+    let (_api, api) = start_api_with(&be, &[inline]).await;
     sleeper(&api).await;
     let store = be.store().await;
-    let lease = [("AGENSIUM_LEASE_SECS", "2")];
-    let mut workers: Vec<Proc> = workers(&be, 3, &lease);
+    let env = [("AGENSIUM_LEASE_SECS", "2"), inline];
+    let mut workers: Vec<Proc> = workers(&be, 3, &env);
     let ids: Vec<(String, String)> = futures::stream::iter(0..300)
         .map(|i| {
             let api = api.clone();

@@ -10,7 +10,12 @@ use serde_json::Value;
 async fn infrastructure_failures_retry_then_dead_letter_then_user_retry() {
     let dir = tempfile::tempdir().unwrap();
     // Accept the job with no worker running, and lose its input.
-    let app = TestApp::start(dir.path(), |c| c.slots = 0).await;
+    // Nothing inline: the input is a file in the object store, to lose.
+    let app = TestApp::start(dir.path(), |c| {
+        c.slots = 0;
+        c.inline = agensium_domain::InlineLimit::NONE;
+    })
+    .await;
     app.install("wordcount", "1.0.0").await;
     let id = app.submit_ok("wordcount", "", "one two three\n").await;
     let input = app.dir.join(format!("objects/jobs/{id}/input"));
@@ -27,6 +32,7 @@ async fn infrastructure_failures_retry_then_dead_letter_then_user_retry() {
     let app = TestApp::start(dir.path(), |c| {
         c.slots = 1;
         c.max_attempts = 3;
+        c.inline = agensium_domain::InlineLimit::NONE;
     })
     .await;
 

@@ -38,7 +38,15 @@ async fn store_dies_under_a_job(
     let mut s3 = OwnS3::start(be.var("AGENSIUM_S3_BUCKET")).await;
     be.set("AGENSIUM_S3_ENDPOINT", &s3.endpoint);
     // Attempts that meet the store still down count too: room for them.
-    let rig = Rig::start_with(&be, &[("AGENSIUM_MAX_ATTEMPTS", "30")]).await;
+    // Nothing inline: every body meets the store.
+    let rig = Rig::start_with(
+        &be,
+        &[
+            ("AGENSIUM_MAX_ATTEMPTS", "30"),
+            ("AGENSIUM_INLINE_KIB", "0"),
+        ],
+    )
+    .await;
     let id = rig.api.submit_ok("hostile", query, input).await;
     rig.api
         .wait_for(&id, "running", Duration::from_secs(60), |j| {
