@@ -1,10 +1,16 @@
 //! Object store on S3 (AWS S3, MinIO, Garage, s3s-fs, …).
 //!
 //! Puts are streamed: a body that fits in one part goes up with a single
-//! PutObject, a larger one as a multipart upload holding at most one part in
-//! memory. A multipart upload is aborted on any failure (and, best effort,
+//! PutObject, a larger one as a multipart upload with [`PARTS_IN_FLIGHT`]
+//! parts uploading at once while the next one is read: at most
+//! `PARTS_IN_FLIGHT + 1` parts in memory. Parts grow with the object (the
+//! configured size for the first 900 parts, doubling every 900 after),
+//! so S3's 10,000-part limit is never the bound, with no size known in
+//! advance. A multipart upload is aborted on any failure (and, best effort,
 //! when the `put` future is dropped), so a failed put stores nothing and
-//! leaves no pending upload. Gets stream the response body.
+//! leaves no pending upload. Gets stream the response body, read ahead by a
+//! task of their own ([`READ_AHEAD`] chunks) so the network and the reader
+//! overlap.
 
 use agensium_ports::object_store::{ByteStream, ObjectStore, StoreError, validate_key};
 use async_trait::async_trait;
@@ -29,6 +35,12 @@ const MIN_PART: usize = 5 << 20;
 const MAX_PART: u64 = 5 << 30;
 /// S3's largest number of parts in one upload.
 const MAX_PARTS: i32 = 10_000;
+/// Parts of one multipart upload sent at once.
+pub const PARTS_IN_FLIGHT: usize = 4;
+/// Parts of one size before the size doubles.
+const PARTS_PER_SIZE: i32 = 900;
+/// Chunks of a get's body read ahead of its reader.
+pub const READ_AHEAD: usize = 16;
 /// How long `connect` and `create_bucket` wait for the server.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -117,8 +129,9 @@ impl S3Store {
         }
     }
 
-    /// Uploads `first` and the rest of `parts` as parts, one part in memory
-    /// at a time, and completes the upload. The caller aborts it on failure.
+    /// Uploads `first` and the rest of `parts` as parts, up to
+    /// [`PARTS_IN_FLIGHT`] at once while the next is read, and completes
+    /// the upload. The caller aborts it on failure.
     async fn upload_parts(
         &self,
         key: &str,
@@ -126,34 +139,28 @@ impl S3Store {
         first: Bytes,
         parts: &mut Parts,
     ) -> Result<u64, StoreError> {
+        let mut sending = tokio::task::JoinSet::new();
         let mut done = Vec::new();
-        let mut next = Some(first);
+        let (mut number, mut next) = (1, Some(first));
         while let Some(part) = next {
-            let number = i32::try_from(done.len())
-                .unwrap_or(i32::MAX)
-                .saturating_add(1);
             if number > MAX_PARTS {
                 return Err(StoreError::backend(format!(
                     "S3 object {key} needs more than {MAX_PARTS} parts; raise part_size"
                 )));
             }
-            let req = self.client.upload_part().bucket(&self.bucket).key(key);
-            let req = req
-                .upload_id(upload_id)
-                .part_number(number)
-                .body(S3Body::from(part));
-            let out = req.send().await.map_err(self.failed("UploadPart", key))?;
-            done.push(
-                CompletedPart::builder()
-                    .part_number(number)
-                    .set_e_tag(out.e_tag)
-                    .build(),
-            );
-            next = parts.next(self.part_size).await?;
+            while sending.len() >= PARTS_IN_FLIGHT {
+                done.push(self.sent(key, sending.join_next().await)?);
+            }
+            sending.spawn(self.send_part(key, upload_id, number, part));
+            number += 1;
+            next = parts.next(part_size(self.part_size, number)).await?;
         }
-        let parts_done = done;
+        while let Some(r) = sending.join_next().await {
+            done.push(self.sent(key, Some(r))?);
+        }
+        done.sort_by_key(CompletedPart::part_number);
         let upload = CompletedMultipartUpload::builder()
-            .set_parts(Some(parts_done))
+            .set_parts(Some(done))
             .build();
         let req = self
             .client
@@ -166,6 +173,58 @@ impl S3Store {
             .map_err(self.failed("CompleteMultipartUpload", key))?;
         Ok(parts.total)
     }
+
+    /// One UploadPart, as a task of its own.
+    fn send_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: i32,
+        part: Bytes,
+    ) -> impl std::future::Future<Output = Result<CompletedPart, StoreError>> + Send + 'static {
+        let req = self.client.upload_part().bucket(&self.bucket).key(key);
+        let req = req
+            .upload_id(upload_id)
+            .part_number(number)
+            .body(S3Body::from(part));
+        let (bucket, key) = (self.bucket.clone(), key.to_owned());
+        async move {
+            let out = req.send().await.map_err(|e| {
+                let e = DisplayErrorContext(&e);
+                StoreError::backend(format!("S3 UploadPart {bucket}/{key}: {e}"))
+            })?;
+            Ok(CompletedPart::builder()
+                .part_number(number)
+                .set_e_tag(out.e_tag)
+                .build())
+        }
+    }
+
+    /// The outcome of a finished part task.
+    fn sent(
+        &self,
+        key: &str,
+        joined: Option<Result<Result<CompletedPart, StoreError>, tokio::task::JoinError>>,
+    ) -> Result<CompletedPart, StoreError> {
+        match joined {
+            Some(Ok(r)) => r,
+            Some(Err(e)) => Err(StoreError::backend(format!(
+                "S3 UploadPart {key}: the task failed: {e}"
+            ))),
+            None => Err(StoreError::backend(format!(
+                "S3 UploadPart {key}: no part was sending"
+            ))),
+        }
+    }
+}
+
+/// The size of part `number` (from 1): `base` for the first
+/// [`PARTS_PER_SIZE`], doubling every [`PARTS_PER_SIZE`] after, at most
+/// S3's largest part.
+fn part_size(base: usize, number: i32) -> usize {
+    let doublings = u32::try_from((number - 1) / PARTS_PER_SIZE).unwrap_or(0);
+    let size = (base as u64).saturating_mul(1u64 << doublings.min(20));
+    usize::try_from(size.min(MAX_PART)).unwrap_or(usize::MAX)
 }
 
 /// Cuts a body into parts of exactly `size` bytes (the last one shorter),
@@ -306,12 +365,25 @@ impl ObjectStore for S3Store {
             Err(e) if not_found(&e) => return Err(StoreError::NotFound(key.to_owned())),
             Err(e) => return Err(self.failed("GetObject", key)(e)),
         };
-        let chunks = futures::stream::try_unfold(body, |mut body| async move {
-            let chunk = body.try_next().await.map_err(|e| {
-                io::Error::other(format!("reading an S3 object: {}", DisplayErrorContext(&e)))
-            })?;
-            Ok(chunk.map(|c| (c, body)))
+        // Read ahead on a task of its own; it stops when the reader goes.
+        let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(READ_AHEAD);
+        tokio::spawn(async move {
+            let mut body = body;
+            loop {
+                let chunk = body.try_next().await.map_err(|e| {
+                    io::Error::other(format!("reading an S3 object: {}", DisplayErrorContext(&e)))
+                });
+                let end = !matches!(chunk, Ok(Some(_)));
+                let Some(item) = chunk.transpose() else {
+                    return;
+                };
+                if tx.send(item).await.is_err() || end {
+                    return;
+                }
+            }
         });
+        let chunks =
+            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
         Ok(Box::pin(chunks))
     }
 
@@ -366,6 +438,21 @@ impl ObjectStore for S3Store {
 mod tests {
     use super::*;
     use bytes::Bytes;
+
+    #[test]
+    fn parts_grow_so_ten_thousand_always_suffice() {
+        let base = 5 << 20;
+        assert_eq!(part_size(base, 1), base);
+        assert_eq!(part_size(base, 900), base);
+        assert_eq!(part_size(base, 901), 2 * base);
+        assert_eq!(part_size(base, 1801), 4 * base);
+        let most: u64 = (1..=MAX_PARTS).map(|n| part_size(base, n) as u64).sum();
+        assert!(
+            most >= 5 << 40,
+            "10,000 parts hold S3's largest object (5 TiB)"
+        );
+        assert_eq!(part_size(base, MAX_PARTS) as u64, MAX_PART);
+    }
 
     async fn store(part_size: usize) -> Option<S3Store> {
         let b = agensium_testkit::testenv::s3().await?;
