@@ -81,13 +81,17 @@ async fn admin(command: cli::AdminCommand, settings: &agensium::Settings) -> Res
 
 /// glibc gives every thread that allocates its own arena and keeps freed
 /// memory in them; with streaming buffers passing between tokio threads that
-/// shows up as resident memory. Two arenas keep the footprint flat.
+/// shows up as resident memory. Two arenas keep the footprint flat. And
+/// buffers of 1 MiB or more (object-store parts, 5 MiB each, several in
+/// flight) are always mapped and unmapped: glibc's default threshold grows
+/// to the largest block freed, after which parts stay in the heap.
 #[allow(unsafe_code)]
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator tunable; called before any thread starts.
+    // SAFETY: mallopt only sets allocator tunables; called before any thread starts.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
 }
 

@@ -136,8 +136,9 @@ pub fn run(args: Args) -> Result<()> {
         None
     };
     plugins::build(&plugins::all()?)?;
-    if args.fair_jobs > 0 {
-        // The sleeper of the fair-share figure is the hostile fixture.
+    if args.fair_jobs > 0 || args.csv_mib > 0 {
+        // The sleeper of the fair-share figure and the big echo job are
+        // the hostile fixture.
         crate::fixtures::build_fixtures()?;
     }
     match (&args.binary, args.profile) {
@@ -357,6 +358,22 @@ async fn measure(
                 );
             }
             peaks.push(phase_peak(stack, "big csv job", sampled)?);
+            let (echo, sampled) = mem::watch(&pids, csv::echo(stack, csv)).await;
+            let echo = echo?;
+            println!(
+                "echo {mb:.0} MB (output as large as the input): upload {:.1} s, run {:.1} s, \
+                 result download {:.1} s; {:.1} s = {:.1} MB/s end to end{}",
+                echo.upload.as_secs_f64(),
+                echo.run_secs,
+                echo.download.as_secs_f64(),
+                echo.total.as_secs_f64(),
+                mb / echo.total.as_secs_f64(),
+                run.ceiling.map_or(String::new(), |c| format!(
+                    "; {:.2}x the S3 server's PUT + GET",
+                    echo.total.as_secs_f64() / c.as_secs_f64()
+                ))
+            );
+            peaks.push(phase_peak(stack, "big echo job", sampled)?);
             Some(run)
         }
         None => None,

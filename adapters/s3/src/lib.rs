@@ -35,12 +35,15 @@ const MIN_PART: usize = 5 << 20;
 const MAX_PART: u64 = 5 << 30;
 /// S3's largest number of parts in one upload.
 const MAX_PARTS: i32 = 10_000;
-/// Parts of one multipart upload sent at once.
-pub const PARTS_IN_FLIGHT: usize = 4;
+/// Parts of one multipart upload sent at once: with the part being read,
+/// `(PARTS_IN_FLIGHT + 1) × part size` of memory per upload (15 MiB at the
+/// default 5 MiB parts), which keeps an API process under its 64 MiB
+/// target while it stores a 1 GiB input.
+pub const PARTS_IN_FLIGHT: usize = 2;
 /// Parts of one size before the size doubles.
 const PARTS_PER_SIZE: i32 = 900;
 /// Chunks of a get's body read ahead of its reader.
-pub const READ_AHEAD: usize = 16;
+pub const READ_AHEAD: usize = 4;
 /// How long `connect` and `create_bucket` wait for the server.
 const TIMEOUT: Duration = Duration::from_secs(10);
 

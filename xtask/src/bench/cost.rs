@@ -140,7 +140,7 @@ impl PerJob {
 
     /// Whole-stack CPU milliseconds per job.
     pub fn cpu_total_ms(&self) -> f64 {
-        self.cpu_ms.iter().map(|(_, v)| v).sum()
+        self.cpu_ms.iter().fold(0.0, |a, (_, v)| a + v)
     }
 
     /// SQL statements per job (`Questions`: every statement a client sent,
@@ -154,12 +154,12 @@ impl PerJob {
 
     /// Redis commands per job.
     pub fn redis_total(&self) -> f64 {
-        self.redis.iter().map(|(_, v)| v).sum()
+        self.redis.iter().fold(0.0, |a, (_, v)| a + v)
     }
 
     /// S3 requests per job.
     pub fn s3_total(&self) -> f64 {
-        self.s3.iter().map(|(_, v)| v).sum()
+        self.s3.iter().fold(0.0, |a, (_, v)| a + v)
     }
 
     /// Prints the figures, one line per kind of counter.
@@ -194,7 +194,11 @@ impl PerJob {
             println!(
                 "  S3 requests per job: {:.2} ({})",
                 self.s3_total(),
-                join(&self.s3)
+                if self.s3.is_empty() {
+                    "none".into()
+                } else {
+                    join(&self.s3)
+                }
             );
         }
     }

@@ -174,3 +174,53 @@ async fn ceiling(s3: &crate::s3server::S3Server, csv: &CsvFile) -> Result<Durati
     }
     Ok(took)
 }
+
+/// What the big echo job measured: the file through a processor that
+/// copies its input to its output (same size out as in).
+pub struct EchoRun {
+    /// From the upload's start to the 202.
+    pub upload: Duration,
+    /// The job's own run time, in seconds.
+    pub run_secs: f64,
+    /// Downloading the result.
+    pub download: Duration,
+    /// From the upload's start to the last byte downloaded.
+    pub total: Duration,
+}
+
+/// Streams `csv` into the hostile fixture's `echo` mode (registered as
+/// `echo`), waits for it and downloads the result: end to end for an
+/// output as large as the input.
+pub async fn echo(stack: &Stack, csv: &CsvFile) -> Result<EchoRun> {
+    let fixture =
+        std::fs::read(crate::fixtures::output("hostile")).context("the hostile fixture")?;
+    stack.api.register("echo", fixture).await?;
+    let t = Instant::now();
+    let file = tokio::fs::File::open(&csv.path)
+        .await
+        .with_context(|| format!("opening {}", csv.path.display()))?;
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
+    let id = stack
+        .api
+        .submit_with(
+            "echo",
+            "param.mode=echo",
+            reqwest::Body::wrap_stream(stream),
+        )
+        .await
+        .context("uploading the big file to echo")?;
+    let upload = t.elapsed();
+    let job = wait_job(stack, &id, Duration::from_millis(100)).await?;
+    let d = Instant::now();
+    let downloaded = stack.api.result(&id).await?;
+    let (download, total) = (d.elapsed(), t.elapsed());
+    if downloaded != csv.bytes {
+        bail!("echo gave back {downloaded} bytes of {}", csv.bytes);
+    }
+    Ok(EchoRun {
+        upload,
+        run_secs: run_secs(&job).unwrap_or(f64::NAN),
+        download,
+        total,
+    })
+}
