@@ -112,6 +112,8 @@ pub struct Proc {
     pub child: Child,
     /// What it is, for messages.
     pub name: String,
+    /// Its data directory, removed when dropped (after the child is gone).
+    _dir: tempfile::TempDir,
 }
 
 impl Proc {
@@ -122,12 +124,15 @@ impl Proc {
         env: &[(String, String)],
         extra: &[(&str, &str)],
     ) -> Self {
-        let dir = std::env::temp_dir().join(format!("agensium-proc-{}", testenv::unique()));
+        let dir = tempfile::Builder::new()
+            .prefix("agensium-proc-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("a data directory for {name}: {e}"));
         let child = Command::new(binary())
             .args(args)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .envs(extra.iter().copied())
-            .env("AGENSIUM_DATA_DIR", &dir)
+            .env("AGENSIUM_DATA_DIR", dir.path())
             .env(
                 "RUST_LOG",
                 std::env::var("AGENSIUM_TEST_LOG").unwrap_or_else(|_| "warn".into()),
@@ -138,6 +143,7 @@ impl Proc {
         Self {
             child,
             name: name.to_owned(),
+            _dir: dir,
         }
     }
 
