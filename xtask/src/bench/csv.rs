@@ -90,21 +90,14 @@ pub async fn run(
     csv: &CsvFile,
     s3: Option<&crate::s3server::S3Server>,
 ) -> Result<CsvRun> {
-    let t = Instant::now();
-    let file = tokio::fs::File::open(&csv.path)
-        .await
-        .with_context(|| format!("opening {}", csv.path.display()))?;
-    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
-    let id = stack
-        .api
-        .submit("csv-to-jsonl", reqwest::Body::wrap_stream(stream))
-        .await
-        .context("uploading the big CSV")?;
-    let upload = t.elapsed();
-    let job = wait_job(stack, &id, Duration::from_millis(100)).await?;
-    let d = Instant::now();
-    let downloaded = stack.api.result(&id).await?;
-    let (download, total) = (d.elapsed(), t.elapsed());
+    let Trip {
+        id,
+        job,
+        downloaded,
+        upload,
+        download,
+        total,
+    } = round_trip(stack, csv, "csv-to-jsonl", "").await?;
     let output_bytes = job["output_bytes"].as_u64().unwrap_or(0);
     if downloaded != output_bytes {
         bail!("downloaded {downloaded} bytes of the result, the job says {output_bytes}");
@@ -175,6 +168,48 @@ async fn ceiling(s3: &crate::s3server::S3Server, csv: &CsvFile) -> Result<Durati
     Ok(took)
 }
 
+/// One big job's trip: uploaded, run, its result downloaded.
+struct Trip {
+    id: String,
+    /// The job as it finished.
+    job: serde_json::Value,
+    /// Bytes of the result downloaded.
+    downloaded: u64,
+    /// From the upload's start to the 202.
+    upload: Duration,
+    /// Downloading the result.
+    download: Duration,
+    /// From the upload's start to the last byte downloaded.
+    total: Duration,
+}
+
+/// Streams `csv` from disk into a job of `name` (with `query`), waits for
+/// it to succeed and downloads its result.
+async fn round_trip(stack: &Stack, csv: &CsvFile, name: &str, query: &str) -> Result<Trip> {
+    let t = Instant::now();
+    let file = tokio::fs::File::open(&csv.path)
+        .await
+        .with_context(|| format!("opening {}", csv.path.display()))?;
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
+    let id = stack
+        .api
+        .submit_with(name, query, reqwest::Body::wrap_stream(stream))
+        .await
+        .with_context(|| format!("uploading the big file to {name}"))?;
+    let upload = t.elapsed();
+    let job = wait_job(stack, &id, Duration::from_millis(100)).await?;
+    let d = Instant::now();
+    let downloaded = stack.api.result(&id).await?;
+    Ok(Trip {
+        id,
+        job,
+        downloaded,
+        upload,
+        download: d.elapsed(),
+        total: t.elapsed(),
+    })
+}
+
 /// What the big echo job measured: the file through a processor that
 /// copies its input to its output (same size out as in).
 pub struct EchoRun {
@@ -195,25 +230,14 @@ pub async fn echo(stack: &Stack, csv: &CsvFile) -> Result<EchoRun> {
     let fixture =
         std::fs::read(crate::fixtures::output("hostile")).context("the hostile fixture")?;
     stack.api.register("echo", fixture).await?;
-    let t = Instant::now();
-    let file = tokio::fs::File::open(&csv.path)
-        .await
-        .with_context(|| format!("opening {}", csv.path.display()))?;
-    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
-    let id = stack
-        .api
-        .submit_with(
-            "echo",
-            "param.mode=echo",
-            reqwest::Body::wrap_stream(stream),
-        )
-        .await
-        .context("uploading the big file to echo")?;
-    let upload = t.elapsed();
-    let job = wait_job(stack, &id, Duration::from_millis(100)).await?;
-    let d = Instant::now();
-    let downloaded = stack.api.result(&id).await?;
-    let (download, total) = (d.elapsed(), t.elapsed());
+    let Trip {
+        job,
+        downloaded,
+        upload,
+        download,
+        total,
+        ..
+    } = round_trip(stack, csv, "echo", "param.mode=echo").await?;
     if downloaded != csv.bytes {
         bail!("echo gave back {downloaded} bytes of {}", csv.bytes);
     }

@@ -96,33 +96,31 @@ impl Api {
             .to_owned())
     }
 
-    /// `GET /v1/jobs/{id}`.
-    pub async fn job(&self, id: &str) -> Result<Value> {
-        let url = format!("{}/v1/jobs/{id}", self.base);
+    /// `GET url`, failing unless it answers 2xx.
+    async fn get_ok(&self, url: &str) -> Result<reqwest::Response> {
         let r = self
             .http
-            .get(&url)
+            .get(url)
             .send()
             .await
             .with_context(|| format!("GET {url}"))?;
         if !r.status().is_success() {
             bail!("GET {url}: {} {}", r.status(), r.text().await?);
         }
+        Ok(r)
+    }
+
+    /// `GET /v1/jobs/{id}`.
+    pub async fn job(&self, id: &str) -> Result<Value> {
+        let url = format!("{}/v1/jobs/{id}", self.base);
+        let r = self.get_ok(&url).await?;
         r.json().await.with_context(|| format!("reading GET {url}"))
     }
 
     /// Streams `GET /v1/jobs/{id}/result` and returns how many bytes came.
     pub async fn result(&self, id: &str) -> Result<u64> {
         let url = format!("{}/v1/jobs/{id}/result", self.base);
-        let r = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .with_context(|| format!("GET {url}"))?;
-        if !r.status().is_success() {
-            bail!("GET {url}: {} {}", r.status(), r.text().await?);
-        }
+        let r = self.get_ok(&url).await?;
         let mut body = r.bytes_stream();
         let mut n = 0u64;
         while let Some(chunk) = body.next().await {
@@ -143,15 +141,7 @@ impl Api {
         if let Some(b) = before {
             url.push_str(&format!("&before={b}"));
         }
-        let r = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .with_context(|| format!("GET {url}"))?;
-        if !r.status().is_success() {
-            bail!("GET {url}: {} {}", r.status(), r.text().await?);
-        }
+        let r = self.get_ok(&url).await?;
         let mut v: Value = r
             .json()
             .await
