@@ -86,14 +86,11 @@ async fn key_and_team(
     st: &AppState,
     id: &KeyId,
 ) -> Result<Option<(agensium_domain::KeyRecord, Team)>, ApiError> {
-    if let Some(found) = st.cache.keys.get(id) {
-        return Ok(Some(found));
-    }
-    let found = st.backends.meta.key_and_team(id).await?;
-    if let Some(f) = &found {
-        st.cache.keys.insert(id.clone(), f.clone());
-    }
-    Ok(found)
+    Ok(st
+        .cache
+        .keys
+        .get_or_load(id.clone(), st.backends.meta.key_and_team(id))
+        .await?)
 }
 
 /// The key of an `Authorization: Bearer` header, or 401.

@@ -280,17 +280,11 @@ async fn resolve(
         ));
     };
     let key = (name.clone(), wanted.to_owned());
-    let found = match st.cache.versions.get(&key) {
-        Some(v) => Some(v),
-        None => {
-            let v = st.backends.meta.get_version(name, wanted).await?;
-            if let Some(v) = &v {
-                st.cache.versions.insert(key, v.clone());
-            }
-            v
-        }
-    };
-    match found {
+    let found = st
+        .cache
+        .versions
+        .get_or_load(key, st.backends.meta.get_version(name, wanted));
+    match found.await? {
         Some(pv) if pv.yanked_at.is_some() => Err(ApiError::new(
             StatusCode::GONE,
             "version_yanked",

@@ -146,19 +146,16 @@ pub(crate) async fn visible(
     caller: &Caller,
     name: &ProcessorName,
 ) -> Result<Ownership, ApiError> {
-    let owner = match st.cache.owners.get(name) {
-        Some(o) => Some(o),
-        None => {
-            let o = st.backends.meta.ownership(name).await?;
-            if let Some(o) = &o {
-                st.cache.owners.insert(name.clone(), o.clone());
-            }
-            o
-        }
-    };
-    owner.filter(|o| caller.sees_processor(o)).ok_or_else(|| {
-        ApiError::not_found("processor_not_found", format!("no processor named {name}"))
-    })
+    let owner = st
+        .cache
+        .owners
+        .get_or_load(name.clone(), st.backends.meta.ownership(name));
+    owner
+        .await?
+        .filter(|o| caller.sees_processor(o))
+        .ok_or_else(|| {
+            ApiError::not_found("processor_not_found", format!("no processor named {name}"))
+        })
 }
 
 /// The whole body, at most `limit` bytes (413 beyond).

@@ -45,6 +45,22 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         map.insert(key, (Instant::now(), value));
     }
 
+    /// The value under `key`, from the cache or else from `load` (stored
+    /// when found; a miss is not remembered, so what appears is seen at once).
+    pub async fn get_or_load<E, F>(&self, key: K, load: F) -> Result<Option<V>, E>
+    where
+        F: std::future::Future<Output = Result<Option<V>, E>>,
+    {
+        if let Some(v) = self.get(&key) {
+            return Ok(Some(v));
+        }
+        let found = load.await?;
+        if let Some(v) = &found {
+            self.insert(key, v.clone());
+        }
+        Ok(found)
+    }
+
     /// Forgets everything (after a change made through this process).
     pub fn clear(&self) {
         self.lock().clear();
@@ -71,6 +87,28 @@ mod tests {
         c.insert("b", 2);
         c.clear();
         assert_eq!(c.get(&"b"), None);
+        let loads = std::cell::Cell::new(0);
+        let load = |v: Option<i32>| {
+            loads.set(loads.get() + 1);
+            std::future::ready(Ok::<_, ()>(v))
+        };
+        let block = |f| futures::executor::block_on(f);
+        assert_eq!(block(c.get_or_load("d", load(None))), Ok(None));
+        assert_eq!(
+            block(c.get_or_load("d", load(Some(4)))),
+            Ok(Some(4)),
+            "a miss is not kept"
+        );
+        assert_eq!(
+            block(c.get_or_load("d", load(Some(5)))),
+            Ok(Some(4)),
+            "a hit is"
+        );
+        assert_eq!(
+            loads.get(),
+            3,
+            "every call builds its loader; only misses await it"
+        );
         let none = TtlCache::new(Duration::ZERO);
         none.insert("c", 3);
         assert_eq!(none.get(&"c"), None);
