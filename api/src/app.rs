@@ -46,6 +46,8 @@ pub struct AppState {
     pub limiter: SubmitLimiter,
     /// Short-lived copies of keys, processors and versions.
     pub cache: Arc<crate::cache::ApiCache>,
+    /// Writes accepted jobs' rows and tickets, coalesced under load.
+    pub accept: crate::accept::Acceptor,
 }
 
 /// Largest JSON body of the control routes (teams, keys, visibility).

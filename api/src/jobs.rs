@@ -173,17 +173,13 @@ pub async fn submit(
         Err(e) => return Err(bad_body(e)),
     };
     let job = Job::queued(id, &pv, q.params.finish(), input_bytes, caller);
-    if let Err(e) = st.backends.meta.insert_job(&job, inline.as_ref()).await {
+    let in_store = inline.is_none();
+    if let Err(e) = st.accept.accept(job, inline).await {
         // Leave nothing behind: the input of a job that does not exist goes.
-        if inline.is_none() {
+        if in_store {
             let _ = st.backends.objects.delete(&key).await;
         }
         return Err(e.into());
-    }
-    // The row is the truth: if the rail is down the job stays queued and is
-    // put back on the rail by recovery, so the client still gets its id.
-    if let Err(e) = st.backends.rail.push(id, &caller.team).await {
-        tracing::warn!(job = %id, error = %e, "rail push failed; the job stays queued");
     }
     tracing::info!(job = %id, team = %caller.team, key = %caller.key_id, processor = %pv.name, version = %pv.version, input_bytes, "job accepted");
     let location = format!("/v1/jobs/{id}");

@@ -7,6 +7,7 @@
 //! It starts nothing: the `agensium` application crate wires the backends,
 //! starts the workers and serves this router.
 
+pub mod accept;
 pub mod admission;
 pub mod app;
 mod auth;

@@ -100,6 +100,7 @@ pub async fn start(role: Role, settings: Settings) -> anyhow::Result<Server> {
             limits: api_limits(&settings),
             limiter: SubmitLimiter::new(settings.submit_rate),
             cache: Arc::new(agensium_api::cache::ApiCache::new(settings.cache_ttl)),
+            accept: agensium_api::accept::Acceptor::new(&backends),
         });
         server.addr = Some(server.listen("API server", settings.listen, app).await?);
     }

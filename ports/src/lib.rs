@@ -31,7 +31,7 @@ pub use artifacts::ArtifactLedger;
 pub use error::{BackendError, BoxError};
 pub use local_store::LocalDirStore;
 pub use memory_rail::MemoryRail;
-pub use meta::{Finish, JobBody, MetaError, MetaStore, PutVersion, StartedJob};
+pub use meta::{Finish, JobBody, MetaError, MetaStore, NewJob, PutVersion, StartedJob};
 pub use object_store::{ByteStream, ObjectStore, StoreError};
 pub use rail::{Rail, RailError, Ticket};
 pub use sqlite::SqliteMetaStore;

@@ -52,6 +52,17 @@ pub enum JobBody {
     Log,
 }
 
+/// A job to store with [`MetaStore::insert_jobs`], with its input when that
+/// is kept inline (`None`: it is in the object store under the job's input
+/// key).
+#[derive(Debug, Clone, Copy)]
+pub struct NewJob<'a> {
+    /// The row, status `queued`.
+    pub job: &'a Job,
+    /// The inline input.
+    pub input: Option<&'a Bytes>,
+}
+
 /// A job [`MetaStore::start_job`] started: its row, and its input when the
 /// input is kept inline (`None`: it is in the object store).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,7 +140,13 @@ pub trait MetaStore: crate::TenantStore + crate::ArtifactLedger {
 
     /// Stores a new job, with its input when that is kept inline (`None`:
     /// the input is in the object store under the job's input key).
-    async fn insert_job(&self, job: &Job, input: Option<&Bytes>) -> Result<(), MetaError>;
+    async fn insert_job(&self, job: &Job, input: Option<&Bytes>) -> Result<(), MetaError> {
+        self.insert_jobs(&[NewJob { job, input }]).await
+    }
+
+    /// Stores several new jobs at once, all or none (one statement on the
+    /// SQL stores): how the API coalesces submissions under load.
+    async fn insert_jobs(&self, jobs: &[NewJob<'_>]) -> Result<(), MetaError>;
 
     /// Looks a job up.
     async fn get_job(&self, id: JobId) -> Result<Option<Job>, MetaError>;

@@ -51,6 +51,17 @@ pub trait Rail: Send + Sync + 'static {
     /// Puts a ticket for `job` on the lane of `team`.
     async fn push(&self, job: JobId, team: &TeamName) -> Result<(), RailError>;
 
+    /// Puts several tickets on their teams' lanes, in order (one round trip
+    /// on a networked rail): how the API coalesces submissions under load.
+    /// On an error some of them may be on the rail; pushing one twice is
+    /// harmless (the job row is the truth).
+    async fn push_many(&self, tickets: &[(JobId, TeamName)]) -> Result<(), RailError> {
+        for (job, team) in tickets {
+            self.push(*job, team).await?;
+        }
+        Ok(())
+    }
+
     /// Takes the next ticket for `consumer`, waiting up to `wait`.
     async fn take(&self, consumer: &WorkerId, wait: Duration) -> Result<Option<Ticket>, RailError>;
 

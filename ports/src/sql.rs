@@ -13,7 +13,7 @@ mod tenants;
 mod transition;
 mod versions;
 
-use crate::meta::{Finish, JobBody, MetaError, MetaStore, PutVersion, StartedJob};
+use crate::meta::{Finish, JobBody, MetaError, MetaStore, NewJob, PutVersion, StartedJob};
 use agensium_domain::{
     Job, JobId, JobRef, JobStatus, ProcessorName, ProcessorVersion, Transition, Usage, WorkerId,
     now_millis,
@@ -295,12 +295,24 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
         self.versions(st).await
     }
 
-    async fn insert_job(&self, job: &Job, input: Option<&Bytes>) -> Result<(), MetaError> {
-        let mut values = job_values(job)?;
-        values.push(input.cloned().into());
-        let marks = vec!["?"; values.len()].join(", ");
+    async fn insert_jobs(&self, jobs: &[NewJob<'_>]) -> Result<(), MetaError> {
+        let mut values = Vec::new();
+        let mut rows = Vec::with_capacity(jobs.len());
+        for new in jobs {
+            let row = job_values(new.job)?;
+            let marks = vec!["?"; row.len() + 1].join(", ");
+            rows.push(format!("({marks})"));
+            values.extend(row);
+            values.push(new.input.cloned().into());
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
         let st = Statement::new(
-            format!("INSERT INTO jobs ({JOB_COLUMNS}, input_data) VALUES ({marks})"),
+            format!(
+                "INSERT INTO jobs ({JOB_COLUMNS}, input_data) VALUES {}",
+                rows.join(", ")
+            ),
             values,
         );
         self.db.execute(st).await.map(drop)

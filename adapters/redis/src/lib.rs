@@ -375,18 +375,31 @@ impl RedisRail {
 #[async_trait]
 impl Rail for RedisRail {
     async fn push(&self, job: JobId, team: &TeamName) -> Result<(), RailError> {
-        let lane = self.lane(team);
-        self.ensure_group(&lane).await.map_err(err)?;
+        self.push_many(&[(job, team.clone())]).await
+    }
+
+    async fn push_many(&self, tickets: &[(JobId, TeamName)]) -> Result<(), RailError> {
         let mut pipe = redis::pipe();
-        pipe.cmd("SADD").arg(&self.lanes_key).arg(&lane).ignore();
-        pipe.cmd("XADD")
-            .arg(&lane)
-            .arg("*")
-            .arg("job")
-            .arg(job.to_string())
-            .arg("n")
-            .arg(0)
-            .ignore();
+        let mut lanes = Vec::new();
+        for (job, team) in tickets {
+            let lane = self.lane(team);
+            if !lanes.contains(&lane) {
+                self.ensure_group(&lane).await.map_err(err)?;
+                pipe.cmd("SADD").arg(&self.lanes_key).arg(&lane).ignore();
+                lanes.push(lane.clone());
+            }
+            pipe.cmd("XADD")
+                .arg(&lane)
+                .arg("*")
+                .arg("job")
+                .arg(job.to_string())
+                .arg("n")
+                .arg(0)
+                .ignore();
+        }
+        if tickets.is_empty() {
+            return Ok(());
+        }
         let mut c = self.conn.clone();
         let _: () = pipe.query_async(&mut c).await.map_err(err)?;
         Ok(())

@@ -4,7 +4,7 @@ use agensium_domain::{
     Caller, DeclaredLimits, Digest, ErrorCode, Job, JobError, JobId, JobRef, JobStatus,
     ProcessorVersion, Role, Usage, WorkerId, now_millis,
 };
-use agensium_ports::meta::{Finish, JobBody, MetaStore, PutVersion};
+use agensium_ports::meta::{Finish, JobBody, MetaStore, NewJob, PutVersion};
 use bytes::Bytes;
 use std::time::Duration;
 
@@ -54,6 +54,7 @@ pub async fn run(store: &dyn MetaStore) {
     cancelling(store, &n).await;
     retrying(store, &n).await;
     inline_bodies(store, &n).await;
+    batched_inserts(store, &n).await;
     listing(store, &n).await;
     super::tenants::run(store, &n).await;
     artifact_ledger(store, &n).await;
@@ -412,6 +413,46 @@ async fn retrying(store: &dyn MetaStore, n: &str) {
         store.retry_job(job.id).await.unwrap(),
         "cancelled jobs retry too"
     );
+}
+
+/// Coalesced submissions: a batch stores every row with its own input, or
+/// (one row failing) none of them.
+async fn batched_inserts(store: &dyn MetaStore, n: &str) {
+    let pv = version(n, "5.0.0", b"batched");
+    store.put_version(&pv).await.unwrap();
+    let inputs: Vec<Option<Bytes>> =
+        vec![Some(Bytes::from_static(b"one")), None, Some(Bytes::new())];
+    let jobs: Vec<Job> = (0..3)
+        .map(|_| Job::queued(JobId::new(), &pv, vec![], 3, &tester()))
+        .collect();
+    let rows: Vec<NewJob<'_>> = jobs
+        .iter()
+        .zip(&inputs)
+        .map(|(job, input)| NewJob {
+            job,
+            input: input.as_ref(),
+        })
+        .collect();
+    store.insert_jobs(&rows).await.unwrap();
+    store.insert_jobs(&[]).await.unwrap();
+    for (job, input) in jobs.iter().zip(&inputs) {
+        let got = store.get_job_body(job.id, JobBody::Input).await.unwrap();
+        assert_eq!(got, Some((job.clone(), input.clone())));
+    }
+    // All or none: a batch holding an id that exists stores nothing.
+    let fresh = Job::queued(JobId::new(), &pv, vec![], 3, &tester());
+    let clash = [
+        NewJob {
+            job: &fresh,
+            input: None,
+        },
+        NewJob {
+            job: &jobs[0],
+            input: None,
+        },
+    ];
+    assert!(store.insert_jobs(&clash).await.is_err());
+    assert_eq!(store.get_job(fresh.id).await.unwrap(), None);
 }
 
 /// Small bodies kept in the row: the input comes back with the start, the

@@ -19,16 +19,18 @@ fn lane(name: &str) -> TeamName {
 }
 
 /// A team with many tickets does not hold back another team's: lanes with
-/// tickets are served in turn.
+/// tickets are served in turn, also when they were pushed in one batch.
 async fn lanes_take_turns(rail: &dyn Rail) {
     let flood: Vec<JobId> = (0..6).map(|_| JobId::new()).collect();
     let quiet: Vec<JobId> = (0..2).map(|_| JobId::new()).collect();
-    for id in &flood {
-        rail.push(*id, &lane("flood")).await.unwrap();
-    }
-    for id in &quiet {
-        rail.push(*id, &lane("quiet")).await.unwrap();
-    }
+    // One batch over two lanes (how the API pushes coalesced submissions).
+    let batch: Vec<(JobId, TeamName)> = flood
+        .iter()
+        .map(|id| (*id, lane("flood")))
+        .chain(quiet.iter().map(|id| (*id, lane("quiet"))))
+        .collect();
+    rail.push_many(&batch).await.unwrap();
+    rail.push_many(&[]).await.unwrap();
     let mut order = Vec::new();
     while let Some(t) = rail
         .take(&"c1".into(), Duration::from_secs(2))

@@ -191,7 +191,7 @@ async fn a_killed_worker_loses_no_job() {
             async move {
                 let body = format!("job {i}");
                 (
-                    api.submit_ok("hostile", "param.mode=sleep&param.ms=40", body.clone())
+                    api.submit_ok("hostile", "param.mode=sleep&param.ms=100", body.clone())
                         .await,
                     body,
                 )
@@ -200,10 +200,26 @@ async fn a_killed_worker_loses_no_job() {
         .buffer_unordered(16)
         .collect()
         .await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
     let victim = workers.remove(0);
     let tag = format!("-{}-", victim.pid());
-    drop(victim); // SIGKILL, mid-run: it holds two running jobs
+    // Kill it only once it is seen holding a job: a fixed sleep raced the
+    // whole burst finishing first once jobs got fast.
+    let holds_a_job = |page: &Value| {
+        page["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j["worker"].as_str().is_some_and(|w| w.contains(&tag)))
+    };
+    let seen = std::time::Instant::now();
+    while !holds_a_job(&api.get_json("/v1/jobs?status=running&limit=100").await.1) {
+        assert!(
+            seen.elapsed() < Duration::from_secs(30),
+            "the victim never ran a job"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(victim); // SIGKILL, mid-run: it holds running jobs
     let killed = std::time::Instant::now();
     let mut finals = Vec::new();
     for (id, _) in &ids {
