@@ -9,12 +9,14 @@ use std::process::Command;
 /// The target every component is built for.
 pub const TARGET: &str = "wasm32-wasip2";
 
-/// Names of the plugins under `plugins/` (each a directory with a Cargo.toml).
+/// Names of the plugins under `plugins/`: each a directory whose
+/// Cargo.toml builds a `cdylib` (the SDK beside them is a plain library).
 pub fn all() -> Result<Vec<String>> {
     let mut names = Vec::new();
     for entry in std::fs::read_dir(root().join("plugins"))? {
         let entry = entry?;
-        if entry.path().join("Cargo.toml").exists() {
+        let manifest = std::fs::read_to_string(entry.path().join("Cargo.toml")).unwrap_or_default();
+        if manifest.contains("\"cdylib\"") {
             names.push(entry.file_name().to_string_lossy().into_owned());
         }
     }

@@ -108,3 +108,26 @@ fn other_delimiter() {
 }
 
 mod escape;
+
+#[test]
+fn as_a_job() {
+    use agensium_sdk::testing::run;
+    let r = run(
+        crate::csv_to_jsonl,
+        b"a;b\n1;2\n",
+        &[("delimiter", ";"), ("colour", "red")],
+    );
+    assert_eq!(r.text(), "{\"a\":\"1\",\"b\":\"2\"}\n");
+    let s = r.result.unwrap();
+    assert_eq!(s.get("rows"), Some("1"));
+    assert_eq!(s.content_type.as_deref(), Some("application/x-ndjson"));
+    assert!(
+        r.log[0].1.contains("unknown param \"colour\""),
+        "{:?}",
+        r.log
+    );
+    let bad = run(crate::csv_to_jsonl, b"a\n", &[("delimiter", "::")]);
+    assert_eq!(bad.result.unwrap_err().code, "invalid_input");
+    let ragged = run(crate::csv_to_jsonl, b"a,b\n1\n", &[]);
+    assert_eq!(ragged.result.unwrap_err().code, "invalid_input");
+}

@@ -11,8 +11,8 @@
 //!
 //! Output: `{"lines":L,"words":W,"bytes":B}` as `application/json`.
 
-#[cfg(target_arch = "wasm32")]
-mod component;
+use agensium_sdk::{Failure, Input, Output, Params, Summary};
+use std::io::{BufRead, Write};
 
 /// C-locale `isspace`.
 const fn is_space(b: u8) -> bool {
@@ -63,6 +63,32 @@ impl Counts {
     }
 }
 
+/// The processor: counts the input as it streams, writes the JSON.
+pub fn wordcount(
+    _params: &Params,
+    input: &mut Input,
+    output: &mut Output,
+) -> Result<Summary, Failure> {
+    let mut counts = Counts::default();
+    loop {
+        let chunk = input.fill_buf()?;
+        if chunk.is_empty() {
+            break;
+        }
+        let n = chunk.len();
+        counts.feed(chunk);
+        input.consume(n);
+    }
+    output.write_all(counts.to_json().as_bytes())?;
+    Ok(Summary::new()
+        .content_type("application/json")
+        .stat("lines", counts.lines)
+        .stat("words", counts.words)
+        .stat("bytes", counts.bytes))
+}
+
+agensium_sdk::processor!(wordcount);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +124,15 @@ mod tests {
                 "split at {split}"
             );
         }
+    }
+
+    #[test]
+    fn as_a_job() {
+        let run = agensium_sdk::testing::run(wordcount, b"hello big\nworld\n", &[]);
+        assert_eq!(run.text(), r#"{"lines":2,"words":3,"bytes":16}"#);
+        let summary = run.result.unwrap();
+        assert_eq!(summary.content_type.as_deref(), Some("application/json"));
+        assert_eq!(summary.get("words"), Some("3"));
     }
 
     #[test]
