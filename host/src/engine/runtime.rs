@@ -27,6 +27,19 @@ impl Processor {
     pub fn metering(&self) -> Metering {
         self.metering
     }
+
+    /// The names of what the component imports and exports
+    /// (`agensium:processor/host@0.1.0`, `wasi:io/streams@0.2.x`, …).
+    pub fn interfaces(&self) -> (Vec<String>, Vec<String>) {
+        let component = self.pre.instance_pre().component();
+        let engine = component.engine();
+        let ty = component.component_type();
+        let names = |it: &mut dyn Iterator<Item = &str>| it.map(str::to_owned).collect();
+        (
+            names(&mut ty.imports(engine).map(|(n, _)| n)),
+            names(&mut ty.exports(engine).map(|(n, _)| n)),
+        )
+    }
 }
 
 /// How a processor's CPU use is bounded. Fuel accounting makes generated
