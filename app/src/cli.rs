@@ -39,6 +39,42 @@ enum Command {
     /// Operator commands, straight on the configured metadata store (no
     /// running API needed): teams and keys.
     Admin(AdminArgs),
+    /// Runs a processor on a file here, with no server, in the worker's
+    /// sandbox and limits: the summary, usage and log go to stderr; the
+    /// exit status is 1 when the job fails.
+    Run(LocalRunArgs),
+    /// Checks a component as an upload is checked (size, world, compile)
+    /// and prints its imports and compile time.
+    Validate(ValidateArgs),
+}
+
+/// `agensium run …`.
+#[derive(Args)]
+struct LocalRunArgs {
+    #[command(flatten)]
+    run: crate::local::RunArgs,
+    #[command(
+        flatten,
+        next_help_heading = "Settings (the limits' defaults and ceilings)"
+    )]
+    settings: SettingsArgs,
+}
+
+/// `agensium validate …`.
+#[derive(Args)]
+struct ValidateArgs {
+    /// The component (`.wasm`).
+    component: PathBuf,
+    #[command(flatten, next_help_heading = "Settings (the component size limit)")]
+    settings: SettingsArgs,
+}
+
+/// A command on this machine alone.
+pub enum Local {
+    /// `agensium run`.
+    Run(crate::local::RunArgs),
+    /// `agensium validate`.
+    Validate(PathBuf),
 }
 
 /// `agensium admin …`.
@@ -83,6 +119,8 @@ pub enum Action {
     Print(Settings),
     /// Run an operator command on the metadata store of these settings.
     Admin(AdminCommand, Settings),
+    /// Run or check a processor here.
+    Local(Local, Settings),
 }
 
 /// Every setting, as a flag and an environment variable. Unset: the layer below.
@@ -319,6 +357,16 @@ impl Cli {
                 let mut settings = Settings::default();
                 a.settings.apply(&mut settings)?;
                 return Ok(Action::Admin(a.command, settings));
+            }
+            Command::Run(a) => {
+                let mut settings = Settings::default();
+                a.settings.apply(&mut settings)?;
+                return Ok(Action::Local(Local::Run(a.run), settings));
+            }
+            Command::Validate(a) => {
+                let mut settings = Settings::default();
+                a.settings.apply(&mut settings)?;
+                return Ok(Action::Local(Local::Validate(a.component), settings));
             }
         };
         let mut settings = Settings::default();

@@ -3,6 +3,7 @@
 
 mod cli;
 mod compile_child;
+mod local;
 
 use agensium::bootstrap;
 use anyhow::Result;
@@ -17,11 +18,10 @@ fn main() -> Result<std::process::ExitCode> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
-        .block_on(run())?;
-    Ok(std::process::ExitCode::SUCCESS)
+        .block_on(run())
 }
 
-async fn run() -> Result<()> {
+async fn run() -> Result<std::process::ExitCode> {
     cli::load_config_file()?;
     // Logs go to stderr: stdout carries only what a command prints (the
     // settings, a new key), so `$(agensium admin create-key …)` is the key.
@@ -36,9 +36,18 @@ async fn run() -> Result<()> {
         cli::Action::Run(role, settings) => (role, settings),
         cli::Action::Print(settings) => {
             println!("{settings:#?}");
-            return Ok(());
+            return Ok(std::process::ExitCode::SUCCESS);
         }
-        cli::Action::Admin(command, settings) => return admin(command, &settings).await,
+        cli::Action::Admin(command, settings) => {
+            admin(command, &settings).await?;
+            return Ok(std::process::ExitCode::SUCCESS);
+        }
+        cli::Action::Local(cli::Local::Run(args), settings) => {
+            return local::run(args, &settings).await;
+        }
+        cli::Action::Local(cli::Local::Validate(path), settings) => {
+            return local::validate(&path, &settings);
+        }
     };
     let server = agensium::start(role, settings).await?;
     let token = server.shutdown_token();
@@ -47,7 +56,8 @@ async fn run() -> Result<()> {
         tracing::info!("shutting down: finishing running jobs");
         token.cancel();
     });
-    server.wait().await
+    server.wait().await?;
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 /// Runs an operator command on the configured metadata store.

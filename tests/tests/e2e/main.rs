@@ -14,6 +14,7 @@ mod faults;
 mod hardening;
 mod hostile;
 mod jobs;
+mod local_run;
 mod multiprocess;
 mod processors;
 mod recovery;
