@@ -8,6 +8,7 @@
 
 pub(crate) mod bench;
 mod fixtures;
+mod new_plugin;
 mod plugins;
 mod s3server;
 mod up;
@@ -33,6 +34,12 @@ enum Task {
         /// Build every plugin.
         #[arg(long)]
         all: bool,
+    },
+    /// Write a new processor under plugins/NAME from a template (with a
+    /// test), and add it to the plugins' workspace.
+    NewPlugin {
+        /// The plugin's name, `[a-z][a-z0-9-]{0,62}`.
+        name: String,
     },
     /// Build the plugins, start `agensium serve` on embedded defaults and
     /// register the example processors. Extra arguments go to `serve`.
@@ -81,6 +88,7 @@ fn main() -> Result<()> {
             }
             plugins::build(&names)?;
         }
+        Task::NewPlugin { name } => new_plugin::new_plugin(&name)?,
         Task::Up { serve_args } => up::up(&serve_args)?,
         Task::Test => {
             plugins::build(&plugins::all()?)?;
