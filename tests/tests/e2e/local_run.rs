@@ -143,3 +143,16 @@ fn validate_reports_imports_and_compile_time_or_why_not() {
     let stderr = String::from_utf8_lossy(&not.stderr);
     assert!(stderr.contains("not-a-processor.wasm"), "{stderr}");
 }
+
+/// A component built against `agensium:processor@0.1.0` (and committed as
+/// built) loads and runs on this host, now and after the contract grows.
+#[test]
+fn a_component_built_against_contract_0_1_0_still_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "one two\nthree\n").unwrap();
+    let component = Path::new(env!("CARGO_MANIFEST_DIR")).join("compat/wordcount-wit-0.1.0.wasm");
+    let r = run_local(&component, &input, &[], &[]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(r.stdout, br#"{"lines":2,"words":3,"bytes":14}"#);
+}
