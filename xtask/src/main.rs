@@ -10,6 +10,7 @@ pub(crate) mod bench;
 mod fixtures;
 mod new_plugin;
 mod plugins;
+mod python;
 mod s3server;
 mod up;
 

@@ -9,14 +9,34 @@ use std::process::Command;
 /// The target every component is built for.
 pub const TARGET: &str = "wasm32-wasip2";
 
-/// Names of the plugins under `plugins/`: each a directory whose
-/// Cargo.toml builds a `cdylib` (the SDK beside them is a plain library).
+/// What a plugin is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// A crate of the plugins' workspace building a `cdylib`.
+    Rust,
+    /// An `app.py` (see [`crate::python`]).
+    Python,
+}
+
+/// The language of the plugin in `dir`, if it is one (the SDK beside the
+/// plugins is a plain library).
+pub fn lang(dir: &Path) -> Option<Lang> {
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
+    if manifest.contains("\"cdylib\"") {
+        Some(Lang::Rust)
+    } else if crate::python::is_plugin(dir) {
+        Some(Lang::Python)
+    } else {
+        None
+    }
+}
+
+/// Names of the plugins under `plugins/`, sorted.
 pub fn all() -> Result<Vec<String>> {
     let mut names = Vec::new();
     for entry in std::fs::read_dir(root().join("plugins"))? {
         let entry = entry?;
-        let manifest = std::fs::read_to_string(entry.path().join("Cargo.toml")).unwrap_or_default();
-        if manifest.contains("\"cdylib\"") {
+        if lang(&entry.path()).is_some() {
             names.push(entry.file_name().to_string_lossy().into_owned());
         }
     }
@@ -61,7 +81,25 @@ pub fn build(names: &[String]) -> Result<()> {
             bail!("no plugin {n:?}; known: {}", known.join(", "));
         }
     }
-    let built = build_wasm("plugins/Cargo.toml", names)?;
+    let dir = |n: &String| root().join("plugins").join(n);
+    let rust: Vec<String> = names
+        .iter()
+        .filter(|n| lang(&dir(n)) == Some(Lang::Rust))
+        .cloned()
+        .collect();
+    let mut rust_built = if rust.is_empty() {
+        Vec::new()
+    } else {
+        build_wasm("plugins/Cargo.toml", &rust)?
+    }
+    .into_iter();
+    let built: Vec<Vec<u8>> = names
+        .iter()
+        .map(|n| match lang(&dir(n)) {
+            Some(Lang::Python) => crate::python::build(n, &dir(n)),
+            _ => Ok(rust_built.next().expect("one build per Rust plugin")),
+        })
+        .collect::<Result<_>>()?;
     let runtime = agensium_host::Runtime::new()?;
     std::fs::create_dir_all(root().join("target/plugins"))?;
     for (n, bytes) in names.iter().zip(built) {

@@ -154,10 +154,13 @@ fn base_config(metering: Metering) -> Config {
 fn pool(instances: u32) -> PoolingAllocationConfig {
     let instances = instances.max(1);
     let mut pool = PoolingAllocationConfig::default();
+    // Any admitted component fits in any pool, even one of a single
+    // instance (`agensium run`, AGENSIUM_INSTANCES=1): a componentize-py
+    // processor alone holds about 15 core instances.
     pool.total_component_instances(instances)
-        .total_core_instances(instances * 8)
-        .total_memories(instances * 2)
-        .total_tables(instances * 8)
+        .total_core_instances((instances * 8).max(PER_COMPONENT.core_instances))
+        .total_memories((instances * 2).max(PER_COMPONENT.memories))
+        .total_tables((instances * 8).max(PER_COMPONENT.tables))
         .total_stacks(instances)
         .max_memory_size(4 << 30)
         .max_core_instances_per_component(PER_COMPONENT.core_instances)

@@ -36,10 +36,19 @@ async fn a_local_run_gives_the_same_bytes_as_a_job() {
     assert!(r.status().is_success());
     app.install("wordcount", "1.0.0").await;
     app.install("csv-to-jsonl", "1.0.0").await;
+    app.install("markdown-html", "1.0.0").await;
+    let markdown = "# Title\n\nSome *text*, `code` and a [link](https://example.com).\n\n\
+                    | a | b |\n|---|---|\n| 1 | 2 |\n\n```\nfenced\n```\n";
     let csv: String = (0..20_000)
         .map(|i| format!("{i};name {i};\"quoted; {i}\"\n"))
         .collect();
-    let cases: [(&str, PathBuf, Vec<u8>, &[&str]); 4] = [
+    let cases: [(&str, PathBuf, Vec<u8>, &[&str]); 5] = [
+        (
+            "markdown-html",
+            component_path("plugins", "markdown-html"),
+            markdown.repeat(200).into_bytes(),
+            &["extensions=tables,fenced_code"],
+        ),
         (
             "wordcount",
             component_path("plugins", "wordcount"),
@@ -75,7 +84,15 @@ async fn a_local_run_gives_the_same_bytes_as_a_job() {
         let query: Vec<String> = params.iter().map(|p| format!("param.{p}")).collect();
         let id = app.submit_ok(name, &query.join("&"), input).await;
         assert_eq!(app.wait(&id).await["status"], "succeeded", "{name}");
-        let (_, via_api) = app.result(&id).await;
+        let (content_type, via_api) = app.result(&id).await;
+        if name == "markdown-html" {
+            assert_eq!(content_type, "text/html; charset=utf-8");
+            let html = String::from_utf8_lossy(&via_api);
+            assert!(
+                html.contains("<h1>Title</h1>") && html.contains("<table>"),
+                "{html}"
+            );
+        }
         assert!(!via_api.is_empty());
         assert!(
             local.stdout == via_api,
@@ -110,6 +127,16 @@ fn a_failed_local_run_exits_non_zero_with_the_code_and_leaves_no_file() {
     let stderr = String::from_utf8_lossy(&r.stderr);
     assert_eq!(r.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("failed: timeout"), "{stderr}");
+
+    // A Python processor's own failure code, as raised in `process`.
+    let md = component_path("plugins", "markdown-html");
+    let r = run_local(&md, &input, &["extensions=bogus"], &[]);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("failed: invalid_params: param \"extensions\""),
+        "{stderr}"
+    );
 
     let r = run_local(&csv, &input, &["no-value"], &[]);
     assert_ne!(r.status.code(), Some(0));
