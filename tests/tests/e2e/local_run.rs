@@ -37,12 +37,36 @@ async fn a_local_run_gives_the_same_bytes_as_a_job() {
     app.install("wordcount", "1.0.0").await;
     app.install("csv-to-jsonl", "1.0.0").await;
     app.install("markdown-html", "1.0.0").await;
+    app.install("gzip", "1.0.0").await;
     let markdown = "# Title\n\nSome *text*, `code` and a [link](https://example.com).\n\n\
                     | a | b |\n|---|---|\n| 1 | 2 |\n\n```\nfenced\n```\n";
     let csv: String = (0..20_000)
         .map(|i| format!("{i};name {i};\"quoted; {i}\"\n"))
         .collect();
-    let cases: [(&str, PathBuf, Vec<u8>, &[&str]); 5] = [
+    let text: Vec<u8> = (0..100_000u32)
+        .flat_map(|i| format!("row {i}\n").into_bytes())
+        .collect();
+    // A gzip stream from the system's own gzip, for the decompressing run.
+    let gzipped = {
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, &text).unwrap();
+        let out = Command::new("gzip").arg("-c").arg(&plain).output().unwrap();
+        assert!(out.status.success());
+        out.stdout
+    };
+    let cases: [(&str, PathBuf, Vec<u8>, &[&str]); 7] = [
+        (
+            "gzip",
+            component_path("plugins", "gzip"),
+            text.clone(),
+            &["level=9"],
+        ),
+        (
+            "gzip",
+            component_path("plugins", "gzip"),
+            gzipped,
+            &["mode=decompress"],
+        ),
         (
             "markdown-html",
             component_path("plugins", "markdown-html"),
