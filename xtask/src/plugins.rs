@@ -16,6 +16,8 @@ pub enum Lang {
     Rust,
     /// An `app.py` (see [`crate::python`]).
     Python,
+    /// An `app.js` (see [`crate::javascript`]).
+    JavaScript,
 }
 
 /// The language of the plugin in `dir`, if it is one (the SDK beside the
@@ -26,6 +28,8 @@ pub fn lang(dir: &Path) -> Option<Lang> {
         Some(Lang::Rust)
     } else if crate::python::is_plugin(dir) {
         Some(Lang::Python)
+    } else if crate::javascript::is_plugin(dir) {
+        Some(Lang::JavaScript)
     } else {
         None
     }
@@ -97,6 +101,7 @@ pub fn build(names: &[String]) -> Result<()> {
         .iter()
         .map(|n| match lang(&dir(n)) {
             Some(Lang::Python) => crate::python::build(n, &dir(n)),
+            Some(Lang::JavaScript) => crate::javascript::build(n, &dir(n)),
             _ => Ok(rust_built.next().expect("one build per Rust plugin")),
         })
         .collect::<Result<_>>()?;

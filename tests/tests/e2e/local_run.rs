@@ -38,6 +38,14 @@ async fn a_local_run_gives_the_same_bytes_as_a_job() {
     app.install("csv-to-jsonl", "1.0.0").await;
     app.install("markdown-html", "1.0.0").await;
     app.install("gzip", "1.0.0").await;
+    app.install("json-format", "1.0.0").await;
+    let json = format!(
+        "[{}]",
+        (0..2000)
+            .map(|i| format!(r#"{{"id":{i},"name":"n{i}","tags":["a","b"],"ok":true}}"#))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
     let markdown = "# Title\n\nSome *text*, `code` and a [link](https://example.com).\n\n\
                     | a | b |\n|---|---|\n| 1 | 2 |\n\n```\nfenced\n```\n";
     let csv: String = (0..20_000)
@@ -54,7 +62,13 @@ async fn a_local_run_gives_the_same_bytes_as_a_job() {
         assert!(out.status.success());
         out.stdout
     };
-    let cases: [(&str, PathBuf, Vec<u8>, &[&str]); 7] = [
+    let cases: [(&str, PathBuf, Vec<u8>, &[&str]); 8] = [
+        (
+            "json-format",
+            component_path("plugins", "json-format"),
+            json.into_bytes(),
+            &["indent=4"],
+        ),
         (
             "gzip",
             component_path("plugins", "gzip"),
@@ -159,6 +173,16 @@ fn a_failed_local_run_exits_non_zero_with_the_code_and_leaves_no_file() {
     assert_eq!(r.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("failed: invalid_params: param \"extensions\""),
+        "{stderr}"
+    );
+
+    // A JavaScript processor's own failure code, as returned by `process`.
+    let js = component_path("plugins", "json-format");
+    let r = run_local(&js, &input, &[], &[]);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("failed: invalid_input: SyntaxError"),
         "{stderr}"
     );
 
