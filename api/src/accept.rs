@@ -56,9 +56,11 @@ impl Acceptor {
         Self { tx }
     }
 
-    /// Stores `job` (with its input when inline) and puts its ticket on the
-    /// rail. `Ok` once the row is stored: a rail that is down leaves the job
-    /// queued, and recovery puts it back on the rail.
+    /// Stores `job` (with its input when inline; otherwise the input is
+    /// already under its input key) and puts its ticket on the rail. `Ok`
+    /// once the row is stored: a rail that is down leaves the job queued,
+    /// and recovery puts it back on the rail. When the row cannot be
+    /// stored, the stored input is deleted.
     pub async fn accept(&self, job: Job, input: Option<Bytes>) -> Result<(), MetaError> {
         let (done, stored) = oneshot::channel();
         let stopped = || MetaError::backend("the API is shutting down");
@@ -124,6 +126,9 @@ async fn write(backends: &Backends, chunk: Vec<Pending>) {
         })
         .collect();
     let stored = backends.meta.insert_jobs(&rows).await;
+    if stored.is_err() {
+        forget_inputs(backends, &chunk).await;
+    }
     if stored.is_ok() {
         let tickets: Vec<(JobId, TeamName)> = chunk
             .iter()
@@ -143,6 +148,17 @@ async fn write(backends: &Backends, chunk: Vec<Pending>) {
             (None, Some(m)) => Err(MetaError::backend(m.clone())),
         };
         let _ = p.done.send(outcome);
+    }
+}
+
+/// Deletes the stored inputs of jobs whose rows were not written: here, not
+/// in the handler, so nothing is left behind even when the client is gone.
+async fn forget_inputs(backends: &Backends, chunk: &[Pending]) {
+    for p in chunk.iter().filter(|p| p.input.is_none()) {
+        let key = p.job.id.input_key();
+        if let Err(e) = backends.objects.delete(&key).await {
+            tracing::warn!(job = %p.job.id, error = %e, "deleting the input of a job not accepted failed");
+        }
     }
 }
 

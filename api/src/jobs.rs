@@ -173,14 +173,8 @@ pub async fn submit(
         Err(e) => return Err(bad_body(e)),
     };
     let job = Job::queued(id, &pv, q.params.finish(), input_bytes, caller);
-    let in_store = inline.is_none();
-    if let Err(e) = st.accept.accept(job, inline).await {
-        // Leave nothing behind: the input of a job that does not exist goes.
-        if in_store {
-            let _ = st.backends.objects.delete(&key).await;
-        }
-        return Err(e.into());
-    }
+    // On failure the acceptor deletes a stored input: nothing is left behind.
+    st.accept.accept(job, inline).await?;
     tracing::info!(job = %id, team = %caller.team, key = %caller.key_id, processor = %pv.name, version = %pv.version, input_bytes, "job accepted");
     let location = format!("/v1/jobs/{id}");
     let body = Json(serde_json::json!({
