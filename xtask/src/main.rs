@@ -42,6 +42,9 @@ enum Task {
     NewPlugin {
         /// The plugin's name, `[a-z][a-z0-9-]{0,62}`.
         name: String,
+        /// The language.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: new_plugin::Lang,
     },
     /// Build the plugins, start `agensium serve` on embedded defaults and
     /// register the example processors. Extra arguments go to `serve`.
@@ -90,7 +93,7 @@ fn main() -> Result<()> {
             }
             plugins::build(&names)?;
         }
-        Task::NewPlugin { name } => new_plugin::new_plugin(&name)?,
+        Task::NewPlugin { name, lang } => new_plugin::new_plugin(&name, lang)?,
         Task::Up { serve_args } => up::up(&serve_args)?,
         Task::Test => {
             plugins::build(&plugins::all()?)?;

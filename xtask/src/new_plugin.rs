@@ -17,19 +17,53 @@ const RUST: [(&str, &str); 2] = [
     ),
 ];
 
-/// Writes `plugins/NAME` from the template and adds it to the plugins'
-/// workspace.
-pub fn new_plugin(name: &str) -> Result<()> {
+/// The Python template's files: the logic, its native test, the glue.
+const PYTHON: [(&str, &str); 4] = [
+    ("app.py", include_str!("../templates/python/app.py.tmpl")),
+    (
+        "lines.py",
+        include_str!("../templates/python/lines.py.tmpl"),
+    ),
+    (
+        "test_lines.py",
+        include_str!("../templates/python/test_lines.py.tmpl"),
+    ),
+    (
+        "requirements.txt",
+        include_str!("../templates/python/requirements.txt.tmpl"),
+    ),
+];
+
+/// What a new plugin is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// A crate on the SDK (`plugins/sdk`).
+    Rust,
+    /// An `app.py` built with componentize-py.
+    Python,
+}
+
+/// Writes `plugins/NAME` from the template of `lang` (a Rust one is also
+/// added to the plugins' workspace).
+pub fn new_plugin(name: &str, lang: Lang) -> Result<()> {
     check_name(name)?;
     let dir = root().join("plugins").join(name);
     if dir.exists() {
         bail!("{} exists", dir.display());
     }
-    render(&dir, name, "../sdk")?;
-    add_member(&root().join("plugins/Cargo.toml"), name)?;
+    let test = match lang {
+        Lang::Rust => {
+            render(&dir, name, "../sdk", &RUST)?;
+            add_member(&root().join("plugins/Cargo.toml"), name)?;
+            format!("cargo test --manifest-path plugins/Cargo.toml -p {name}")
+        }
+        Lang::Python => {
+            render(&dir, name, "", &PYTHON)?;
+            format!("(cd plugins/{name} && python3 -m unittest)")
+        }
+    };
     println!(
-        "created plugins/{name}: edit plugins/{name}/src/lib.rs, then\n  \
-         cargo test --manifest-path plugins/Cargo.toml -p {name}\n  \
+        "created plugins/{name}: edit it, then\n  {test}\n  \
          cargo xtask build-plugin {name}          # target/plugins/{name}.wasm\n  \
          target/debug/agensium run target/plugins/{name}.wasm --input FILE\n\
          (docs/processors.md says the rest)"
@@ -52,8 +86,8 @@ fn check_name(name: &str) -> Result<()> {
 
 /// Writes the template into `dir` for the plugin `name`, depending on the
 /// SDK at `sdk` (a path, relative to `dir` or absolute).
-pub fn render(dir: &Path, name: &str, sdk: &str) -> Result<()> {
-    for (path, text) in RUST {
+pub fn render(dir: &Path, name: &str, sdk: &str, files: &[(&str, &str)]) -> Result<()> {
+    for (path, text) in files {
         let target = dir.join(path);
         std::fs::create_dir_all(target.parent().expect("a file in a directory"))?;
         let text = text.replace("{{name}}", name).replace("{{sdk}}", sdk);
@@ -107,7 +141,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("numbered");
         let sdk = root().join("plugins/sdk");
-        render(&dir, "numbered", sdk.to_str().unwrap()).unwrap();
+        render(&dir, "numbered", sdk.to_str().unwrap(), &RUST).unwrap();
         // The plugins' pinned versions, so nothing new is resolved.
         std::fs::copy(root().join("plugins/Cargo.lock"), dir.join("Cargo.lock")).unwrap();
         let manifest = dir.join("Cargo.toml");
@@ -127,6 +161,24 @@ mod tests {
         .unwrap();
         let wasm = target.join(plugins::TARGET).join("release/numbered.wasm");
         let bytes = std::fs::read(&wasm).unwrap();
+        agensium_host::Runtime::with_instances(1)
+            .unwrap()
+            .compile(&bytes, agensium_host::Metering::Epoch)
+            .expect("the template builds a processor");
+    }
+
+    /// The Python template's logic passes its tests natively, and it builds
+    /// into a component the host accepts.
+    #[test]
+    fn the_python_template_passes_its_tests_and_builds_a_processor() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("numbered-py");
+        render(&dir, "numbered-py", "", &PYTHON).unwrap();
+        run(std::process::Command::new("python3")
+            .args(["-m", "unittest", "discover", "-q", "-s"])
+            .arg(&dir))
+        .unwrap();
+        let bytes = crate::python::build("numbered-py", &dir).unwrap();
         agensium_host::Runtime::with_instances(1)
             .unwrap()
             .compile(&bytes, agensium_host::Metering::Epoch)
