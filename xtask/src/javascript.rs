@@ -4,7 +4,7 @@
 //! installed on first use into a project-local directory
 //! (`target/tools/js`).
 
-use crate::{root, run};
+use crate::{root, run, tools};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,9 +14,9 @@ pub const COMPONENTIZE_JS: &str = "0.23.0";
 
 /// The directory holding componentize-js, filled on first use.
 fn tool() -> Result<PathBuf> {
-    let dir = root().join("target/tools/js");
+    let dir = tools::dir().join("js");
     let stamp = dir.join(format!(".componentize-js-{COMPONENTIZE_JS}"));
-    if !stamp.exists() {
+    tools::once(&stamp, || {
         eprintln!(
             "installing componentize-js {COMPONENTIZE_JS} into {} (once)",
             dir.display()
@@ -27,9 +27,8 @@ fn tool() -> Result<PathBuf> {
             .arg(&dir)
             .arg(format!(
                 "@bytecodealliance/componentize-js@{COMPONENTIZE_JS}"
-            )))?;
-        std::fs::write(&stamp, "")?;
-    }
+            )))
+    })?;
     Ok(dir.join("node_modules/.bin/componentize-js"))
 }
 
@@ -40,7 +39,7 @@ pub fn is_plugin(dir: &Path) -> bool {
 
 /// Builds the JavaScript processor in `dir` and returns the component.
 pub fn build(name: &str, dir: &Path) -> Result<Vec<u8>> {
-    let out = root().join("target/tools").join(format!("{name}.wasm"));
+    let out = tools::dir().join(format!("{name}.wasm"));
     run(Command::new(tool()?)
         .arg(dir.join("app.js"))
         .arg("--wit")

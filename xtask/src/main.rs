@@ -13,6 +13,7 @@ mod new_plugin;
 mod plugins;
 mod python;
 mod s3server;
+mod tools;
 mod up;
 
 use anyhow::{Context, Result, bail};

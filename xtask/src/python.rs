@@ -3,7 +3,7 @@
 //! a component by componentize-py. The tool is pinned and installed on
 //! first use into a project-local virtualenv (`target/tools/python`).
 
-use crate::{root, run};
+use crate::{root, run, tools};
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -12,15 +12,11 @@ use std::process::Command;
 /// The componentize-py release used (PyPI).
 pub const COMPONENTIZE_PY: &str = "0.25.1";
 
-fn tools() -> PathBuf {
-    root().join("target/tools")
-}
-
 /// The virtualenv holding componentize-py, created on first use.
 fn venv() -> Result<PathBuf> {
-    let venv = tools().join("python");
+    let venv = tools::dir().join("python");
     let stamp = venv.join(format!(".componentize-py-{COMPONENTIZE_PY}"));
-    if !stamp.exists() {
+    tools::once(&stamp, || {
         eprintln!(
             "installing componentize-py {COMPONENTIZE_PY} into {} (once)",
             venv.display()
@@ -31,23 +27,22 @@ fn venv() -> Result<PathBuf> {
             "--quiet",
             "--disable-pip-version-check",
             &format!("componentize-py=={COMPONENTIZE_PY}"),
-        ]))?;
-        std::fs::write(&stamp, "")?;
-    }
+        ]))
+    })?;
     Ok(venv)
 }
 
 /// The packages of `requirements`, installed into a directory of their own
 /// (again only when the file changes).
 fn packages(venv: &Path, name: &str, requirements: &Path) -> Result<PathBuf> {
-    let dir = tools().join("python-packages").join(name);
+    let dir = tools::dir().join("python-packages").join(name);
     let text = std::fs::read(requirements)
         .with_context(|| format!("reading {}", requirements.display()))?;
     let stamp = dir.join(format!(
         ".requirements-{}",
         hex::encode(Sha256::digest(&text))
     ));
-    if !stamp.exists() {
+    tools::once(&stamp, || {
         let _ = std::fs::remove_dir_all(&dir);
         run(Command::new(venv.join("bin/pip"))
             .args([
@@ -58,9 +53,8 @@ fn packages(venv: &Path, name: &str, requirements: &Path) -> Result<PathBuf> {
             ])
             .arg(&dir)
             .arg("-r")
-            .arg(requirements))?;
-        std::fs::write(&stamp, "")?;
-    }
+            .arg(requirements))
+    })?;
     Ok(dir)
 }
 
@@ -72,7 +66,7 @@ pub fn is_plugin(dir: &Path) -> bool {
 /// Builds the Python processor in `dir` and returns the component.
 pub fn build(name: &str, dir: &Path) -> Result<Vec<u8>> {
     let venv = venv()?;
-    let out = tools().join(format!("{name}.wasm"));
+    let out = tools::dir().join(format!("{name}.wasm"));
     let mut cmd = Command::new(venv.join("bin/componentize-py"));
     cmd.arg("-d")
         .arg(root().join("wit"))
