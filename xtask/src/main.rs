@@ -15,6 +15,7 @@ mod python;
 mod s3server;
 mod tools;
 mod up;
+mod validate;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -92,11 +93,15 @@ fn main() -> Result<()> {
             if names.is_empty() {
                 bail!("name a plugin or pass --all");
             }
+            validate::build_workspace()?;
             plugins::build(&names)?;
         }
         Task::NewPlugin { name, lang } => new_plugin::new_plugin(&name, lang)?,
         Task::Up { serve_args } => up::up(&serve_args)?,
         Task::Test => {
+            // First, as the multi-process tests spawn the real binary and
+            // the plugins are checked with it.
+            validate::build_workspace()?;
             plugins::build(&plugins::all()?)?;
             fixtures::build_fixtures()?;
             run(cargo().args([
@@ -106,11 +111,6 @@ fn main() -> Result<()> {
                 "--target-dir",
                 "target",
             ]))?;
-            // The multi-process tests spawn the real binary. Built with the
-            // same package selection as `cargo test --workspace` (dev
-            // dependencies included), so that dependencies are compiled with
-            // the same features once, not twice.
-            run(cargo().args(["build", "--workspace", "--all-targets"]))?;
             let s3 = s3server::start()?;
             // Fault-injection tests append one table row each here.
             let report = std::env::current_dir()?.join("target/fault-scenarios.txt");

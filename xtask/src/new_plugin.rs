@@ -34,6 +34,32 @@ const PYTHON: [(&str, &str); 4] = [
     ),
 ];
 
+/// The JavaScript template's files: the processor, its native test with a
+/// stand-in host, and the `npm test` wiring.
+const JS: [(&str, &str); 6] = [
+    ("app.js", include_str!("../templates/js/app.js.tmpl")),
+    (
+        "package.json",
+        include_str!("../templates/js/package.json.tmpl"),
+    ),
+    (
+        "test/app.test.mjs",
+        include_str!("../templates/js/test/app.test.mjs.tmpl"),
+    ),
+    (
+        "test/host.mjs",
+        include_str!("../templates/js/test/host.mjs.tmpl"),
+    ),
+    (
+        "test/hooks.mjs",
+        include_str!("../templates/js/test/hooks.mjs.tmpl"),
+    ),
+    (
+        "test/register.mjs",
+        include_str!("../templates/js/test/register.mjs.tmpl"),
+    ),
+];
+
 /// What a new plugin is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Lang {
@@ -41,6 +67,8 @@ pub enum Lang {
     Rust,
     /// An `app.py` built with componentize-py.
     Python,
+    /// An `app.js` built with componentize-js.
+    Js,
 }
 
 /// Writes `plugins/NAME` from the template of `lang` (a Rust one is also
@@ -60,6 +88,10 @@ pub fn new_plugin(name: &str, lang: Lang) -> Result<()> {
         Lang::Python => {
             render(&dir, name, "", &PYTHON)?;
             format!("(cd plugins/{name} && python3 -m unittest)")
+        }
+        Lang::Js => {
+            render(&dir, name, "", &JS)?;
+            format!("(cd plugins/{name} && npm test)")
         }
     };
     println!(
@@ -114,6 +146,7 @@ fn add_member(manifest: &Path, name: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validate::require_valid;
     use crate::{cargo, plugins, run};
 
     #[test]
@@ -160,11 +193,7 @@ mod tests {
             .arg(&target))
         .unwrap();
         let wasm = target.join(plugins::TARGET).join("release/numbered.wasm");
-        let bytes = std::fs::read(&wasm).unwrap();
-        agensium_host::Runtime::with_instances(1)
-            .unwrap()
-            .compile(&bytes, agensium_host::Metering::Epoch)
-            .expect("the template builds a processor");
+        require_valid("numbered", &wasm).expect("the template builds a processor");
     }
 
     /// The Python template's logic passes its tests natively, and it builds
@@ -179,9 +208,25 @@ mod tests {
             .arg(&dir))
         .unwrap();
         let bytes = crate::python::build("numbered-py", &dir).unwrap();
-        agensium_host::Runtime::with_instances(1)
-            .unwrap()
-            .compile(&bytes, agensium_host::Metering::Epoch)
-            .expect("the template builds a processor");
+        let wasm = tmp.path().join("numbered-py.wasm");
+        std::fs::write(&wasm, bytes).unwrap();
+        require_valid("numbered-py", &wasm).expect("the template builds a processor");
+    }
+
+    /// The JavaScript template passes its tests under node with a stand-in
+    /// host, and builds into a component the host accepts.
+    #[test]
+    fn the_js_template_passes_its_tests_and_builds_a_processor() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("numbered-js");
+        render(&dir, "numbered-js", "", &JS).unwrap();
+        run(std::process::Command::new("npm")
+            .args(["test", "--silent", "--prefix"])
+            .arg(&dir))
+        .unwrap();
+        let bytes = crate::javascript::build("numbered-js", &dir).unwrap();
+        let wasm = tmp.path().join("numbered-js.wasm");
+        std::fs::write(&wasm, bytes).unwrap();
+        require_valid("numbered-js", &wasm).expect("the template builds a processor");
     }
 }

@@ -105,14 +105,9 @@ pub fn build(names: &[String]) -> Result<()> {
             _ => Ok(rust_built.next().expect("one build per Rust plugin")),
         })
         .collect::<Result<_>>()?;
-    let runtime = agensium_host::Runtime::new()?;
     std::fs::create_dir_all(root().join("target/plugins"))?;
     for (n, bytes) in names.iter().zip(built) {
-        runtime
-            .compile(&bytes, agensium_host::Metering::Epoch)
-            .with_context(|| format!("{n} is not a valid processor"))?;
-        std::fs::write(output(n), &bytes)?;
-        print_artifact(n, &bytes, &output(n));
+        install(n, &bytes, &output(n), crate::validate::require_valid)?;
     }
     Ok(())
 }
@@ -154,6 +149,25 @@ pub fn build_wasm(manifest: &str, packages: &[String]) -> Result<Vec<Vec<u8>>> {
             std::fs::read(&built).with_context(|| format!("reading {}", built.display()))
         })
         .collect()
+}
+
+/// Writes a built component to `path` once `check` passed on it (as
+/// `path.partial`), and prints it.
+pub fn install(
+    name: &str,
+    bytes: &[u8],
+    path: &Path,
+    check: impl FnOnce(&str, &Path) -> Result<()>,
+) -> Result<()> {
+    let partial = path.with_extension("wasm.partial");
+    std::fs::write(&partial, bytes).with_context(|| format!("writing {}", partial.display()))?;
+    if let Err(e) = check(name, &partial) {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
+    std::fs::rename(&partial, path)?;
+    print_artifact(name, bytes, path);
+    Ok(())
 }
 
 /// Prints a built component: name, size, digest and where it landed.

@@ -13,6 +13,16 @@ fn component_path(dir: &str, name: &str) -> PathBuf {
         .join(format!("{name}.wasm"))
 }
 
+/// A real file from `tests/data` (see its README).
+fn data(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("data")
+            .join(name),
+    )
+    .unwrap()
+}
+
 /// `agensium run COMPONENT --input FILE [--param K=V…] ARGS…` (output on
 /// stdout), with the environment of no configuration.
 fn run_local(component: &Path, input: &Path, params: &[&str], args: &[&str]) -> Output {
@@ -39,6 +49,8 @@ async fn a_local_run_gives_the_same_bytes_as_a_job() {
     app.install("markdown-html", "1.0.0").await;
     app.install("gzip", "1.0.0").await;
     app.install("json-format", "1.0.0").await;
+    app.install("jq", "1.0.0").await;
+    app.install("image-thumbnail", "1.0.0").await;
     let json = format!(
         "[{}]",
         (0..2000)
@@ -62,7 +74,34 @@ async fn a_local_run_gives_the_same_bytes_as_a_job() {
         assert!(out.status.success());
         out.stdout
     };
-    let cases: [(&str, PathBuf, Vec<u8>, &[&str]); 8] = [
+    let orders: String = (0..5000)
+        .map(|i| {
+            format!(
+                "{{\"id\":{i},\"total\":{},\"who\":\"c{}\"}}\n",
+                i % 97,
+                i % 7
+            )
+        })
+        .collect();
+    let cases: [(&str, PathBuf, Vec<u8>, &[&str]); 11] = [
+        (
+            "jq",
+            component_path("plugins", "jq"),
+            orders.into_bytes(),
+            &["filter=select(.total > 90) | {id, who}"],
+        ),
+        (
+            "image-thumbnail",
+            component_path("plugins", "image-thumbnail"),
+            data("board.jpg"),
+            &["width=200", "format=webp"],
+        ),
+        (
+            "image-thumbnail",
+            component_path("plugins", "image-thumbnail"),
+            data("screenshot.png"),
+            &["width=320", "height=320", "fit=cover"],
+        ),
         (
             "json-format",
             component_path("plugins", "json-format"),
@@ -121,8 +160,19 @@ async fn a_local_run_gives_the_same_bytes_as_a_job() {
         assert!(stderr.contains("succeeded: content-type"), "{stderr}");
         let query: Vec<String> = params.iter().map(|p| format!("param.{p}")).collect();
         let id = app.submit_ok(name, &query.join("&"), input).await;
-        assert_eq!(app.wait(&id).await["status"], "succeeded", "{name}");
+        let job = app.wait(&id).await;
+        assert_eq!(job["status"], "succeeded", "{name}: {job}");
         let (content_type, via_api) = app.result(&id).await;
+        if name == "image-thumbnail" {
+            assert!(content_type.starts_with("image/"), "{content_type}");
+            let width = &job["stats"]["width"];
+            assert!(width == "200" || width == "320", "{job}");
+        }
+        if name == "jq" {
+            let lines = String::from_utf8_lossy(&via_api);
+            assert_eq!(lines.lines().count(), 5000 * 6 / 97 + 1, "{lines}");
+            assert!(lines.starts_with("{\"id\":91,\"who\":\"c0\"}\n"), "{lines}");
+        }
         if name == "markdown-html" {
             assert_eq!(content_type, "text/html; charset=utf-8");
             let html = String::from_utf8_lossy(&via_api);
