@@ -4,7 +4,7 @@ use crate::admission::Admission;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::rate::SubmitLimiter;
-use crate::{control, jobs, keys, processors, teams};
+use crate::{control, jobs, keys, processors, teams, waiting};
 use agensium_domain::Role;
 use agensium_host::Runtime;
 use agensium_ports::Backends;
@@ -48,6 +48,8 @@ pub struct AppState {
     pub cache: Arc<crate::cache::ApiCache>,
     /// Writes accepted jobs' rows and tickets, coalesced under load.
     pub accept: crate::accept::Acceptor,
+    /// Job ends announced on the rail, for requests that wait for one.
+    pub finishes: Arc<crate::finishes::Finishes>,
 }
 
 /// Largest JSON body of the control routes (teams, keys, visibility).
@@ -104,7 +106,8 @@ fn control_routes() -> Router<AppState> {
             get(processors::list_versions),
         )
         .route("/v1/jobs", get(jobs::list))
-        .route("/v1/jobs/{id}", get(jobs::get).delete(control::cancel))
+        .route("/v1/jobs/{id}", get(waiting::get).delete(control::cancel))
+        .route("/v1/jobs/{id}/events", get(waiting::events))
         .route("/v1/jobs/{id}/retry", post(control::retry))
         .route("/v1/jobs/{id}/result", get(jobs::result))
         .route("/v1/jobs/{id}/logs", get(jobs::logs))

@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use crate::jobs::load_job;
 use crate::views::JobView;
 use agensium_domain::{Job, JobStatus, Role, TransitionError};
-use agensium_ports::StoreError;
+use agensium_ports::{Signal, StoreError};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -28,9 +28,12 @@ pub async fn cancel(
             refusal(&now, now.status.cancel()),
         ));
     }
-    // The fast path to the worker running it; it also watches the row.
-    if let Err(e) = st.backends.rail.announce_cancel(job.id).await {
-        tracing::warn!(job = %job.id, error = %e, "announcing the cancellation failed");
+    // The fast path to the worker running it (it also watches the row) and
+    // to the requests waiting for the job's end.
+    for signal in Signal::ALL {
+        if let Err(e) = st.backends.rail.announce(signal, job.id).await {
+            tracing::warn!(job = %job.id, error = %e, ?signal, "announcing the cancellation failed");
+        }
     }
     tracing::info!(job = %job.id, was = %job.status, by = %auth.caller.key_id, "job cancelled");
     Ok(Json(load_job(&st, &auth.caller, &id).await?.into()))

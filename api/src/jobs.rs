@@ -322,15 +322,6 @@ fn job_id(raw: &str) -> Result<JobId, ApiError> {
         .map_err(|e: agensium_domain::InvalidInput| ApiError::not_found("job_not_found", e.0))
 }
 
-/// `GET /v1/jobs/{id}`.
-pub async fn get(
-    auth: Auth,
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<JobView>, ApiError> {
-    Ok(Json(load_job(&st, &auth.caller, &id).await?.into()))
-}
-
 /// `GET /v1/jobs/{id}/result`: streams the output of a succeeded job.
 ///
 /// The content type comes from untrusted code: it is served only when it

@@ -14,6 +14,7 @@ mod auth;
 pub mod cache;
 mod control;
 mod error;
+pub mod finishes;
 mod golden;
 mod jobs;
 mod keys;
@@ -24,6 +25,7 @@ mod result_headers;
 mod teams;
 pub mod telemetry;
 mod views;
+mod waiting;
 
 pub use app::{ApiLimits, AppState, router};
 pub use error::ApiError;

@@ -46,6 +46,21 @@ enum Command {
     /// Checks a component as an upload is checked (size, world, compile)
     /// and prints its imports and compile time.
     Validate(ValidateArgs),
+    /// Processors on a running API: push a version, list, show.
+    Processor {
+        #[command(subcommand)]
+        command: crate::client::ProcessorCommand,
+        #[command(flatten)]
+        conn: crate::client::Conn,
+    },
+    /// Jobs on a running API: submit a file (with progress, `--wait`),
+    /// status, logs, result, cancel, retry, list.
+    Job {
+        #[command(subcommand)]
+        command: crate::client::JobCommand,
+        #[command(flatten)]
+        conn: crate::client::Conn,
+    },
 }
 
 /// `agensium run …`.
@@ -121,6 +136,8 @@ pub enum Action {
     Admin(AdminCommand, Settings),
     /// Run or check a processor here.
     Local(Local, Settings),
+    /// Call a running API.
+    Client(crate::client::Request, crate::client::Conn),
 }
 
 /// Every setting, as a flag and an environment variable. Unset: the layer below.
@@ -362,6 +379,15 @@ impl Cli {
                 let mut settings = Settings::default();
                 a.settings.apply(&mut settings)?;
                 return Ok(Action::Local(Local::Run(a.run), settings));
+            }
+            Command::Processor { command, conn } => {
+                return Ok(Action::Client(
+                    crate::client::Request::Processor(command),
+                    conn,
+                ));
+            }
+            Command::Job { command, conn } => {
+                return Ok(Action::Client(crate::client::Request::Job(command), conn));
             }
             Command::Validate(a) => {
                 let mut settings = Settings::default();

@@ -85,7 +85,8 @@ fn limits(settings: &Settings, declared: &DeclaredLimits) -> Result<Limits> {
     ))
 }
 
-fn params(raw: &[String]) -> Result<Pairs> {
+/// `KEY=VALUE` flags as checked params (the keys and sizes the API takes).
+pub fn params(raw: &[String]) -> Result<Pairs> {
     let mut b = ParamsBuilder::default();
     for p in raw {
         let Some((k, v)) = p.split_once('=') else {

@@ -2,6 +2,7 @@
 //! `worker` (separate processes on shared backends).
 
 mod cli;
+mod client;
 mod compile_child;
 mod local;
 
@@ -45,6 +46,7 @@ async fn run() -> Result<std::process::ExitCode> {
         cli::Action::Local(cli::Local::Run(args), settings) => {
             return local::run(args, &settings).await;
         }
+        cli::Action::Client(request, conn) => return client::run(request, &conn).await,
         cli::Action::Local(cli::Local::Validate(path), settings) => {
             return local::validate(&path, &settings);
         }

@@ -101,6 +101,7 @@ pub async fn start(role: Role, settings: Settings) -> anyhow::Result<Server> {
             limiter: SubmitLimiter::new(settings.submit_rate),
             cache: Arc::new(agensium_api::cache::ApiCache::new(settings.cache_ttl)),
             accept: agensium_api::accept::Acceptor::new(&backends),
+            finishes: agensium_api::finishes::Finishes::start(backends.rail.clone()),
         });
         server.addr = Some(server.listen("API server", settings.listen, app).await?);
     }

@@ -33,7 +33,7 @@ pub use local_store::LocalDirStore;
 pub use memory_rail::MemoryRail;
 pub use meta::{Finish, JobBody, MetaError, MetaStore, NewJob, PutVersion, StartedJob};
 pub use object_store::{ByteStream, ObjectStore, StoreError};
-pub use rail::{Rail, RailError, Ticket};
+pub use rail::{Rail, RailError, Signal, Ticket};
 pub use sqlite::SqliteMetaStore;
 pub use tenants::TenantStore;
 

@@ -1,6 +1,6 @@
 //! In-process rail: the embedded default.
 
-use crate::rail::{Rail, RailError, Ticket};
+use crate::rail::{Rail, RailError, Signal, Ticket};
 use agensium_domain::{JobId, TeamName, WorkerId};
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -59,7 +59,8 @@ impl State {
 pub struct MemoryRail {
     state: Mutex<State>,
     notify: Notify,
-    cancels: broadcast::Sender<JobId>,
+    /// One channel per [`Signal`], in the order of [`Signal::ALL`].
+    signals: [broadcast::Sender<JobId>; 2],
 }
 
 impl Default for MemoryRail {
@@ -67,7 +68,7 @@ impl Default for MemoryRail {
         Self {
             state: Mutex::default(),
             notify: Notify::new(),
-            cancels: broadcast::channel(1024).0,
+            signals: Signal::ALL.map(|_| broadcast::channel(1024).0),
         }
     }
 }
@@ -136,14 +137,14 @@ impl Rail for MemoryRail {
         Ok(())
     }
 
-    async fn announce_cancel(&self, job: JobId) -> Result<(), RailError> {
-        // No subscriber is no error: nothing runs the job here.
-        let _ = self.cancels.send(job);
+    async fn announce(&self, signal: Signal, job: JobId) -> Result<(), RailError> {
+        // No subscriber is no error: nobody here cares about the job.
+        let _ = self.signals[signal as usize].send(job);
         Ok(())
     }
 
-    async fn cancellations(&self) -> Result<BoxStream<'static, JobId>, RailError> {
-        let rx = self.cancels.subscribe();
+    async fn subscribe(&self, signal: Signal) -> Result<BoxStream<'static, JobId>, RailError> {
+        let rx = self.signals[signal as usize].subscribe();
         Ok(Box::pin(futures::stream::unfold(rx, |mut rx| async move {
             loop {
                 match rx.recv().await {

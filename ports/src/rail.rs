@@ -32,6 +32,28 @@ pub struct Ticket {
     pub receipt: String,
 }
 
+/// What the rail announces about a job, to every process listening.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Signal {
+    /// The job was cancelled: the worker running it stops it.
+    Cancel,
+    /// The job reached its final state: requests waiting for it answer.
+    Finished,
+}
+
+impl Signal {
+    /// Every signal.
+    pub const ALL: [Signal; 2] = [Signal::Cancel, Signal::Finished];
+
+    /// A short name, e.g. for a channel.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cancel => "cancel",
+            Self::Finished => "finished",
+        }
+    }
+}
+
 /// The ticket rail. A ticket only says "look at job X"; the job row in the
 /// [`crate::MetaStore`] stays the truth, so a ticket delivered twice is
 /// harmless and a lost rail can be rebuilt from the job rows.
@@ -75,14 +97,14 @@ pub trait Rail: Send + Sync + 'static {
     /// Hands a ticket back so that another worker takes it at once.
     async fn release(&self, ticket: &Ticket) -> Result<(), RailError>;
 
-    /// Tells every process subscribed to [`Rail::cancellations`] that `job`
-    /// was cancelled. Best effort, the fast path: workers also watch the job
-    /// row, which stays the truth.
-    async fn announce_cancel(&self, job: JobId) -> Result<(), RailError>;
+    /// Tells every process subscribed to `signal` (see [`Rail::subscribe`])
+    /// that it happened to `job`. Best effort, the fast path: whoever
+    /// listens also rereads the job row, which stays the truth.
+    async fn announce(&self, signal: Signal, job: JobId) -> Result<(), RailError>;
 
-    /// Cancellations announced by any process from now on. The stream ends
-    /// when the rail's connection is lost: subscribe again.
-    async fn cancellations(&self) -> Result<BoxStream<'static, JobId>, RailError>;
+    /// The jobs `signal` is announced for by any process from now on. The
+    /// stream ends when the rail's connection is lost: subscribe again.
+    async fn subscribe(&self, signal: Signal) -> Result<BoxStream<'static, JobId>, RailError>;
 
     /// Tickets on the rail not yet acked: waiting, or taken and running.
     /// Zero means no queued job can be waiting for a ticket it has.

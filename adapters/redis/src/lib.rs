@@ -5,7 +5,7 @@
 mod scripts;
 
 use agensium_domain::{JobId, TeamName, WorkerId};
-use agensium_ports::rail::{Rail, RailError, Ticket};
+use agensium_ports::rail::{Rail, RailError, Signal, Ticket};
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -78,7 +78,8 @@ pub struct RedisRail {
     prefix: String,
     lanes_key: String,
     alive: String,
-    cancel_channel: String,
+    /// `{prefix}:` of the pub/sub channels, one per [`Signal`].
+    channel_prefix: String,
     lease: Duration,
 }
 
@@ -106,6 +107,11 @@ fn split(receipt: &str) -> (&str, &str, &str) {
 }
 
 impl RedisRail {
+    /// The pub/sub channel of `signal`.
+    fn channel(&self, signal: Signal) -> String {
+        format!("{}{}", self.channel_prefix, signal.as_str())
+    }
+
     /// Connects and checks the server answers.
     ///
     /// Errors name the server's address, never the URL: its password must
@@ -139,7 +145,7 @@ impl RedisRail {
             grouped: Default::default(),
             lanes_key: format!("{}:rail:lanes", cfg.prefix),
             alive: format!("{}:rail:alive", cfg.prefix),
-            cancel_channel: format!("{}:cancel", cfg.prefix),
+            channel_prefix: format!("{}:", cfg.prefix),
             prefix: cfg.prefix,
             lease: cfg.lease,
         })
@@ -455,22 +461,22 @@ impl Rail for RedisRail {
         self.requeue(ticket).await
     }
 
-    async fn announce_cancel(&self, job: JobId) -> Result<(), RailError> {
+    async fn announce(&self, signal: Signal, job: JobId) -> Result<(), RailError> {
         let mut c = self.conn.clone();
         let _: i64 = c
-            .publish(&self.cancel_channel, job.to_string())
+            .publish(self.channel(signal), job.to_string())
             .await
             .map_err(err)?;
         Ok(())
     }
 
-    async fn cancellations(&self) -> Result<BoxStream<'static, JobId>, RailError> {
+    async fn subscribe(&self, signal: Signal) -> Result<BoxStream<'static, JobId>, RailError> {
         let mut pubsub =
             tokio::time::timeout(Duration::from_secs(5), self.client.get_async_pubsub())
                 .await
                 .map_err(|_| RailError::backend("subscribing: timed out"))?
                 .map_err(err)?;
-        pubsub.subscribe(&self.cancel_channel).await.map_err(err)?;
+        pubsub.subscribe(self.channel(signal)).await.map_err(err)?;
         Ok(Box::pin(pubsub.into_on_message().filter_map(
             |m| async move { m.get_payload::<String>().ok()?.parse().ok() },
         )))

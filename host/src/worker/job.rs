@@ -7,7 +7,7 @@ use super::{Worker, metrics};
 use crate::engine::{JobLog, LoadError, Metering, OUTPUT_QUEUE, Outcome, Processor, RunRequest};
 use agensium_domain::{ErrorCode, Job, JobError, JobId, JobStatus, Limits, Usage, WorkerId};
 use agensium_ports::object_store::{Small, once, read_small};
-use agensium_ports::{ByteStream, Finish, StartedJob, StoreError, Ticket};
+use agensium_ports::{ByteStream, Finish, Signal, StartedJob, StoreError, Ticket};
 use bytes::Bytes;
 use std::io;
 use std::time::Instant;
@@ -207,6 +207,10 @@ impl Worker {
                 info!(job = %id, output_bytes, "job succeeded");
             }
             Finish::Failed(e) => info!(job = %id, code = %e.code, "job failed"),
+        }
+        // Requests waiting for the job answer now, not at their next reread.
+        if let Err(e) = b.rail.announce(Signal::Finished, id).await {
+            warn!(job = %id, error = %e, "announcing the job's end failed");
         }
         Ok(Ack::Finished)
     }

@@ -3,7 +3,7 @@
 
 use super::{Worker, backoff};
 use agensium_domain::{JobId, WorkerId};
-use agensium_ports::Ticket;
+use agensium_ports::{Signal, Ticket};
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,7 +21,7 @@ impl Worker {
     pub(super) async fn listen_for_cancels(&self, shutdown: CancellationToken) {
         let mut failures = 0;
         while !shutdown.is_cancelled() {
-            match self.backends.rail.cancellations().await {
+            match self.backends.rail.subscribe(Signal::Cancel).await {
                 Ok(mut ids) => {
                     failures = 0;
                     while let Some(id) = tokio::select! {

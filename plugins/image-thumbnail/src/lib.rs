@@ -162,10 +162,13 @@ impl Request {
         match self.fit {
             Fit::Fill => resize(image, bw, bh),
             Fit::Contain => {
-                // The largest size with the image's aspect inside the box,
-                // never larger than the image itself.
-                let ratio =
-                    f64::min(f64::from(bw) / f64::from(w), f64::from(bh) / f64::from(h)).min(1.0);
+                // The largest size with the image's aspect inside the box
+                // (a side not given does not bound it), never larger than
+                // the image itself.
+                let along = |side: Option<u32>, of: u32| {
+                    side.map_or(f64::INFINITY, |s| f64::from(s) / f64::from(of))
+                };
+                let ratio = along(self.width, w).min(along(self.height, h)).min(1.0);
                 resize(image, scaled(w, ratio), scaled(h, ratio))
             }
             Fit::Cover => {

@@ -51,6 +51,10 @@ fn one_side_follows_the_aspect_and_contain_never_enlarges() {
     let png = encoded(&picture(), ImageFormat::Png);
     let out = decoded(&run(thumbnail, &png, &[("height", "100")]));
     assert_eq!((out.width(), out.height()), (160, 100));
+    // To a width of 199: the given side is met exactly, whatever the
+    // rounding of the other.
+    let out = decoded(&run(thumbnail, &png, &[("width", "199")]));
+    assert_eq!((out.width(), out.height()), (199, 124));
     let out = decoded(&run(thumbnail, &png, &[("width", "2000")]));
     assert_eq!((out.width(), out.height()), (640, 400));
 }

@@ -1,7 +1,7 @@
 //! Conformance suite of [`Rail`] adapters.
 
 use agensium_domain::{JobId, TeamName, WorkerId};
-use agensium_ports::rail::Rail;
+use agensium_ports::rail::{Rail, Signal};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
@@ -11,7 +11,7 @@ pub async fn run(rail: &dyn Rail) {
     fifo_ack_release(rail).await;
     one_taker_per_ticket(rail).await;
     lanes_take_turns(rail).await;
-    cancellations_reach_subscribers(rail).await;
+    signals_reach_their_subscribers(rail).await;
 }
 
 fn lane(name: &str) -> TeamName {
@@ -57,19 +57,27 @@ async fn lanes_take_turns(rail: &dyn Rail) {
     assert_eq!(rail.backlog().await.unwrap(), 0);
 }
 
-async fn cancellations_reach_subscribers(rail: &dyn Rail) {
+/// Every subscriber of a signal gets its announcements in order, and only
+/// those of its signal.
+async fn signals_reach_their_subscribers(rail: &dyn Rail) {
     use futures::StreamExt;
-    let (a, b) = (JobId::new(), JobId::new());
-    let mut first = rail.cancellations().await.unwrap();
-    let mut second = rail.cancellations().await.unwrap();
-    rail.announce_cancel(a).await.unwrap();
-    rail.announce_cancel(b).await.unwrap();
+    let (a, b, c) = (JobId::new(), JobId::new(), JobId::new());
+    let mut first = rail.subscribe(Signal::Cancel).await.unwrap();
+    let mut second = rail.subscribe(Signal::Cancel).await.unwrap();
+    let mut ends = rail.subscribe(Signal::Finished).await.unwrap();
+    rail.announce(Signal::Cancel, a).await.unwrap();
+    rail.announce(Signal::Finished, c).await.unwrap();
+    rail.announce(Signal::Cancel, b).await.unwrap();
     for s in [&mut first, &mut second] {
         for want in [a, b] {
             let got = tokio::time::timeout(Duration::from_secs(2), s.next()).await;
             assert_eq!(got.expect("announced within 2 s"), Some(want));
         }
     }
+    let got = tokio::time::timeout(Duration::from_secs(2), ends.next()).await;
+    assert_eq!(got.expect("announced within 2 s"), Some(c));
+    let more = tokio::time::timeout(Duration::from_millis(200), ends.next()).await;
+    assert!(more.is_err(), "a cancel is not a finish: {more:?}");
 }
 
 async fn empty_take_waits(rail: &dyn Rail) {

@@ -170,7 +170,8 @@ async fn a_local_run_gives_the_same_bytes_as_a_job() {
         }
         if name == "jq" {
             let lines = String::from_utf8_lossy(&via_api);
-            assert_eq!(lines.lines().count(), 5000 * 6 / 97 + 1, "{lines}");
+            let want = (0..5000).filter(|i| i % 97 > 90).count();
+            assert_eq!(lines.lines().count(), want, "{lines}");
             assert!(lines.starts_with("{\"id\":91,\"who\":\"c0\"}\n"), "{lines}");
         }
         if name == "markdown-html" {

@@ -9,6 +9,7 @@
 )]
 
 mod admission;
+mod cli;
 mod compose;
 mod faults;
 mod hardening;

@@ -1,0 +1,150 @@
+//! Answers that wait for a job instead of being polled:
+//! `GET /v1/jobs/{id}?wait=SECONDS` (long poll: the job once it is final,
+//! or as it is after the wait) and `GET /v1/jobs/{id}/events` (Server-Sent
+//! Events: a `status` event per state seen, then one `done` event).
+//! A job's end reaches them through [`crate::finishes::Finishes`] within
+//! milliseconds; they also reread the job row every [`RECHECK`].
+
+use crate::app::AppState;
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::jobs::load_job;
+use crate::views::JobView;
+use agensium_domain::{Job, JobId};
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
+use std::convert::Infallible;
+use std::time::Duration;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::time::Instant;
+
+/// The longest `?wait=`, in seconds.
+pub const MAX_WAIT_SECS: u64 = 60;
+/// How often a waiting request rereads its job regardless of announcements
+/// (a job that ends without one: dead-lettered by the reconciler, or an
+/// announcement lost with a Redis connection). Events also use it to see
+/// a job start.
+const RECHECK: Duration = Duration::from_secs(1);
+
+/// `GET /v1/jobs/{id}` with an optional `?wait=SECONDS` (0 to 60).
+pub async fn get(
+    auth: Auth,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<JobView>, ApiError> {
+    let wait = wait_param(query.as_deref())?;
+    let mut ends = st.finishes.subscribe();
+    let deadline = Instant::now() + wait;
+    let mut job = load_job(&st, &auth.caller, &id).await?;
+    while !job.status.is_final() && Instant::now() < deadline {
+        next_change(&mut ends, job.id, deadline.min(Instant::now() + RECHECK)).await;
+        job = load_job(&st, &auth.caller, &id).await?;
+    }
+    Ok(Json(job.into()))
+}
+
+/// The `wait` of a query string: unset is 0; 400 `invalid_wait` unless an
+/// integer from 0 to [`MAX_WAIT_SECS`].
+fn wait_param(query: Option<&str>) -> Result<Duration, ApiError> {
+    let raw = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|pair| pair.strip_prefix("wait="));
+    let Some(raw) = raw else {
+        return Ok(Duration::ZERO);
+    };
+    match raw.parse::<u64>() {
+        Ok(s) if s <= MAX_WAIT_SECS => Ok(Duration::from_secs(s)),
+        _ => Err(ApiError::bad_request(
+            "invalid_wait",
+            format!("wait={raw:?}: seconds, 0 to {MAX_WAIT_SECS}"),
+        )),
+    }
+}
+
+/// Returns when `job`'s end is announced, the announcements fell behind
+/// (reread the job), or at `until`.
+async fn next_change(ends: &mut broadcast::Receiver<JobId>, job: JobId, until: Instant) {
+    loop {
+        tokio::select! {
+            end = ends.recv() => match end {
+                Ok(id) if id == job => return,
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) => return,
+                Err(RecvError::Closed) => {
+                    tokio::time::sleep_until(until).await;
+                    return;
+                }
+            },
+            () = tokio::time::sleep_until(until) => return,
+        }
+    }
+}
+
+/// `GET /v1/jobs/{id}/events`: Server-Sent Events, `status` with the job
+/// document each time its state changes (the first at once), then `done`
+/// with the final document, and the stream ends.
+pub async fn events(
+    auth: Auth,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let ends = st.finishes.subscribe();
+    let job = load_job(&st, &auth.caller, &id).await?;
+    let watch = Watch {
+        st,
+        auth,
+        id,
+        ends,
+        last: None,
+        next: Some(job),
+    };
+    let stream = futures::stream::unfold(watch, Watch::step);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// The state of one events stream.
+struct Watch {
+    st: AppState,
+    auth: Auth,
+    id: String,
+    ends: broadcast::Receiver<JobId>,
+    /// The state last sent; `None` before the first event.
+    last: Option<Job>,
+    /// A document read but not sent yet.
+    next: Option<Job>,
+}
+
+impl Watch {
+    /// The next event, or `None` after `done` (or when the job vanished).
+    async fn step(mut self) -> Option<(Result<Event, Infallible>, Self)> {
+        if self.last.as_ref().is_some_and(|j| j.status.is_final()) {
+            return None;
+        }
+        let job = loop {
+            if let Some(job) = self.next.take() {
+                if self.last.as_ref().map(|j| j.status) != Some(job.status) {
+                    break job;
+                }
+                let id = job.id;
+                next_change(&mut self.ends, id, Instant::now() + RECHECK).await;
+            }
+            self.next = Some(load_job(&self.st, &self.auth.caller, &self.id).await.ok()?);
+        };
+        let name = if job.status.is_final() {
+            "done"
+        } else {
+            "status"
+        };
+        let view: JobView = job.clone().into();
+        let event = Event::default()
+            .event(name)
+            .json_data(&view)
+            .unwrap_or_else(|_| Event::default().event(name));
+        self.last = Some(job);
+        Some((Ok(event), self))
+    }
+}

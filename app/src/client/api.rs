@@ -1,0 +1,142 @@
+//! The HTTP side of the client: where the API is, the key, and its errors.
+
+use anyhow::{Context, Result};
+use reqwest::{RequestBuilder, Response, StatusCode};
+use serde_json::Value;
+use std::fmt;
+
+/// Where the API is and who is calling: flags, else `AGENSIUM_URL` and
+/// `AGENSIUM_KEY`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Conn {
+    /// The API's base URL.
+    #[arg(
+        long,
+        env = "AGENSIUM_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub url: String,
+    /// The API key (`agensium serve` writes the first one to
+    /// `<data dir>/admin.key`).
+    #[arg(long, env = "AGENSIUM_KEY", hide_env_values = true, global = true)]
+    pub key: Option<String>,
+    /// Print the API's JSON instead of text, and no progress.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// An error the API answered: its status, code and message.
+#[derive(Debug, thiserror::Error)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// `error.code`, or the status's reason when the body had none.
+    pub code: String,
+    /// `error.message`.
+    pub message: String,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} (HTTP {})",
+            self.code,
+            self.message,
+            self.status.as_u16()
+        )
+    }
+}
+
+/// A client of one API.
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    key: Option<String>,
+    /// `--json`.
+    pub json: bool,
+}
+
+impl Api {
+    /// A client for `conn`.
+    pub fn new(conn: &Conn) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("agensium-cli/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Self {
+            http,
+            base: conn.url.trim_end_matches('/').to_owned(),
+            key: conn.key.as_ref().map(|k| k.trim().to_owned()),
+            json: conn.json,
+        })
+    }
+
+    /// A request to `path` (from `/v1/…`), with the key.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        let r = self.http.request(method, format!("{}{path}", self.base));
+        match &self.key {
+            Some(k) => r.bearer_auth(k),
+            None => r,
+        }
+    }
+
+    /// Sends `request`; a non-2xx answer becomes an [`ApiError`].
+    pub async fn send(&self, request: RequestBuilder) -> Result<Response> {
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("calling the API at {}", self.base))?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(api_error(response).await.into())
+        }
+    }
+
+    /// Sends `request` and reads its JSON answer.
+    pub async fn json(&self, request: RequestBuilder) -> Result<Value> {
+        let response = self.send(request).await?;
+        response.json().await.context("reading the API's answer")
+    }
+
+    /// `GET path` as JSON.
+    pub async fn get(&self, path: &str) -> Result<Value> {
+        self.json(self.request(reqwest::Method::GET, path)).await
+    }
+}
+
+async fn api_error(response: Response) -> ApiError {
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let field = |k: &str| body["error"][k].as_str().map(str::to_owned);
+    ApiError {
+        status,
+        code: field("code").unwrap_or_else(|| {
+            status
+                .canonical_reason()
+                .unwrap_or("error")
+                .to_lowercase()
+                .replace(' ', "_")
+        }),
+        message: field("message").unwrap_or_default(),
+    }
+}
+
+/// Prints `value` as pretty JSON on stdout.
+pub fn print_json(value: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+/// A JSON field as text for a table: strings bare, null as `-`.
+pub fn cell(value: &Value) -> String {
+    match value {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

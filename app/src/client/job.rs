@@ -1,0 +1,276 @@
+//! `agensium job submit | status | logs | result | cancel | retry | list`.
+
+use super::api::{Api, cell, print_json};
+use super::progress;
+use anyhow::{Context, Result};
+use reqwest::Method;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// A job command.
+#[derive(clap::Subcommand, Debug)]
+pub enum JobCommand {
+    /// Submits a file to a processor: prints the job's id, or with
+    /// `--wait` waits for it and exits 1 when it fails.
+    Submit(SubmitArgs),
+    /// Prints a job's state.
+    Status {
+        /// The job's id.
+        id: String,
+    },
+    /// Prints a job's log.
+    Logs {
+        /// The job's id.
+        id: String,
+    },
+    /// Writes a succeeded job's result.
+    Result {
+        /// The job's id.
+        id: String,
+        /// Where to write it (`-`: stdout).
+        #[arg(long, short, default_value = "-")]
+        output: PathBuf,
+    },
+    /// Cancels a queued or running job.
+    Cancel {
+        /// The job's id.
+        id: String,
+    },
+    /// Runs a failed or cancelled job again.
+    Retry {
+        /// The job's id.
+        id: String,
+    },
+    /// Lists the team's jobs, newest first.
+    List {
+        /// Only jobs in this state: queued, running, succeeded, failed, cancelled.
+        #[arg(long)]
+        status: Option<String>,
+        /// How many (1 to 200).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+/// `agensium job submit NAME FILE`.
+#[derive(clap::Args, Debug)]
+pub struct SubmitArgs {
+    /// The processor's name.
+    pub processor: String,
+    /// The input file (`-`: stdin).
+    pub file: PathBuf,
+    /// The processor's version; unset: the latest.
+    #[arg(long)]
+    pub version: Option<String>,
+    /// A param, `KEY=VALUE`; repeat for more.
+    #[arg(long = "param", short, value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+    /// Wait for the job to end; exit 1 when it does not succeed.
+    #[arg(long)]
+    pub wait: bool,
+    /// With `--wait`: write the result here (`-`: stdout).
+    #[arg(long, short, requires = "wait")]
+    pub output: Option<PathBuf>,
+}
+
+/// Runs a job command.
+pub async fn run(command: JobCommand, api: &Api) -> Result<ExitCode> {
+    match command {
+        JobCommand::Submit(args) => submit(args, api).await,
+        JobCommand::Status { id } => {
+            let job = api.get(&job_path(&id)).await?;
+            print_job(&job, api.json);
+            Ok(ExitCode::SUCCESS)
+        }
+        JobCommand::Logs { id } => {
+            let response = api
+                .send(api.request(Method::GET, &format!("{}/logs", job_path(&id))))
+                .await?;
+            print!("{}", response.text().await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        JobCommand::Result { id, output } => {
+            result(&id, &output, api).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        JobCommand::Cancel { id } => control(Method::DELETE, &job_path(&id), api).await,
+        JobCommand::Retry { id } => {
+            control(Method::POST, &format!("{}/retry", job_path(&id)), api).await
+        }
+        JobCommand::List { status, limit } => list(status, limit, api).await,
+    }
+}
+
+fn job_path(id: &str) -> String {
+    format!("/v1/jobs/{id}")
+}
+
+async fn submit(args: SubmitArgs, api: &Api) -> Result<ExitCode> {
+    let mut query: Vec<(String, String)> = crate::local::params(&args.params)?
+        .iter()
+        .map(|(k, v)| (format!("param.{k}"), v.to_owned()))
+        .collect();
+    if let Some(v) = &args.version {
+        query.push(("version".into(), v.clone()));
+    }
+    let (reader, size) = progress::open(&args.file).await?;
+    let bar = progress::bytes("upload", size, api.json);
+    let mut request = api
+        .request(
+            Method::POST,
+            &format!("/v1/processors/{}/jobs", args.processor),
+        )
+        .query(&query)
+        .body(progress::body(reader, bar.clone()));
+    if let Some(n) = size {
+        request = request.header(reqwest::header::CONTENT_LENGTH, n);
+    }
+    let accepted = api.json(request).await;
+    bar.finish_and_clear();
+    let accepted = accepted?;
+    let id = accepted["id"]
+        .as_str()
+        .context("the API's answer has no job id")?
+        .to_owned();
+    if !args.wait {
+        if api.json {
+            print_json(&accepted);
+        } else {
+            println!("{id}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let job = wait(&id, api).await?;
+    let succeeded = job["status"] == "succeeded";
+    if succeeded && let Some(output) = &args.output {
+        result(&id, output, api).await?;
+    }
+    if api.json {
+        print_json(&job);
+    } else if !succeeded {
+        eprintln!(
+            "job {id} {}: {}: {}",
+            cell(&job["status"]),
+            cell(&job["error"]["code"]),
+            cell(&job["error"]["message"])
+        );
+    } else if args.output.is_none() {
+        println!("{id} succeeded");
+    }
+    Ok(if succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Waits for the job to end, showing its state; returns the final document.
+/// Asks the API to hold each answer until the job ends (`?wait=`), and
+/// backs off between answers should it not.
+async fn wait(id: &str, api: &Api) -> Result<Value> {
+    let spinner = progress::spinner(api.json);
+    let mut pause = Duration::from_millis(50);
+    loop {
+        let request = api
+            .request(Method::GET, &job_path(id))
+            .query(&[("wait", "30")]);
+        let job = api.json(request).await?;
+        let status = cell(&job["status"]);
+        if matches!(status.as_str(), "succeeded" | "failed" | "cancelled") {
+            spinner.finish_and_clear();
+            return Ok(job);
+        }
+        spinner.set_message(format!("job {id} {status}"));
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(1));
+    }
+}
+
+async fn result(id: &str, output: &Path, api: &Api) -> Result<()> {
+    let response = api
+        .send(api.request(Method::GET, &format!("{}/result", job_path(id))))
+        .await?;
+    let total = response.content_length();
+    progress::download(response.bytes_stream(), total, output, api.json).await?;
+    Ok(())
+}
+
+async fn control(method: Method, path: &str, api: &Api) -> Result<ExitCode> {
+    let job = api.json(api.request(method, path)).await?;
+    print_job(&job, api.json);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list(status: Option<String>, limit: u32, api: &Api) -> Result<ExitCode> {
+    let mut request = api
+        .request(Method::GET, "/v1/jobs")
+        .query(&[("limit", limit.to_string())]);
+    if let Some(s) = &status {
+        request = request.query(&[("status", s)]);
+    }
+    let page = api.json(request).await?;
+    if api.json {
+        print_json(&page);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<36} {:<20} {:<10} {:<10} CREATED",
+        "ID", "PROCESSOR", "VERSION", "STATUS"
+    );
+    for j in page["jobs"].as_array().into_iter().flatten() {
+        println!(
+            "{:<36} {:<20} {:<10} {:<10} {}",
+            cell(&j["id"]),
+            cell(&j["processor"]),
+            cell(&j["version"]),
+            cell(&j["status"]),
+            cell(&j["created_at"])
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A job as `key: value` lines, or its JSON.
+fn print_job(job: &Value, json: bool) {
+    if json {
+        print_json(job);
+        return;
+    }
+    for key in [
+        "id",
+        "processor",
+        "version",
+        "status",
+        "attempts",
+        "input_bytes",
+        "output_bytes",
+        "content_type",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ] {
+        println!("{key}: {}", cell(&job[key]));
+    }
+    if !job["error"].is_null() {
+        println!(
+            "error: {}: {}",
+            cell(&job["error"]["code"]),
+            cell(&job["error"]["message"])
+        );
+    }
+    for (section, value) in [
+        ("params", &job["params"]),
+        ("stats", &job["stats"]),
+        ("usage", &job["usage"]),
+    ] {
+        if let Some(map) = value.as_object().filter(|m| !m.is_empty()) {
+            let pairs: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{k}={}", cell(v)))
+                .collect();
+            println!("{section}: {}", pairs.join(" "));
+        }
+    }
+}

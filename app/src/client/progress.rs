@@ -1,0 +1,121 @@
+//! Progress on stderr: a bar for bytes going up or down (size, rate, ETA),
+//! a spinner while a job waits. Drawn only when stderr is a terminal and
+//! `--json` is off; otherwise hidden.
+
+use anyhow::{Context, Result};
+use futures::{Stream, StreamExt, TryStreamExt};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWriteExt};
+use tokio_util::io::ReaderStream;
+
+/// Whether progress is drawn at all.
+pub fn visible(json: bool) -> bool {
+    !json && std::io::stderr().is_terminal()
+}
+
+fn target(json: bool) -> ProgressDrawTarget {
+    if visible(json) {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    }
+}
+
+/// A byte bar: `label [bar] 12.0 MiB/1.0 GiB 85 MiB/s ETA 11s`, or a byte
+/// counter when the total is unknown.
+pub fn bytes(label: &str, total: Option<u64>, json: bool) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(total, target(json));
+    let template = if total.is_some() {
+        "{prefix:>9} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}"
+    } else {
+        "{prefix:>9} {spinner} {bytes} {bytes_per_sec}"
+    };
+    bar.set_style(
+        ProgressStyle::with_template(template)
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(label.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// A spinner with a message (the job's state) and the time waited.
+pub fn spinner(json: bool) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, target(json));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("a valid template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// A request body streamed from `reader`, counted on `bar`.
+pub fn body(reader: impl AsyncRead + Send + 'static, bar: ProgressBar) -> reqwest::Body {
+    let stream = ReaderStream::with_capacity(reader, 256 * 1024).inspect_ok(move |chunk| {
+        bar.inc(chunk.len() as u64);
+    });
+    reqwest::Body::wrap_stream(stream)
+}
+
+/// Opens a file (or `-`, stdin) to upload: the reader and its size when known.
+pub async fn open(path: &Path) -> Result<(Box<dyn AsyncRead + Send + Unpin>, Option<u64>)> {
+    if path == Path::new("-") {
+        return Ok((Box::new(tokio::io::stdin()), None));
+    }
+    let file = tokio::fs::File::open(path)
+        .await
+        .with_context(|| format!("opening {}", path.display()))?;
+    let size = file.metadata().await?.len();
+    Ok((Box::new(file), Some(size)))
+}
+
+/// Writes a response body to `path` (or `-`, stdout), counted on a bar. A
+/// file is written as `path.partial` and renamed once complete.
+pub async fn download(
+    stream: impl Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin,
+    total: Option<u64>,
+    path: &Path,
+    json: bool,
+) -> Result<u64> {
+    let bar = bytes("download", total, json);
+    let written = if path == Path::new("-") {
+        copy(stream, &mut tokio::io::stdout(), &bar).await?
+    } else {
+        let partial = path.with_extension("partial");
+        let mut file = tokio::fs::File::create(&partial)
+            .await
+            .with_context(|| format!("creating {}", partial.display()))?;
+        let written = match copy(stream, &mut file, &bar).await {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&partial).await;
+                return Err(e);
+            }
+        };
+        file.sync_all().await?;
+        tokio::fs::rename(&partial, path).await?;
+        written
+    };
+    bar.finish_and_clear();
+    Ok(written)
+}
+
+async fn copy(
+    mut stream: impl Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin,
+    out: &mut (impl tokio::io::AsyncWrite + Unpin),
+    bar: &ProgressBar,
+) -> Result<u64> {
+    let mut written = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.context("downloading")?;
+        out.write_all(&chunk).await?;
+        written += chunk.len() as u64;
+        bar.inc(chunk.len() as u64);
+    }
+    out.flush().await?;
+    Ok(written)
+}
