@@ -414,7 +414,16 @@ async fn small_jobs(stack: &Stack, args: &Args, s3: Option<&s3server::S3Server>)
         percentile_ms(&seq, 0.5),
         percentile_ms(&seq, 0.99)
     );
-    let mut expected = args.seq_jobs;
+    let waits = args.seq_jobs / 2;
+    let (polled, streamed) = load::waiting(stack, waits).await?;
+    println!(
+        "job end → answer ({waits} jobs each): ?wait= p50 {:.2} ms  p99 {:.2} ms;  /events p50 {:.2} ms  p99 {:.2} ms",
+        percentile_ms(&polled, 0.5),
+        percentile_ms(&polled, 0.99),
+        percentile_ms(&streamed, 0.5),
+        percentile_ms(&streamed, 0.99)
+    );
+    let mut expected = args.seq_jobs + 2 * waits;
     print_host_overhead(stack).await;
 
     let kib = Bytes::from(kib_of_text());

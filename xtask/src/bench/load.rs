@@ -214,6 +214,62 @@ pub async fn sequential(stack: &Stack, n: usize) -> Result<Vec<Duration>> {
     Ok(lat)
 }
 
+/// How late the answers that wait for a job arrive: for `n` small wordcount
+/// jobs each, one followed with `GET /v1/jobs/{id}?wait=30` and one with
+/// `GET /v1/jobs/{id}/events`, the time from the job's recorded end
+/// (`finished_at`, ms) to the final answer's arrival; sorted, (long poll,
+/// events).
+pub async fn waiting(stack: &Stack, n: usize) -> Result<(Vec<Duration>, Vec<Duration>)> {
+    let (mut polled, mut streamed) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        let id = stack
+            .api
+            .submit("wordcount", format!("waited {i}\n"))
+            .await?;
+        let url = format!("{}/v1/jobs/{id}?wait=30", stack.api.base);
+        let job: Value = stack.api.http.get(&url).send().await?.json().await?;
+        polled.push(late(&job, chrono::Utc::now())?);
+
+        let id = stack
+            .api
+            .submit("wordcount", format!("streamed {i}\n"))
+            .await?;
+        let url = format!("{}/v1/jobs/{id}/events", stack.api.base);
+        let mut body = stack.api.http.get(&url).send().await?.bytes_stream();
+        let mut text = String::new();
+        let arrived = loop {
+            let Some(chunk) = body.next().await else {
+                bail!("the events of {id} ended without `done`: {text}");
+            };
+            text.push_str(&String::from_utf8_lossy(&chunk?));
+            if text.contains("event: done") {
+                break chrono::Utc::now();
+            }
+        };
+        let done = text
+            .split("event: done\ndata: ")
+            .nth(1)
+            .and_then(|rest| rest.lines().next())
+            .context("a `done` event with data")?;
+        streamed.push(late(&serde_json::from_str(done)?, arrived)?);
+    }
+    polled.sort();
+    streamed.sort();
+    Ok((polled, streamed))
+}
+
+/// `arrived` − the job's `finished_at`; an error unless it succeeded.
+fn late(job: &Value, arrived: chrono::DateTime<chrono::Utc>) -> Result<Duration> {
+    if job["status"] != "succeeded" {
+        bail!("a waited-for job answered before its end: {job}");
+    }
+    let ended: chrono::DateTime<chrono::Utc> = job["finished_at"]
+        .as_str()
+        .context("finished_at")?
+        .parse()?;
+    Ok((arrived - ended).to_std().unwrap_or_default())
+}
+
 /// What a burst of concurrent submits measured.
 pub struct Burst {
     /// Latency of each submit, sorted.
