@@ -142,7 +142,7 @@ async fn submit(args: SubmitArgs, api: &Api) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let job = wait(&id, api).await?;
+    let job = wait(&id, &accepted, api).await?;
     let succeeded = job["status"] == "succeeded";
     if succeeded && let Some(output) = &args.output {
         result(&id, output, api).await?;
@@ -166,16 +166,23 @@ async fn submit(args: SubmitArgs, api: &Api) -> Result<ExitCode> {
     })
 }
 
-/// Waits for the job to end, showing its state; returns the final document.
-/// Asks the API to hold each answer until the job ends (`?wait=`), and
-/// backs off between answers should it not.
-async fn wait(id: &str, api: &Api) -> Result<Value> {
+/// How long one waiting request may be held.
+const STATE_EVERY: Duration = Duration::from_secs(2);
+
+/// Waits for the job to end, showing its state (from `accepted`, the
+/// submit's answer, on); returns the final document. Each request asks the
+/// API to answer at the job's end or after [`STATE_EVERY`] (`?wait=`), so
+/// the spinner also sees the job start; should an API answer at once
+/// instead, the requests back off.
+async fn wait(id: &str, accepted: &Value, api: &Api) -> Result<Value> {
     let spinner = progress::spinner(api.json);
+    spinner.set_message(format!("job {id} {}", cell(&accepted["status"])));
     let mut pause = Duration::from_millis(50);
     loop {
+        let asked = std::time::Instant::now();
         let request = api
             .request(Method::GET, &job_path(id))
-            .query(&[("wait", "30")]);
+            .query(&[("wait", STATE_EVERY.as_secs().to_string())]);
         let job = api.json(request).await?;
         let status = cell(&job["status"]);
         if matches!(status.as_str(), "succeeded" | "failed" | "cancelled") {
@@ -183,8 +190,10 @@ async fn wait(id: &str, api: &Api) -> Result<Value> {
             return Ok(job);
         }
         spinner.set_message(format!("job {id} {status}"));
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(1));
+        if asked.elapsed() < STATE_EVERY / 2 {
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(1));
+        }
     }
 }
 

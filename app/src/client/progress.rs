@@ -81,8 +81,12 @@ pub async fn download(
     path: &Path,
     json: bool,
 ) -> Result<u64> {
-    let bar = bytes("download", total, json);
-    let written = if path == Path::new("-") {
+    let to_stdout = path == Path::new("-");
+    // Output on the terminal itself is its own progress (and a bar would
+    // draw over it).
+    let quiet = json || (to_stdout && std::io::stdout().is_terminal());
+    let bar = bytes("download", total, quiet);
+    let written = if to_stdout {
         copy(stream, &mut tokio::io::stdout(), &bar).await?
     } else {
         let partial = path.with_extension("partial");
