@@ -60,6 +60,11 @@ pub async fn serve(
             },
             () = stop.cancelled() => break,
         };
+        // Answers written in pieces (a streamed result, events) must not
+        // wait for the client's delayed ACK (Nagle): ~40 ms each.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "setting TCP_NODELAY failed");
+        }
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(edge.header_timeout);

@@ -107,7 +107,11 @@ pub async fn s3() -> Option<S3Bucket> {
     let Ok(endpoint) = std::env::var("AGENSIUM_TEST_S3_ENDPOINT") else {
         return missing("S3 server", "AGENSIUM_TEST_S3_ENDPOINT is not set").map(|n| match n {});
     };
-    let bucket = format!("agensium-test-{}", unique());
+    // Short (12 random hex digits): the test server names an upload's
+    // metadata file after base64(bucket) + base64(key), within 255 bytes,
+    // and artifact keys are ~100 bytes.
+    let unique = unique();
+    let bucket = format!("agensium-test-{}", &unique[unique.len() - 12..]);
     match create_bucket(&endpoint, &bucket).await {
         Ok(()) => Some(S3Bucket { endpoint, bucket }),
         Err(e) => missing(&format!("S3 at {endpoint}"), e).map(|n| match n {}),

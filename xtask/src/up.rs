@@ -1,6 +1,6 @@
 //! `cargo xtask up`: the whole system on embedded defaults, plugins installed.
 
-use crate::{cargo, plugins, root, run};
+use crate::{plugins, root};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -8,8 +8,11 @@ use std::time::{Duration, Instant};
 
 pub fn up(serve_args: &[String]) -> Result<()> {
     let names = plugins::all()?;
+    // The binary first (the plugins are checked with it), built like the
+    // tests build it, so that `cargo xtask test` after `up` compiles
+    // nothing twice.
+    crate::validate::build_workspace()?;
     plugins::build(&names)?;
-    run(cargo().args(["build", "--package", "agensium", "--bin", "agensium"]))?;
     let bin = root().join("target/debug/agensium");
     let listen = listen_addr(serve_args);
     let mut child = Command::new(&bin)
@@ -29,7 +32,7 @@ pub fn up(serve_args: &[String]) -> Result<()> {
     println!("\nAgensium is up at {base} with: {}", names.join(", "));
     println!(
         "Your operator key is in {0}. In another shell:\n  export AGENSIUM_URL={base} AGENSIUM_KEY=$(cat {0})\n  \
-         curl -s -H \"Authorization: Bearer $AGENSIUM_KEY\" -X POST --data-binary @README.md $AGENSIUM_URL/v1/processors/wordcount/jobs",
+         target/debug/agensium job submit wordcount README.md --wait --output -",
         key_path.display()
     );
     println!("Press Ctrl-C to stop.");

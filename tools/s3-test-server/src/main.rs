@@ -11,6 +11,12 @@
 //!   `GET /_agensium/requests` (no bucket can be named `_agensium`), so a
 //!   benchmark reads how many S3 requests a workload made.
 //!
+//! s3s-fs keeps a multipart upload's metadata in a file named after
+//! base64(bucket) + base64(key): with a file name limit of 255 bytes, a
+//! bucket name and key over about 150 bytes together fail with
+//! `InternalError` (ENAMETOOLONG). The tests and benches use short bucket
+//! names for that reason.
+//!
 //! Usage: `agensium-s3-test-server --host H --port P --access-key K
 //! --secret-key S ROOT`.
 

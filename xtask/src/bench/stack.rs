@@ -345,7 +345,10 @@ impl SharedBackends {
             .with_context(|| format!("pinging Redis at {redis_url}"))?;
         let redis_prefix = format!("agensium-bench-{unique}");
 
-        let mut bucket = agensium_s3::S3Config::new(format!("agensium-bench-{unique}"));
+        // Short: the test server keeps an upload's metadata in a file named
+        // after base64(bucket) + base64(key), and a file name has 255 bytes.
+        let short = &unique[unique.len() - 12..];
+        let mut bucket = agensium_s3::S3Config::new(format!("agensium-bench-{short}"));
         bucket.endpoint = Some(s3.endpoint.clone());
         bucket.region = Some("us-east-1".into());
         agensium_s3::S3Store::create_bucket(&bucket)
