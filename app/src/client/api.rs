@@ -132,6 +132,41 @@ pub fn print_json(value: &Value) {
     );
 }
 
+/// Prints a table: `header`, then one line per row of `rows` (the JSON
+/// fields `keys` of each, through [`cell`]), columns as wide as their
+/// widest cell; the last column is not padded.
+pub fn print_table<'a>(header: &[&str], keys: &[&str], rows: impl IntoIterator<Item = &'a Value>) {
+    let mut lines: Vec<Vec<String>> = vec![header.iter().map(|h| (*h).to_owned()).collect()];
+    lines.extend(
+        rows.into_iter()
+            .map(|r| keys.iter().map(|k| cell(&r[*k])).collect()),
+    );
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            lines
+                .iter()
+                .map(|l| l[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for line in &lines {
+        let last = line.len() - 1;
+        let text: Vec<String> = line
+            .iter()
+            .enumerate()
+            .map(|(c, v)| {
+                if c == last {
+                    v.clone()
+                } else {
+                    format!("{v:<w$}", w = widths[c])
+                }
+            })
+            .collect();
+        println!("{}", text.join("  ").trim_end());
+    }
+}
+
 /// A JSON field as text for a table: strings bare, null as `-`.
 pub fn cell(value: &Value) -> String {
     match value {

@@ -1,6 +1,6 @@
 //! `agensium job submit | status | logs | result | cancel | retry | list`.
 
-use super::api::{Api, cell, print_json};
+use super::api::{Api, cell, print_json, print_table};
 use super::progress;
 use anyhow::{Context, Result};
 use reqwest::Method;
@@ -224,20 +224,11 @@ async fn list(status: Option<String>, limit: u32, api: &Api) -> Result<ExitCode>
         print_json(&page);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
-        "{:<36} {:<20} {:<10} {:<10} CREATED",
-        "ID", "PROCESSOR", "VERSION", "STATUS"
+    print_table(
+        &["ID", "PROCESSOR", "VERSION", "STATUS", "CREATED"],
+        &["id", "processor", "version", "status", "created_at"],
+        page["jobs"].as_array().into_iter().flatten(),
     );
-    for j in page["jobs"].as_array().into_iter().flatten() {
-        println!(
-            "{:<36} {:<20} {:<10} {:<10} {}",
-            cell(&j["id"]),
-            cell(&j["processor"]),
-            cell(&j["version"]),
-            cell(&j["status"]),
-            cell(&j["created_at"])
-        );
-    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,6 +1,6 @@
 //! `agensium processor push | list | show`.
 
-use super::api::{Api, cell, print_json};
+use super::api::{Api, cell, print_json, print_table};
 use super::progress;
 use anyhow::{Context, Result};
 use reqwest::Method;
@@ -157,16 +157,11 @@ async fn list(api: &Api) -> Result<ExitCode> {
         print_json(&Value::Array(all));
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<24} {:<16} {:<8} LATEST", "NAME", "TEAM", "VISIBILITY");
-    for p in &all {
-        println!(
-            "{:<24} {:<16} {:<10} {}",
-            cell(&p["name"]),
-            cell(&p["team"]),
-            cell(&p["visibility"]),
-            cell(&p["latest"])
-        );
-    }
+    print_table(
+        &["NAME", "TEAM", "VISIBILITY", "LATEST"],
+        &["name", "team", "visibility", "latest"],
+        &all,
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -183,25 +178,34 @@ async fn show(name: &str, api: &Api) -> Result<ExitCode> {
         cell(&p["visibility"]),
         cell(&p["latest"])
     );
-    println!(
-        "{:<12} {:<73} {:>10}  {:<25} LIMITS",
-        "VERSION", "DIGEST", "SIZE", "UPLOADED"
+    // Derived columns first: whether yanked, the declared limits.
+    let versions: Vec<Value> = p["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| {
+            let mut v = v.clone();
+            v["state"] = Value::from(if v["yanked_at"].is_null() {
+                ""
+            } else {
+                "yanked"
+            });
+            v["declared"] = Value::from(limits(&v["limits"]));
+            v
+        })
+        .collect();
+    print_table(
+        &["VERSION", "DIGEST", "SIZE", "UPLOADED", "LIMITS", ""],
+        &[
+            "version",
+            "digest",
+            "size",
+            "created_at",
+            "declared",
+            "state",
+        ],
+        &versions,
     );
-    for v in p["versions"].as_array().into_iter().flatten() {
-        let yanked = if v["yanked_at"].is_null() {
-            ""
-        } else {
-            " (yanked)"
-        };
-        println!(
-            "{:<12} {:<73} {:>10}  {:<25} {}{yanked}",
-            cell(&v["version"]),
-            cell(&v["digest"]),
-            cell(&v["size"]),
-            cell(&v["created_at"]),
-            limits(&v["limits"])
-        );
-    }
     Ok(ExitCode::SUCCESS)
 }
 
