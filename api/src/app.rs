@@ -4,7 +4,7 @@ use crate::admission::Admission;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::rate::SubmitLimiter;
-use crate::{control, jobs, keys, processors, teams, waiting};
+use crate::{control, jobs, keys, processors, teams, waiting, webhook_secret};
 use agensium_domain::Role;
 use agensium_host::Runtime;
 use agensium_ports::Backends;
@@ -50,6 +50,8 @@ pub struct AppState {
     pub accept: crate::accept::Acceptor,
     /// Job ends announced on the rail, for requests that wait for one.
     pub finishes: Arc<crate::finishes::Finishes>,
+    /// Checks callbacks at submission; its dispatcher delivers them.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 /// Largest JSON body of the control routes (teams, keys, visibility).
@@ -96,6 +98,10 @@ fn control_routes() -> Router<AppState> {
         .route("/v1/teams/{team}/usage", get(teams::usage))
         .route("/v1/teams/{team}/keys", get(keys::list).post(keys::create))
         .route("/v1/teams/{team}/keys/{id}", delete(keys::revoke))
+        .route(
+            "/v1/teams/{team}/webhook-secret",
+            get(webhook_secret::get).post(webhook_secret::rotate),
+        )
         .route("/v1/processors", get(processors::list))
         .route(
             "/v1/processors/{name}",

@@ -7,7 +7,8 @@ use crate::limited::limited;
 use crate::processors::name;
 use crate::views::JobView;
 use agensium_domain::{
-    Caller, Job, JobId, JobStatus, MAX_PARAM_VALUE, ParamsBuilder, ProcessorVersion, Role, TeamName,
+    Callback, CallbackUrl, Caller, InvalidInput, Job, JobId, JobStatus, MAX_PARAM_VALUE,
+    ParamsBuilder, ProcessorVersion, Role, TeamName,
 };
 use agensium_ports::object_store::{Small, read_small};
 use agensium_ports::{ByteStream, JobBody, StoreError};
@@ -21,11 +22,30 @@ use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The query of a submission: `version=V` and `param.KEY=VALUE` pairs.
+/// The query of a submission: `version=V`, `callback_url=URL` and
+/// `param.KEY=VALUE` pairs (a form may carry the last two as fields).
 #[derive(Debug)]
 struct Submit {
     version: Option<String>,
     params: ParamsBuilder,
+    callback: Option<CallbackUrl>,
+}
+
+impl Submit {
+    /// Takes `callback_url`, or answers 400 `invalid_callback_url`.
+    fn set_callback(&mut self, v: &str) -> Result<(), ApiError> {
+        if self.callback.is_some() {
+            return Err(ApiError::bad_request(
+                "invalid_callback_url",
+                "callback_url given twice",
+            ));
+        }
+        let url = v
+            .parse()
+            .map_err(|e: InvalidInput| ApiError::bad_request("invalid_callback_url", e.0))?;
+        self.callback = Some(url);
+        Ok(())
+    }
 }
 
 fn parse_query(raw: Option<&str>) -> Result<Submit, ApiError> {
@@ -33,16 +53,21 @@ fn parse_query(raw: Option<&str>) -> Result<Submit, ApiError> {
     let mut s = Submit {
         version: None,
         params: ParamsBuilder::default(),
+        callback: None,
     };
     for (k, v) in pairs {
         if k == "version" {
             s.version = Some(v);
+        } else if k == "callback_url" {
+            s.set_callback(&v)?;
         } else if let Some(key) = k.strip_prefix("param.") {
             add_param(&mut s.params, key, v)?;
         } else {
             return Err(ApiError::bad_request(
                 "unknown_query_parameter",
-                format!("unknown query parameter {k:?}: use version=V or param.KEY=VALUE"),
+                format!(
+                    "unknown query parameter {k:?}: use version=V, callback_url=URL or param.KEY=VALUE"
+                ),
             ));
         }
     }
@@ -145,14 +170,15 @@ pub async fn submit(
                 boundary,
                 form_constraints(&["file"]),
             );
-            limited(
-                file_part(&mut mp, &mut q.params).await?,
-                limit,
-                over.clone(),
-            )
+            limited(file_part(&mut mp, &mut q).await?, limit, over.clone())
         }
         None => limited(body.into_data_stream(), limit, over.clone()),
     };
+    // A form's fields come before its file: all are read by now, no byte
+    // of the input yet.
+    if let Some(url) = &q.callback {
+        st.webhooks.check_literal(url)?;
+    }
     let key = id.input_key();
     let bad_body = |e: io::Error| {
         if over.load(Ordering::Relaxed) {
@@ -172,7 +198,8 @@ pub async fn submit(
         },
         Err(e) => return Err(bad_body(e)),
     };
-    let job = Job::queued(id, &pv, q.params.finish(), input_bytes, caller);
+    let mut job = Job::queued(id, &pv, q.params.finish(), input_bytes, caller);
+    job.callback = q.callback.take().map(Callback::new);
     // On failure the acceptor deletes a stored input: nothing is left behind.
     st.accept.accept(job, inline).await?;
     tracing::info!(job = %id, team = %caller.team, key = %caller.key_id, processor = %pv.name, version = %pv.version, input_bytes, "job accepted");
@@ -226,7 +253,7 @@ pub(crate) fn multipart_boundary(headers: &HeaderMap) -> Option<String> {
 /// params too) and returns the file's stream.
 async fn file_part(
     mp: &mut multer::Multipart<'static>,
-    params: &mut ParamsBuilder,
+    q: &mut Submit,
 ) -> Result<ByteStream, ApiError> {
     let bad = |e: multer::Error| ApiError::bad_request("bad_multipart", e.to_string());
     while let Some(field) = mp.next_field().await.map_err(bad)? {
@@ -234,10 +261,14 @@ async fn file_part(
         if fname == "file" {
             return Ok(Box::pin(field.map(|c| c.map_err(io::Error::other))));
         }
+        if fname == "callback_url" {
+            q.set_callback(&field.text().await.map_err(bad)?)?;
+            continue;
+        }
         match fname.strip_prefix("param.") {
             Some(key) => {
                 let v = field.text().await.map_err(bad)?;
-                add_param(params, key, v)?;
+                add_param(&mut q.params, key, v)?;
             }
             None => {
                 return Err(ApiError::bad_request(

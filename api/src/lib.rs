@@ -26,6 +26,8 @@ mod teams;
 pub mod telemetry;
 mod views;
 mod waiting;
+mod webhook_secret;
+pub mod webhooks;
 
 pub use app::{ApiLimits, AppState, router};
 pub use error::ApiError;

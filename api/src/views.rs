@@ -97,6 +97,9 @@ pub struct JobView {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Its webhook and how its delivery stands, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback: Option<agensium_domain::Callback>,
 }
 
 impl From<Job> for JobView {
@@ -121,6 +124,7 @@ impl From<Job> for JobView {
             created_at: j.created_at,
             started_at: j.started_at,
             finished_at: j.finished_at,
+            callback: j.callback,
         }
     }
 }

@@ -267,6 +267,17 @@ struct SettingsArgs {
     /// Longest pause within a request body, in seconds [default: 30].
     #[arg(long, env = "AGENSIUM_BODY_IDLE_TIMEOUT_SECS")]
     body_idle_timeout_secs: Option<u64>,
+    /// Deliver webhooks to loopback, private and link-local addresses too
+    /// [default: false].
+    #[arg(long, env = "AGENSIUM_WEBHOOK_ALLOW_PRIVATE")]
+    webhook_allow_private: Option<bool>,
+    /// Attempts at a webhook before it is given up (pauses of 1 s, 2 s, 4 s,
+    /// … at most 10 min between) [default: 10].
+    #[arg(long, env = "AGENSIUM_WEBHOOK_MAX_ATTEMPTS", value_parser = clap::value_parser!(u32).range(1..=30))]
+    webhook_max_attempts: Option<u32>,
+    /// Time one webhook attempt may take, in seconds [default: 10].
+    #[arg(long, env = "AGENSIUM_WEBHOOK_TIMEOUT_SECS", value_parser = clap::value_parser!(u64).range(1..=300))]
+    webhook_timeout_secs: Option<u64>,
 }
 
 /// A secret given as a value, or as the path of a file holding it (its
@@ -341,6 +352,10 @@ impl SettingsArgs {
         set(&mut e.max_connections, self.max_connections);
         set(&mut e.header_timeout, secs(self.header_timeout_secs));
         set(&mut e.body_idle_timeout, secs(self.body_idle_timeout_secs));
+        let w = &mut s.webhooks;
+        set(&mut w.allow_private, self.webhook_allow_private);
+        set(&mut w.max_attempts, self.webhook_max_attempts);
+        set(&mut w.timeout, secs(self.webhook_timeout_secs));
         Ok(())
     }
 

@@ -5,6 +5,8 @@
 use crate::connect;
 use crate::settings::{Role, Settings};
 use agensium_api::admission::Admission;
+use agensium_api::finishes::Finishes;
+use agensium_api::webhooks::Webhooks;
 use agensium_api::{ApiLimits, AppState, SubmitLimiter, router};
 use agensium_host::Runtime;
 use agensium_host::worker::{self, WorkerConfig};
@@ -91,6 +93,10 @@ pub async fn start(role: Role, settings: Settings) -> anyhow::Result<Server> {
         edge: settings.edge,
     };
     if role != Role::Worker {
+        let finishes = agensium_api::finishes::Finishes::start(backends.rail.clone());
+        let webhooks =
+            Webhooks::new(settings.webhooks.clone()).context("starting the webhook client")?;
+        server.start_webhooks(&backends, &webhooks, &finishes);
         let app = router(AppState {
             backends: backends.clone(),
             runtime: runtime.clone(),
@@ -101,7 +107,8 @@ pub async fn start(role: Role, settings: Settings) -> anyhow::Result<Server> {
             limiter: SubmitLimiter::new(settings.submit_rate),
             cache: Arc::new(agensium_api::cache::ApiCache::new(settings.cache_ttl)),
             accept: agensium_api::accept::Acceptor::new(&backends),
-            finishes: agensium_api::finishes::Finishes::start(backends.rail.clone()),
+            finishes,
+            webhooks,
         });
         server.addr = Some(server.listen("API server", settings.listen, app).await?);
     }
@@ -204,6 +211,17 @@ impl Server {
         let task = tokio::spawn(crate::edge::serve(listener, app, edge, stop));
         self.tasks.push((what, task));
         Ok(bound)
+    }
+
+    /// The webhook dispatcher of an API process.
+    fn start_webhooks(&mut self, backends: &Backends, hooks: &Arc<Webhooks>, ends: &Arc<Finishes>) {
+        let (hooks, meta, ends) = (hooks.clone(), backends.meta.clone(), ends.clone());
+        let stop = self.shutdown.clone();
+        let task = tokio::spawn(async move {
+            hooks.run(meta, ends, stop).await;
+            Ok(())
+        });
+        self.tasks.push(("webhook dispatcher", task));
     }
 
     /// The job slots and the reconciler that keeps their rail whole.

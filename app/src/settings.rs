@@ -11,6 +11,7 @@ pub use secret::{Secret, redact};
 
 use crate::edge::EdgeSettings;
 use agensium_api::admission::AdmissionSettings;
+use agensium_api::webhooks::WebhookSettings;
 use agensium_domain::{Ceilings, InlineLimit, Limits};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -92,6 +93,8 @@ pub struct Settings {
     /// How long an API process trusts what it read of keys, teams,
     /// processors and versions (zero: it reads them on every request).
     pub cache_ttl: Duration,
+    /// How webhooks are delivered.
+    pub webhooks: WebhookSettings,
 }
 
 impl Default for Settings {
@@ -133,6 +136,7 @@ impl Default for Settings {
             },
             inline: InlineLimit::DEFAULT,
             cache_ttl: Duration::from_secs(1),
+            webhooks: WebhookSettings::default(),
         }
     }
 }

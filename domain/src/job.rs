@@ -162,6 +162,9 @@ pub struct Job {
     pub started_at: Option<DateTime<Utc>>,
     /// When the job reached a final state.
     pub finished_at: Option<DateTime<Utc>>,
+    /// Its webhook, when it was submitted with a `callback_url`.
+    #[serde(default)]
+    pub callback: Option<crate::Callback>,
 }
 
 impl Job {
@@ -195,6 +198,7 @@ impl Job {
             created_at: now_millis(),
             started_at: None,
             finished_at: None,
+            callback: None,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! Every other crate depends on this one; it depends on none of them.
 
 mod bounds;
+mod callback;
 mod digest;
 mod error_code;
 mod inline;
@@ -17,11 +18,15 @@ mod status;
 mod tenancy;
 mod text;
 mod version;
+mod webhook_secret;
 mod worker_id;
 
 pub use bounds::{
     MAX_PARAM_KEY, MAX_PARAM_VALUE, MAX_PARAMS, MAX_PARAMS_BYTES, MAX_STAT_KEY, MAX_STAT_VALUE,
     MAX_STATS, MAX_STATS_JSON, ParamError, ParamsBuilder, bound_stats,
+};
+pub use callback::{
+    Callback, CallbackUrl, DeliveryState, MAX_CALLBACK_OUTCOME, MAX_CALLBACK_URL, is_public_ip,
 };
 pub use digest::Digest;
 pub use error_code::{ErrorCode, JobError, MAX_PROCESSOR_CODE};
@@ -36,4 +41,5 @@ pub use tenancy::{
 };
 pub use text::truncate_at_char_boundary;
 pub use version::{ProcessorVersion, precedence_key};
+pub use webhook_secret::WebhookSecret;
 pub use worker_id::WorkerId;

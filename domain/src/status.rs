@@ -84,6 +84,10 @@ pub enum Transition {
     Start,
     /// The lease holder extends its lease.
     Renew,
+    /// The lease holder of a job whose team has a running quota says the
+    /// job passed that quota and runs from now: its start time moves to
+    /// now, its claim (the order the quota counts by) stays.
+    Admit,
     /// The lease holder records success.
     Succeed,
     /// The lease holder records a final failure.
@@ -105,9 +109,10 @@ pub enum Transition {
 
 impl Transition {
     /// Every transition.
-    pub const ALL: [Transition; 10] = [
+    pub const ALL: [Transition; 11] = [
         Self::Start,
         Self::Renew,
+        Self::Admit,
         Self::Succeed,
         Self::Fail,
         Self::HandBack,
@@ -123,7 +128,12 @@ impl Transition {
         use JobStatus::*;
         match self {
             Self::Start => &[Queued, Running],
-            Self::Renew | Self::Succeed | Self::Fail | Self::HandBack | Self::Yield => &[Running],
+            Self::Renew
+            | Self::Admit
+            | Self::Succeed
+            | Self::Fail
+            | Self::HandBack
+            | Self::Yield => &[Running],
             Self::Expire | Self::Recover => &[Running],
             Self::Cancel => &[Queued, Running],
             Self::Retry => &[Failed, Cancelled],
@@ -133,7 +143,7 @@ impl Transition {
     /// The status the job has afterwards.
     pub const fn to(self) -> JobStatus {
         match self {
-            Self::Start | Self::Renew => JobStatus::Running,
+            Self::Start | Self::Renew | Self::Admit => JobStatus::Running,
             Self::Succeed => JobStatus::Succeeded,
             Self::Fail => JobStatus::Failed,
             Self::HandBack | Self::Yield | Self::Expire | Self::Recover | Self::Retry => {
@@ -147,9 +157,12 @@ impl Transition {
     pub const fn guard(self) -> LeaseGuard {
         match self {
             Self::Start => LeaseGuard::QueuedOrLapsed,
-            Self::Renew | Self::Succeed | Self::Fail | Self::HandBack | Self::Yield => {
-                LeaseGuard::Holder
-            }
+            Self::Renew
+            | Self::Admit
+            | Self::Succeed
+            | Self::Fail
+            | Self::HandBack
+            | Self::Yield => LeaseGuard::Holder,
             Self::Expire => LeaseGuard::Lapsed,
             Self::Recover | Self::Cancel | Self::Retry => LeaseGuard::Any,
         }
@@ -157,7 +170,7 @@ impl Transition {
 
     /// True when the job holds a lease afterwards.
     pub const fn leases(self) -> bool {
-        matches!(self, Self::Start | Self::Renew)
+        matches!(self, Self::Start | Self::Renew | Self::Admit)
     }
 
     /// The name used in logs and errors.
@@ -165,6 +178,7 @@ impl Transition {
         match self {
             Self::Start => "start",
             Self::Renew => "renew",
+            Self::Admit => "admit",
             Self::Succeed => "succeed",
             Self::Fail => "fail",
             Self::HandBack => "hand back",
@@ -275,6 +289,8 @@ mod tests {
         assert_eq!(Running.hand_back(), Ok(Queued));
         assert_eq!(Running.apply(Transition::Yield), Ok(Queued));
         assert!(Queued.apply(Transition::Yield).is_err());
+        assert_eq!(Running.apply(Transition::Admit), Ok(Running));
+        assert!(Queued.apply(Transition::Admit).is_err());
         assert_eq!(Failed.retry(), Ok(Queued));
         assert_eq!(Cancelled.retry(), Ok(Queued));
         assert!(Queued.finish(true).is_err());

@@ -16,6 +16,7 @@
 
 pub mod artifacts;
 pub mod cached;
+pub mod callbacks;
 mod error;
 mod local_store;
 mod memory_rail;
@@ -28,6 +29,7 @@ mod sqlite;
 pub mod tenants;
 
 pub use artifacts::ArtifactLedger;
+pub use callbacks::{AttemptRecord, CallbackStore, DueCallback};
 pub use error::{BackendError, BoxError};
 pub use local_store::LocalDirStore;
 pub use memory_rail::MemoryRail;

@@ -7,6 +7,7 @@ use agensium_domain::{
 };
 use async_trait::async_trait;
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use std::time::Duration;
 
 /// Errors of a metadata store.
@@ -102,7 +103,7 @@ pub enum Finish {
 ///   has expired, so one job runs on one worker at a time; it counts attempts;
 /// * only the lease owner can renew, finish or hand back a running job.
 #[async_trait]
-pub trait MetaStore: crate::TenantStore + crate::ArtifactLedger {
+pub trait MetaStore: crate::TenantStore + crate::ArtifactLedger + crate::CallbackStore {
     /// Registers a processor version unless the version exists already.
     async fn put_version(&self, v: &ProcessorVersion) -> Result<PutVersion, MetaError>;
 
@@ -195,6 +196,17 @@ pub trait MetaStore: crate::TenantStore + crate::ArtifactLedger {
     /// Hands a job `owner` runs back to `queued` (graceful shutdown, or an
     /// infrastructure error). False when `owner` does not hold it.
     async fn requeue_job(&self, id: JobId, owner: &WorkerId) -> Result<bool, MetaError>;
+
+    /// Says a job `owner` started has passed its team's running quota and
+    /// runs from now: its `started_at` becomes now, so no other job of the
+    /// team appears to run beside it; the order the quota counts by (when
+    /// it was claimed) is kept. Returns the new start time, or `None` when
+    /// `owner` does not hold it.
+    async fn admit_job(
+        &self,
+        id: JobId,
+        owner: &WorkerId,
+    ) -> Result<Option<DateTime<Utc>>, MetaError>;
 
     /// Gives back a job `owner` just started, uncounted: `queued` again,
     /// `attempts - 1`, lease dropped (its team is at its running quota).

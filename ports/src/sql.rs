@@ -8,6 +8,7 @@
 //! its dialect's one difference ([`SqlBackend::INSERT_IGNORE`]).
 
 mod artifacts;
+mod callbacks;
 mod row;
 mod tenants;
 mod transition;
@@ -20,7 +21,12 @@ use agensium_domain::{
 };
 use async_trait::async_trait;
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use std::time::Duration;
+
+/// The `SET` part that makes a job's webhook due as it ends (one `?`: now),
+/// so announcing the end costs no statement of its own.
+const CALLBACK_DUE: &str = "callback_next_at = CASE WHEN callback_url IS NULL THEN NULL ELSE ? END";
 
 pub use row::{JOB_COLUMNS, VERSION_COLUMNS, job_from_row, job_values, version_from_row};
 pub use transition::update;
@@ -347,9 +353,12 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
         owner: &WorkerId,
         lease: Duration,
     ) -> Result<Option<StartedJob>, MetaError> {
-        let set = "attempts = attempts + 1, started_at = ?, worker = ?, lease_until = ?";
+        let set =
+            "attempts = attempts + 1, started_at = ?, claimed_at = ?, worker = ?, lease_until = ?";
+        let now = now_millis().timestamp_millis();
         let values = vec![
-            now_millis().timestamp_millis().into(),
+            now.into(),
+            now.into(),
             owner.as_str().into(),
             millis_from_now(lease).into(),
         ];
@@ -413,10 +422,14 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
                 vec![e.code.as_str().into(), e.message.clone().into()],
             ),
         };
-        values.push(now_millis().timestamp_millis().into());
+        let now = now_millis().timestamp_millis();
+        values.push(now.into());
         values.push(usage.map(row::to_json).transpose()?.into());
         values.push(log.cloned().into());
-        let set = format!("{set}, finished_at = ?, lease_until = NULL, `usage` = ?, log_data = ?");
+        values.push(now.into());
+        let set = format!(
+            "{set}, finished_at = ?, lease_until = NULL, `usage` = ?, log_data = ?, {CALLBACK_DUE}"
+        );
         self.run(update(t, &set, values, Some(id), Some(owner)))
             .await
     }
@@ -432,10 +445,28 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
         self.run(st).await
     }
 
+    async fn admit_job(
+        &self,
+        id: JobId,
+        owner: &WorkerId,
+    ) -> Result<Option<DateTime<Utc>>, MetaError> {
+        let now = now_millis();
+        let values = vec![now.timestamp_millis().into()];
+        let st = update(
+            Transition::Admit,
+            "started_at = ?",
+            values,
+            Some(id),
+            Some(owner),
+        );
+        Ok(self.run(st).await?.then_some(now))
+    }
+
     async fn yield_job(&self, id: JobId, owner: &WorkerId) -> Result<bool, MetaError> {
         let st = update(
             Transition::Yield,
-            "attempts = attempts - 1, started_at = NULL, worker = NULL, lease_until = NULL",
+            "attempts = attempts - 1, started_at = NULL, claimed_at = NULL, worker = NULL, \
+             lease_until = NULL",
             vec![],
             Some(id),
             Some(owner),
@@ -444,20 +475,27 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
     }
 
     async fn cancel_job(&self, id: JobId) -> Result<bool, MetaError> {
-        let set = "error_code = ?, error_message = 'cancelled on request', finished_at = ?, \
-                   lease_until = NULL";
+        let set = format!(
+            "error_code = ?, error_message = 'cancelled on request', finished_at = ?, \
+             lease_until = NULL, {CALLBACK_DUE}"
+        );
+        let now = now_millis().timestamp_millis();
         let values = vec![
             agensium_domain::ErrorCode::Cancelled.as_str().into(),
-            now_millis().timestamp_millis().into(),
+            now.into(),
+            now.into(),
         ];
-        self.run(update(Transition::Cancel, set, values, Some(id), None))
+        self.run(update(Transition::Cancel, &set, values, Some(id), None))
             .await
     }
 
     async fn retry_job(&self, id: JobId) -> Result<bool, MetaError> {
         let set = "error_code = NULL, error_message = NULL, output_bytes = NULL, \
-                   output_data = NULL, log_data = NULL, content_type = NULL, stats = '[]', started_at = NULL, finished_at = NULL, \
-                   worker = NULL, lease_until = NULL, `usage` = NULL, attempt_base = attempts";
+                   output_data = NULL, log_data = NULL, content_type = NULL, stats = '[]', started_at = NULL, claimed_at = NULL, finished_at = NULL, \
+                   worker = NULL, lease_until = NULL, `usage` = NULL, attempt_base = attempts, \
+                   callback_state = CASE WHEN callback_url IS NULL THEN NULL ELSE 'pending' END, \
+                   callback_attempts = 0, callback_last = NULL, callback_at = NULL, \
+                   callback_next_at = NULL";
         self.run(update(Transition::Retry, set, vec![], Some(id), None))
             .await
     }

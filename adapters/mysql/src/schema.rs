@@ -96,6 +96,19 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE jobs ADD COLUMN input_data MEDIUMBLOB NULL,
         ADD COLUMN output_data MEDIUMBLOB NULL,
         ADD COLUMN log_data MEDIUMBLOB NULL",
+    // When a worker claimed the job (the order a team's running quota
+    // counts by); `started_at` moves to when it passed that quota.
+    "ALTER TABLE jobs ADD COLUMN claimed_at BIGINT NULL",
+    // Webhooks: a job's callback and its delivery record; `callback_next_at`
+    // is set when a delivery is due (the job ended, or a retry's time).
+    "ALTER TABLE jobs ADD COLUMN callback_url VARCHAR(2048) NULL,
+        ADD COLUMN callback_state VARCHAR(16) NULL,
+        ADD COLUMN callback_attempts INT UNSIGNED NOT NULL DEFAULT 0,
+        ADD COLUMN callback_last VARCHAR(255) NULL,
+        ADD COLUMN callback_at BIGINT NULL,
+        ADD COLUMN callback_next_at BIGINT NULL,
+        ADD KEY jobs_callbacks_due (callback_next_at)",
+    "ALTER TABLE teams ADD COLUMN webhook_secret CHAR(70) NULL",
 ];
 
 /// Applies the pending migrations (see [`MIGRATIONS`]).

@@ -38,7 +38,7 @@ impl Worker {
     /// is given back, uncounted).
     pub(super) async fn start(&self, me: &WorkerId, ticket: &Ticket) -> Result<Started, Cause> {
         let meta = &self.backends.meta;
-        let Some(started) = meta.start_job(ticket.job_id, me, self.config.lease).await? else {
+        let Some(mut started) = meta.start_job(ticket.job_id, me, self.config.lease).await? else {
             return Ok(Started::Stale);
         };
         let job = &started.job;
@@ -46,6 +46,12 @@ impl Worker {
             return Ok(Started::Run(Box::new(started)));
         };
         if meta.running_ahead(job).await? < u64::from(max) {
+            // Its start time becomes now: the jobs ahead of it that just
+            // ended ended before it.
+            let Some(at) = meta.admit_job(job.id, me).await? else {
+                return Ok(Started::Stale);
+            };
+            started.job.started_at = Some(at);
             return Ok(Started::Run(Box::new(started)));
         }
         if meta.yield_job(job.id, me).await? {

@@ -2,7 +2,7 @@
 
 use super::{SqlRow, SqlValue};
 use crate::meta::MetaError;
-use agensium_domain::{Job, JobError, ProcessorVersion, WorkerId, from_millis};
+use agensium_domain::{Callback, Job, JobError, ProcessorVersion, WorkerId, from_millis};
 
 /// The columns of `processor_versions`, in the order of [`version_from_row`].
 pub const VERSION_COLUMNS: &str =
@@ -11,7 +11,8 @@ pub const VERSION_COLUMNS: &str =
 /// The columns of `jobs`, in the order of [`job_from_row`] and [`job_values`].
 pub const JOB_COLUMNS: &str = "id, processor, version, digest, status, params, error_code, \
     error_message, attempts, input_bytes, output_bytes, content_type, stats, created_at, \
-    started_at, finished_at, worker, `usage`, limits, attempt_base, team, key_id";
+    started_at, finished_at, worker, `usage`, limits, attempt_base, team, key_id, \
+    callback_url, callback_state, callback_attempts, callback_last, callback_at";
 
 /// A row's values, read by column index; every decoding failure is
 /// [`MetaError::Corrupt`], never "unavailable".
@@ -181,11 +182,26 @@ pub fn job_from_row(r: SqlRow) -> Result<Job, MetaError> {
             .map(|k| k.parse())
             .transpose()
             .map_err(corrupt)?,
+        callback: callback_from_row(&r)?,
     })
+}
+
+fn callback_from_row(r: &Cols) -> Result<Option<Callback>, MetaError> {
+    let Some(url) = r.opt_text(22)? else {
+        return Ok(None);
+    };
+    Ok(Some(Callback {
+        url: url.parse().map_err(corrupt)?,
+        state: r.parse(23)?,
+        attempts: r.int(24)?,
+        last_outcome: r.opt_text(25)?,
+        last_attempt_at: r.opt_int(26)?.map(from_millis),
+    }))
 }
 
 /// The values of [`JOB_COLUMNS`] for `j`.
 pub fn job_values(j: &Job) -> Result<Vec<SqlValue>, MetaError> {
+    let c = j.callback.as_ref();
     Ok(vec![
         j.id.to_string().into(),
         j.processor.as_str().into(),
@@ -209,5 +225,12 @@ pub fn job_values(j: &Job) -> Result<Vec<SqlValue>, MetaError> {
         j.attempt_base.into(),
         j.team.as_str().into(),
         j.key_id.as_ref().map(|k| k.as_str().to_owned()).into(),
+        c.map(|c| c.url.as_str().to_owned()).into(),
+        c.map(|c| c.state.as_str().to_owned()).into(),
+        c.map_or(0, |c| c.attempts).into(),
+        c.and_then(|c| c.last_outcome.clone()).into(),
+        c.and_then(|c| c.last_attempt_at)
+            .map(|t| t.timestamp_millis())
+            .into(),
     ])
 }

@@ -287,13 +287,14 @@ impl<B: SqlBackend> TenantStore for SqlMetaStore<B> {
     }
 
     async fn running_ahead(&self, job: &Job) -> Result<u64, MetaError> {
+        // A job just started carries its claim as its start time.
         let started = job
             .started_at
             .map(|t| t.timestamp_millis())
             .unwrap_or(i64::MAX);
         let st = Statement::new(
             "SELECT COUNT(*) FROM jobs WHERE team = ? AND status = ? AND lease_until >= ? \
-             AND started_at <= ? AND id <> ?",
+             AND COALESCE(claimed_at, started_at) <= ? AND id <> ?",
             vec![
                 job.team.as_str().into(),
                 status(JobStatus::Running),

@@ -103,6 +103,21 @@ ALTER TABLE jobs ADD COLUMN input_data BLOB;
 ALTER TABLE jobs ADD COLUMN output_data BLOB;
 ALTER TABLE jobs ADD COLUMN log_data BLOB;
 "#,
+    // When a worker claimed the job (the order a team's running quota
+    // counts by); `started_at` moves to when it passed that quota.
+    "ALTER TABLE jobs ADD COLUMN claimed_at INTEGER;",
+    // Webhooks: a job's callback and its delivery record; `callback_next_at`
+    // is set when a delivery is due (the job ended, or a retry's time).
+    r#"
+ALTER TABLE jobs ADD COLUMN callback_url TEXT;
+ALTER TABLE jobs ADD COLUMN callback_state TEXT;
+ALTER TABLE jobs ADD COLUMN callback_attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN callback_last TEXT;
+ALTER TABLE jobs ADD COLUMN callback_at INTEGER;
+ALTER TABLE jobs ADD COLUMN callback_next_at INTEGER;
+CREATE INDEX jobs_callbacks_due ON jobs (callback_next_at);
+ALTER TABLE teams ADD COLUMN webhook_secret TEXT;
+"#,
 ];
 
 /// Applies the pending migrations (see [`MIGRATIONS`]) in one transaction.

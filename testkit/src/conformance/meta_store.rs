@@ -57,6 +57,7 @@ pub async fn run(store: &dyn MetaStore) {
     batched_inserts(store, &n).await;
     listing(store, &n).await;
     super::tenants::run(store, &n).await;
+    super::callbacks::run(store, &n).await;
     artifact_ledger(store, &n).await;
     // Last: recovery requeues every running job of the store.
     recovery(store, &n).await;

@@ -278,6 +278,25 @@ async fn running_quota(store: &dyn MetaStore, jobs: &[Job]) {
         1,
         "the earlier start is ahead"
     );
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(
+        store.admit_job(one.id, &w2).await.unwrap(),
+        None,
+        "only the holder admits"
+    );
+    let admitted = store.admit_job(one.id, &w1).await.unwrap().unwrap();
+    let back = store.get_job(one.id).await.unwrap().unwrap();
+    assert_eq!(
+        back.started_at,
+        Some(admitted),
+        "admitted: it runs from now"
+    );
+    assert!(admitted > two.started_at.unwrap(), "after the later claim");
+    assert_eq!(
+        store.running_ahead(&two).await.unwrap(),
+        1,
+        "the quota counts by claim, not by the moved start time"
+    );
     assert!(
         !store.yield_job(two.id, &w1).await.unwrap(),
         "only the holder yields"

@@ -23,3 +23,4 @@ mod retry;
 mod settings;
 mod store_faults;
 mod tenancy;
+mod webhooks;
