@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(control_routes())
         .merge(upload_routes())
+        .merge(crate::ui::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -11,7 +11,7 @@ use agensium_domain::{
     ParamsBuilder, ProcessorVersion, Role, TeamName,
 };
 use agensium_ports::object_store::{Small, read_small};
-use agensium_ports::{ByteStream, JobBody, StoreError};
+use agensium_ports::{ByteStream, JobBody, JobFilter, StoreError};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -441,7 +441,7 @@ pub async fn logs(
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
 }
 
-/// `GET /v1/jobs[?status=S][&limit=N][&before=ID][&team=T]`: the caller's
+/// `GET /v1/jobs[?status=S][&processor=P][&limit=N][&before=ID][&team=T]`: the caller's
 /// team's jobs (any team's for operators, or one with `team`), newest
 /// first. `next` is the `before` value of the following page, or null at
 /// the end.
@@ -451,6 +451,7 @@ pub async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let (mut status, mut before, mut limit) = (None, None, 100u32);
+    let mut processor: Option<agensium_domain::ProcessorName> = None;
     let mut team: Option<TeamName> = auth.caller.scope().cloned();
     for (k, v) in serde_urlencoded_pairs(query.as_deref().unwrap_or(""))? {
         match k.as_str() {
@@ -470,6 +471,7 @@ pub async fn list(
                         .map_err(|e| ApiError::bad_request("invalid_status", e.0))?,
                 );
             }
+            "processor" => processor = Some(name(&v)?),
             "before" => {
                 before = Some(
                     v.parse::<JobId>()
@@ -488,7 +490,9 @@ pub async fn list(
             _ => {
                 return Err(ApiError::bad_request(
                     "unknown_query_parameter",
-                    format!("unknown query parameter {k:?}: use status, limit, before or team"),
+                    format!(
+                        "unknown query parameter {k:?}: use status, processor, limit, before or team"
+                    ),
                 ));
             }
         }
@@ -496,7 +500,15 @@ pub async fn list(
     let jobs = st
         .backends
         .meta
-        .list_jobs(team.as_ref(), status, before, limit)
+        .list_jobs(
+            &JobFilter {
+                team: team.as_ref(),
+                status,
+                processor: processor.as_ref(),
+            },
+            before,
+            limit,
+        )
         .await?;
     let next = (jobs.len() == limit as usize)
         .then(|| jobs.last().map(|j| j.id.to_string()))

@@ -23,6 +23,7 @@ mod processors;
 mod rate;
 mod result_headers;
 mod teams;
+mod ui;
 pub mod telemetry;
 mod views;
 mod waiting;

@@ -33,7 +33,7 @@ pub use callbacks::{AttemptRecord, CallbackStore, DueCallback};
 pub use error::{BackendError, BoxError};
 pub use local_store::LocalDirStore;
 pub use memory_rail::MemoryRail;
-pub use meta::{Finish, JobBody, MetaError, MetaStore, NewJob, PutVersion, StartedJob};
+pub use meta::{Finish, JobBody, JobFilter, MetaError, MetaStore, NewJob, PutVersion, StartedJob};
 pub use object_store::{ByteStream, ObjectStore, StoreError};
 pub use rail::{Rail, RailError, Signal, Ticket};
 pub use sqlite::SqliteMetaStore;

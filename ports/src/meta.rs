@@ -74,6 +74,17 @@ pub struct StartedJob {
     pub input: Option<Bytes>,
 }
 
+/// Which jobs a listing shows; every `None` is "any".
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JobFilter<'a> {
+    /// One team's jobs.
+    pub team: Option<&'a agensium_domain::TeamName>,
+    /// Jobs in one status.
+    pub status: Option<JobStatus>,
+    /// Jobs of one processor.
+    pub processor: Option<&'a ProcessorName>,
+}
+
 /// The final state of one attempt at a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finish {
@@ -232,12 +243,11 @@ pub trait MetaStore: crate::TenantStore + crate::ArtifactLedger + crate::Callbac
     async fn queued_jobs(&self, after: Option<JobId>, limit: u32)
     -> Result<Vec<JobRef>, MetaError>;
 
-    /// Jobs, newest first, of one team (`None`: every team), optionally of
-    /// one status; `before` pages on from the last id of the previous page.
+    /// Jobs, newest first, as `filter` says; `before` pages on from the
+    /// last id of the previous page.
     async fn list_jobs(
         &self,
-        team: Option<&agensium_domain::TeamName>,
-        status: Option<JobStatus>,
+        filter: &JobFilter<'_>,
         before: Option<JobId>,
         limit: u32,
     ) -> Result<Vec<Job>, MetaError>;

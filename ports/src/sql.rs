@@ -14,7 +14,9 @@ mod tenants;
 mod transition;
 mod versions;
 
-use crate::meta::{Finish, JobBody, MetaError, MetaStore, NewJob, PutVersion, StartedJob};
+use crate::meta::{
+    Finish, JobBody, JobFilter, MetaError, MetaStore, NewJob, PutVersion, StartedJob,
+};
 use agensium_domain::{
     Job, JobId, JobRef, JobStatus, ProcessorName, ProcessorVersion, Transition, Usage, WorkerId,
     now_millis,
@@ -547,24 +549,27 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
 
     async fn list_jobs(
         &self,
-        team: Option<&agensium_domain::TeamName>,
-        status: Option<JobStatus>,
+        filter: &JobFilter<'_>,
         before: Option<JobId>,
         limit: u32,
     ) -> Result<Vec<Job>, MetaError> {
-        let team: SqlValue = team.map(agensium_domain::TeamName::as_str).into();
-        let status: SqlValue = status.map(JobStatus::as_str).into();
+        let team: SqlValue = filter.team.map(agensium_domain::TeamName::as_str).into();
+        let status: SqlValue = filter.status.map(JobStatus::as_str).into();
+        let processor: SqlValue = filter.processor.map(ProcessorName::as_str).into();
         let before: SqlValue = before.map(|b| b.to_string()).into();
         self.jobs(Statement::new(
             format!(
                 "SELECT {JOB_COLUMNS} FROM jobs WHERE (? IS NULL OR team = ?) \
-                 AND (? IS NULL OR status = ?) AND (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?"
+                 AND (? IS NULL OR status = ?) AND (? IS NULL OR processor = ?) \
+                 AND (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?"
             ),
             vec![
                 team.clone(),
                 team,
                 status.clone(),
                 status,
+                processor.clone(),
+                processor,
                 before.clone(),
                 before,
                 limit.into(),

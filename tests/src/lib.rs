@@ -4,6 +4,7 @@
 pub mod bombs;
 pub mod faults;
 pub mod procs;
+pub mod webdriver;
 
 use agensium::{Role, Server, Settings};
 use reqwest::{Response, StatusCode};

@@ -57,7 +57,7 @@ async fn secrets(store: &dyn MetaStore, n: &str) {
 }
 
 async fn deliveries(store: &dyn MetaStore, n: &str) {
-    let pv = version(n, "4.0.0", b"callbacks");
+    let pv = version(n, "4.1.0", b"callbacks");
     store.put_version(&pv).await.unwrap();
     let url = "https://example.com/hook?x=1".parse().unwrap();
     let mut job = Job::queued(JobId::new(), &pv, vec![], 1, &tester());

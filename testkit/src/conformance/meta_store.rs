@@ -4,7 +4,7 @@ use agensium_domain::{
     Caller, DeclaredLimits, Digest, ErrorCode, Job, JobError, JobId, JobRef, JobStatus,
     ProcessorVersion, Role, Usage, WorkerId, now_millis,
 };
-use agensium_ports::meta::{Finish, JobBody, MetaStore, NewJob, PutVersion};
+use agensium_ports::meta::{Finish, JobBody, JobFilter, MetaStore, NewJob, PutVersion};
 use bytes::Bytes;
 use std::time::Duration;
 
@@ -598,18 +598,32 @@ async fn listing(store: &dyn MetaStore, n: &str) {
         )
         .await
         .unwrap();
-    let page = store.list_jobs(None, None, None, 2).await.unwrap();
+    let page = store.list_jobs(&JobFilter::default(), None, 2).await.unwrap();
     let newest: Vec<JobId> = page.iter().map(|j| j.id).collect();
     assert_eq!(newest, [ids[4], ids[3]], "newest first");
-    let next = store.list_jobs(None, None, Some(ids[3]), 2).await.unwrap();
+    let next = store.list_jobs(&JobFilter::default(), Some(ids[3]), 2).await.unwrap();
     assert_eq!(
         next.iter().map(|j| j.id).collect::<Vec<_>>(),
         [ids[2], ids[1]]
     );
+    let failed_only = JobFilter {
+        status: Some(JobStatus::Failed),
+        ..JobFilter::default()
+    };
     let failed = store
-        .list_jobs(None, Some(JobStatus::Failed), Some(ids[4]), 100)
+        .list_jobs(&failed_only, Some(ids[4]), 100)
         .await
         .unwrap();
     assert!(failed.iter().all(|j| j.status == JobStatus::Failed));
     assert!(failed.iter().any(|j| j.id == ids[1]));
+    let other = version(&format!("{n}-other"), "1.0.0", b"listed elsewhere");
+    store.put_version(&other).await.unwrap();
+    let theirs = Job::queued(JobId::new(), &other, vec![], 1, &tester());
+    store.insert_job(&theirs, None).await.unwrap();
+    let by_processor = JobFilter {
+        processor: Some(&other.name),
+        ..JobFilter::default()
+    };
+    let only = store.list_jobs(&by_processor, None, 100).await.unwrap();
+    assert_eq!(only.iter().map(|j| j.id).collect::<Vec<_>>(), [theirs.id]);
 }

@@ -6,7 +6,7 @@ use agensium_domain::{
     ApiKey, Caller, Job, JobId, JobStatus, KeyRecord, Ownership, Quota, Role, Team, TeamName,
     Visibility, WorkerId, now_millis,
 };
-use agensium_ports::meta::{Finish, MetaStore};
+use agensium_ports::meta::{Finish, JobFilter, MetaStore};
 use std::time::Duration;
 
 fn team(name: &str) -> Team {
@@ -248,7 +248,7 @@ async fn counts(store: &dyn MetaStore, n: &str, a: &TeamName) {
         .await
         .unwrap();
     assert!(after.is_empty(), "paging goes past it");
-    let listed = store.list_jobs(Some(a), None, None, 100).await.unwrap();
+    let listed = store.list_jobs(&JobFilter { team: Some(a), ..JobFilter::default() }, None, 100).await.unwrap();
     assert_eq!(listed.len(), 3, "only the team's jobs");
     assert!(listed.iter().all(|j| &j.team == a));
     running_quota(store, &jobs[1..]).await;

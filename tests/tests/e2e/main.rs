@@ -11,6 +11,7 @@
 mod admission;
 mod cli;
 mod compose;
+mod dashboard;
 mod faults;
 mod hardening;
 mod hostile;

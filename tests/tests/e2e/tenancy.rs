@@ -74,9 +74,11 @@ enum Route {
     CreateKey,
     ListKeys,
     RevokeKey,
+    GetWebhookSecret,
+    RotateWebhookSecret,
 }
 
-const ROUTES: [Route; 28] = [
+const ROUTES: [Route; 30] = [
     Route::Healthz,
     Route::Metrics,
     Route::Whoami,
@@ -105,6 +107,8 @@ const ROUTES: [Route; 28] = [
     Route::CreateKey,
     Route::ListKeys,
     Route::RevokeKey,
+    Route::GetWebhookSecret,
+    Route::RotateWebhookSecret,
 ];
 
 impl Route {
@@ -147,7 +151,9 @@ impl Route {
             CreateTeam => (None, 201, |_| 403),
             ListTeams => (None, 200, |_| 403),
             PatchTeam | PutQuota => (None, 200, |_| 404),
-            Usage | ListKeys => (Some("admin"), 200, |_| 404),
+            Usage | ListKeys | GetWebhookSecret | RotateWebhookSecret => {
+                (Some("admin"), 200, |_| 404)
+            }
             CreateKey => (Some("admin"), 201, |_| 404),
             RevokeKey => (Some("admin"), 204, |_| 404),
         };
@@ -249,6 +255,8 @@ impl Route {
                 json_body(json!({"role": "reader", "name": "matrix"})),
             ),
             ListKeys => (Method::GET, format!("/v1/teams/{A}/keys"), None),
+            GetWebhookSecret => (Method::GET, format!("/v1/teams/{A}/webhook-secret"), None),
+            RotateWebhookSecret => (Method::POST, format!("/v1/teams/{A}/webhook-secret"), None),
             RevokeKey => {
                 let (id, _) = ctx.new_key(&ctx.operator, A, "reader", None).await;
                 (Method::DELETE, format!("/v1/teams/{A}/keys/{id}"), None)
