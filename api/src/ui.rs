@@ -21,7 +21,10 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; conn
 /// `/ui`, `/ui/app.js`, `/ui/style.css` (and `/ui/` → `/ui`).
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
-        .route("/ui", get(|| async { asset("text/html; charset=utf-8", INDEX) }))
+        .route(
+            "/ui",
+            get(|| async { asset("text/html; charset=utf-8", INDEX) }),
+        )
         .route("/ui/", get(|| async { Redirect::permanent("/ui") }))
         .route(
             "/ui/app.js",

@@ -121,7 +121,10 @@ async function api(path, opts = {}) {
       code = String(j.error.code);
       message = String(j.error.message);
     }
-  } catch (_) { /* not JSON */ }
+  } catch (_) { /* not JSON, or the page left and aborted it */ }
+  // A request of a page that was left (e.g. after another one's 401) says
+  // nothing: the page that replaced it speaks.
+  if (opts.signal && opts.signal.aborted) throw new DOMException('page left', 'AbortError');
   throw new ApiError(res.status, code, message);
 }
 

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The W3C key of an element reference in WebDriver answers.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecc";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A chromedriver process, killed on drop.
 pub struct Driver {
@@ -29,9 +29,13 @@ impl Driver {
     /// Starts chromedriver on a free port, or `None` when it is not
     /// installed (a failure under `CI=true`: CI installs it).
     pub async fn start() -> Option<Self> {
-        let bin = ["chromedriver", "/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
-            .into_iter()
-            .find(|b| Command::new(b).arg("--version").output().is_ok());
+        let bin = [
+            "chromedriver",
+            "/usr/bin/chromedriver",
+            "/usr/lib/chromium/chromedriver",
+        ]
+        .into_iter()
+        .find(|b| Command::new(b).arg("--version").output().is_ok());
         let Some(bin) = bin else {
             assert!(
                 std::env::var("CI").is_err(),
@@ -60,7 +64,10 @@ impl Driver {
             .await
             .is_err()
         {
-            assert!(start.elapsed() < Duration::from_secs(20), "chromedriver listens");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "chromedriver listens"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Some(driver)
@@ -75,9 +82,14 @@ impl Driver {
                 "--headless=new", "--no-sandbox", "--disable-gpu",
                 "--disable-dev-shm-usage", "--window-size=1280,860"]}
         }}});
-        let v = call(&http, reqwest::Method::POST, &format!("{}/session", self.url), Some(caps))
-            .await
-            .expect("a Chromium session");
+        let v = call(
+            &http,
+            reqwest::Method::POST,
+            &format!("{}/session", self.url),
+            Some(caps),
+        )
+        .await
+        .expect("a Chromium session");
         let id = v["sessionId"].as_str().expect("a session id").to_owned();
         Browser {
             http,
@@ -122,7 +134,12 @@ pub struct Browser {
 pub struct Element(String);
 
 impl Browser {
-    async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, WdError> {
+    async fn cmd(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, WdError> {
         call(&self.http, method, &format!("{}{path}", self.base), body).await
     }
 
@@ -135,14 +152,19 @@ impl Browser {
 
     /// The page's URL.
     pub async fn url(&self) -> String {
-        let v = self.cmd(reqwest::Method::GET, "/url", None).await.expect("url");
+        let v = self
+            .cmd(reqwest::Method::GET, "/url", None)
+            .await
+            .expect("url");
         v.as_str().unwrap_or_default().to_owned()
     }
 
     /// The element matching the CSS `selector`, if any.
     pub async fn find(&self, selector: &str) -> Result<Element, WdError> {
         let body = json!({"using": "css selector", "value": selector});
-        let v = self.cmd(reqwest::Method::POST, "/element", Some(body)).await?;
+        let v = self
+            .cmd(reqwest::Method::POST, "/element", Some(body))
+            .await?;
         v[ELEMENT]
             .as_str()
             .map(|id| Element(id.to_owned()))
@@ -166,14 +188,24 @@ impl Browser {
 
     /// The element's visible text.
     pub async fn text(&self, e: &Element) -> Result<String, WdError> {
-        let v = self.cmd(reqwest::Method::GET, &format!("/element/{}/text", e.0), None).await?;
+        let v = self
+            .cmd(
+                reqwest::Method::GET,
+                &format!("/element/{}/text", e.0),
+                None,
+            )
+            .await?;
         Ok(v.as_str().unwrap_or_default().to_owned())
     }
 
     /// The element's property `name` (e.g. `href`, `value`).
     pub async fn property(&self, e: &Element, name: &str) -> Result<Value, WdError> {
-        self.cmd(reqwest::Method::GET, &format!("/element/{}/property/{name}", e.0), None)
-            .await
+        self.cmd(
+            reqwest::Method::GET,
+            &format!("/element/{}/property/{name}", e.0),
+            None,
+        )
+        .await
     }
 
     /// Types `text` into the element (a file input takes a path).
@@ -186,14 +218,21 @@ impl Browser {
 
     /// Clicks the element.
     pub async fn click(&self, e: &Element) {
-        self.cmd(reqwest::Method::POST, &format!("/element/{}/click", e.0), None)
-            .await
-            .expect("click");
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{}/click", e.0),
+            None,
+        )
+        .await
+        .expect("click");
     }
 
     /// A PNG of the viewport.
     pub async fn screenshot(&self) -> Vec<u8> {
-        let v = self.cmd(reqwest::Method::GET, "/screenshot", None).await.expect("screenshot");
+        let v = self
+            .cmd(reqwest::Method::GET, "/screenshot", None)
+            .await
+            .expect("screenshot");
         base64::engine::general_purpose::STANDARD
             .decode(v.as_str().unwrap_or_default())
             .expect("a base64 PNG")

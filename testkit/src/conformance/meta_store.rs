@@ -598,10 +598,16 @@ async fn listing(store: &dyn MetaStore, n: &str) {
         )
         .await
         .unwrap();
-    let page = store.list_jobs(&JobFilter::default(), None, 2).await.unwrap();
+    let page = store
+        .list_jobs(&JobFilter::default(), None, 2)
+        .await
+        .unwrap();
     let newest: Vec<JobId> = page.iter().map(|j| j.id).collect();
     assert_eq!(newest, [ids[4], ids[3]], "newest first");
-    let next = store.list_jobs(&JobFilter::default(), Some(ids[3]), 2).await.unwrap();
+    let next = store
+        .list_jobs(&JobFilter::default(), Some(ids[3]), 2)
+        .await
+        .unwrap();
     assert_eq!(
         next.iter().map(|j| j.id).collect::<Vec<_>>(),
         [ids[2], ids[1]]

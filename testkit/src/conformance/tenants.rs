@@ -248,7 +248,17 @@ async fn counts(store: &dyn MetaStore, n: &str, a: &TeamName) {
         .await
         .unwrap();
     assert!(after.is_empty(), "paging goes past it");
-    let listed = store.list_jobs(&JobFilter { team: Some(a), ..JobFilter::default() }, None, 100).await.unwrap();
+    let listed = store
+        .list_jobs(
+            &JobFilter {
+                team: Some(a),
+                ..JobFilter::default()
+            },
+            None,
+            100,
+        )
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 3, "only the team's jobs");
     assert!(listed.iter().all(|j| &j.team == a));
     running_quota(store, &jobs[1..]).await;

@@ -47,16 +47,21 @@ async fn the_dashboard_submits_a_file_and_shows_its_job_live() {
     b.goto(&format!("{}/ui", app.url)).await;
     let key_input = b.wait_for("#key-form:not([hidden]) #key").await;
     b.send_keys(&key_input, "agk_0000000000000000_wrong").await;
-    b.click(&b.find("#key-form button[type=submit]").await.unwrap()).await;
+    b.click(&b.find("#key-form button[type=submit]").await.unwrap())
+        .await;
     text_until(&b, "#error", |t| t.contains("unauthorized")).await;
     let key_input = b.wait_for("#key-form:not([hidden]) #key").await;
     b.send_keys(&key_input, key.trim()).await;
-    b.click(&b.find("#key-form button[type=submit]").await.unwrap()).await;
+    b.click(&b.find("#key-form button[type=submit]").await.unwrap())
+        .await;
     text_until(&b, "#who-role", |t| t == "operator").await;
 
     b.goto(&format!("{}/ui#/submit", app.url)).await;
     text_until(&b, "#submit-processor", |t| t.contains("wordcount")).await;
-    let option = b.find("#submit-processor option[value=wordcount]").await.unwrap();
+    let option = b
+        .find("#submit-processor option[value=wordcount]")
+        .await
+        .unwrap();
     b.click(&option).await;
     let file = b.find("#submit-file").await.unwrap();
     b.send_keys(&file, input.to_str().unwrap()).await;
@@ -85,7 +90,11 @@ async fn the_dashboard_submits_a_file_and_shows_its_job_live() {
     eprintln!("screenshot: {}", out.display());
 
     // The jobs page filters by processor and status.
-    b.goto(&format!("{}/ui#/jobs?status=succeeded&processor=wordcount", app.url)).await;
+    b.goto(&format!(
+        "{}/ui#/jobs?status=succeeded&processor=wordcount",
+        app.url
+    ))
+    .await;
     text_until(&b, "main table", |t| t.contains(&id)).await;
 
     // Signed out, the page asks for a key again.
