@@ -11,9 +11,12 @@ use agensium_ports::Backends;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post, put};
+use axum::routing::get;
 use std::sync::Arc;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Size limits of the API.
 #[derive(Debug, Clone, Copy)]
@@ -57,11 +60,11 @@ pub struct AppState {
 /// Largest JSON body of the control routes (teams, keys, visibility).
 pub const JSON_BODY_LIMIT: usize = 64 << 10;
 
-/// Builds the API router.
+/// Builds the API router: the documented routes (see [`api_routes`]),
+/// `/openapi.json` and `/docs`, and the dashboard.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(control_routes())
-        .merge(upload_routes())
+    let (api, doc) = api_routes().split_for_parts();
+    api.merge(crate::openapi::routes(doc))
         .merge(crate::ui::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -73,51 +76,50 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Every route of the API with its OpenAPI operation: the router and the
+/// document are built from the same annotations, so neither has a route
+/// the other lacks.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
+        .merge(control_routes())
+        .merge(upload_routes())
+}
+
+/// The OpenAPI document of the API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_routes().split_for_parts().1
+}
+
 /// Uploads: their handlers bound and stream their own bodies.
-fn upload_routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/processors/{name}/versions/{version}",
-            put(processors::put_version).delete(processors::yank),
-        )
-        .route(
-            "/v1/processors/{name}/jobs",
-            axum::routing::post(jobs::submit),
-        )
+fn upload_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(processors::put_version, processors::yank))
+        .routes(routes!(jobs::submit))
         .layer(DefaultBodyLimit::disable())
 }
 
 /// Everything else: small JSON bodies at most ([`JSON_BODY_LIMIT`], 413 beyond).
-fn control_routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(operator_metrics))
-        .route("/v1/whoami", get(teams::whoami))
-        .route("/v1/teams", get(teams::list).post(teams::create))
-        .route("/v1/teams/{team}", get(teams::get).patch(teams::patch))
-        .route("/v1/teams/{team}/quota", put(teams::put_quota))
-        .route("/v1/teams/{team}/usage", get(teams::usage))
-        .route("/v1/teams/{team}/keys", get(keys::list).post(keys::create))
-        .route("/v1/teams/{team}/keys/{id}", delete(keys::revoke))
-        .route(
-            "/v1/teams/{team}/webhook-secret",
-            get(webhook_secret::get).post(webhook_secret::rotate),
-        )
-        .route("/v1/processors", get(processors::list))
-        .route(
-            "/v1/processors/{name}",
-            get(processors::get).patch(processors::patch),
-        )
-        .route(
-            "/v1/processors/{name}/versions",
-            get(processors::list_versions),
-        )
-        .route("/v1/jobs", get(jobs::list))
-        .route("/v1/jobs/{id}", get(waiting::get).delete(control::cancel))
-        .route("/v1/jobs/{id}/events", get(waiting::events))
-        .route("/v1/jobs/{id}/retry", post(control::retry))
-        .route("/v1/jobs/{id}/result", get(jobs::result))
-        .route("/v1/jobs/{id}/logs", get(jobs::logs))
+fn control_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(operator_metrics))
+        .routes(routes!(teams::whoami))
+        .routes(routes!(teams::list, teams::create))
+        .routes(routes!(teams::get, teams::patch))
+        .routes(routes!(teams::put_quota))
+        .routes(routes!(teams::usage))
+        .routes(routes!(keys::list, keys::create))
+        .routes(routes!(keys::revoke))
+        .routes(routes!(webhook_secret::get, webhook_secret::rotate))
+        .routes(routes!(processors::list))
+        .routes(routes!(processors::get, processors::patch))
+        .routes(routes!(processors::list_versions))
+        .routes(routes!(jobs::list))
+        .routes(routes!(waiting::get, control::cancel))
+        .routes(routes!(waiting::events))
+        .routes(routes!(control::retry))
+        .routes(routes!(jobs::result))
+        .routes(routes!(jobs::logs))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
 }
 
@@ -132,13 +134,21 @@ pub fn health_router() -> Router {
 
 /// `/metrics` of the API: operators only. (A worker's health listener
 /// serves it unauthenticated on its own, internal address.)
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
+        (status = "default", description = "An error", body = crate::openapi::ErrorBody)))]
 async fn operator_metrics(auth: Auth) -> Result<String, ApiError> {
     auth.require(Role::Operator)?;
     Ok(crate::telemetry::metrics().await)
 }
 
-async fn healthz() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({ "status": "ok" }))
+/// `/healthz`: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
+    responses((status = 200, description = "Up", body = crate::views::Health)))]
+async fn healthz() -> axum::Json<crate::views::Health> {
+    axum::Json(crate::views::Health {
+        status: "ok".into(),
+    })
 }
 
 async fn not_found() -> ApiError {

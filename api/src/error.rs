@@ -4,7 +4,6 @@ use agensium_ports::{MetaError, RailError, StoreError};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 /// An error answered to a client, with its HTTP status and stable code.
 #[derive(Debug, thiserror::Error)]
@@ -111,11 +110,13 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() && self.incident.is_none() {
             tracing::error!(code = self.code, message = %self.message, "request failed");
         }
-        let mut error = json!({ "code": self.code, "message": self.message });
-        if let Some(id) = &self.incident {
-            error["incident"] = json!(id);
-        }
-        let body = json!({ "error": error });
+        let body = crate::openapi::ErrorBody {
+            error: crate::openapi::ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+                incident: self.incident,
+            },
+        };
         let mut resp = (self.status, Json(body)).into_response();
         let h = resp.headers_mut();
         if self.status == StatusCode::UNAUTHORIZED {

@@ -138,6 +138,13 @@ fn url_decode_pairs(raw: &str) -> Option<Vec<(String, String)>> {
 
 /// `POST /v1/processors/{name}/jobs`: stores the input, writes the job row,
 /// puts a ticket on the rail and answers 202 at once.
+#[utoipa::path(post, path = "/v1/processors/{name}/jobs", tag = "jobs",
+    params(("name" = String, Path, description = "Processor name"),
+        ("version" = Option<String>, Query, description = "A version (default: the latest)"),
+        ("callback_url" = Option<String>, Query, description = "POSTed the job document when it ends (signed)")),
+    request_body(description = "The input (raw), or a form with `param.KEY` and `callback_url` fields before a `file` part; params also as `param.KEY=VALUE` query parameters",
+        content((Vec<u8> = "application/octet-stream"), (String = "multipart/form-data"))),
+    responses((status = 202, description = "Accepted", body = crate::views::Accepted), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn submit(
     auth: Auth,
     State(st): State<AppState>,
@@ -204,13 +211,13 @@ pub async fn submit(
     st.accept.accept(job, inline).await?;
     tracing::info!(job = %id, team = %caller.team, key = %caller.key_id, processor = %pv.name, version = %pv.version, input_bytes, "job accepted");
     let location = format!("/v1/jobs/{id}");
-    let body = Json(serde_json::json!({
-        "id": id.to_string(),
-        "status": "queued",
-        "processor": pv.name.to_string(),
-        "version": pv.version,
-        "digest": pv.digest.to_string(),
-    }));
+    let body = Json(crate::views::Accepted {
+        id: id.to_string(),
+        status: JobStatus::Queued.as_str(),
+        processor: pv.name.to_string(),
+        version: pv.version,
+        digest: pv.digest.to_string(),
+    });
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], body).into_response())
 }
 
@@ -358,6 +365,9 @@ fn job_id(raw: &str) -> Result<JobId, ApiError> {
 /// The content type comes from untrusted code: it is served only when it
 /// is a plain media type, never sniffed, and as an attachment in a
 /// sandbox unless the version's publisher marked its results inline-safe.
+#[utoipa::path(get, path = "/v1/jobs/{id}/result", tag = "jobs", params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "The output, streamed, with the processor's content type",
+        content_type = "application/octet-stream", body = Vec<u8>), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn result(
     auth: Auth,
     State(st): State<AppState>,
@@ -416,6 +426,8 @@ async fn inline_safe(st: &AppState, job: &Job) -> Result<bool, ApiError> {
 }
 
 /// `GET /v1/jobs/{id}/logs`: the job's log as text (empty until it ran).
+#[utoipa::path(get, path = "/v1/jobs/{id}/logs", tag = "jobs", params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "The job's log", content_type = "text/plain", body = String), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn logs(
     auth: Auth,
     State(st): State<AppState>,
@@ -445,6 +457,13 @@ pub async fn logs(
 /// team's jobs (any team's for operators, or one with `team`), newest
 /// first. `next` is the `before` value of the following page, or null at
 /// the end.
+#[utoipa::path(get, path = "/v1/jobs", tag = "jobs",
+    params(("status" = Option<String>, Query, description = "queued, running, succeeded, failed or cancelled"),
+        ("processor" = Option<String>, Query, description = "Jobs of one processor"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Page size (default 100)"),
+        ("before" = Option<String>, Query, description = "The `next` of the previous page"),
+        ("team" = Option<String>, Query, description = "One team's (operators)")),
+    responses((status = 200, description = "Jobs, newest first", body = crate::views::JobPage), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn list(
     auth: Auth,
     State(st): State<AppState>,
@@ -514,7 +533,7 @@ pub async fn list(
         .then(|| jobs.last().map(|j| j.id.to_string()))
         .flatten();
     let jobs: Vec<JobView> = jobs.into_iter().map(JobView::from).collect();
-    Ok(Json(serde_json::json!({ "jobs": jobs, "next": next })).into_response())
+    Ok(Json(crate::views::JobPage { jobs, next }).into_response())
 }
 
 #[cfg(test)]

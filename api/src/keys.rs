@@ -11,12 +11,20 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A team's keys.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyList {
+    keys: Vec<KeyView>,
+}
 
 /// A key as listed: never its secret or hash.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct KeyView {
     id: String,
     team: String,
+    #[schema(value_type = String)]
     role: Role,
     name: String,
     created_at: DateTime<Utc>,
@@ -45,9 +53,11 @@ impl From<KeyRecord> for KeyView {
 }
 
 /// The body of `POST /v1/teams/{team}/keys`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
+    /// reader, submitter, publisher, admin or operator.
+    #[schema(value_type = String)]
     role: Role,
     #[serde(default)]
     name: String,
@@ -56,6 +66,9 @@ pub struct NewKey {
 }
 
 /// `POST /v1/teams/{team}/keys`: a new key, shown once.
+#[utoipa::path(post, path = "/v1/teams/{team}/keys", tag = "teams", params(("team" = String, Path, description = "Team name")),
+    request_body = NewKey,
+    responses((status = 201, description = "The key, with its secret (shown once)", body = KeyView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn create(
     auth: Auth,
     State(st): State<AppState>,
@@ -108,11 +121,13 @@ pub async fn create(
 }
 
 /// `GET /v1/teams/{team}/keys`.
+#[utoipa::path(get, path = "/v1/teams/{team}/keys", tag = "teams", params(("team" = String, Path, description = "Team name")),
+    responses((status = 200, description = "The team's keys (never their secrets)", body = KeyList), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn list(
     auth: Auth,
     State(st): State<AppState>,
     Path(team): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<KeyList>, ApiError> {
     let team = visible_team(&st, &auth, &team).await?;
     auth.require(Role::Admin)?;
     let keys: Vec<KeyView> = st
@@ -123,11 +138,14 @@ pub async fn list(
         .into_iter()
         .map(KeyView::from)
         .collect();
-    Ok(Json(serde_json::json!({ "keys": keys })))
+    Ok(Json(KeyList { keys }))
 }
 
 /// `DELETE /v1/teams/{team}/keys/{id}`: revokes a key, at once, on every
 /// API process.
+#[utoipa::path(delete, path = "/v1/teams/{team}/keys/{id}", tag = "teams",
+    params(("team" = String, Path, description = "Team name"), ("id" = String, Path, description = "Key id")),
+    responses((status = 204, description = "Revoked"), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn revoke(
     auth: Auth,
     State(st): State<AppState>,

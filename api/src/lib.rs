@@ -19,6 +19,7 @@ mod golden;
 mod jobs;
 mod keys;
 mod limited;
+pub mod openapi;
 mod processors;
 mod rate;
 mod result_headers;

@@ -20,7 +20,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use bytes::Bytes;
-use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -36,6 +35,16 @@ pub fn name(raw: &str) -> Result<ProcessorName, ApiError> {
 /// Everything is checked before anything is written: a rejected upload
 /// (wrong world, limits over the ceilings, failed golden example) leaves no
 /// row and no object.
+#[utoipa::path(put, path = "/v1/processors/{name}/versions/{version}", tag = "processors",
+    params(("name" = String, Path, description = "Processor name"), ("version" = String, Path, description = "Semantic version"),
+        ("inline" = Option<bool>, Query, description = "Results safe to show inline in a browser"),
+        ("memory_mib" = Option<u64>, Query), ("timeout_ms" = Option<u64>, Query),
+        ("output_mib" = Option<u64>, Query), ("log_kib" = Option<u64>, Query),
+        ("input_mib" = Option<u64>, Query), ("fuel" = Option<u64>, Query)),
+    request_body(description = "The component, or a form with `component`, `golden_input`, `golden_output` parts and `param.KEY` fields",
+        content((Vec<u8> = "application/wasm"), (Vec<u8> = "application/octet-stream"), (String = "multipart/form-data"))),
+    responses((status = 201, description = "Registered", body = crate::views::VersionView),
+        (status = 200, description = "The same bytes again", body = crate::views::VersionView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn put_version(
     auth: Auth,
     State(st): State<AppState>,
@@ -324,6 +333,10 @@ fn page_query(raw: Option<&str>, cursor: &str) -> Result<(u32, Option<String>), 
 /// `GET /v1/processors?limit=&after=`: the caller's team's processors and
 /// public ones, by name, a page at a time (`next` is the next page's
 /// `after`).
+#[utoipa::path(get, path = "/v1/processors", tag = "processors",
+    params(("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size (default 50)"),
+        ("after" = Option<String>, Query, description = "The `next` of the previous page")),
+    responses((status = 200, description = "Processors by name", body = crate::views::ProcessorPage), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn list(
     auth: Auth,
     State(st): State<AppState>,
@@ -340,10 +353,12 @@ pub async fn list(
         .then(|| owners.last().map(|o| o.name.to_string()))
         .flatten();
     let processors: Vec<ProcessorSummary> = owners.iter().map(ProcessorSummary::from).collect();
-    Ok(Json(json!({ "processors": processors, "next": next })))
+    Ok(Json(crate::views::ProcessorPage { processors, next }))
 }
 
 /// `GET /v1/processors/{name}`: the processor and its newest versions.
+#[utoipa::path(get, path = "/v1/processors/{name}", tag = "processors", params(("name" = String, Path, description = "Processor name")),
+    responses((status = 200, description = "The processor and its newest versions", body = crate::views::ProcessorView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn get(
     auth: Auth,
     State(st): State<AppState>,
@@ -379,6 +394,10 @@ async fn versions_page(
 
 /// `GET /v1/processors/{name}/versions?limit=&before=`: its versions,
 /// newest first (by precedence), a page at a time.
+#[utoipa::path(get, path = "/v1/processors/{name}/versions", tag = "processors",
+    params(("name" = String, Path, description = "Processor name"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 200),
+        ("before" = Option<String>, Query, description = "The `next` of the previous page")),
+    responses((status = 200, description = "Versions, newest first", body = crate::views::VersionPage), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn list_versions(
     auth: Auth,
     State(st): State<AppState>,
@@ -389,13 +408,16 @@ pub async fn list_versions(
     let (limit, before) = page_query(query.as_deref(), "before")?;
     visible(&st, &auth.caller, &name).await?;
     let (versions, next) = versions_page(&st, &name, before.as_deref(), limit).await?;
-    Ok(Json(json!({ "versions": versions, "next": next })))
+    Ok(Json(crate::views::VersionPage { versions, next }))
 }
 
 /// `DELETE /v1/processors/{name}/versions/{version}` (the owner team's
 /// publishers): yanks the version. No new job resolves to it, pinned or as
 /// `latest` (which moves to the newest version left); jobs that pinned it
 /// still run and can be retried. Idempotent; answers the version.
+#[utoipa::path(delete, path = "/v1/processors/{name}/versions/{version}", tag = "processors",
+    params(("name" = String, Path, description = "Processor name"), ("version" = String, Path)),
+    responses((status = 200, description = "Yanked", body = crate::views::VersionView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn yank(
     auth: Auth,
     State(st): State<AppState>,
@@ -421,15 +443,20 @@ pub async fn yank(
 }
 
 /// The body of `PATCH /v1/processors/{name}`.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessorPatch {
+    /// private or public.
+    #[schema(value_type = String)]
     visibility: Visibility,
 }
 
 /// `PATCH /v1/processors/{name}` (the owner team's publishers):
 /// `{"visibility":"public"}` lets every team read its versions and submit
 /// jobs against it; `"private"` takes that back (jobs already accepted run).
+#[utoipa::path(patch, path = "/v1/processors/{name}", tag = "processors", params(("name" = String, Path, description = "Processor name")),
+    request_body = ProcessorPatch,
+    responses((status = 200, description = "The processor", body = crate::views::ProcessorView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn patch(
     auth: Auth,
     State(st): State<AppState>,

@@ -11,7 +11,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::ToSchema;
 
 /// Longest span of one usage report, in days.
 const MAX_REPORT_DAYS: i64 = 366;
@@ -19,7 +19,7 @@ const MAX_REPORT_DAYS: i64 = 366;
 const REPORT_PAGE: u32 = 1000;
 
 /// A team as answered.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TeamView {
     name: String,
     disabled: bool,
@@ -57,7 +57,7 @@ pub async fn visible_team(st: &AppState, auth: &Auth, raw: &str) -> Result<Team,
 }
 
 /// The body of `POST /v1/teams`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTeam {
     name: String,
@@ -66,6 +66,8 @@ pub struct NewTeam {
 }
 
 /// `POST /v1/teams` (operators): 201, or 409 when the name is taken.
+#[utoipa::path(post, path = "/v1/teams", tag = "teams", request_body = NewTeam,
+    responses((status = 201, description = "Created", body = TeamView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn create(
     auth: Auth,
     State(st): State<AppState>,
@@ -95,10 +97,9 @@ pub async fn create(
 }
 
 /// `GET /v1/teams` (operators).
-pub async fn list(
-    auth: Auth,
-    State(st): State<AppState>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+#[utoipa::path(get, path = "/v1/teams", tag = "teams",
+    responses((status = 200, description = "Every team (operators)", body = TeamList), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
+pub async fn list(auth: Auth, State(st): State<AppState>) -> Result<Json<TeamList>, ApiError> {
     auth.require(Role::Operator)?;
     let teams: Vec<TeamView> = st
         .backends
@@ -108,10 +109,12 @@ pub async fn list(
         .into_iter()
         .map(TeamView::from)
         .collect();
-    Ok(Json(json!({ "teams": teams })))
+    Ok(Json(TeamList { teams }))
 }
 
 /// `GET /v1/teams/{team}`: the caller's own team (any team for operators).
+#[utoipa::path(get, path = "/v1/teams/{team}", tag = "teams", params(("team" = String, Path, description = "Team name")),
+    responses((status = 200, description = "The team", body = TeamView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn get(
     auth: Auth,
     State(st): State<AppState>,
@@ -121,7 +124,7 @@ pub async fn get(
 }
 
 /// The body of `PATCH /v1/teams/{team}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TeamPatch {
     disabled: bool,
@@ -129,6 +132,9 @@ pub struct TeamPatch {
 
 /// `PATCH /v1/teams/{team}` (operators): `{"disabled": true}` refuses
 /// every key of the team at once; `false` lets them in again.
+#[utoipa::path(patch, path = "/v1/teams/{team}", tag = "teams", params(("team" = String, Path, description = "Team name")),
+    request_body = TeamPatch,
+    responses((status = 200, description = "The team", body = TeamView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn patch(
     auth: Auth,
     State(st): State<AppState>,
@@ -169,6 +175,9 @@ fn check_quota(st: &AppState, q: &Quota) -> Result<(), ApiError> {
 }
 
 /// `PUT /v1/teams/{team}/quota` (operators): replaces the team's quota.
+#[utoipa::path(put, path = "/v1/teams/{team}/quota", tag = "teams", params(("team" = String, Path, description = "Team name")),
+    request_body = agensium_domain::Quota,
+    responses((status = 200, description = "The team", body = TeamView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn put_quota(
     auth: Auth,
     State(st): State<AppState>,
@@ -188,12 +197,43 @@ pub async fn put_quota(
 }
 
 /// `GET /v1/whoami`: the key's id, team and role.
-pub async fn whoami(auth: Auth) -> Json<serde_json::Value> {
-    Json(json!({
-        "key_id": auth.caller.key_id.to_string(),
-        "team": auth.caller.team.to_string(),
-        "role": auth.caller.role,
-    }))
+#[utoipa::path(get, path = "/v1/whoami", tag = "teams",
+    responses((status = 200, description = "The caller", body = WhoAmI), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
+pub async fn whoami(auth: Auth) -> Json<WhoAmI> {
+    Json(WhoAmI {
+        key_id: auth.caller.key_id.to_string(),
+        team: auth.caller.team.to_string(),
+        role: auth.caller.role.as_str().to_owned(),
+    })
+}
+
+/// Who the caller's key is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WhoAmI {
+    /// The key's public id.
+    key_id: String,
+    /// Its team.
+    team: String,
+    /// Its role: reader, submitter, publisher, admin or operator.
+    role: String,
+}
+
+/// Every team.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TeamList {
+    teams: Vec<TeamView>,
+}
+
+/// A team's usage report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageView {
+    team: String,
+    /// First day, YYYY-MM-DD.
+    from: String,
+    /// Last day, YYYY-MM-DD.
+    to: String,
+    /// The days with finished jobs.
+    days: Vec<agensium_domain::DayUsage>,
 }
 
 /// `from` and `to` (inclusive UTC days) of a usage query; the last 30 days
@@ -235,12 +275,17 @@ fn start_of(day: NaiveDate) -> DateTime<Utc> {
 /// `GET /v1/teams/{team}/usage?from=YYYY-MM-DD&to=YYYY-MM-DD` (the team's
 /// admins, operators): finished jobs per day by outcome, wall time, fuel,
 /// peak memory and bytes in and out.
+#[utoipa::path(get, path = "/v1/teams/{team}/usage", tag = "teams",
+    params(("team" = String, Path, description = "Team name"),
+        ("from" = Option<String>, Query, description = "First day, YYYY-MM-DD (default: 29 days ago)"),
+        ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD (default: today)")),
+    responses((status = 200, description = "Usage per day", body = UsageView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn usage(
     auth: Auth,
     State(st): State<AppState>,
     Path(raw): Path<String>,
     RawQuery(query): RawQuery,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<UsageView>, ApiError> {
     let team = visible_team(&st, &auth, &raw).await?;
     auth.require(Role::Admin)?;
     let (from, to) = report_span(query.as_deref())?;
@@ -259,10 +304,10 @@ pub async fn usage(
             _ => break,
         }
     }
-    Ok(Json(json!({
-        "team": team.name.to_string(),
-        "from": from.to_string(),
-        "to": to.to_string(),
-        "days": report.days(),
-    })))
+    Ok(Json(UsageView {
+        team: team.name.to_string(),
+        from: from.to_string(),
+        to: to.to_string(),
+        days: report.days(),
+    }))
 }

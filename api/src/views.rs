@@ -4,9 +4,10 @@ use agensium_domain::{Job, JobError, Ownership, ProcessorVersion, Visibility};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 /// One processor version, as answered by PUT and listed by GET.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct VersionView {
     pub name: String,
     pub version: String,
@@ -40,12 +41,13 @@ impl From<&ProcessorVersion> for VersionView {
 }
 
 /// A processor as listed: who owns it, who sees it, its latest version.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ProcessorSummary {
     pub name: String,
     /// The team that owns the name.
     pub team: String,
     /// `private` (the owner team only) or `public`.
+    #[schema(value_type = String)]
     pub visibility: Visibility,
     /// The newest version that is not yanked (releases before
     /// pre-releases, then semver precedence); `null` when every version is.
@@ -64,7 +66,7 @@ impl From<&Ownership> for ProcessorSummary {
 }
 
 /// A processor with the first page of its versions, newest first.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ProcessorView {
     #[serde(flatten)]
     pub summary: ProcessorSummary,
@@ -74,7 +76,7 @@ pub struct ProcessorView {
 }
 
 /// A job, as answered by submit and GET.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct JobView {
     pub id: String,
     /// The team that submitted it.
@@ -84,6 +86,8 @@ pub struct JobView {
     pub processor: String,
     pub version: String,
     pub digest: String,
+    /// queued, running, succeeded, failed or cancelled.
+    #[schema(value_type = String)]
     pub status: &'static str,
     pub error: Option<JobError>,
     pub attempts: u32,
@@ -127,4 +131,47 @@ impl From<Job> for JobView {
             callback: j.callback,
         }
     }
+}
+
+/// A page of jobs, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobPage {
+    pub jobs: Vec<JobView>,
+    /// `before` of the next page, or null at the end.
+    pub next: Option<String>,
+}
+
+/// A page of processors, by name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProcessorPage {
+    pub processors: Vec<ProcessorSummary>,
+    /// `after` of the next page, or null at the end.
+    pub next: Option<String>,
+}
+
+/// A page of a processor's versions, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionPage {
+    pub versions: Vec<VersionView>,
+    /// `before` of the next page, or null at the end.
+    pub next: Option<String>,
+}
+
+/// The answer to a submission (202).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    pub id: String,
+    /// Always `queued`.
+    #[schema(value_type = String)]
+    pub status: &'static str,
+    pub processor: String,
+    pub version: String,
+    pub digest: String,
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: String,
 }

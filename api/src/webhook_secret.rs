@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use serde::Serialize;
 
 /// The answer of both routes.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SecretView {
     /// The team.
     team: String,
@@ -21,6 +21,8 @@ pub struct SecretView {
 }
 
 /// `GET /v1/teams/{team}/webhook-secret`.
+#[utoipa::path(get, path = "/v1/teams/{team}/webhook-secret", tag = "teams", params(("team" = String, Path, description = "Team name")),
+    responses((status = 200, description = "The signing secret (created on first use)", body = SecretView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn get(
     auth: Auth,
     State(st): State<AppState>,
@@ -42,6 +44,8 @@ pub async fn get(
 
 /// `POST /v1/teams/{team}/webhook-secret`: a new secret; deliveries from
 /// now on are signed with it.
+#[utoipa::path(post, path = "/v1/teams/{team}/webhook-secret", tag = "teams", params(("team" = String, Path, description = "Team name")),
+    responses((status = 200, description = "A new signing secret", body = SecretView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn rotate(
     auth: Auth,
     State(st): State<AppState>,

@@ -188,9 +188,10 @@ impl fmt::Display for ErrorCode {
 }
 
 /// Why a job failed: a stable machine-readable code and a message for people.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobError {
     /// The code, e.g. `timeout`, `memory_limit`, `trap`.
+    #[schema(value_type = String)]
     pub code: ErrorCode,
     /// Human-readable explanation.
     pub message: String,

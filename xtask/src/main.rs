@@ -13,6 +13,7 @@ mod new_plugin;
 mod plugins;
 mod python;
 mod s3server;
+mod schemathesis;
 mod tools;
 mod up;
 mod validate;
@@ -55,8 +56,12 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         serve_args: Vec<String>,
     },
-    /// Run every test: plugin unit tests and the workspace's tests.
+    /// Run every test: plugin unit tests, the workspace's tests, and
+    /// schemathesis against `/openapi.json` of a live server.
     Test,
+    /// Only the schemathesis run of `test` (the binary and `wordcount`
+    /// built first).
+    FuzzApi,
     /// Measure latency, throughput and peak memory on the embedded and production stacks.
     Bench(bench::Args),
 }
@@ -123,7 +128,14 @@ fn main() -> Result<()> {
                 println!("\nFault injection (tests/tests/e2e/faults.rs, multiprocess.rs):");
                 print!("{rows}");
             }
+            let fuzzed = schemathesis::fuzz();
             tested?;
+            fuzzed?;
+        }
+        Task::FuzzApi => {
+            validate::build_workspace()?;
+            plugins::build(&["wordcount".to_owned()])?;
+            schemathesis::fuzz()?;
         }
         Task::Bench(args) => bench::run(args)?,
     }

@@ -68,7 +68,7 @@ fn data_dir(args: &[String]) -> PathBuf {
         .map_or_else(|| PathBuf::from("./agensium-data"), PathBuf::from)
 }
 
-async fn register(base: &str, key_file: &Path, names: &[String]) -> Result<()> {
+pub(crate) async fn register(base: &str, key_file: &Path, names: &[String]) -> Result<()> {
     let start = Instant::now();
     loop {
         match reqwest::get(format!("{base}/healthz")).await {

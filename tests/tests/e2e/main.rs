@@ -18,6 +18,7 @@ mod hostile;
 mod jobs;
 mod local_run;
 mod multiprocess;
+mod openapi;
 mod processors;
 mod recovery;
 mod retry;

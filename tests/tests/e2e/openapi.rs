@@ -1,0 +1,101 @@
+//! The OpenAPI document: served with the docs UI (its assets in the
+//! binary), complete, and true to the router. Responses are checked against
+//! it by schemathesis in `cargo xtask test`.
+
+use agensium_tests::{Client, TestApp};
+use reqwest::Method;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// Every operation the document lists is routed (it never reaches the JSON
+/// 404 of unknown paths nor a 405), and the router has no route the document
+/// lacks: it is built from the same annotations (`OpenApiRouter` in
+/// `api/src/app.rs`, whose only plain routes are the health router's).
+#[tokio::test]
+async fn the_document_covers_every_route_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(dir.path(), |c| c.slots = 0).await;
+    let anon = Client::new(&app.url);
+    let r = anon.get("/openapi.json").await;
+    assert_eq!(r.status(), StatusCode::OK, "the document needs no key");
+    let doc: Value = r.json().await.unwrap();
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    assert_eq!(
+        doc,
+        serde_json::to_value(agensium_api::app::openapi()).unwrap()
+    );
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let url = path
+            .replace("{team}", "default")
+            .replace("{id}", "01a23c4e-5abf-708b-8cff-6ee24ab3ff46")
+            .replace("{name}", "no-such-processor")
+            .replace("{version}", "1.0.0");
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if item.get(method).is_none() {
+                continue;
+            }
+            operations += 1;
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let r = app
+                .http
+                .request(m, format!("{}{url}", app.url))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            assert_ne!(
+                status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}: {body}"
+            );
+            assert_ne!(
+                body["error"]["code"], "not_found",
+                "{method} {path} is not routed"
+            );
+        }
+    }
+    assert_eq!(operations, 28, "every operation of the API");
+    let source = include_str!("../../../api/src/app.rs");
+    assert_eq!(
+        source.matches(".route(").count(),
+        2,
+        "every API route is added with `routes!` (documented); only the health router's two are plain"
+    );
+    app.stop().await;
+}
+
+/// `/docs` serves the Swagger UI from the binary: no request leaves the host.
+#[tokio::test]
+async fn the_docs_ui_is_served_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(dir.path(), |c| c.slots = 0).await;
+    let anon = Client::new(&app.url);
+    let page = anon.get("/docs/").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    assert!(
+        !html.contains("https://"),
+        "no asset from elsewhere: {html}"
+    );
+    for asset in [
+        "/docs/swagger-ui.css",
+        "/docs/swagger-ui-bundle.js",
+        "/docs/swagger-initializer.js",
+    ] {
+        let r = anon.get(asset).await;
+        assert_eq!(r.status(), StatusCode::OK, "{asset}");
+        let body = r.text().await.unwrap();
+        assert!(body.len() > 100, "{asset}");
+        if asset.ends_with("initializer.js") {
+            assert!(body.contains("/openapi.json"), "{body}");
+        }
+    }
+    app.stop().await;
+}
