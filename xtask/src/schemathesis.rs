@@ -82,6 +82,8 @@ pub fn fuzz() -> Result<()> {
         .arg("--report-dir")
         .arg(&report)
         .env("NO_COLOR", "1")
+        // Its cache (.schemathesis/) under target/, not in the checkout.
+        .current_dir(root().join("target"))
         .output()
         .context("running schemathesis")?;
     drop(server);
