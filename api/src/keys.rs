@@ -162,6 +162,12 @@ pub async fn revoke(
     let Ok(key_id) = id.parse::<KeyId>() else {
         return Err(missing());
     };
+    if key_id == auth.caller.key_id {
+        return Err(ApiError::conflict(
+            "own_key",
+            "a key cannot revoke itself; revoke it with another key of the team",
+        ));
+    }
     if !st.backends.meta.revoke_key(&team.name, &key_id).await? {
         return Err(missing());
     }

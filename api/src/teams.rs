@@ -144,6 +144,13 @@ pub async fn patch(
     let mut team = visible_team(&st, &auth, &raw).await?;
     auth.require(Role::Operator)?;
     let Json(p) = body?;
+    if p.disabled && team.name == auth.caller.team {
+        // Its own keys would stop working, this one first: no way back in.
+        return Err(ApiError::conflict(
+            "own_team",
+            "an operator cannot disable its own team; use an operator key of another team",
+        ));
+    }
     if !st
         .backends
         .meta

@@ -888,3 +888,35 @@ fn admin_cli_makes_teams_and_prints_only_the_key() {
     let bad = run(&["create-key", "--team", "acme", "--role", "root"]);
     assert!(!bad.status.success(), "an unknown role is refused");
 }
+
+/// A caller cannot lock itself out: an operator does not disable its own
+/// team, a key does not revoke itself (schema fuzzing did both, and every
+/// later request answered 401).
+#[tokio::test]
+async fn a_caller_cannot_lock_itself_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(dir.path(), |c| c.slots = 0).await;
+    let r = app
+        .http
+        .patch(format!("{}/v1/teams/default", app.url))
+        .json(&json!({"disabled": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, StatusCode::CONFLICT, "own_team").await;
+    let (_, me) = app.get_json("/v1/whoami").await;
+    let id = me["key_id"].as_str().unwrap();
+    let r = app
+        .http
+        .delete(format!("{}/v1/teams/default/keys/{id}", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, StatusCode::CONFLICT, "own_key").await;
+    assert_eq!(
+        app.get("/v1/whoami").await.status(),
+        StatusCode::OK,
+        "still in"
+    );
+    app.stop().await;
+}
