@@ -14,22 +14,7 @@ pub const COMPONENTIZE_PY: &str = "0.25.1";
 
 /// The virtualenv holding componentize-py, created on first use.
 fn venv() -> Result<PathBuf> {
-    let venv = tools::dir().join("python");
-    let stamp = venv.join(format!(".componentize-py-{COMPONENTIZE_PY}"));
-    tools::once(&stamp, || {
-        eprintln!(
-            "installing componentize-py {COMPONENTIZE_PY} into {} (once)",
-            venv.display()
-        );
-        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-        run(Command::new(venv.join("bin/pip")).args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            &format!("componentize-py=={COMPONENTIZE_PY}"),
-        ]))
-    })?;
-    Ok(venv)
+    tools::python_venv("python", "componentize-py", COMPONENTIZE_PY)
 }
 
 /// The packages of `requirements`, installed into a directory of their own

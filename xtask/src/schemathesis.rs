@@ -3,7 +3,7 @@
 //! against a live `agensium serve` (with the example `wordcount`
 //! registered) and fails on any 5xx or any response that breaks its schema.
 
-use crate::{root, run, tools, up};
+use crate::{root, tools, up};
 use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -14,22 +14,7 @@ const SCHEMATHESIS: &str = "4.32.5";
 const EXAMPLES: &str = "30";
 
 fn venv() -> Result<PathBuf> {
-    let venv = tools::dir().join("schemathesis");
-    let stamp = venv.join(format!(".schemathesis-{SCHEMATHESIS}"));
-    tools::once(&stamp, || {
-        eprintln!(
-            "installing schemathesis {SCHEMATHESIS} into {} (once)",
-            venv.display()
-        );
-        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-        run(Command::new(venv.join("bin/pip")).args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            &format!("schemathesis=={SCHEMATHESIS}"),
-        ]))
-    })?;
-    Ok(venv)
+    tools::python_venv("schemathesis", "schemathesis", SCHEMATHESIS)
 }
 
 /// A child process killed on drop.

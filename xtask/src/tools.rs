@@ -20,3 +20,28 @@ pub fn once(stamp: &Path, install: impl FnOnce() -> Result<()>) -> Result<()> {
     std::fs::write(stamp, "")?;
     Ok(())
 }
+
+/// A virtualenv `dir()/NAME` holding the PyPI package `package==version`,
+/// created on first use (again when the version changes).
+pub fn python_venv(name: &str, package: &str, version: &str) -> Result<PathBuf> {
+    let venv = dir().join(name);
+    let stamp = venv.join(format!(".{package}-{version}"));
+    once(&stamp, || {
+        eprintln!(
+            "installing {package} {version} into {} (once)",
+            venv.display()
+        );
+        crate::run(
+            std::process::Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv),
+        )?;
+        crate::run(std::process::Command::new(venv.join("bin/pip")).args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            &format!("{package}=={version}"),
+        ]))
+    })?;
+    Ok(venv)
+}
