@@ -360,20 +360,37 @@ fn job_id(raw: &str) -> Result<JobId, ApiError> {
         .map_err(|e: agensium_domain::InvalidInput| ApiError::not_found("job_not_found", e.0))
 }
 
-/// `GET /v1/jobs/{id}/result`: streams the output of a succeeded job.
+/// `GET /v1/jobs/{id}/result`: streams the output of a succeeded job;
+/// with `wait`, once it ends; with `follow`, as it is written
+/// ([`crate::follow`]).
 ///
 /// The content type comes from untrusted code: it is served only when it
 /// is a plain media type, never sniffed, and as an attachment in a
 /// sandbox unless the version's publisher marked its results inline-safe.
-#[utoipa::path(get, path = "/v1/jobs/{id}/result", tag = "jobs", params(("id" = String, Path, description = "Job id")),
+#[utoipa::path(get, path = "/v1/jobs/{id}/result", tag = "jobs",
+    params(("id" = String, Path, description = "Job id"),
+        ("wait" = Option<u32>, Query, minimum = 0, maximum = 60,
+            description = "Hold the request up to this many seconds until the job ends (or, with follow, until its output starts)"),
+        ("follow" = Option<bool>, Query,
+            description = "Stream a running job's output as it is written: application/octet-stream, chunked, \
+                with the header Agensium-Streaming: true; cut off without its last chunk if the attempt does not finish the job")),
     responses((status = 200, description = "The output, streamed, with the processor's content type",
         content_type = "application/octet-stream", body = Vec<u8>), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn result(
     auth: Auth,
     State(st): State<AppState>,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let (job, inline_output) = load_job_body(&st, &auth.caller, &id, JobBody::Output).await?;
+    let (wait, follow) = result_query(query.as_deref())?;
+    let (mut job, mut inline_output) =
+        load_job_body(&st, &auth.caller, &id, JobBody::Output).await?;
+    if !job.status.is_final() && (follow || !wait.is_zero()) {
+        if let Some(followed) = crate::follow::wait(&st, job, wait, follow).await? {
+            return Ok(followed);
+        }
+        (job, inline_output) = load_job_body(&st, &auth.caller, &id, JobBody::Output).await?;
+    }
     match job.status {
         JobStatus::Succeeded => {}
         JobStatus::Queued | JobStatus::Running => {
@@ -398,12 +415,7 @@ pub async fn result(
     }
     let body = match inline_output {
         Some(bytes) => Body::from(bytes),
-        None => Body::from_stream(
-            st.backends
-                .objects
-                .get(&job.id.output_key(job.attempts))
-                .await?,
-        ),
+        None => Body::from_stream(crate::follow::stored(&st, &job).await?),
     };
     let inline = inline_safe(&st, &job).await?;
     let mut resp = Response::new(body);
@@ -413,6 +425,32 @@ pub async fn result(
         h.insert(header::CONTENT_LENGTH, n.into());
     }
     Ok(resp)
+}
+
+/// `wait` (seconds, 0 to 60) and `follow` (`true` or `false`) of a result
+/// request: 400 for anything else.
+fn result_query(raw: Option<&str>) -> Result<(std::time::Duration, bool), ApiError> {
+    let mut follow = false;
+    for (k, v) in serde_urlencoded_pairs(raw.unwrap_or(""))? {
+        match (k.as_str(), v.as_str()) {
+            ("wait", _) => {}
+            ("follow", "true") => follow = true,
+            ("follow", "false") => follow = false,
+            ("follow", _) => {
+                return Err(ApiError::bad_request(
+                    "invalid_follow",
+                    format!("follow={v:?}: true or false"),
+                ));
+            }
+            _ => {
+                return Err(ApiError::bad_request(
+                    "unknown_query_parameter",
+                    format!("unknown query parameter {k:?}: use wait=SECONDS or follow=true"),
+                ));
+            }
+        }
+    }
+    Ok((crate::waiting::wait_param(raw)?, follow))
 }
 
 /// Whether the job's version was marked inline-safe by its publisher.

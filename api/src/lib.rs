@@ -14,6 +14,7 @@ mod auth;
 pub mod cache;
 mod control;
 mod error;
+mod follow;
 pub mod finishes;
 mod golden;
 mod jobs;

@@ -52,7 +52,7 @@ pub async fn get(
 
 /// The `wait` of a query string: unset is 0; 400 `invalid_wait` unless an
 /// integer from 0 to [`MAX_WAIT_SECS`].
-fn wait_param(query: Option<&str>) -> Result<Duration, ApiError> {
+pub(crate) fn wait_param(query: Option<&str>) -> Result<Duration, ApiError> {
     let raw = query
         .into_iter()
         .flat_map(|q| q.split('&'))
@@ -69,21 +69,25 @@ fn wait_param(query: Option<&str>) -> Result<Duration, ApiError> {
     }
 }
 
-/// Returns when `job`'s end is announced, the announcements fell behind
-/// (reread the job), or at `until`.
-async fn next_change(ends: &mut broadcast::Receiver<JobId>, job: JobId, until: Instant) {
+/// Returns when `job`'s end is announced or the announcements fell behind
+/// (true: reread the job), or at `until` (false).
+pub(crate) async fn next_change(
+    ends: &mut broadcast::Receiver<JobId>,
+    job: JobId,
+    until: Instant,
+) -> bool {
     loop {
         tokio::select! {
             end = ends.recv() => match end {
-                Ok(id) if id == job => return,
+                Ok(id) if id == job => return true,
                 Ok(_) => {}
-                Err(RecvError::Lagged(_)) => return,
+                Err(RecvError::Lagged(_)) => return true,
                 Err(RecvError::Closed) => {
                     tokio::time::sleep_until(until).await;
-                    return;
+                    return false;
                 }
             },
-            () = tokio::time::sleep_until(until) => return,
+            () = tokio::time::sleep_until(until) => return false,
         }
     }
 }

@@ -39,11 +39,23 @@ impl JobId {
         format!("jobs/{self}/input")
     }
 
-    /// Object-store key of the output of one attempt. Each attempt writes
-    /// its own object, so a late attempt never overwrites the result of the
-    /// attempt that finished the job.
+    /// Object-store folder of the output of one attempt, stored as
+    /// segments (`agensium_ports::segments`). Each attempt writes its own,
+    /// so a late attempt never overwrites the result of the attempt that
+    /// finished the job.
+    pub fn output_prefix(&self, attempt: u32) -> String {
+        format!("jobs/{self}/output/{attempt}/")
+    }
+
+    /// Object-store key of the output of one attempt as one object: how
+    /// outputs were stored before segments; still read.
     pub fn output_key(&self, attempt: u32) -> String {
         format!("jobs/{self}/output/{attempt}")
+    }
+
+    /// The folder under which every attempt's output lies.
+    pub fn outputs_prefix(&self) -> String {
+        format!("jobs/{self}/output/")
     }
 
     /// Object-store key of the log of one attempt.

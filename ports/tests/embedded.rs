@@ -14,7 +14,7 @@ mod local_store {
     async fn conformance() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalDirStore::open(dir.path()).await.unwrap();
-        super::conformance::object_store::run(&store).await;
+        super::conformance::object_store::run(std::sync::Arc::new(store)).await;
     }
 
     #[tokio::test]

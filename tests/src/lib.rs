@@ -12,6 +12,22 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// The attempts of job `id` that left output among `keys`: an output is
+/// the segments `jobs/{id}/output/{attempt}/{n}`, so its objects are
+/// counted once per attempt. More than one means duplicate results.
+pub fn output_attempts(id: &str, keys: &[String]) -> std::collections::BTreeSet<String> {
+    let prefix = format!("jobs/{id}/output/");
+    keys.iter()
+        .filter_map(|k| k.strip_prefix(&prefix))
+        .map(|rest| rest.split('/').next().unwrap_or(rest).to_owned())
+        .collect()
+}
+
+/// True when any of `keys` is output of job `id`, whole or partial.
+pub fn has_output(id: &str, keys: &[String]) -> bool {
+    !output_attempts(id, keys).is_empty()
+}
+
 /// Bytes of a built example processor.
 pub fn plugin(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -339,7 +339,7 @@ async fn measure(
             let mb = csv.bytes as f64 / 1e6;
             println!(
                 "csv-to-jsonl {mb:.0} MB ({} rows): upload {:.1} s, run {:.1} s ({:.1} MB/s in the worker), \
-                 result download {:.1} s; {:.1} s = {:.1} MB/s end to end; output {:.0} MB",
+                 result followed from the 202 to its last byte {:.1} s; {:.1} s = {:.1} MB/s end to end; output {:.0} MB",
                 csv.rows,
                 run.upload.as_secs_f64(),
                 run.run_secs,
@@ -362,7 +362,7 @@ async fn measure(
             let echo = echo?;
             println!(
                 "echo {mb:.0} MB (output as large as the input): upload {:.1} s, run {:.1} s, \
-                 result download {:.1} s; {:.1} s = {:.1} MB/s end to end{}",
+                 result followed to its last byte {:.1} s; {:.1} s = {:.1} MB/s end to end{}",
                 echo.upload.as_secs_f64(),
                 echo.run_secs,
                 echo.download.as_secs_f64(),

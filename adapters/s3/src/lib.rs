@@ -13,6 +13,7 @@
 //! overlap.
 
 use agensium_ports::object_store::{ByteStream, ObjectStore, StoreError, validate_key};
+use agensium_ports::pieces::Pieces;
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -21,7 +22,7 @@ use aws_sdk_s3::primitives::ByteStream as S3Body;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CompletedMultipartUpload, CompletedPart, CreateBucketConfiguration,
 };
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::StreamExt;
 use std::io;
 use std::time::Duration;
@@ -140,7 +141,7 @@ impl S3Store {
         key: &str,
         upload_id: &str,
         first: Bytes,
-        parts: &mut Parts,
+        parts: &mut Pieces,
     ) -> Result<u64, StoreError> {
         let mut sending = tokio::task::JoinSet::new();
         let mut done = Vec::new();
@@ -174,7 +175,7 @@ impl S3Store {
         req.send()
             .await
             .map_err(self.failed("CompleteMultipartUpload", key))?;
-        Ok(parts.total)
+        Ok(parts.total())
     }
 
     /// One UploadPart, as a task of its own.
@@ -230,70 +231,6 @@ fn part_size(base: usize, number: i32) -> usize {
     usize::try_from(size.min(MAX_PART)).unwrap_or(usize::MAX)
 }
 
-/// Cuts a body into parts of exactly `size` bytes (the last one shorter),
-/// holding at most one part plus one incoming chunk in memory.
-struct Parts {
-    body: ByteStream,
-    carry: Bytes,
-    total: u64,
-    ended: bool,
-}
-
-impl Parts {
-    fn new(body: ByteStream) -> Self {
-        Self {
-            body,
-            carry: Bytes::new(),
-            total: 0,
-            ended: false,
-        }
-    }
-
-    /// The next part, or `None` when the body is exhausted.
-    async fn next(&mut self, size: usize) -> Result<Option<Bytes>, StoreError> {
-        let mut buf = BytesMut::with_capacity(size);
-        loop {
-            let take = (size - buf.len()).min(self.carry.len());
-            buf.extend_from_slice(&self.carry.split_to(take));
-            if buf.len() == size {
-                return Ok(Some(buf.freeze()));
-            }
-            if !self.pull().await? {
-                return Ok((!buf.is_empty()).then(|| buf.freeze()));
-            }
-        }
-    }
-
-    /// Reads one more chunk into `carry`; false at the end of the body.
-    async fn pull(&mut self) -> Result<bool, StoreError> {
-        if self.ended {
-            return Ok(false);
-        }
-        match self.body.next().await {
-            Some(chunk) => {
-                let chunk = chunk.map_err(StoreError::Body)?;
-                self.total += chunk.len() as u64;
-                self.carry = chunk;
-                Ok(true)
-            }
-            None => {
-                self.ended = true;
-                Ok(false)
-            }
-        }
-    }
-
-    /// True when nothing follows what was read so far (may read one chunk).
-    async fn at_end(&mut self) -> Result<bool, StoreError> {
-        while self.carry.is_empty() {
-            if !self.pull().await? {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-}
-
 /// True when `bucket` answers HeadBucket.
 async fn is_visible(client: &Client, bucket: &str) -> bool {
     client.head_bucket().bucket(bucket).send().await.is_ok()
@@ -329,13 +266,13 @@ impl ObjectStore for S3Store {
     async fn put(&self, key: &str, body: ByteStream) -> Result<u64, StoreError> {
         validate_key(key)?;
         let (c, bucket) = (&self.client, &self.bucket);
-        let mut parts = Parts::new(body);
+        let mut parts = Pieces::new(body);
         let first = parts.next(self.part_size).await?.unwrap_or_default();
         if parts.at_end().await? {
             let req = c.put_object().bucket(bucket).key(key);
             let req = req.body(S3Body::from(first));
             req.send().await.map_err(self.failed("PutObject", key))?;
-            return Ok(parts.total);
+            return Ok(parts.total());
         }
         // More than one part: a multipart upload.
         let req = c.create_multipart_upload().bucket(bucket).key(key);
@@ -503,7 +440,7 @@ mod tests {
         let Some(store) = store(5 << 20).await else {
             return;
         };
-        agensium_testkit::conformance::object_store::run(&store).await;
+        agensium_testkit::conformance::object_store::run(std::sync::Arc::new(store)).await;
     }
 
     #[tokio::test]

@@ -142,9 +142,18 @@ async fn submit(args: SubmitArgs, api: &Api) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    // Into a file, the result is followed while the job runs (kept as
+    // `.partial` until complete), so the download overlaps the run.
+    let followed = match args.output.as_deref().filter(|p| *p != Path::new("-")) {
+        Some(file) => follow(&id, file, api).await,
+        None => false,
+    };
     let job = wait(&id, &accepted, api).await?;
     let succeeded = job["status"] == "succeeded";
-    if succeeded && let Some(output) = &args.output {
+    if succeeded
+        && !followed
+        && let Some(output) = &args.output
+    {
         result(&id, output, api).await?;
     }
     if api.json {
@@ -195,6 +204,23 @@ async fn wait(id: &str, accepted: &Value, api: &Api) -> Result<Value> {
             pause = (pause * 2).min(Duration::from_secs(1));
         }
     }
+}
+
+/// Follows the job's result into `file` as it is written
+/// (`?follow=true&wait=60`): true when it arrived whole; false when there
+/// was nothing to follow within the wait, or the attempt was cut off (the
+/// caller then waits for the job and reads its result).
+async fn follow(id: &str, file: &Path, api: &Api) -> bool {
+    let request = api
+        .request(Method::GET, &format!("{}/result", job_path(id)))
+        .query(&[("follow", "true"), ("wait", "60")]);
+    let Ok(response) = api.send(request).await else {
+        return false;
+    };
+    let total = response.content_length();
+    progress::download(response.bytes_stream(), total, file, api.json)
+        .await
+        .is_ok()
 }
 
 async fn result(id: &str, output: &Path, api: &Api) -> Result<()> {

@@ -7,6 +7,7 @@ use super::{Worker, metrics};
 use crate::engine::{JobLog, LoadError, Metering, OUTPUT_QUEUE, Outcome, Processor, RunRequest};
 use agensium_domain::{ErrorCode, Job, JobError, JobId, JobStatus, Limits, Usage, WorkerId};
 use agensium_ports::object_store::{Small, once, read_small};
+use agensium_ports::segments::Segments;
 use agensium_ports::{ByteStream, Finish, Signal, StartedJob, StoreError, Ticket};
 use bytes::Bytes;
 use std::io;
@@ -185,7 +186,7 @@ impl Worker {
                     ..
                 }
             );
-            if stored && let Err(e) = b.objects.delete(&id.output_key(job.attempts)).await {
+            if stored && let Err(e) = self.output(id, job.attempts).delete_all().await {
                 warn!(job = %id, error = %e, "deleting a superseded attempt's output failed");
             }
             // The row did not take the log (the job was cancelled, or lost):
@@ -221,6 +222,11 @@ impl Worker {
         Ok(Ack::Finished)
     }
 
+    /// Where attempt `attempt` of job `id` stores its output.
+    fn output(&self, id: JobId, attempt: u32) -> Segments {
+        Segments::new(self.backends.objects.clone(), id.output_prefix(attempt))
+    }
+
     /// Deletes the outputs of the attempts of a job other than `winner`,
     /// the attempt that finished it (`None`: it gave up, keep none): a
     /// worker that died after uploading cannot clean up after itself. (A
@@ -228,10 +234,14 @@ impl Worker {
     /// the job.)
     async fn drop_other_attempts(&self, id: JobId, winner: Option<u32>) {
         let objects = &self.backends.objects;
-        let keep = winner.map(|w| id.output_key(w));
-        match objects.list(&format!("jobs/{id}/output/")).await {
+        // The winner's segments, or its output as one object (stored so
+        // before segments).
+        let kept = |k: &String| {
+            winner.is_some_and(|w| k.starts_with(&id.output_prefix(w)) || *k == id.output_key(w))
+        };
+        match objects.list(&id.outputs_prefix()).await {
             Ok(keys) => {
-                for key in keys.into_iter().filter(|k| Some(k) != keep.as_ref()) {
+                for key in keys.into_iter().filter(|k| !kept(k)) {
                     info!(job = %id, %key, "deleting the output of a superseded attempt");
                     if let Err(e) = objects.delete(&key).await {
                         warn!(job = %id, %key, error = %e, "deleting a superseded output failed");
@@ -255,20 +265,18 @@ impl Worker {
         log: JobLog,
     ) -> Result<(Finish, Usage, Instant, Instant), Cause> {
         let (id, objects) = (job.id, &self.backends.objects);
-        let output_key = id.output_key(job.attempts);
+        let output = self.output(id, job.attempts);
         let input = match input {
             Some(bytes) => once(bytes),
             None => objects.get(&id.input_key()).await?,
         };
         let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(OUTPUT_QUEUE);
-        let (sink, inline) = (objects.clone(), self.config.inline);
-        let upload =
-            tokio::spawn(async move {
-                let body = futures::stream::unfold(rx, |mut rx| async move {
-                    rx.recv().await.map(|c| (c, rx))
-                });
-                store_output(sink.as_ref(), &output_key, Box::pin(body), inline).await
-            });
+        let inline = self.config.inline;
+        let upload = tokio::spawn(async move {
+            let body =
+                futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+            store_output(output, Box::pin(body), inline).await
+        });
         // Cancelled by the API (watched below) or by the end of the shutdown grace.
         let cancel = self.handback.child_token();
         let _watch = self.watch_cancel(id, me, cancel.clone());
@@ -310,17 +318,16 @@ impl Worker {
     }
 }
 
-/// Keeps a small output (returned) or stores a larger one under `key`:
-/// its size, and its bytes when kept.
+/// Keeps a small output (returned) or stores a larger one as segments,
+/// readable while they are written: its size, and its bytes when kept.
 async fn store_output(
-    store: &dyn agensium_ports::ObjectStore,
-    key: &str,
+    output: Segments,
     body: ByteStream,
     inline: agensium_domain::InlineLimit,
 ) -> Result<(u64, Option<Bytes>), StoreError> {
     match read_small(body, inline).await.map_err(StoreError::Body)? {
         Small::Whole(b) => Ok((b.len() as u64, Some(b))),
-        Small::Large(body) => Ok((store.put(key, body).await?, None)),
+        Small::Large(body) => Ok((output.put(body).await?, None)),
     }
 }
 

@@ -166,11 +166,12 @@ impl Rig {
                 row.failed += 1;
                 eprintln!("{name}: job did not succeed: {job}");
             }
-            let outputs = self
+            let keys = self
                 .store
                 .list(&format!("jobs/{id}/output/"))
                 .await
                 .unwrap();
+            let outputs = agensium_tests::output_attempts(id, &keys);
             if outputs.len() > 1 {
                 row.duplicates += 1;
                 eprintln!("{name}: job {id} has {outputs:?}");

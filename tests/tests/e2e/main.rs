@@ -13,6 +13,7 @@ mod cli;
 mod compose;
 mod dashboard;
 mod faults;
+mod follow;
 mod hardening;
 mod hostile;
 mod jobs;

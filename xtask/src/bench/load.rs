@@ -118,8 +118,8 @@ impl Api {
     }
 
     /// Streams `GET /v1/jobs/{id}/result` and returns how many bytes came.
-    pub async fn result(&self, id: &str) -> Result<u64> {
-        let url = format!("{}/v1/jobs/{id}/result", self.base);
+    pub async fn result(&self, id: &str, query: &str) -> Result<u64> {
+        let url = format!("{}/v1/jobs/{id}/result{query}", self.base);
         let r = self.get_ok(&url).await?;
         let mut body = r.bytes_stream();
         let mut n = 0u64;

@@ -1,0 +1,218 @@
+//! A job's result, read whole or followed while it is written:
+//! `GET /v1/jobs/{id}/result?wait=SECONDS&follow=true`.
+//!
+//! `wait` holds the request until the job ends (as on the job itself).
+//! `follow` also starts the answer as soon as the running attempt has
+//! stored its first output segment ([`agensium_ports::segments`]): the body
+//! is the output as the worker writes it, so the download overlaps the
+//! run. The processor's content type and the size are not known then: a
+//! followed answer is `application/octet-stream`, chunked, marked
+//! `Agensium-Streaming: true`. It ends normally only when that attempt
+//! finished the job with exactly those bytes; if the attempt fails, is
+//! cancelled or loses its lease, the body is cut off without its last
+//! chunk, so no client takes a partial output for a result.
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::waiting::next_change;
+use agensium_domain::{Job, JobId, JobStatus};
+use agensium_ports::ByteStream;
+use agensium_ports::segments::Segments;
+use axum::body::Body;
+use axum::http::HeaderValue;
+use axum::response::Response;
+use bytes::Bytes;
+use futures::StreamExt;
+use std::io;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
+
+/// How often a follower looks for the next segment while the job runs.
+const POLL: Duration = Duration::from_millis(25);
+/// How often it rereads the job row meanwhile (its end is also announced).
+const RECHECK: Duration = Duration::from_secs(1);
+/// Chunks queued between the reading task and the connection.
+const QUEUE: usize = 8;
+/// The header that marks a followed answer.
+pub const STREAMING: &str = "agensium-streaming";
+
+/// The stored output of the attempt that finished `job`: its segments, or
+/// the one object of a job finished before outputs were segmented.
+pub async fn stored(st: &AppState, job: &Job) -> Result<ByteStream, ApiError> {
+    let total = job.output_bytes.unwrap_or(0);
+    let objects = &st.backends.objects;
+    let segments = Segments::new(objects.clone(), job.id.output_prefix(job.attempts));
+    match segments.read(total).await? {
+        Some(body) => Ok(body),
+        None => Ok(objects.get(&job.id.output_key(job.attempts)).await?),
+    }
+}
+
+/// Waits until `wait` passes, the job ends, or (with `follow`) its running
+/// attempt stored a first segment. Returns the followed answer in the last
+/// case, else `None`: the caller answers from the job row.
+pub async fn wait(
+    st: &AppState,
+    mut job: Job,
+    wait: Duration,
+    follow: bool,
+) -> Result<Option<Response>, ApiError> {
+    let mut ends = st.finishes.subscribe();
+    let deadline = Instant::now() + wait;
+    let mut reread = Instant::now() + RECHECK;
+    loop {
+        if job.status.is_final() {
+            return Ok(None);
+        }
+        if follow {
+            // Queued: its next attempt; running: the current one.
+            let attempt = match job.status {
+                JobStatus::Queued => job.attempts + 1,
+                _ => job.attempts,
+            };
+            let segments = output(st, job.id, attempt);
+            if let Some(first) = segments.open(0).await? {
+                return Ok(Some(streaming(st, job.id, attempt, segments, first)));
+            }
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(None);
+        }
+        let tick = if follow { now + POLL } else { reread };
+        let announced = next_change(&mut ends, job.id, tick.min(deadline).min(reread)).await;
+        if announced || Instant::now() >= reread {
+            job = current(st, job.id).await?;
+            reread = Instant::now() + RECHECK;
+        }
+    }
+}
+
+fn output(st: &AppState, id: JobId, attempt: u32) -> Segments {
+    Segments::new(st.backends.objects.clone(), id.output_prefix(attempt))
+}
+
+/// The job as the store has it now.
+async fn current(st: &AppState, id: JobId) -> Result<Job, ApiError> {
+    st.backends
+        .meta
+        .get_job(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("job_not_found", format!("no job {id}")))
+}
+
+/// The followed answer: segment 0 (`first`) and the next ones of
+/// `attempt` as they are stored, read by a task of its own.
+fn streaming(st: &AppState, id: JobId, attempt: u32, segments: Segments, first: ByteStream) -> Response {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let follower = Follower {
+        st: st.clone(),
+        id,
+        attempt,
+        segments,
+        ends: st.finishes.subscribe(),
+        tx,
+        sent: 0,
+    };
+    tokio::spawn(follower.run(first));
+    let body = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let mut resp = Response::new(Body::from_stream(body));
+    crate::result_headers::set(resp.headers_mut(), id, None, false);
+    resp.headers_mut()
+        .insert(STREAMING, HeaderValue::from_static("true"));
+    resp
+}
+
+/// Reads one attempt's segments in order as they appear.
+struct Follower {
+    st: AppState,
+    id: JobId,
+    attempt: u32,
+    segments: Segments,
+    ends: broadcast::Receiver<JobId>,
+    tx: mpsc::Sender<io::Result<Bytes>>,
+    sent: u64,
+}
+
+impl Follower {
+    /// Forwards every segment; ends the body normally only when the
+    /// attempt finished the job with as many bytes, else with an error.
+    async fn run(mut self, first: ByteStream) {
+        let (mut n, mut body) = (0u32, first);
+        loop {
+            if !self.forward(body).await {
+                return;
+            }
+            n += 1;
+            body = match self.next_segment(n).await {
+                Ok(Some(next)) => next,
+                Ok(None) => return,
+                Err(why) => {
+                    let e = io::Error::other(format!(
+                        "job {}: attempt {} did not finish with this output: {why}",
+                        self.id, self.attempt
+                    ));
+                    tracing::info!(job = %self.id, "a followed result was cut off: {e}");
+                    let _ = self.tx.send(Err(e)).await;
+                    return;
+                }
+            };
+        }
+    }
+
+    /// Sends a segment's chunks; false when the client left or a read failed.
+    async fn forward(&mut self, mut body: ByteStream) -> bool {
+        while let Some(chunk) = body.next().await {
+            let failed = chunk.is_err();
+            if let Ok(c) = &chunk {
+                self.sent += c.len() as u64;
+            }
+            if self.tx.send(chunk).await.is_err() || failed {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Segment `n` once stored; `None` when the output is complete; an
+    /// error when the attempt ended otherwise.
+    async fn next_segment(&mut self, n: u32) -> Result<Option<ByteStream>, String> {
+        let mut reread = Instant::now() + RECHECK;
+        loop {
+            if let Some(s) = self.segments.open(n).await.map_err(|e| e.to_string())? {
+                return Ok(Some(s));
+            }
+            let until = (Instant::now() + POLL).min(reread);
+            let announced = next_change(&mut self.ends, self.id, until).await;
+            if !announced && Instant::now() < reread {
+                continue;
+            }
+            reread = Instant::now() + RECHECK;
+            let job = current(&self.st, self.id).await.map_err(|e| e.to_string())?;
+            match job.status {
+                JobStatus::Running if job.attempts == self.attempt => {}
+                JobStatus::Succeeded if job.attempts == self.attempt => {
+                    return self.complete(&job, n).await;
+                }
+                s => return Err(format!("the job is {s} (attempt {})", job.attempts)),
+            }
+        }
+    }
+
+    /// The attempt finished the job: the body is complete when every byte
+    /// was sent, else the segment it stored before finishing comes next.
+    async fn complete(&mut self, job: &Job, n: u32) -> Result<Option<ByteStream>, String> {
+        let total = job.output_bytes.unwrap_or(0);
+        if self.sent == total {
+            return Ok(None);
+        }
+        match self.segments.open(n).await.map_err(|e| e.to_string())? {
+            Some(s) if self.sent < total => Ok(Some(s)),
+            _ => Err(format!(
+                "{} bytes sent, the job's output has {total}",
+                self.sent
+            )),
+        }
+    }
+}
