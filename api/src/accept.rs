@@ -9,6 +9,7 @@
 //! ran form the next batch (group commit).
 
 use agensium_domain::{Job, JobId, TeamName};
+use agensium_ports::segments::Segments;
 use agensium_ports::{Backends, MetaError, NewJob};
 use bytes::Bytes;
 use std::sync::Arc;
@@ -155,8 +156,8 @@ async fn write(backends: &Backends, chunk: Vec<Pending>) {
 /// in the handler, so nothing is left behind even when the client is gone.
 async fn forget_inputs(backends: &Backends, chunk: &[Pending]) {
     for p in chunk.iter().filter(|p| p.input.is_none()) {
-        let key = p.job.id.input_key();
-        if let Err(e) = backends.objects.delete(&key).await {
+        let stored = Segments::new(backends.objects.clone(), p.job.id.input_prefix());
+        if let Err(e) = stored.delete_all().await {
             tracing::warn!(job = %p.job.id, error = %e, "deleting the input of a job not accepted failed");
         }
     }

@@ -11,6 +11,7 @@ use agensium_domain::{
     ParamsBuilder, ProcessorVersion, Role, TeamName,
 };
 use agensium_ports::object_store::{Small, read_small};
+use agensium_ports::segments::Segments;
 use agensium_ports::{ByteStream, JobBody, JobFilter, StoreError};
 use axum::Json;
 use axum::body::Body;
@@ -186,7 +187,7 @@ pub async fn submit(
     if let Some(url) = &q.callback {
         st.webhooks.check_literal(url)?;
     }
-    let key = id.input_key();
+    let stored = Segments::new(st.backends.objects.clone(), id.input_prefix());
     let bad_body = |e: io::Error| {
         if over.load(Ordering::Relaxed) {
             ApiError::too_large(limit)
@@ -197,7 +198,7 @@ pub async fn submit(
     // A small input goes into the job row; a larger one to the object store.
     let (input_bytes, inline) = match read_small(input, st.limits.inline).await {
         Ok(Small::Whole(b)) => (b.len() as u64, Some(b)),
-        Ok(Small::Large(input)) => match st.backends.objects.put(&key, input).await {
+        Ok(Small::Large(input)) => match stored.put(input).await {
             Ok(n) => (n, None),
             Err(StoreError::Body(e)) => return Err(bad_body(e)),
             Err(_) if over.load(Ordering::Relaxed) => return Err(ApiError::too_large(limit)),

@@ -34,7 +34,14 @@ impl JobId {
         std::time::UNIX_EPOCH + std::time::Duration::new(secs, nanos)
     }
 
-    /// Object-store key of the job's input.
+    /// Object-store folder of the job's input, stored as segments
+    /// (`agensium_ports::segments`).
+    pub fn input_prefix(&self) -> String {
+        format!("jobs/{self}/input/")
+    }
+
+    /// Object-store key of the job's input as one object: how inputs were
+    /// stored before segments; still read.
     pub fn input_key(&self) -> String {
         format!("jobs/{self}/input")
     }

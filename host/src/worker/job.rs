@@ -268,7 +268,14 @@ impl Worker {
         let output = self.output(id, job.attempts);
         let input = match input {
             Some(bytes) => once(bytes),
-            None => objects.get(&id.input_key()).await?,
+            None => {
+                let stored = Segments::new(objects.clone(), id.input_prefix());
+                match stored.read(job.input_bytes).await? {
+                    Some(segments) => segments,
+                    // Accepted before inputs were segmented: one object.
+                    None => objects.get(&id.input_key()).await?,
+                }
+            }
         };
         let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(OUTPUT_QUEUE);
         let inline = self.config.inline;
