@@ -80,12 +80,18 @@ impl ObjectStore for LocalDirStore {
         let file = tokio::fs::File::open(&path)
             .await
             .map_err(|e| not_found_or(key, e))?;
+        // A directory holds other keys; it is no object (as on S3).
+        let meta = file.metadata().await.map_err(StoreError::backend)?;
+        if meta.is_dir() {
+            return Err(StoreError::NotFound(key.to_owned()));
+        }
         Ok(Box::pin(ReaderStream::with_capacity(file, 64 * 1024)))
     }
 
     async fn head(&self, key: &str) -> Result<Option<u64>, StoreError> {
         let path = self.path(key)?;
         match tokio::fs::metadata(&path).await {
+            Ok(m) if m.is_dir() => Ok(None),
             Ok(m) => Ok(Some(m.len())),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::backend(e)),
