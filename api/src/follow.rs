@@ -104,7 +104,13 @@ async fn current(st: &AppState, id: JobId) -> Result<Job, ApiError> {
 
 /// The followed answer: segment 0 (`first`) and the next ones of
 /// `attempt` as they are stored, read by a task of its own.
-fn streaming(st: &AppState, id: JobId, attempt: u32, segments: Segments, first: ByteStream) -> Response {
+fn streaming(
+    st: &AppState,
+    id: JobId,
+    attempt: u32,
+    segments: Segments,
+    first: ByteStream,
+) -> Response {
     let (tx, rx) = mpsc::channel(QUEUE);
     let follower = Follower {
         st: st.clone(),
@@ -116,7 +122,8 @@ fn streaming(st: &AppState, id: JobId, attempt: u32, segments: Segments, first: 
         sent: 0,
     };
     tokio::spawn(follower.run(first));
-    let body = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let body =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
     let mut resp = Response::new(Body::from_stream(body));
     crate::result_headers::set(resp.headers_mut(), id, None, false);
     resp.headers_mut()
@@ -189,7 +196,9 @@ impl Follower {
                 continue;
             }
             reread = Instant::now() + RECHECK;
-            let job = current(&self.st, self.id).await.map_err(|e| e.to_string())?;
+            let job = current(&self.st, self.id)
+                .await
+                .map_err(|e| e.to_string())?;
             match job.status {
                 JobStatus::Running if job.attempts == self.attempt => {}
                 JobStatus::Succeeded if job.attempts == self.attempt => {

@@ -138,7 +138,10 @@ impl Segments {
             total,
             failed: false,
         };
-        Ok(Some(Box::pin(futures::stream::unfold(reading, Reading::step))))
+        Ok(Some(Box::pin(futures::stream::unfold(
+            reading,
+            Reading::step,
+        ))))
     }
 
     /// Deletes every segment under the prefix.

@@ -80,11 +80,17 @@ impl Drop for S3Server {
 /// Starts the S3 test server (installing it first if needed) on a free local port and
 /// waits until it accepts connections.
 pub fn start() -> Result<S3Server> {
+    start_in(&std::env::temp_dir())
+}
+
+/// [`start`], storing under `parent` (the bench: RAM, so that the store's
+/// speed is its CPU's rather than this machine's disk writeback).
+pub fn start_in(parent: &std::path::Path) -> Result<S3Server> {
     let bin = binary()?;
     let port = free_port()?;
     let data = tempfile::Builder::new()
         .prefix("agensium-s3-")
-        .tempdir()
+        .tempdir_in(parent)
         .context("creating the S3 server's data directory")?;
     let mut cmd = Command::new(&bin);
     cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])

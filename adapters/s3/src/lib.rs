@@ -23,7 +23,6 @@ use aws_sdk_s3::types::{
     BucketLocationConstraint, CompletedMultipartUpload, CompletedPart, CreateBucketConfiguration,
 };
 use bytes::Bytes;
-use futures::StreamExt;
 use std::io;
 use std::time::Duration;
 

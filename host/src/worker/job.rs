@@ -279,11 +279,13 @@ impl Worker {
         };
         let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(OUTPUT_QUEUE);
         let inline = self.config.inline;
-        let upload = tokio::spawn(async move {
-            let body =
-                futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
-            store_output(output, Box::pin(body), inline).await
-        });
+        let upload =
+            tokio::spawn(async move {
+                let body = futures::stream::unfold(rx, |mut rx| async move {
+                    rx.recv().await.map(|c| (c, rx))
+                });
+                store_output(output, Box::pin(body), inline).await
+            });
         // Cancelled by the API (watched below) or by the end of the shutdown grace.
         let cancel = self.handback.child_token();
         let _watch = self.watch_cancel(id, me, cancel.clone());

@@ -172,7 +172,9 @@ async fn bad_keys(store: &dyn ObjectStore) {
 
 /// `len` bytes of a pattern, as a stream of `chunk`-byte chunks.
 fn patterned(len: usize, chunk: usize) -> (Vec<u8>, ByteStream) {
-    let data: Vec<u8> = (0..len).map(|i| u8::try_from(i % 251).unwrap_or(0)).collect();
+    let data: Vec<u8> = (0..len)
+        .map(|i| u8::try_from(i % 251).unwrap_or(0))
+        .collect();
     let chunks: Vec<io::Result<Bytes>> = data
         .chunks(chunk)
         .map(|c| Ok(Bytes::copy_from_slice(c)))
@@ -197,7 +199,10 @@ async fn segments_round_trip(store: Arc<dyn ObjectStore>, p: &str) {
         Some(segment_size(1) as u64)
     );
     assert!(seg.open(2).await.unwrap().is_some());
-    assert!(seg.open(3).await.unwrap().is_none(), "no segment past the end");
+    assert!(
+        seg.open(3).await.unwrap().is_none(),
+        "no segment past the end"
+    );
     let whole = seg.clone().read(len as u64).await.unwrap().unwrap();
     let got = collect(whole, 2 * len).await.unwrap();
     assert!(got == data, "the segments read back differ");

@@ -31,7 +31,10 @@ async fn a_large_output_is_followed_while_written(api: &Client) {
     let mut body = r.bytes_stream();
     let mut got = body.next().await.expect("a first chunk").unwrap().to_vec();
     let (_, job) = api.get_json(&format!("/v1/jobs/{id}")).await;
-    assert_eq!(job["status"], "running", "first bytes before the end: {job}");
+    assert_eq!(
+        job["status"], "running",
+        "first bytes before the end: {job}"
+    );
     while let Some(chunk) = body.next().await {
         got.extend_from_slice(&chunk.unwrap());
     }
@@ -122,7 +125,10 @@ async fn a_followed_result_is_cut_off_when_the_attempt_fails() {
         }
     });
     read.await.expect("the answer ends");
-    assert!(cut, "a failed attempt's output ended like a result ({got} bytes)");
+    assert!(
+        cut,
+        "a failed attempt's output ended like a result ({got} bytes)"
+    );
     assert!(got >= 4 << 20, "a segment was followed first ({got} bytes)");
     let job = app.wait(&id).await;
     assert_eq!(job["status"], "failed", "{job}");
