@@ -28,8 +28,12 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
-/// How often a follower looks for the next segment while the job runs.
+/// How soon a follower looks again for a segment not stored yet; the wait
+/// doubles while it stays missing, up to [`MAX_POLL`].
 const POLL: Duration = Duration::from_millis(25);
+/// The longest wait between two looks for a segment (a slow processor's
+/// follower makes at most a few object-store requests a second).
+const MAX_POLL: Duration = Duration::from_millis(500);
 /// How often it rereads the job row meanwhile (its end is also announced).
 const RECHECK: Duration = Duration::from_secs(1);
 /// Chunks queued between the reading task and the connection.
@@ -60,7 +64,7 @@ pub async fn wait(
 ) -> Result<Option<Response>, ApiError> {
     let mut ends = st.finishes.subscribe();
     let deadline = Instant::now() + wait;
-    let mut reread = Instant::now() + RECHECK;
+    let (mut reread, mut poll) = (Instant::now() + RECHECK, POLL);
     loop {
         if job.status.is_final() {
             return Ok(None);
@@ -80,8 +84,9 @@ pub async fn wait(
         if now >= deadline {
             return Ok(None);
         }
-        let tick = if follow { now + POLL } else { reread };
+        let tick = if follow { now + poll } else { reread };
         let announced = next_change(&mut ends, job.id, tick.min(deadline).min(reread)).await;
+        poll = (poll * 2).min(MAX_POLL);
         if announced || Instant::now() >= reread {
             job = current(st, job.id).await?;
             reread = Instant::now() + RECHECK;
@@ -185,13 +190,14 @@ impl Follower {
     /// Segment `n` once stored; `None` when the output is complete; an
     /// error when the attempt ended otherwise.
     async fn next_segment(&mut self, n: u32) -> Result<Option<ByteStream>, String> {
-        let mut reread = Instant::now() + RECHECK;
+        let (mut reread, mut poll) = (Instant::now() + RECHECK, POLL);
         loop {
             if let Some(s) = self.segments.open(n).await.map_err(|e| e.to_string())? {
                 return Ok(Some(s));
             }
-            let until = (Instant::now() + POLL).min(reread);
+            let until = (Instant::now() + poll).min(reread);
             let announced = next_change(&mut self.ends, self.id, until).await;
+            poll = (poll * 2).min(MAX_POLL);
             if !announced && Instant::now() < reread {
                 continue;
             }

@@ -35,9 +35,10 @@ impl JobId {
     }
 
     /// Object-store folder of the job's input, stored as segments
-    /// (`agensium_ports::segments`).
+    /// (`agensium_ports::segments`). Named apart from [`Self::input_key`],
+    /// so that no key is both an object and a folder.
     pub fn input_prefix(&self) -> String {
-        format!("jobs/{self}/input/")
+        format!("jobs/{self}/in/")
     }
 
     /// Object-store key of the job's input as one object: how inputs were
@@ -51,7 +52,7 @@ impl JobId {
     /// so a late attempt never overwrites the result of the attempt that
     /// finished the job.
     pub fn output_prefix(&self, attempt: u32) -> String {
-        format!("jobs/{self}/output/{attempt}/")
+        format!("jobs/{self}/out/{attempt}/")
     }
 
     /// Object-store key of the output of one attempt as one object: how
@@ -60,9 +61,10 @@ impl JobId {
         format!("jobs/{self}/output/{attempt}")
     }
 
-    /// The folder under which every attempt's output lies.
+    /// The key prefix of every attempt's output, segmented (`out/`) or
+    /// stored whole before segments (`output/`).
     pub fn outputs_prefix(&self) -> String {
-        format!("jobs/{self}/output/")
+        format!("jobs/{self}/out")
     }
 
     /// Object-store key of the log of one attempt.

@@ -17,6 +17,20 @@ mod local_store {
         super::conformance::object_store::run(std::sync::Arc::new(store)).await;
     }
 
+    /// A directory holds other keys; it is no object (as on S3, whose test
+    /// server, s3s-fs, answers 500 there, so this is not in the suite).
+    #[tokio::test]
+    async fn a_folder_is_no_object() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDirStore::open(dir.path()).await.unwrap();
+        store
+            .put("f/inside", object_store::once(&b"x"[..]))
+            .await
+            .unwrap();
+        assert_eq!(store.head("f").await.unwrap(), None);
+        assert!(matches!(store.get("f").await, Err(StoreError::NotFound(_))));
+    }
+
     #[tokio::test]
     async fn failed_put_leaves_no_temp_file() {
         let dir = tempfile::tempdir().unwrap();

@@ -13,12 +13,16 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The attempts of job `id` that left output among `keys`: an output is
-/// the segments `jobs/{id}/output/{attempt}/{n}`, so its objects are
-/// counted once per attempt. More than one means duplicate results.
+/// the segments `jobs/{id}/out/{attempt}/{n}` (or, stored before segments,
+/// `jobs/{id}/output/{attempt}`), so its objects are counted once per
+/// attempt. More than one means duplicate results.
 pub fn output_attempts(id: &str, keys: &[String]) -> std::collections::BTreeSet<String> {
-    let prefix = format!("jobs/{id}/output/");
+    let (segmented, whole) = (format!("jobs/{id}/out/"), format!("jobs/{id}/output/"));
     keys.iter()
-        .filter_map(|k| k.strip_prefix(&prefix))
+        .filter_map(|k| {
+            k.strip_prefix(&segmented)
+                .or_else(|| k.strip_prefix(&whole))
+        })
         .map(|rest| rest.split('/').next().unwrap_or(rest).to_owned())
         .collect()
 }

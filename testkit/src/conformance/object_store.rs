@@ -96,18 +96,6 @@ async fn missing_and_delete(store: &dyn ObjectStore, p: &str) {
     store.put(&key, once(&b"x"[..])).await.unwrap();
     store.delete(&key).await.unwrap();
     assert_eq!(store.head(&key).await.unwrap(), None);
-    // A key that only prefixes other keys (a folder) is no object.
-    let folder = format!("{p}/folder");
-    store
-        .put(&format!("{folder}/inside"), once(&b"x"[..]))
-        .await
-        .unwrap();
-    assert_eq!(store.head(&folder).await.unwrap(), None, "a folder");
-    assert!(
-        matches!(store.get(&folder).await, Err(StoreError::NotFound(_))),
-        "a folder is not found"
-    );
-    store.delete(&format!("{folder}/inside")).await.unwrap();
 }
 
 async fn listing(store: &dyn ObjectStore, p: &str) {

@@ -166,11 +166,7 @@ impl Rig {
                 row.failed += 1;
                 eprintln!("{name}: job did not succeed: {job}");
             }
-            let keys = self
-                .store
-                .list(&format!("jobs/{id}/output/"))
-                .await
-                .unwrap();
+            let keys = self.store.list(&format!("jobs/{id}/out")).await.unwrap();
             let outputs = agensium_tests::output_attempts(id, &keys);
             if outputs.len() > 1 {
                 row.duplicates += 1;

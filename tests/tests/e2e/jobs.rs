@@ -365,7 +365,7 @@ async fn small_bodies_skip_the_object_store_large_ones_stream() {
     assert_eq!(objects_of(&small), Vec::<String>::new(), "nothing stored");
     let stored = objects_of(&large);
     assert!(
-        stored.contains(&format!("jobs/{large}/input/000000"))
+        stored.contains(&format!("jobs/{large}/in/000000"))
             && agensium_tests::output_attempts(&large, &stored) == ["1".to_owned()].into(),
         "{stored:?}"
     );

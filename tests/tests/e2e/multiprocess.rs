@@ -237,7 +237,7 @@ async fn a_killed_worker_loses_no_job() {
                 "finished by a live worker: {job}"
             );
         }
-        let keys = store.list(&format!("jobs/{id}/output/")).await.unwrap();
+        let keys = store.list(&format!("jobs/{id}/out")).await.unwrap();
         let outputs = agensium_tests::output_attempts(id, &keys);
         if outputs.len() != 1 {
             duplicates += 1;

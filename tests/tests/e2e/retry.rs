@@ -18,7 +18,7 @@ async fn infrastructure_failures_retry_then_dead_letter_then_user_retry() {
     .await;
     app.install("wordcount", "1.0.0").await;
     let id = app.submit_ok("wordcount", "", "one two three\n").await;
-    let input = app.dir.join(format!("objects/jobs/{id}/input/000000"));
+    let input = app.dir.join(format!("objects/jobs/{id}/in/000000"));
     let saved = std::fs::read(&input).unwrap();
     std::fs::remove_file(&input).unwrap();
     // Outputs that lost attempts uploaded before they died: the dead
@@ -48,7 +48,7 @@ async fn infrastructure_failures_retry_then_dead_letter_then_user_retry() {
     let left: Vec<_> = app
         .objects()
         .into_iter()
-        .filter(|k| k.starts_with(&format!("jobs/{id}/output/")))
+        .filter(|k| k.starts_with(&format!("jobs/{id}/out")))
         .collect();
     assert!(left.is_empty(), "outputs of the dead letter: {left:?}");
     let (_, failed) = app.get_json("/v1/jobs?status=failed").await;

@@ -69,7 +69,7 @@ async fn store_dies_under_a_job(
             )
         })
         .await;
-    let keys = rig.store.list(&format!("jobs/{id}/output/")).await.unwrap();
+    let keys = rig.store.list(&format!("jobs/{id}/out")).await.unwrap();
     let outputs = agensium_tests::output_attempts(&id, &keys);
     let succeeded = job["status"] == "succeeded";
     let row = Scenario {
