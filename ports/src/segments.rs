@@ -188,7 +188,7 @@ impl Reading {
                         self.got += chunk.len() as u64;
                         if self.got > self.total {
                             let why = format!("more than the {} bytes expected", self.total);
-                            return self.fail(why);
+                            return self.fail(&why);
                         }
                         return Some((Ok(chunk), self));
                     }
@@ -209,14 +209,14 @@ impl Reading {
                 Ok(Some(s)) => self.current = Some(s),
                 Ok(None) => {
                     let why = format!("segment {} is missing", self.segments.key(self.n));
-                    return self.fail(why);
+                    return self.fail(&why);
                 }
-                Err(e) => return self.fail(e.to_string()),
+                Err(e) => return self.fail(&e.to_string()),
             }
         }
     }
 
-    fn fail(mut self, why: String) -> Option<(io::Result<Bytes>, Self)> {
+    fn fail(mut self, why: &str) -> Option<(io::Result<Bytes>, Self)> {
         self.failed = true;
         let e = io::Error::other(format!(
             "reading {}: {why} ({} of {} bytes read)",
