@@ -156,7 +156,7 @@ async fn write(backends: &Backends, chunk: Vec<Pending>) {
 /// in the handler, so nothing is left behind even when the client is gone.
 async fn forget_inputs(backends: &Backends, chunk: &[Pending]) {
     for p in chunk.iter().filter(|p| p.input.is_none()) {
-        let stored = Segments::new(backends.objects.clone(), p.job.id.input_prefix());
+        let stored = Segments::input_of(backends.objects.clone(), p.job.id);
         if let Err(e) = stored.delete_all().await {
             tracing::warn!(job = %p.job.id, error = %e, "deleting the input of a job not accepted failed");
         }

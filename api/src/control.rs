@@ -5,7 +5,7 @@ use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::jobs::load_job;
 use crate::views::JobView;
-use agensium_domain::{Job, JobId, JobStatus, Role, TransitionError};
+use agensium_domain::{Job, JobStatus, Role, TransitionError};
 use agensium_ports::segments::Segments;
 use agensium_ports::{Signal, StoreError};
 use axum::Json;
@@ -66,7 +66,11 @@ pub async fn retry(
     // An inline input is in the row; only a larger one can be gone.
     let stored = match inline_input {
         Some(_) => Ok(Some(0)),
-        None => input_size(&st, job.id).await,
+        None => {
+            Segments::input_of(st.backends.objects.clone(), job.id)
+                .first_size()
+                .await
+        }
     };
     match stored {
         Ok(Some(_)) => {}
@@ -105,17 +109,5 @@ fn refusal(job: &Job, t: Result<JobStatus, TransitionError>) -> String {
             "job {} changed meanwhile (now {}); try again",
             job.id, job.status
         ),
-    }
-}
-
-/// The size of job `id`'s stored input (its first segment, or the one
-/// object of a job accepted before inputs were segmented), `None` when it
-/// is gone.
-async fn input_size(st: &AppState, id: JobId) -> Result<Option<u64>, StoreError> {
-    let objects = &st.backends.objects;
-    let first = Segments::new(objects.clone(), id.input_prefix()).key(0);
-    match objects.head(&first).await? {
-        Some(n) => Ok(Some(n)),
-        None => objects.head(&id.input_key()).await,
     }
 }

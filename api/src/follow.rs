@@ -44,13 +44,10 @@ pub const STREAMING: &str = "agensium-streaming";
 /// The stored output of the attempt that finished `job`: its segments, or
 /// the one object of a job finished before outputs were segmented.
 pub async fn stored(st: &AppState, job: &Job) -> Result<ByteStream, ApiError> {
-    let total = job.output_bytes.unwrap_or(0);
-    let objects = &st.backends.objects;
-    let segments = Segments::new(objects.clone(), job.id.output_prefix(job.attempts));
-    match segments.read(total).await? {
-        Some(body) => Ok(body),
-        None => Ok(objects.get(&job.id.output_key(job.attempts)).await?),
-    }
+    let segments = output(st, job.id, job.attempts);
+    Ok(segments
+        .read_or_whole(job.output_bytes.unwrap_or(0))
+        .await?)
 }
 
 /// Waits until `wait` passes, the job ends, or (with `follow`) its running
@@ -95,7 +92,7 @@ pub async fn wait(
 }
 
 fn output(st: &AppState, id: JobId, attempt: u32) -> Segments {
-    Segments::new(st.backends.objects.clone(), id.output_prefix(attempt))
+    Segments::output_of(st.backends.objects.clone(), id, attempt)
 }
 
 /// The job as the store has it now.
@@ -187,11 +184,15 @@ impl Follower {
         true
     }
 
-    /// Segment `n` once stored; `None` when the output is complete; an
-    /// error when the attempt ended otherwise.
+    /// Segment `n` once stored; `None` when the output is complete or the
+    /// client left; an error when the attempt ended otherwise.
     async fn next_segment(&mut self, n: u32) -> Result<Option<ByteStream>, String> {
         let (mut reread, mut poll) = (Instant::now() + RECHECK, POLL);
         loop {
+            // The client left: no reason to watch the job any longer.
+            if self.tx.is_closed() {
+                return Ok(None);
+            }
             if let Some(s) = self.segments.open(n).await.map_err(|e| e.to_string())? {
                 return Ok(Some(s));
             }

@@ -187,7 +187,7 @@ pub async fn submit(
     if let Some(url) = &q.callback {
         st.webhooks.check_literal(url)?;
     }
-    let stored = Segments::new(st.backends.objects.clone(), id.input_prefix());
+    let stored = Segments::input_of(st.backends.objects.clone(), id);
     let bad_body = |e: io::Error| {
         if over.load(Ordering::Relaxed) {
             ApiError::too_large(limit)
@@ -431,10 +431,10 @@ pub async fn result(
 /// `wait` (seconds, 0 to 60) and `follow` (`true` or `false`) of a result
 /// request: 400 for anything else.
 fn result_query(raw: Option<&str>) -> Result<(std::time::Duration, bool), ApiError> {
-    let mut follow = false;
+    let (mut wait, mut follow) = (std::time::Duration::ZERO, false);
     for (k, v) in serde_urlencoded_pairs(raw.unwrap_or(""))? {
         match (k.as_str(), v.as_str()) {
-            ("wait", _) => {}
+            ("wait", v) => wait = crate::waiting::wait_secs(v)?,
             ("follow", "true") => follow = true,
             ("follow", "false") => follow = false,
             ("follow", _) => {
@@ -451,7 +451,7 @@ fn result_query(raw: Option<&str>) -> Result<(std::time::Duration, bool), ApiErr
             }
         }
     }
-    Ok((crate::waiting::wait_param(raw)?, follow))
+    Ok((wait, follow))
 }
 
 /// Whether the job's version was marked inline-safe by its publisher.

@@ -52,14 +52,17 @@ pub async fn get(
 
 /// The `wait` of a query string: unset is 0; 400 `invalid_wait` unless an
 /// integer from 0 to [`MAX_WAIT_SECS`].
-pub(crate) fn wait_param(query: Option<&str>) -> Result<Duration, ApiError> {
+fn wait_param(query: Option<&str>) -> Result<Duration, ApiError> {
     let raw = query
         .into_iter()
         .flat_map(|q| q.split('&'))
         .find_map(|pair| pair.strip_prefix("wait="));
-    let Some(raw) = raw else {
-        return Ok(Duration::ZERO);
-    };
+    raw.map_or(Ok(Duration::ZERO), wait_secs)
+}
+
+/// A `wait` value: 400 `invalid_wait` unless an integer from 0 to
+/// [`MAX_WAIT_SECS`].
+pub(crate) fn wait_secs(raw: &str) -> Result<Duration, ApiError> {
     match raw.parse::<u64>() {
         Ok(s) if s <= MAX_WAIT_SECS => Ok(Duration::from_secs(s)),
         _ => Err(ApiError::bad_request(

@@ -14,6 +14,7 @@
 
 use crate::object_store::{ByteStream, ObjectStore, StoreError, once};
 use crate::pieces::Pieces;
+use agensium_domain::JobId;
 use bytes::Bytes;
 use futures::StreamExt;
 use std::io;
@@ -42,12 +43,16 @@ pub fn segment_size(n: u32) -> usize {
 pub struct Segments {
     store: Arc<dyn ObjectStore>,
     prefix: String,
+    /// Where the same blob lies as one object when it was stored before
+    /// segments (a job body of an older version), read when no segment is.
+    whole: Option<String>,
 }
 
 impl std::fmt::Debug for Segments {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Segments")
             .field("prefix", &self.prefix)
+            .field("whole", &self.whole)
             .finish_non_exhaustive()
     }
 }
@@ -58,6 +63,24 @@ impl Segments {
         Self {
             store,
             prefix: prefix.into(),
+            whole: None,
+        }
+    }
+
+    /// Job `id`'s stored input (or its one object from before segments).
+    pub fn input_of(store: Arc<dyn ObjectStore>, id: JobId) -> Self {
+        Self {
+            whole: Some(id.input_key()),
+            ..Self::new(store, id.input_prefix())
+        }
+    }
+
+    /// The stored output of attempt `attempt` of job `id` (or its one
+    /// object from before segments).
+    pub fn output_of(store: Arc<dyn ObjectStore>, id: JobId, attempt: u32) -> Self {
+        Self {
+            whole: Some(id.output_key(attempt)),
+            ..Self::new(store, id.output_prefix(attempt))
         }
     }
 
@@ -142,6 +165,28 @@ impl Segments {
             reading,
             Reading::step,
         ))))
+    }
+
+    /// The blob of `total` bytes as [`Self::read`] gives it or, when it
+    /// has no segment, the one object it was stored as before segments
+    /// (`NotFound` when there is neither).
+    pub async fn read_or_whole(self, total: u64) -> Result<ByteStream, StoreError> {
+        let (store, whole, prefix) = (self.store.clone(), self.whole.clone(), self.prefix.clone());
+        match (self.read(total).await?, whole) {
+            (Some(body), _) => Ok(body),
+            (None, Some(key)) => store.get(&key).await,
+            (None, None) => Err(StoreError::NotFound(prefix)),
+        }
+    }
+
+    /// The size of the first segment, or of the one object stored before
+    /// segments; `None` when neither is stored (the blob is gone).
+    pub async fn first_size(&self) -> Result<Option<u64>, StoreError> {
+        match (self.store.head(&self.key(0)).await?, &self.whole) {
+            (Some(n), _) => Ok(Some(n)),
+            (None, Some(key)) => self.store.head(key).await,
+            (None, None) => Ok(None),
+        }
     }
 
     /// Deletes every segment under the prefix.

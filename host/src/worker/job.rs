@@ -224,7 +224,7 @@ impl Worker {
 
     /// Where attempt `attempt` of job `id` stores its output.
     fn output(&self, id: JobId, attempt: u32) -> Segments {
-        Segments::new(self.backends.objects.clone(), id.output_prefix(attempt))
+        Segments::output_of(self.backends.objects.clone(), id, attempt)
     }
 
     /// Deletes the outputs of the attempts of a job other than `winner`,
@@ -269,12 +269,9 @@ impl Worker {
         let input = match input {
             Some(bytes) => once(bytes),
             None => {
-                let stored = Segments::new(objects.clone(), id.input_prefix());
-                match stored.read(job.input_bytes).await? {
-                    Some(segments) => segments,
-                    // Accepted before inputs were segmented: one object.
-                    None => objects.get(&id.input_key()).await?,
-                }
+                Segments::input_of(objects.clone(), id)
+                    .read_or_whole(job.input_bytes)
+                    .await?
             }
         };
         let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(OUTPUT_QUEUE);
