@@ -41,8 +41,29 @@ impl Pieces {
 
     /// The next piece of `size` bytes (shorter at the end), or `None` when
     /// the body is exhausted. A read error is [`StoreError::Body`].
+    ///
+    /// A piece that one chunk holds whole (a chunk of at least `size`
+    /// bytes, or the body's last chunk) is that chunk's bytes, not a copy:
+    /// a segment handed to a store's `put` goes up as it is.
     pub async fn next(&mut self, size: usize) -> Result<Option<Bytes>, StoreError> {
+        if size == 0 {
+            return Ok(None);
+        }
+        while self.carry.is_empty() {
+            if !self.pull().await? {
+                return Ok(None);
+            }
+        }
+        if self.carry.len() >= size {
+            return Ok(Some(self.carry.split_to(size)));
+        }
+        let first = std::mem::take(&mut self.carry);
+        if self.at_end().await? {
+            return Ok(Some(first));
+        }
         let mut buf = BytesMut::with_capacity(size);
+        buf.extend_from_slice(&first);
+        drop(first);
         loop {
             let take = (size - buf.len()).min(self.carry.len());
             buf.extend_from_slice(&self.carry.split_to(take));
@@ -103,5 +124,27 @@ mod tests {
         assert!(p.at_end().await.unwrap());
         assert!(p.next(1).await.unwrap().is_none());
         assert_eq!(p.total(), 10);
+    }
+
+    #[tokio::test]
+    async fn a_piece_one_chunk_holds_is_that_chunk_not_a_copy() {
+        let big = Bytes::from(vec![7u8; 10]);
+        let last = Bytes::from(vec![8u8; 3]);
+        let chunks = vec![Ok(big.clone()), Ok(last.clone())];
+        let mut p = Pieces::new(Box::pin(futures::stream::iter(chunks)));
+        let a = p.next(4).await.unwrap().unwrap();
+        assert_eq!(a.as_ptr(), big.as_ptr(), "a chunk's first bytes");
+        let b = p.next(4).await.unwrap().unwrap();
+        assert_eq!(b.as_ptr(), big[4..].as_ptr(), "a chunk's middle");
+        let c = p.next(4).await.unwrap().unwrap();
+        assert_eq!(&c[..], &[7, 7, 8, 8][..], "across chunks: copied");
+        let d = p.next(4).await.unwrap().unwrap();
+        assert_eq!(d.as_ptr(), last[2..].as_ptr(), "the body's last bytes");
+        assert!(p.next(4).await.unwrap().is_none());
+        let whole = Bytes::from(vec![1u8; 6]);
+        let mut p = Pieces::new(crate::object_store::once(whole.clone()));
+        let only = p.next(8).await.unwrap().unwrap();
+        assert_eq!(only.as_ptr(), whole.as_ptr(), "a body of one chunk, shorter than a piece");
+        assert_eq!(p.total(), 6);
     }
 }
