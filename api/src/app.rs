@@ -47,6 +47,8 @@ pub struct AppState {
     pub limits: ApiLimits,
     /// Per-key rate limit on submissions.
     pub limiter: SubmitLimiter,
+    /// Per-key bound on answers held open (waits, follows, events).
+    pub holds: Arc<crate::holds::Holds>,
     /// Short-lived copies of keys, processors and versions.
     pub cache: Arc<crate::cache::ApiCache>,
     /// Writes accepted jobs' rows and tickets, coalesced under load.

@@ -14,6 +14,7 @@
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::holds::Hold;
 use crate::waiting::next_change;
 use agensium_domain::{Job, JobId, JobStatus};
 use agensium_ports::ByteStream;
@@ -52,12 +53,14 @@ pub async fn stored(st: &AppState, job: &Job) -> Result<ByteStream, ApiError> {
 
 /// Waits until `wait` passes, the job ends, or (with `follow`) its running
 /// attempt stored a first segment. Returns the followed answer in the last
-/// case, else `None`: the caller answers from the job row.
+/// case, else `None`: the caller answers from the job row. `hold` is the
+/// caller's held answer, kept by a followed answer until it ends.
 pub async fn wait(
     st: &AppState,
     mut job: Job,
     wait: Duration,
     follow: bool,
+    hold: Hold,
 ) -> Result<Option<Response>, ApiError> {
     let mut ends = st.finishes.subscribe();
     let deadline = Instant::now() + wait;
@@ -74,7 +77,8 @@ pub async fn wait(
             };
             let segments = output(st, job.id, attempt);
             if let Some(first) = segments.open(0).await? {
-                return Ok(Some(streaming(st, job.id, attempt, segments, first)));
+                let followed = streaming(st, job.id, attempt, segments, first, hold);
+                return Ok(Some(followed));
             }
         }
         let now = Instant::now();
@@ -105,13 +109,15 @@ async fn current(st: &AppState, id: JobId) -> Result<Job, ApiError> {
 }
 
 /// The followed answer: segment 0 (`first`) and the next ones of
-/// `attempt` as they are stored, read by a task of its own.
+/// `attempt` as they are stored, read by a task of its own that keeps the
+/// caller's `hold` until it ends.
 fn streaming(
     st: &AppState,
     id: JobId,
     attempt: u32,
     segments: Segments,
     first: ByteStream,
+    hold: Hold,
 ) -> Response {
     let (tx, rx) = mpsc::channel(QUEUE);
     let follower = Follower {
@@ -122,6 +128,7 @@ fn streaming(
         ends: st.finishes.subscribe(),
         tx,
         sent: 0,
+        _hold: hold,
     };
     tokio::spawn(follower.run(first));
     let body =
@@ -142,6 +149,8 @@ struct Follower {
     ends: broadcast::Receiver<JobId>,
     tx: mpsc::Sender<io::Result<Bytes>>,
     sent: u64,
+    /// The caller's held answer, given back when the follower ends.
+    _hold: Hold,
 }
 
 impl Follower {

@@ -387,7 +387,8 @@ pub async fn result(
     let (mut job, mut inline_output) =
         load_job_body(&st, &auth.caller, &id, JobBody::Output).await?;
     if !job.status.is_final() && (follow || !wait.is_zero()) {
-        if let Some(followed) = crate::follow::wait(&st, job, wait, follow).await? {
+        let hold = st.holds.take(&auth.caller.key_id)?;
+        if let Some(followed) = crate::follow::wait(&st, job, wait, follow, hold).await? {
             return Ok(followed);
         }
         (job, inline_output) = load_job_body(&st, &auth.caller, &id, JobBody::Output).await?;

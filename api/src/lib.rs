@@ -17,6 +17,7 @@ mod error;
 pub mod finishes;
 mod follow;
 mod golden;
+pub mod holds;
 mod jobs;
 mod keys;
 mod limited;

@@ -43,6 +43,10 @@ pub async fn get(
     let mut ends = st.finishes.subscribe();
     let deadline = Instant::now() + wait;
     let mut job = load_job(&st, &auth.caller, &id).await?;
+    let _hold = match job.status.is_final() || wait.is_zero() {
+        true => None,
+        false => Some(st.holds.take(&auth.caller.key_id)?),
+    };
     while !job.status.is_final() && Instant::now() < deadline {
         next_change(&mut ends, job.id, deadline.min(Instant::now() + RECHECK)).await;
         job = load_job(&st, &auth.caller, &id).await?;
@@ -108,6 +112,7 @@ pub async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let ends = st.finishes.subscribe();
     let job = load_job(&st, &auth.caller, &id).await?;
+    let hold = st.holds.take(&auth.caller.key_id)?;
     let watch = Watch {
         st,
         auth,
@@ -115,6 +120,7 @@ pub async fn events(
         ends,
         last: None,
         next: Some(job),
+        _hold: hold,
     };
     let stream = futures::stream::unfold(watch, Watch::step);
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
@@ -130,6 +136,9 @@ struct Watch {
     last: Option<Job>,
     /// A document read but not sent yet.
     next: Option<Job>,
+    /// The key's held answer, given back when the stream ends or its
+    /// client goes.
+    _hold: crate::holds::Hold,
 }
 
 impl Watch {

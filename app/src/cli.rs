@@ -235,6 +235,10 @@ struct SettingsArgs {
     /// unlimited) [default: 200].
     #[arg(long, env = "AGENSIUM_SUBMIT_RATE")]
     submit_rate: Option<u32>,
+    /// Answers one API key may hold open at once (a `?wait=`, a followed
+    /// result, events), per API process (0: unbounded) [default: 64].
+    #[arg(long, env = "AGENSIUM_HELD_PER_KEY")]
+    held_per_key: Option<u32>,
     /// The `agensium` binary that compiles uploads [default: this one].
     #[arg(long, env = "AGENSIUM_COMPILER")]
     compiler: Option<PathBuf>,
@@ -334,6 +338,7 @@ impl SettingsArgs {
         set(&mut s.max_upload_bytes, mib(self.max_upload_mib));
         set(&mut s.max_component_bytes, mib(self.max_component_mib));
         set(&mut s.submit_rate, self.submit_rate);
+        set(&mut s.held_per_key, self.held_per_key);
         let a = &mut s.admission;
         a.compiler = self.compiler.or(a.compiler.take());
         set(&mut a.concurrency, self.compile_concurrency);

@@ -105,6 +105,7 @@ pub async fn start(role: Role, settings: Settings) -> anyhow::Result<Server> {
             ),
             limits: api_limits(&settings),
             limiter: SubmitLimiter::new(settings.submit_rate),
+            holds: agensium_api::holds::Holds::new(settings.held_per_key),
             cache: Arc::new(agensium_api::cache::ApiCache::new(settings.cache_ttl)),
             accept: agensium_api::accept::Acceptor::new(&backends),
             finishes,

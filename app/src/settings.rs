@@ -80,6 +80,9 @@ pub struct Settings {
     /// Job submissions per second per API key, in bursts of as many (0:
     /// unlimited); each API process counts on its own.
     pub submit_rate: u32,
+    /// Answers one API key may hold open at once (a `?wait=`, a followed
+    /// result, events), per API process (0: unbounded).
+    pub held_per_key: u32,
     /// How uploads are compiled (child processes, bounded) and checked.
     pub admission: AdmissionSettings,
     /// Sandboxes (component instances) one process holds at once: the
@@ -121,6 +124,7 @@ impl Default for Settings {
             max_upload_bytes: 10 << 30,
             max_component_bytes: 64 << 20,
             submit_rate: 200,
+            held_per_key: 64,
             admission: AdmissionSettings {
                 compiler: None,
                 concurrency: 2,

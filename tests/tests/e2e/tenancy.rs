@@ -612,6 +612,52 @@ async fn submissions_over_a_keys_rate_get_429_with_retry_after() {
     app.stop().await;
 }
 
+/// A key may hold `held_per_key` waiting answers (events, `?wait=`, a
+/// followed result) open at once: one more gets 429 `too_many_held` with
+/// `Retry-After`, answers that do not wait still work, another key has its
+/// own bound, and a hold is given back when its answer ends.
+#[tokio::test]
+async fn a_key_holds_a_bounded_number_of_waiting_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(dir.path(), |c| {
+        c.slots = 0;
+        c.held_per_key = 2;
+    })
+    .await;
+    app.install("wordcount", "1.0.0").await;
+    let id = app.submit_ok("wordcount", "", "a b").await;
+    let events = app.get(&format!("/v1/jobs/{id}/events")).await;
+    assert_eq!(events.status(), StatusCode::OK);
+    let waiting = {
+        let (http, url) = (app.http.clone(), format!("{}/v1/jobs/{id}?wait=3", app.url));
+        tokio::spawn(async move { http.get(url).send().await.unwrap().status() })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for held in [
+        format!("/v1/jobs/{id}?wait=30"),
+        format!("/v1/jobs/{id}/result?follow=true&wait=1"),
+        format!("/v1/jobs/{id}/result?wait=1"),
+        format!("/v1/jobs/{id}/events"),
+    ] {
+        let r = app.get(&held).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{held}");
+        assert!(r.headers().contains_key("retry-after"), "{held}");
+        assert_error(r, StatusCode::TOO_MANY_REQUESTS, "too_many_held").await;
+    }
+    let (status, job) = app.get_json(&format!("/v1/jobs/{id}")).await;
+    assert_eq!((status, job["status"].as_str()), (StatusCode::OK, Some("queued")));
+    let other = team_with_quota(&app, "other", json!({})).await;
+    other.install_as("other-wc", "wordcount", "1.0.0").await;
+    let theirs = other.submit_ok("other-wc", "", "a").await;
+    let r = other.get(&format!("/v1/jobs/{theirs}?wait=1")).await;
+    assert_eq!(r.status(), StatusCode::OK, "another key has its own bound");
+    assert_eq!(waiting.await.unwrap(), StatusCode::OK);
+    let r = app.get(&format!("/v1/jobs/{id}?wait=1")).await;
+    assert_eq!(r.status(), StatusCode::OK, "the ended wait gave its hold back");
+    drop(events);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn jobs_belong_to_the_submitting_team_even_on_another_teams_processor() {
     let dir = tempfile::tempdir().unwrap();
