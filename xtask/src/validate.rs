@@ -7,9 +7,22 @@ use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The `agensium` binary the checks run.
+/// The `agensium` binary the checks and the bench's stacks run, when one
+/// was chosen by [`use_binary`].
+static BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Makes `path` the `agensium` binary that is run (first call wins).
+pub fn use_binary(path: PathBuf) {
+    let _ = BINARY.set(path);
+}
+
+/// The `agensium` binary the checks run: the one chosen, else the debug
+/// build.
 pub fn binary() -> PathBuf {
-    root().join("target/debug/agensium")
+    BINARY
+        .get()
+        .cloned()
+        .unwrap_or_else(|| root().join("target/debug/agensium"))
 }
 
 /// Builds the workspace (and with it `target/debug/agensium`) with the

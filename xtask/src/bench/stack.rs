@@ -4,10 +4,9 @@
 //! when its [`Stack`] is dropped, on errors too.
 
 use super::load::Api;
-use crate::root;
+use crate::validate::binary;
 use anyhow::{Context, Result, bail};
 use std::net::{Ipv4Addr, TcpListener};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -233,21 +232,6 @@ impl Stack {
     }
 }
 
-/// The `agensium` binary every stack runs, chosen once by [`use_binary`].
-static BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-
-/// Makes `path` the binary the stacks run (first call wins).
-pub fn use_binary(path: PathBuf) {
-    let _ = BINARY.set(path);
-}
-
-/// The `agensium` binary (default: the debug build).
-fn binary() -> PathBuf {
-    BINARY
-        .get()
-        .cloned()
-        .unwrap_or_else(|| root().join("target/debug/agensium"))
-}
 
 /// The MySQL server of the production stack (no database part).
 pub fn mysql_url() -> String {
