@@ -71,7 +71,11 @@ pub struct Hold {
 
 impl Drop for Hold {
     fn drop(&mut self) {
-        let mut held = self.holds.held.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut held = self
+            .holds
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(n) = held.get_mut(&self.key) {
             *n -= 1;
             if *n == 0 {

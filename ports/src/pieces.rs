@@ -144,7 +144,11 @@ mod tests {
         let whole = Bytes::from(vec![1u8; 6]);
         let mut p = Pieces::new(crate::object_store::once(whole.clone()));
         let only = p.next(8).await.unwrap().unwrap();
-        assert_eq!(only.as_ptr(), whole.as_ptr(), "a body of one chunk, shorter than a piece");
+        assert_eq!(
+            only.as_ptr(),
+            whole.as_ptr(),
+            "a body of one chunk, shorter than a piece"
+        );
         assert_eq!(p.total(), 6);
     }
 }

@@ -645,7 +645,10 @@ async fn a_key_holds_a_bounded_number_of_waiting_answers() {
         assert_error(r, StatusCode::TOO_MANY_REQUESTS, "too_many_held").await;
     }
     let (status, job) = app.get_json(&format!("/v1/jobs/{id}")).await;
-    assert_eq!((status, job["status"].as_str()), (StatusCode::OK, Some("queued")));
+    assert_eq!(
+        (status, job["status"].as_str()),
+        (StatusCode::OK, Some("queued"))
+    );
     let other = team_with_quota(&app, "other", json!({})).await;
     other.install_as("other-wc", "wordcount", "1.0.0").await;
     let theirs = other.submit_ok("other-wc", "", "a").await;
@@ -653,7 +656,11 @@ async fn a_key_holds_a_bounded_number_of_waiting_answers() {
     assert_eq!(r.status(), StatusCode::OK, "another key has its own bound");
     assert_eq!(waiting.await.unwrap(), StatusCode::OK);
     let r = app.get(&format!("/v1/jobs/{id}?wait=1")).await;
-    assert_eq!(r.status(), StatusCode::OK, "the ended wait gave its hold back");
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "the ended wait gave its hold back"
+    );
     drop(events);
     app.stop().await;
 }

@@ -232,7 +232,6 @@ impl Stack {
     }
 }
 
-
 /// The MySQL server of the production stack (no database part).
 pub fn mysql_url() -> String {
     std::env::var("AGENSIUM_BENCH_MYSQL_URL").unwrap_or_else(|_| MYSQL_URL.into())
