@@ -468,12 +468,21 @@ async fn small_jobs(stack: &Stack, args: &Args, s3: Option<&s3server::S3Server>)
     for &rate in &args.rates {
         let n = (rate * args.open_secs).round().max(1.0) as usize;
         let o = load::open_loop(stack, rate, n, |_| kib.clone()).await?;
+        let slowest: Vec<String> = o
+            .slowest
+            .iter()
+            .map(|(due, took)| {
+                let (due, took) = (due.as_secs_f64(), took.as_secs_f64() * 1e3);
+                format!("{took:.1} ms due at {due:.3} s")
+            })
+            .collect();
         println!(
-            "submit 1 KiB open loop ({rate:.0}/s offered, {n} jobs): p50 {:.2} ms  p99 {:.2} ms  p999 {:.2} ms  {:.0} submits/s answered",
+            "submit 1 KiB open loop ({rate:.0}/s offered, {n} jobs): p50 {:.2} ms  p99 {:.2} ms  p999 {:.2} ms  {:.0} submits/s answered; slowest: {}",
             percentile_ms(&o.latencies, 0.5),
             percentile_ms(&o.latencies, 0.99),
             percentile_ms(&o.latencies, 0.999),
-            o.achieved
+            o.achieved,
+            slowest.join(", ")
         );
         expected += n;
         load::drain(stack, expected)

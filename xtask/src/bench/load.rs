@@ -344,7 +344,13 @@ pub struct OpenLoop {
     pub latencies: Vec<Duration>,
     /// Submits per second actually answered.
     pub achieved: f64,
+    /// The slowest submits: when each was due (since the start) and how
+    /// long it took, slowest first (at most [`SLOWEST`]).
+    pub slowest: Vec<(Duration, Duration)>,
 }
+
+/// Slowest submits an open-loop run keeps, to tell one stall from many.
+const SLOWEST: usize = 3;
 
 /// Submits `n` wordcount jobs at a fixed offered `rate` per second, each
 /// when it is due whatever the earlier ones are doing (open loop), and
@@ -363,17 +369,21 @@ pub async fn open_loop(
         let (api, body) = (stack.api.clone(), body(i));
         tasks.spawn(async move {
             api.submit("wordcount", body).await?;
-            Ok::<_, anyhow::Error>(due.elapsed())
+            Ok::<_, anyhow::Error>((due - start, due.elapsed()))
         });
     }
-    let mut latencies = Vec::with_capacity(n);
+    let mut timed = Vec::with_capacity(n);
     while let Some(r) = tasks.join_next().await {
-        latencies.push(r??);
+        timed.push(r??);
     }
     let achieved = n as f64 / start.elapsed().as_secs_f64();
+    timed.sort_by_key(|&(_, took)| std::cmp::Reverse(took));
+    let slowest = timed.iter().take(SLOWEST).copied().collect();
+    let mut latencies: Vec<Duration> = timed.into_iter().map(|(_, took)| took).collect();
     latencies.sort();
     Ok(OpenLoop {
         latencies,
         achieved,
+        slowest,
     })
 }
