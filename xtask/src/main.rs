@@ -87,8 +87,33 @@ pub fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// A `cargo` command with the environment `cargo run` gave xtask taken
+/// out: build scripts that read `CARGO_MANIFEST_DIR` or `CARGO_PKG_*`
+/// (ring's) are rerun when those change, and with them everything above
+/// them; so a build from here must see what a plain `cargo build` or
+/// `cargo clippy` sees, or each undoes the other's artifacts.
 fn cargo() -> Command {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if is_set_by_cargo_run(&key) {
+            cmd.env_remove(key.as_ref());
+        }
+    }
+    cmd
+}
+
+/// True for the variables `cargo run` sets for the program it runs.
+fn is_set_by_cargo_run(key: &str) -> bool {
+    key.starts_with("CARGO_PKG_")
+        || matches!(
+            key,
+            "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+        )
 }
 
 fn main() -> Result<()> {
