@@ -76,15 +76,28 @@ pub fn root() -> PathBuf {
 
 /// Runs a command in the repo root, failing when it fails.
 pub fn run(cmd: &mut Command) -> Result<()> {
-    eprintln!("$ {cmd:?}");
+    let shown = shown(cmd);
+    eprintln!("$ {shown}");
     let status = cmd
         .current_dir(root())
         .status()
-        .with_context(|| format!("starting {cmd:?}"))?;
+        .with_context(|| format!("starting {shown}"))?;
     if !status.success() {
-        bail!("{cmd:?} failed: {status}");
+        bail!("{shown} failed: {status}");
     }
     Ok(())
+}
+
+/// A command as a shell would read it: the variables it sets, the program
+/// and its arguments (not the variables it removes).
+fn shown(cmd: &Command) -> String {
+    let set = cmd.get_envs().filter_map(|(k, v)| {
+        v.map(|v| format!("{}={:?}", k.to_string_lossy(), v.to_string_lossy()))
+    });
+    let words = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|w| format!("{:?}", w.to_string_lossy()));
+    set.chain(words).collect::<Vec<_>>().join(" ")
 }
 
 /// A `cargo` command with the environment `cargo run` gave xtask taken
