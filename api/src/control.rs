@@ -90,15 +90,15 @@ pub async fn retry(
             refusal(&now, now.status.retry()),
         ));
     }
+    // The answer is the job as the retry left it: read before its ticket
+    // is on the rail, where a worker could start it first.
+    let queued = load_job(&st, &auth.caller, &id).await?;
     if let Err(e) = st.backends.rail.push(job.id, &job.team).await {
         // The row is queued: the reconciler puts it back on the rail.
         tracing::warn!(job = %job.id, error = %e, "rail push failed; the job stays queued");
     }
     tracing::info!(job = %job.id, was = %job.status, by = %auth.caller.key_id, "job retried");
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(load_job(&st, &auth.caller, &id).await?.into()),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(queued.into())))
 }
 
 /// Why the state machine refused a transition, for a 409.
