@@ -49,10 +49,8 @@ impl Pieces {
         if size == 0 {
             return Ok(None);
         }
-        while self.carry.is_empty() {
-            if !self.pull().await? {
-                return Ok(None);
-            }
+        if self.at_end().await? {
+            return Ok(None);
         }
         if self.carry.len() >= size {
             return Ok(Some(self.carry.split_to(size)));

@@ -153,9 +153,7 @@ pub fn run(args: Args) -> Result<()> {
             crate::validate::use_binary(crate::root().join("target/release/agensium"));
         }
         // Same package selection as `cargo xtask test`: no second build of the dependencies.
-        (None, Profile::Debug) => {
-            crate::run(cargo().args(["build", "--workspace", "--all-targets"]))?;
-        }
+        (None, Profile::Debug) => crate::validate::build_workspace()?,
     }
     plugins::build(&plugins::all()?)?;
     if args.fair_jobs > 0 || args.csv_mib > 0 {

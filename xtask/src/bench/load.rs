@@ -377,10 +377,9 @@ pub async fn open_loop(
         timed.push(r??);
     }
     let achieved = n as f64 / start.elapsed().as_secs_f64();
-    timed.sort_by_key(|&(_, took)| std::cmp::Reverse(took));
-    let slowest = timed.iter().take(SLOWEST).copied().collect();
-    let mut latencies: Vec<Duration> = timed.into_iter().map(|(_, took)| took).collect();
-    latencies.sort();
+    timed.sort_by_key(|&(_, took)| took);
+    let slowest = timed.iter().rev().take(SLOWEST).copied().collect();
+    let latencies = timed.into_iter().map(|(_, took)| took).collect();
     Ok(OpenLoop {
         latencies,
         achieved,
