@@ -43,10 +43,10 @@ pub async fn get(
     let mut ends = st.finishes.subscribe();
     let deadline = Instant::now() + wait;
     let mut job = load_job(&st, &auth.caller, &id).await?;
-    let _hold = match job.status.is_final() || wait.is_zero() {
-        true => None,
-        false => Some(st.holds.take(&auth.caller.key_id)?),
-    };
+    let waits = !job.status.is_final() && !wait.is_zero();
+    let _hold = waits
+        .then(|| st.holds.take(&auth.caller.key_id))
+        .transpose()?;
     while !job.status.is_final() && Instant::now() < deadline {
         next_change(&mut ends, job.id, deadline.min(Instant::now() + RECHECK)).await;
         job = load_job(&st, &auth.caller, &id).await?;
