@@ -174,6 +174,11 @@ impl Worker {
             usage,
             returned,
         } = attempt;
+        // Earlier attempts can no longer finish the job (the row names this
+        // slot): what they left behind goes before the result is visible.
+        if job.attempts > 1 {
+            self.drop_other_attempts(id, Some(job.attempts)).await;
+        }
         if !b
             .meta
             .finish_job(id, me, &finish, usage.as_ref(), inline_log.as_ref())
@@ -202,9 +207,6 @@ impl Worker {
             }
             return Ok(Ack::Superseded);
         }
-        if job.attempts > 1 {
-            self.drop_other_attempts(id, Some(job.attempts)).await;
-        }
         if let Some(returned) = returned {
             metrics::finishing(returned.elapsed());
         }
@@ -228,8 +230,10 @@ impl Worker {
     }
 
     /// Deletes the outputs of the attempts of a job other than `winner`,
-    /// the attempt that finished it (`None`: it gave up, keep none): a
-    /// worker that died after uploading cannot clean up after itself. (A
+    /// the attempt finishing it (`None`: it gave up, keep none): a worker
+    /// that died after uploading, or whose own cleanup met the store down,
+    /// cannot clean up after itself. Called before the winner's finish is
+    /// recorded, so a client that sees the job final sees one output. (A
     /// late attempt still running deletes its own when it fails to finish
     /// the job.)
     async fn drop_other_attempts(&self, id: JobId, winner: Option<u32>) {
