@@ -4,6 +4,7 @@ use anyhow::{Context, Result};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 use std::fmt;
+use std::time::Duration;
 
 /// Where the API is and who is calling: flags, else `AGENSIUM_URL` and
 /// `AGENSIUM_KEY`.
@@ -82,16 +83,53 @@ impl Api {
         }
     }
 
-    /// Sends `request`; a non-2xx answer becomes an [`ApiError`].
+    /// Sends `request`; a non-2xx answer becomes an [`ApiError`]. A
+    /// request the API refuses for now is sent again (see
+    /// [`Self::send_with`]) when it can be copied: every one but a streamed
+    /// upload.
     pub async fn send(&self, request: RequestBuilder) -> Result<Response> {
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("calling the API at {}", self.base))?;
-        if response.status().is_success() {
-            Ok(response)
-        } else {
-            Err(api_error(response).await.into())
+        let template = request.try_clone();
+        let mut first = Some(request);
+        self.send_with(|| {
+            Ok(first
+                .take()
+                .or_else(|| template.as_ref().and_then(RequestBuilder::try_clone)))
+        })
+        .await
+    }
+
+    /// Sends the request `make` builds; a non-2xx answer becomes an
+    /// [`ApiError`]. An answer that says when to come back (429, or 503,
+    /// with `Retry-After`) is waited out, at most [`LONGEST_PAUSE`] at a
+    /// time, and `make`'s next request sent, up to [`RESENDS`] times;
+    /// `make` answers `None` when it cannot build another (its first call
+    /// must build one).
+    pub async fn send_with(
+        &self,
+        mut make: impl FnMut() -> Result<Option<RequestBuilder>>,
+    ) -> Result<Response> {
+        let mut request = make()?.context("no request to send")?;
+        let mut resends = 0;
+        loop {
+            let response = request
+                .send()
+                .await
+                .with_context(|| format!("calling the API at {}", self.base))?;
+            if response.status().is_success() {
+                return Ok(response);
+            }
+            let pause = come_back_after(&response).filter(|_| resends < RESENDS);
+            let error = api_error(response).await;
+            match pause.map(|p| (p, make())) {
+                Some((pause, Ok(Some(next)))) => {
+                    eprintln!("{error}; sending again in {} s", pause.as_secs());
+                    tokio::time::sleep(pause).await;
+                    request = next;
+                    resends += 1;
+                }
+                Some((_, Err(e))) => return Err(e.context(error.to_string())),
+                _ => return Err(error.into()),
+            }
         }
     }
 
@@ -105,6 +143,31 @@ impl Api {
     pub async fn get(&self, path: &str) -> Result<Value> {
         self.json(self.request(reqwest::Method::GET, path)).await
     }
+}
+
+/// How many times a request the API refused for now is sent again.
+pub const RESENDS: u32 = 5;
+
+/// The longest the client waits, at a time, before sending a refused
+/// request again.
+pub const LONGEST_PAUSE: Duration = Duration::from_secs(30);
+
+/// The pause a 429 or 503 asks for in its `Retry-After` (whole seconds, at
+/// most [`LONGEST_PAUSE`]); `None` for any other answer, or without one.
+fn come_back_after(response: &Response) -> Option<Duration> {
+    let status = response.status();
+    if status != StatusCode::TOO_MANY_REQUESTS && status != StatusCode::SERVICE_UNAVAILABLE {
+        return None;
+    }
+    let secs: u64 = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs).min(LONGEST_PAUSE))
 }
 
 async fn api_error(response: Response) -> ApiError {

@@ -115,20 +115,28 @@ async fn submit(args: SubmitArgs, api: &Api) -> Result<ExitCode> {
     if let Some(v) = &args.version {
         query.push(("version".into(), v.clone()));
     }
-    let (reader, size) = progress::open(&args.file).await?;
-    let bar = progress::bytes("upload", size, api.json);
-    let mut request = api
-        .request(
-            Method::POST,
-            &format!("/v1/processors/{}/jobs", args.processor),
-        )
-        .query(&query)
-        .body(progress::body(reader, bar.clone()));
-    if let Some(n) = size {
-        request = request.header(reqwest::header::CONTENT_LENGTH, n);
-    }
-    let accepted = api.json(request).await;
-    bar.finish_and_clear();
+    let path = format!("/v1/processors/{}/jobs", args.processor);
+    let mut upload = progress::Upload::new(&args.file, api.json)?;
+    let accepted = match api
+        .send_with(|| {
+            let Some((body, size)) = upload.body()? else {
+                return Ok(None);
+            };
+            let request = api.request(Method::POST, &path).query(&query).body(body);
+            Ok(Some(match size {
+                Some(n) => request.header(reqwest::header::CONTENT_LENGTH, n),
+                None => request,
+            }))
+        })
+        .await
+    {
+        Ok(response) => response
+            .json::<Value>()
+            .await
+            .context("reading the API's answer"),
+        Err(e) => Err(e),
+    };
+    upload.finish();
     let accepted = accepted?;
     let id = accepted["id"]
         .as_str()

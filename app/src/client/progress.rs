@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use futures::{Stream, StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
@@ -71,6 +71,56 @@ pub async fn open(path: &Path) -> Result<(Box<dyn AsyncRead + Send + Unpin>, Opt
         .with_context(|| format!("opening {}", path.display()))?;
     let size = file.metadata().await?.len();
     Ok((Box::new(file), Some(size)))
+}
+
+/// A file (or `-`, stdin) to upload, opened afresh for each sending so a
+/// refused upload can be sent again (stdin only once), counted on one bar.
+pub struct Upload {
+    path: PathBuf,
+    bar: ProgressBar,
+    /// Whether stdin was handed out (it cannot be read twice).
+    stdin_taken: bool,
+}
+
+impl Upload {
+    /// An upload of `path`, its bar sized from the file as it is now.
+    pub fn new(path: &Path, json: bool) -> Result<Self> {
+        let size = if path == Path::new("-") {
+            None
+        } else {
+            let meta =
+                std::fs::metadata(path).with_context(|| format!("opening {}", path.display()))?;
+            Some(meta.len())
+        };
+        Ok(Self {
+            path: path.to_owned(),
+            bar: bytes("upload", size, json),
+            stdin_taken: false,
+        })
+    }
+
+    /// A body reading the file from its start, and its size; `None` when
+    /// it cannot be read again (stdin, once taken).
+    pub fn body(&mut self) -> Result<Option<(reqwest::Body, Option<u64>)>> {
+        if self.path == Path::new("-") {
+            if std::mem::replace(&mut self.stdin_taken, true) {
+                return Ok(None);
+            }
+            return Ok(Some((body(tokio::io::stdin(), self.bar.clone()), None)));
+        }
+        let file = std::fs::File::open(&self.path)
+            .with_context(|| format!("opening {}", self.path.display()))?;
+        let size = file.metadata()?.len();
+        self.bar.set_length(size);
+        self.bar.set_position(0);
+        let reader = tokio::fs::File::from_std(file);
+        Ok(Some((body(reader, self.bar.clone()), Some(size))))
+    }
+
+    /// Clears the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
 }
 
 /// Writes a response body to `path` (or `-`, stdout), counted on a bar. A

@@ -232,6 +232,49 @@ async fn the_cli_pushes_submits_waits_and_reports_like_the_api() {
 /// `?wait=` answers as soon as the job ends (well before its deadline),
 /// at once for a final job, and refuses a wait over 60 s; the events
 /// stream says `status` then `done`.
+/// A submission refused for now (429 with `Retry-After`) is sent again
+/// after the pause the API asked for, from the file's start: over a key's
+/// rate, every submission of a file is accepted. Stdin cannot be read
+/// twice: its refusal is the command's error.
+#[tokio::test]
+async fn the_cli_sends_a_refused_submission_again_after_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(dir.path(), |c| {
+        c.slots = 0;
+        c.submit_rate = 1;
+    })
+    .await;
+    app.install("wordcount", "1.0.0").await;
+    let input = dir.path().join("input.txt");
+    std::fs::write(&input, "one two three\n").unwrap();
+    let file = input.to_str().unwrap();
+    let mut resent = 0;
+    for _ in 0..3 {
+        let out = cli(&app, &["job", "submit", "wordcount", file]).await;
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        let id = out.stdout.trim();
+        let (_, job) = app.get_json(&format!("/v1/jobs/{id}")).await;
+        assert_eq!(job["input_bytes"], 14, "{job}");
+        resent += usize::from(out.stderr.contains("rate_limited"));
+        assert!(
+            out.stderr.is_empty() || out.stderr.contains("; sending again in 1 s"),
+            "{}",
+            out.stderr
+        );
+    }
+    assert!(resent >= 2, "3 submissions within 2 s at 1 per second");
+    let stdin = cli(&app, &["job", "submit", "wordcount", "-"]).await;
+    assert_eq!(stdin.code, Some(1), "{}", stdin.stdout);
+    assert!(
+        stdin.stderr.starts_with("error: rate_limited:"),
+        "{}",
+        stdin.stderr
+    );
+    let (_, page) = app.get_json("/v1/jobs").await;
+    assert_eq!(page["jobs"].as_array().map(Vec::len), Some(3), "{page}");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn waiting_answers_when_the_job_ends() {
     let dir = tempfile::tempdir().unwrap();
