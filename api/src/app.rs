@@ -65,7 +65,7 @@ pub const JSON_BODY_LIMIT: usize = 64 << 10;
 /// Builds the API router: the documented routes (see [`api_routes`]),
 /// `/openapi.json` and `/docs`, and the dashboard.
 pub fn router(state: AppState) -> Router {
-    let (api, doc) = api_routes().split_for_parts();
+    let (api, doc) = documented();
     api.merge(crate::openapi::routes(doc))
         .merge(crate::ui::routes())
         .fallback(not_found)
@@ -89,7 +89,14 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of the API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_routes().split_for_parts().1
+    documented().1
+}
+
+/// The routes and their document, with the path parameters' shapes.
+fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (api, mut doc) = api_routes().split_for_parts();
+    crate::shapes::state(&mut doc);
+    (api, doc)
 }
 
 /// Uploads: their handlers bound and stream their own bodies.

@@ -25,6 +25,7 @@ pub mod openapi;
 mod processors;
 mod rate;
 mod result_headers;
+mod shapes;
 mod teams;
 pub mod telemetry;
 mod ui;

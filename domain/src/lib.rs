@@ -33,7 +33,10 @@ pub use error_code::{ErrorCode, JobError, MAX_PROCESSOR_CODE};
 pub use inline::InlineLimit;
 pub use job::{Job, JobId, JobRef, Pairs, Usage, from_millis, now_millis};
 pub use limits::{Ceilings, DeclaredLimits, GOLDEN_CAPS, LimitExceeded, Limits};
-pub use names::{InvalidInput, MAX_VERSION, ProcessorName, TeamName, parse_version};
+pub use names::{
+    InvalidInput, MAX_SLUG, MAX_VERSION, ProcessorName, SLUG_PATTERN, TeamName, VERSION_PATTERN,
+    parse_version,
+};
 pub use status::{JobStatus, LeaseGuard, Transition, TransitionError};
 pub use tenancy::{
     ApiKey, Caller, DayUsage, KeyHash, KeyId, KeyRecord, KeyRefusal, MAX_KEY_NAME, Outcomes,

@@ -9,9 +9,16 @@ use std::str::FromStr;
 #[error("{0}")]
 pub struct InvalidInput(pub String);
 
+/// What [`is_slug`] accepts, as an ECMA-262 pattern (for the OpenAPI
+/// document): processor and team names.
+pub const SLUG_PATTERN: &str = "^[a-z0-9][a-z0-9-]{0,62}$";
+
+/// The longest processor or team name.
+pub const MAX_SLUG: usize = 63;
+
 /// True for `[a-z0-9][a-z0-9-]{0,62}`: processor and team names.
 fn is_slug(s: &str) -> bool {
-    (1..=63).contains(&s.len())
+    (1..=MAX_SLUG).contains(&s.len())
         && s.bytes()
             .enumerate()
             .all(|(i, b)| b.is_ascii_lowercase() || b.is_ascii_digit() || (i > 0 && b == b'-'))
@@ -89,6 +96,10 @@ impl TeamName {
 /// The longest version string accepted (what the stores keep).
 pub const MAX_VERSION: usize = 128;
 
+/// What [`parse_version`] accepts, as an ECMA-262 pattern (for the OpenAPI
+/// document): semver 2.0.0's own.
+pub const VERSION_PATTERN: &str = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$";
+
 /// Parses a semantic version (`1.2.3`, `1.0.0-rc.1`), with a clear error.
 pub fn parse_version(s: &str) -> Result<semver::Version, InvalidInput> {
     if s.len() > MAX_VERSION {
@@ -106,6 +117,12 @@ pub fn parse_version(s: &str) -> Result<semver::Version, InvalidInput> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stated_slug_pattern_is_the_rule() {
+        let rest = MAX_SLUG - 1;
+        assert_eq!(SLUG_PATTERN, format!("^[a-z0-9][a-z0-9-]{{0,{rest}}}$"));
+    }
 
     #[test]
     fn names() {

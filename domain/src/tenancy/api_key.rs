@@ -33,6 +33,10 @@ fn random_hex<const N: usize>() -> Result<String, getrandom::Error> {
 pub struct KeyId(String);
 
 impl KeyId {
+    /// What [`KeyId`] accepts, as an ECMA-262 pattern (for the OpenAPI
+    /// document).
+    pub const PATTERN: &str = "^[0-9a-f]{16}$";
+
     /// The id as a string.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -246,6 +250,11 @@ impl KeyRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stated_pattern_is_the_rule() {
+        assert_eq!(KeyId::PATTERN, format!("^[0-9a-f]{{{ID_HEX}}}$"));
+    }
 
     #[test]
     fn keys_round_trip_and_hide_their_secret() {

@@ -70,6 +70,60 @@ async fn the_document_covers_every_route_and_nothing_else() {
     app.stop().await;
 }
 
+/// Every path parameter states its shape from the domain's own rules
+/// (names, versions, job and key ids), and so do the body fields and query
+/// parameters that have one (a new team's name, a key's role, a callback
+/// URL): a client generator or a fuzzer sees what the API accepts, not
+/// "any string".
+#[test]
+fn every_path_parameter_states_its_shape() {
+    let doc = serde_json::to_value(agensium_api::app::openapi()).unwrap();
+    let mut stated = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let parameters = operation["parameters"].as_array().into_iter().flatten();
+            for p in parameters.filter(|p| p["in"] == "path") {
+                let schema = &p["schema"];
+                let expected = match p["name"].as_str().unwrap() {
+                    "name" | "team" => agensium_domain::SLUG_PATTERN,
+                    "version" => agensium_domain::VERSION_PATTERN,
+                    "id" if path.contains("/keys/") => agensium_domain::KeyId::PATTERN,
+                    "id" => {
+                        assert_eq!(schema["format"], "uuid", "{method} {path}");
+                        stated += 1;
+                        continue;
+                    }
+                    other => panic!("{method} {path}: no rule for {{{other}}}"),
+                };
+                assert_eq!(schema["pattern"], expected, "{method} {path}: {p}");
+                stated += 1;
+            }
+        }
+    }
+    assert_eq!(stated, 24, "every path parameter of the API");
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["NewTeam"]["properties"]["name"]["pattern"],
+        agensium_domain::SLUG_PATTERN
+    );
+    let roles: Vec<&str> = agensium_domain::Role::ALL
+        .iter()
+        .map(|r| r.as_str())
+        .collect();
+    assert_eq!(
+        schemas["NewKey"]["properties"]["role"]["enum"],
+        serde_json::json!(roles)
+    );
+    let submit = &doc["paths"]["/v1/processors/{name}/jobs"]["post"]["parameters"];
+    let callback = submit
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "callback_url")
+        .unwrap();
+    assert_eq!(callback["schema"]["format"], "uri", "{callback}");
+}
+
 /// `/docs` serves the Swagger UI from the binary: no request leaves the host.
 #[tokio::test]
 async fn the_docs_ui_is_served_offline() {
