@@ -92,10 +92,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     documented().1
 }
 
-/// The routes and their document, with the path parameters' shapes.
+/// The routes and their document, with the shapes of parameters and
+/// fields, and the links between operations.
 fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (api, mut doc) = api_routes().split_for_parts();
     crate::shapes::state(&mut doc);
+    crate::links::state(&mut doc);
     (api, doc)
 }
 
@@ -143,7 +145,7 @@ pub fn health_router() -> Router {
 
 /// `/metrics` of the API: operators only. (A worker's health listener
 /// serves it unauthenticated on its own, internal address.)
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
         (status = "default", description = "An error", body = crate::openapi::ErrorBody)))]
 async fn operator_metrics(auth: Auth) -> Result<String, ApiError> {
@@ -152,7 +154,7 @@ async fn operator_metrics(auth: Auth) -> Result<String, ApiError> {
 }
 
 /// `/healthz`: the process answers.
-#[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "operations", security(()),
     responses((status = 200, description = "Up", body = crate::views::Health)))]
 async fn healthz() -> axum::Json<crate::views::Health> {
     axum::Json(crate::views::Health {

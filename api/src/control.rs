@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 /// `DELETE /v1/jobs/{id}`: cancels a queued or running job. A queued job
 /// never starts; a running one is stopped by its worker (within a fraction
 /// of a second). A finished job answers 409.
-#[utoipa::path(delete, path = "/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path, description = "Job id")),
+#[utoipa::path(delete, path = "/v1/jobs/{id}", operation_id = "cancel_job", tag = "jobs", params(("id" = String, Path, description = "Job id")),
     responses((status = 200, description = "Cancelled", body = JobView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn cancel(
     auth: Auth,
@@ -46,7 +46,7 @@ pub async fn cancel(
 /// with its pinned processor digest, params and original input, under the
 /// same id. Its attempts keep counting; `max_attempts` counts from here.
 /// 409 for a job in any other state, 410 when its input is gone.
-#[utoipa::path(post, path = "/v1/jobs/{id}/retry", tag = "jobs", params(("id" = String, Path, description = "Job id")),
+#[utoipa::path(post, path = "/v1/jobs/{id}/retry", operation_id = "retry_job", tag = "jobs", params(("id" = String, Path, description = "Job id")),
     responses((status = 202, description = "Queued again", body = JobView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn retry(
     auth: Auth,

@@ -139,7 +139,7 @@ fn url_decode_pairs(raw: &str) -> Option<Vec<(String, String)>> {
 
 /// `POST /v1/processors/{name}/jobs`: stores the input, writes the job row,
 /// puts a ticket on the rail and answers 202 at once.
-#[utoipa::path(post, path = "/v1/processors/{name}/jobs", tag = "jobs",
+#[utoipa::path(post, path = "/v1/processors/{name}/jobs", operation_id = "submit_job", tag = "jobs",
     params(("name" = String, Path, description = "Processor name"),
         ("version" = Option<String>, Query, description = "A version (default: the latest)"),
         ("callback_url" = Option<String>, Query, description = "POSTed the job document when it ends (signed)")),
@@ -368,7 +368,7 @@ fn job_id(raw: &str) -> Result<JobId, ApiError> {
 /// The content type comes from untrusted code: it is served only when it
 /// is a plain media type, never sniffed, and as an attachment in a
 /// sandbox unless the version's publisher marked its results inline-safe.
-#[utoipa::path(get, path = "/v1/jobs/{id}/result", tag = "jobs",
+#[utoipa::path(get, path = "/v1/jobs/{id}/result", operation_id = "job_result", tag = "jobs",
     params(("id" = String, Path, description = "Job id"),
         ("wait" = Option<u32>, Query, minimum = 0, maximum = 60,
             description = "Hold the request up to this many seconds until the job ends (or, with follow, until its output starts)"),
@@ -466,7 +466,7 @@ async fn inline_safe(st: &AppState, job: &Job) -> Result<bool, ApiError> {
 }
 
 /// `GET /v1/jobs/{id}/logs`: the job's log as text (empty until it ran).
-#[utoipa::path(get, path = "/v1/jobs/{id}/logs", tag = "jobs", params(("id" = String, Path, description = "Job id")),
+#[utoipa::path(get, path = "/v1/jobs/{id}/logs", operation_id = "job_logs", tag = "jobs", params(("id" = String, Path, description = "Job id")),
     responses((status = 200, description = "The job's log", content_type = "text/plain", body = String), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn logs(
     auth: Auth,
@@ -497,7 +497,7 @@ pub async fn logs(
 /// team's jobs (any team's for operators, or one with `team`), newest
 /// first. `next` is the `before` value of the following page, or null at
 /// the end.
-#[utoipa::path(get, path = "/v1/jobs", tag = "jobs",
+#[utoipa::path(get, path = "/v1/jobs", operation_id = "list_jobs", tag = "jobs",
     params(("status" = Option<String>, Query, description = "queued, running, succeeded, failed or cancelled"),
         ("processor" = Option<String>, Query, description = "Jobs of one processor"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Page size (default 100)"),

@@ -66,7 +66,7 @@ pub struct NewKey {
 }
 
 /// `POST /v1/teams/{team}/keys`: a new key, shown once.
-#[utoipa::path(post, path = "/v1/teams/{team}/keys", tag = "teams", params(("team" = String, Path, description = "Team name")),
+#[utoipa::path(post, path = "/v1/teams/{team}/keys", operation_id = "create_key", tag = "teams", params(("team" = String, Path, description = "Team name")),
     request_body = NewKey,
     responses((status = 201, description = "The key, with its secret (shown once)", body = KeyView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn create(
@@ -121,7 +121,7 @@ pub async fn create(
 }
 
 /// `GET /v1/teams/{team}/keys`.
-#[utoipa::path(get, path = "/v1/teams/{team}/keys", tag = "teams", params(("team" = String, Path, description = "Team name")),
+#[utoipa::path(get, path = "/v1/teams/{team}/keys", operation_id = "list_keys", tag = "teams", params(("team" = String, Path, description = "Team name")),
     responses((status = 200, description = "The team's keys (never their secrets)", body = KeyList), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn list(
     auth: Auth,
@@ -143,7 +143,7 @@ pub async fn list(
 
 /// `DELETE /v1/teams/{team}/keys/{id}`: revokes a key, at once, on every
 /// API process.
-#[utoipa::path(delete, path = "/v1/teams/{team}/keys/{id}", tag = "teams",
+#[utoipa::path(delete, path = "/v1/teams/{team}/keys/{id}", operation_id = "revoke_key", tag = "teams",
     params(("team" = String, Path, description = "Team name"), ("id" = String, Path, description = "Key id")),
     responses((status = 204, description = "Revoked"), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn revoke(

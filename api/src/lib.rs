@@ -21,6 +21,7 @@ pub mod holds;
 mod jobs;
 mod keys;
 mod limited;
+mod links;
 pub mod openapi;
 mod processors;
 mod rate;

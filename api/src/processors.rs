@@ -35,7 +35,7 @@ pub fn name(raw: &str) -> Result<ProcessorName, ApiError> {
 /// Everything is checked before anything is written: a rejected upload
 /// (wrong world, limits over the ceilings, failed golden example) leaves no
 /// row and no object.
-#[utoipa::path(put, path = "/v1/processors/{name}/versions/{version}", tag = "processors",
+#[utoipa::path(put, path = "/v1/processors/{name}/versions/{version}", operation_id = "put_version", tag = "processors",
     params(("name" = String, Path, description = "Processor name"), ("version" = String, Path, description = "Semantic version"),
         ("inline" = Option<bool>, Query, description = "Results safe to show inline in a browser"),
         ("memory_mib" = Option<u64>, Query), ("timeout_ms" = Option<u64>, Query),
@@ -333,7 +333,7 @@ fn page_query(raw: Option<&str>, cursor: &str) -> Result<(u32, Option<String>), 
 /// `GET /v1/processors?limit=&after=`: the caller's team's processors and
 /// public ones, by name, a page at a time (`next` is the next page's
 /// `after`).
-#[utoipa::path(get, path = "/v1/processors", tag = "processors",
+#[utoipa::path(get, path = "/v1/processors", operation_id = "list_processors", tag = "processors",
     params(("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size (default 50)"),
         ("after" = Option<String>, Query, description = "The `next` of the previous page")),
     responses((status = 200, description = "Processors by name", body = crate::views::ProcessorPage), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
@@ -357,7 +357,7 @@ pub async fn list(
 }
 
 /// `GET /v1/processors/{name}`: the processor and its newest versions.
-#[utoipa::path(get, path = "/v1/processors/{name}", tag = "processors", params(("name" = String, Path, description = "Processor name")),
+#[utoipa::path(get, path = "/v1/processors/{name}", operation_id = "get_processor", tag = "processors", params(("name" = String, Path, description = "Processor name")),
     responses((status = 200, description = "The processor and its newest versions", body = crate::views::ProcessorView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn get(
     auth: Auth,
@@ -394,7 +394,7 @@ async fn versions_page(
 
 /// `GET /v1/processors/{name}/versions?limit=&before=`: its versions,
 /// newest first (by precedence), a page at a time.
-#[utoipa::path(get, path = "/v1/processors/{name}/versions", tag = "processors",
+#[utoipa::path(get, path = "/v1/processors/{name}/versions", operation_id = "list_versions", tag = "processors",
     params(("name" = String, Path, description = "Processor name"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 200),
         ("before" = Option<String>, Query, description = "The `next` of the previous page")),
     responses((status = 200, description = "Versions, newest first", body = crate::views::VersionPage), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
@@ -415,7 +415,7 @@ pub async fn list_versions(
 /// publishers): yanks the version. No new job resolves to it, pinned or as
 /// `latest` (which moves to the newest version left); jobs that pinned it
 /// still run and can be retried. Idempotent; answers the version.
-#[utoipa::path(delete, path = "/v1/processors/{name}/versions/{version}", tag = "processors",
+#[utoipa::path(delete, path = "/v1/processors/{name}/versions/{version}", operation_id = "yank_version", tag = "processors",
     params(("name" = String, Path, description = "Processor name"), ("version" = String, Path)),
     responses((status = 200, description = "Yanked", body = crate::views::VersionView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn yank(
@@ -454,7 +454,7 @@ pub struct ProcessorPatch {
 /// `PATCH /v1/processors/{name}` (the owner team's publishers):
 /// `{"visibility":"public"}` lets every team read its versions and submit
 /// jobs against it; `"private"` takes that back (jobs already accepted run).
-#[utoipa::path(patch, path = "/v1/processors/{name}", tag = "processors", params(("name" = String, Path, description = "Processor name")),
+#[utoipa::path(patch, path = "/v1/processors/{name}", operation_id = "patch_processor", tag = "processors", params(("name" = String, Path, description = "Processor name")),
     request_body = ProcessorPatch,
     responses((status = 200, description = "The processor", body = crate::views::ProcessorView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn patch(

@@ -66,7 +66,7 @@ pub struct NewTeam {
 }
 
 /// `POST /v1/teams` (operators): 201, or 409 when the name is taken.
-#[utoipa::path(post, path = "/v1/teams", tag = "teams", request_body = NewTeam,
+#[utoipa::path(post, path = "/v1/teams", operation_id = "create_team", tag = "teams", request_body = NewTeam,
     responses((status = 201, description = "Created", body = TeamView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn create(
     auth: Auth,
@@ -97,7 +97,7 @@ pub async fn create(
 }
 
 /// `GET /v1/teams` (operators).
-#[utoipa::path(get, path = "/v1/teams", tag = "teams",
+#[utoipa::path(get, path = "/v1/teams", operation_id = "list_teams", tag = "teams",
     responses((status = 200, description = "Every team (operators)", body = TeamList), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn list(auth: Auth, State(st): State<AppState>) -> Result<Json<TeamList>, ApiError> {
     auth.require(Role::Operator)?;
@@ -113,7 +113,7 @@ pub async fn list(auth: Auth, State(st): State<AppState>) -> Result<Json<TeamLis
 }
 
 /// `GET /v1/teams/{team}`: the caller's own team (any team for operators).
-#[utoipa::path(get, path = "/v1/teams/{team}", tag = "teams", params(("team" = String, Path, description = "Team name")),
+#[utoipa::path(get, path = "/v1/teams/{team}", operation_id = "get_team", tag = "teams", params(("team" = String, Path, description = "Team name")),
     responses((status = 200, description = "The team", body = TeamView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn get(
     auth: Auth,
@@ -132,7 +132,7 @@ pub struct TeamPatch {
 
 /// `PATCH /v1/teams/{team}` (operators): `{"disabled": true}` refuses
 /// every key of the team at once; `false` lets them in again.
-#[utoipa::path(patch, path = "/v1/teams/{team}", tag = "teams", params(("team" = String, Path, description = "Team name")),
+#[utoipa::path(patch, path = "/v1/teams/{team}", operation_id = "patch_team", tag = "teams", params(("team" = String, Path, description = "Team name")),
     request_body = TeamPatch,
     responses((status = 200, description = "The team", body = TeamView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn patch(
@@ -182,7 +182,7 @@ fn check_quota(st: &AppState, q: &Quota) -> Result<(), ApiError> {
 }
 
 /// `PUT /v1/teams/{team}/quota` (operators): replaces the team's quota.
-#[utoipa::path(put, path = "/v1/teams/{team}/quota", tag = "teams", params(("team" = String, Path, description = "Team name")),
+#[utoipa::path(put, path = "/v1/teams/{team}/quota", operation_id = "put_quota", tag = "teams", params(("team" = String, Path, description = "Team name")),
     request_body = agensium_domain::Quota,
     responses((status = 200, description = "The team", body = TeamView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn put_quota(
@@ -204,7 +204,7 @@ pub async fn put_quota(
 }
 
 /// `GET /v1/whoami`: the key's id, team and role.
-#[utoipa::path(get, path = "/v1/whoami", tag = "teams",
+#[utoipa::path(get, path = "/v1/whoami", operation_id = "whoami", tag = "teams",
     responses((status = 200, description = "The caller", body = WhoAmI), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn whoami(auth: Auth) -> Json<WhoAmI> {
     Json(WhoAmI {
@@ -282,7 +282,7 @@ fn start_of(day: NaiveDate) -> DateTime<Utc> {
 /// `GET /v1/teams/{team}/usage?from=YYYY-MM-DD&to=YYYY-MM-DD` (the team's
 /// admins, operators): finished jobs per day by outcome, wall time, fuel,
 /// peak memory and bytes in and out.
-#[utoipa::path(get, path = "/v1/teams/{team}/usage", tag = "teams",
+#[utoipa::path(get, path = "/v1/teams/{team}/usage", operation_id = "team_usage", tag = "teams",
     params(("team" = String, Path, description = "Team name"),
         ("from" = Option<String>, Query, description = "First day, YYYY-MM-DD (default: 29 days ago)"),
         ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD (default: today)")),

@@ -29,7 +29,7 @@ pub const MAX_WAIT_SECS: u64 = 60;
 const RECHECK: Duration = Duration::from_secs(1);
 
 /// `GET /v1/jobs/{id}` with an optional `?wait=SECONDS` (0 to 60).
-#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs",
+#[utoipa::path(get, path = "/v1/jobs/{id}", operation_id = "get_job", tag = "jobs",
     params(("id" = String, Path, description = "Job id"), ("wait" = Option<u32>, Query, minimum = 0, maximum = 60,
         description = "Hold the answer up to this many seconds, until the job is final")),
     responses((status = 200, description = "The job", body = JobView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
@@ -102,7 +102,7 @@ pub(crate) async fn next_change(
 /// `GET /v1/jobs/{id}/events`: Server-Sent Events, `status` with the job
 /// document each time its state changes (the first at once), then `done`
 /// with the final document, and the stream ends.
-#[utoipa::path(get, path = "/v1/jobs/{id}/events", tag = "jobs", params(("id" = String, Path, description = "Job id")),
+#[utoipa::path(get, path = "/v1/jobs/{id}/events", operation_id = "job_events", tag = "jobs", params(("id" = String, Path, description = "Job id")),
     responses((status = 200, description = "Server-Sent Events: `status` with the job at each change, then `done`",
         content_type = "text/event-stream", body = String), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn events(

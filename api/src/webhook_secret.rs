@@ -21,7 +21,7 @@ pub struct SecretView {
 }
 
 /// `GET /v1/teams/{team}/webhook-secret`.
-#[utoipa::path(get, path = "/v1/teams/{team}/webhook-secret", tag = "teams", params(("team" = String, Path, description = "Team name")),
+#[utoipa::path(get, path = "/v1/teams/{team}/webhook-secret", operation_id = "get_webhook_secret", tag = "teams", params(("team" = String, Path, description = "Team name")),
     responses((status = 200, description = "The signing secret (created on first use)", body = SecretView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn get(
     auth: Auth,
@@ -44,7 +44,7 @@ pub async fn get(
 
 /// `POST /v1/teams/{team}/webhook-secret`: a new secret; deliveries from
 /// now on are signed with it.
-#[utoipa::path(post, path = "/v1/teams/{team}/webhook-secret", tag = "teams", params(("team" = String, Path, description = "Team name")),
+#[utoipa::path(post, path = "/v1/teams/{team}/webhook-secret", operation_id = "rotate_webhook_secret", tag = "teams", params(("team" = String, Path, description = "Team name")),
     responses((status = 200, description = "A new signing secret", body = SecretView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn rotate(
     auth: Auth,

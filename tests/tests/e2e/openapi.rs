@@ -124,6 +124,57 @@ fn every_path_parameter_states_its_shape() {
     assert_eq!(callback["schema"]["format"], "uri", "{callback}");
 }
 
+/// Operation ids are unique (client generators name methods after them),
+/// and the links from the answers that name a job or a processor lead to
+/// operations that exist, filling path parameters they have.
+#[test]
+fn operation_ids_are_unique_and_links_lead_somewhere() {
+    let doc = serde_json::to_value(agensium_api::app::openapi()).unwrap();
+    let mut operations = std::collections::BTreeMap::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            let id = operation["operationId"].as_str().unwrap().to_owned();
+            assert!(
+                operations.insert(id.clone(), operation.clone()).is_none(),
+                "operationId {id} twice"
+            );
+        }
+    }
+    assert_eq!(operations.len(), 28);
+    let mut links = 0;
+    for (from, operation) in &operations {
+        for response in operation["responses"].as_object().unwrap().values() {
+            for link in response["links"]
+                .as_object()
+                .into_iter()
+                .flat_map(|l| l.values())
+            {
+                let to = link["operationId"].as_str().unwrap();
+                let target = operations
+                    .get(to)
+                    .unwrap_or_else(|| panic!("{from} → {to}"));
+                for name in link["parameters"].as_object().unwrap().keys() {
+                    assert!(
+                        target["parameters"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|p| p["name"] == *name && p["in"] == "path"),
+                        "{from} → {to}: no path parameter {name}"
+                    );
+                }
+                links += 1;
+            }
+        }
+    }
+    assert_eq!(
+        links, 19,
+        "3 answers naming a job × 6 operations, and processors → submit"
+    );
+    let submitted = &operations["submit_job"]["responses"]["202"]["links"]["get_job"];
+    assert_eq!(submitted["parameters"]["id"], "$response.body#/id");
+}
+
 /// `/docs` serves the Swagger UI from the binary: no request leaves the host.
 #[tokio::test]
 async fn the_docs_ui_is_served_offline() {
