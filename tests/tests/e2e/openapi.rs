@@ -168,8 +168,8 @@ fn operation_ids_are_unique_and_links_lead_somewhere() {
         }
     }
     assert_eq!(
-        links, 19,
-        "3 answers naming a job × 6 operations, and processors → submit"
+        links, 13,
+        "2 answers naming a job × 6 operations, and processors → submit"
     );
     let submitted = &operations["submit_job"]["responses"]["202"]["links"]["get_job"];
     assert_eq!(submitted["parameters"]["id"], "$response.body#/id");
