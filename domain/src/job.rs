@@ -52,13 +52,31 @@ impl JobId {
     /// so a late attempt never overwrites the result of the attempt that
     /// finished the job.
     pub fn output_prefix(&self, attempt: u32) -> String {
-        format!("jobs/{self}/out/{attempt}/")
+        format!("{}{attempt}/", self.segmented_outputs())
     }
 
     /// Object-store key of the output of one attempt as one object: how
     /// outputs were stored before segments; still read.
     pub fn output_key(&self, attempt: u32) -> String {
-        format!("jobs/{self}/output/{attempt}")
+        format!("{}{attempt}", self.whole_outputs())
+    }
+
+    /// The attempt whose output `key` holds (a segment under
+    /// [`Self::output_prefix`], or a whole [`Self::output_key`]); `None`
+    /// for any other key.
+    pub fn output_attempt(&self, key: &str) -> Option<u32> {
+        let rest = key
+            .strip_prefix(&self.segmented_outputs())
+            .or_else(|| key.strip_prefix(&self.whole_outputs()))?;
+        rest.split('/').next()?.parse().ok()
+    }
+
+    fn segmented_outputs(&self) -> String {
+        format!("jobs/{self}/out/")
+    }
+
+    fn whole_outputs(&self) -> String {
+        format!("jobs/{self}/output/")
     }
 
     /// The key prefix of every attempt's output, segmented (`out/`) or
@@ -237,6 +255,20 @@ pub fn from_millis(ms: i64) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_output_key_names_its_attempt() {
+        let id = JobId::new();
+        let other = JobId::new();
+        assert_eq!(
+            id.output_attempt(&format!("{}000003", id.output_prefix(12))),
+            Some(12)
+        );
+        assert_eq!(id.output_attempt(&id.output_key(3)), Some(3));
+        assert_eq!(id.output_attempt(&id.log_key(3)), None);
+        assert_eq!(id.output_attempt(&id.input_key()), None);
+        assert_eq!(id.output_attempt(&other.output_key(3)), None);
+    }
 
     #[test]
     fn ids_round_trip() {

@@ -17,13 +17,10 @@ use std::time::{Duration, Instant};
 /// `jobs/{id}/output/{attempt}`), so its objects are counted once per
 /// attempt. More than one means duplicate results.
 pub fn output_attempts(id: &str, keys: &[String]) -> std::collections::BTreeSet<String> {
-    let (segmented, whole) = (format!("jobs/{id}/out/"), format!("jobs/{id}/output/"));
+    let id: agensium_domain::JobId = id.parse().expect("a job id");
     keys.iter()
-        .filter_map(|k| {
-            k.strip_prefix(&segmented)
-                .or_else(|| k.strip_prefix(&whole))
-        })
-        .map(|rest| rest.split('/').next().unwrap_or(rest).to_owned())
+        .filter_map(|k| id.output_attempt(k))
+        .map(|attempt| attempt.to_string())
         .collect()
 }
 

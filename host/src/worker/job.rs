@@ -80,7 +80,7 @@ impl Worker {
             {
                 // Earlier attempts may have uploaded output before they
                 // were lost: the dead letter keeps none of it.
-                self.drop_other_attempts(id, None).await;
+                self.drop_outputs(id, |_| true).await;
             }
             return Ok(Ack::GaveUp);
         }
@@ -174,10 +174,11 @@ impl Worker {
             usage,
             returned,
         } = attempt;
-        // Earlier attempts can no longer finish the job (the row names this
-        // slot): what they left behind goes before the result is visible.
+        // Earlier attempts can no longer finish the job (the row has named
+        // this slot since this attempt started; a later attempt still
+        // can): what they left behind goes before the result is visible.
         if job.attempts > 1 {
-            self.drop_other_attempts(id, Some(job.attempts)).await;
+            self.drop_outputs(id, |a| a < job.attempts).await;
         }
         if !b
             .meta
@@ -229,23 +230,18 @@ impl Worker {
         Segments::output_of(self.backends.objects.clone(), id, attempt)
     }
 
-    /// Deletes the outputs of the attempts of a job other than `winner`,
-    /// the attempt finishing it (`None`: it gave up, keep none): a worker
-    /// that died after uploading, or whose own cleanup met the store down,
-    /// cannot clean up after itself. Called before the winner's finish is
-    /// recorded, so a client that sees the job final sees one output. (A
-    /// late attempt still running deletes its own when it fails to finish
-    /// the job.)
-    async fn drop_other_attempts(&self, id: JobId, winner: Option<u32>) {
+    /// Deletes the outputs of the attempts of job `id` that `doomed`
+    /// names: a worker that died after uploading, or whose own cleanup met
+    /// the store down, cannot clean up after itself. (A late attempt still
+    /// running deletes its own when it fails to finish the job.)
+    async fn drop_outputs(&self, id: JobId, doomed: impl Fn(u32) -> bool) {
         let objects = &self.backends.objects;
-        // The winner's segments, or its output as one object (stored so
-        // before segments).
-        let kept = |k: &String| {
-            winner.is_some_and(|w| k.starts_with(&id.output_prefix(w)) || *k == id.output_key(w))
-        };
         match objects.list(&id.outputs_prefix()).await {
             Ok(keys) => {
-                for key in keys.into_iter().filter(|k| !kept(k)) {
+                let keys = keys
+                    .into_iter()
+                    .filter(|k| id.output_attempt(k).is_some_and(&doomed));
+                for key in keys {
                     info!(job = %id, %key, "deleting the output of a superseded attempt");
                     if let Err(e) = objects.delete(&key).await {
                         warn!(job = %id, %key, error = %e, "deleting a superseded output failed");
