@@ -229,9 +229,6 @@ async fn the_cli_pushes_submits_waits_and_reports_like_the_api() {
     app.stop().await;
 }
 
-/// `?wait=` answers as soon as the job ends (well before its deadline),
-/// at once for a final job, and refuses a wait over 60 s; the events
-/// stream says `status` then `done`.
 /// A submission refused for now (429 with `Retry-After`) is sent again
 /// after the pause the API asked for, from the file's start: over a key's
 /// rate, every submission of a file is accepted. Stdin cannot be read
@@ -275,6 +272,9 @@ async fn the_cli_sends_a_refused_submission_again_after_retry_after() {
     app.stop().await;
 }
 
+/// `?wait=` answers as soon as the job ends (well before its deadline),
+/// at once for a final job, and refuses a wait over 60 s; the events
+/// stream says `status` then `done`.
 #[tokio::test]
 async fn waiting_answers_when_the_job_ends() {
     let dir = tempfile::tempdir().unwrap();
