@@ -82,9 +82,8 @@ async fn push(args: PushArgs, api: &Api) -> Result<ExitCode> {
     if args.inline {
         query.push(("inline".into(), "true".into()));
     }
-    let (reader, size) = progress::open(&args.component).await?;
-    let bar = progress::bytes("upload", size, api.json);
-    let body = progress::body(reader, bar.clone());
+    let mut upload = progress::Upload::new(&args.component, api.json)?;
+    let (body, size) = upload.body()?.context("nothing to upload")?;
     let request = api.request(Method::PUT, &path).query(&query);
     let request = match (&args.golden_input, &args.golden_output) {
         (Some(input), Some(output)) => {
@@ -106,7 +105,7 @@ async fn push(args: PushArgs, api: &Api) -> Result<ExitCode> {
         }
     };
     let response = api.send(request).await;
-    bar.finish_and_clear();
+    upload.finish();
     let response = response?;
     let fresh = response.status() == reqwest::StatusCode::CREATED;
     let version: Value = response.json().await?;

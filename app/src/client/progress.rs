@@ -26,7 +26,7 @@ fn target(json: bool) -> ProgressDrawTarget {
 
 /// A byte bar: `label [bar] 12.0 MiB/1.0 GiB 85 MiB/s ETA 11s`, or a byte
 /// counter when the total is unknown.
-pub fn bytes(label: &str, total: Option<u64>, json: bool) -> ProgressBar {
+fn bytes(label: &str, total: Option<u64>, json: bool) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(total, target(json));
     let template = if total.is_some() {
         "{prefix:>9} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}"
@@ -54,23 +54,11 @@ pub fn spinner(json: bool) -> ProgressBar {
 }
 
 /// A request body streamed from `reader`, counted on `bar`.
-pub fn body(reader: impl AsyncRead + Send + 'static, bar: ProgressBar) -> reqwest::Body {
+fn body(reader: impl AsyncRead + Send + 'static, bar: ProgressBar) -> reqwest::Body {
     let stream = ReaderStream::with_capacity(reader, 256 * 1024).inspect_ok(move |chunk| {
         bar.inc(chunk.len() as u64);
     });
     reqwest::Body::wrap_stream(stream)
-}
-
-/// Opens a file (or `-`, stdin) to upload: the reader and its size when known.
-pub async fn open(path: &Path) -> Result<(Box<dyn AsyncRead + Send + Unpin>, Option<u64>)> {
-    if path == Path::new("-") {
-        return Ok((Box::new(tokio::io::stdin()), None));
-    }
-    let file = tokio::fs::File::open(path)
-        .await
-        .with_context(|| format!("opening {}", path.display()))?;
-    let size = file.metadata().await?.len();
-    Ok((Box::new(file), Some(size)))
 }
 
 /// A file (or `-`, stdin) to upload, opened afresh for each sending so a
