@@ -1,9 +1,12 @@
 //! Admission: compiling an uploaded component, and running its golden
 //! check, without letting the upload take the API down.
 //!
-//! * **Bounded concurrency.** At most `concurrency` uploads compile or run
-//!   their golden check at once; an upload that finds no slot within
-//!   `wait` gets `503 busy` (with `Retry-After`).
+//! * **Bounded concurrency, shared fairly.** At most `concurrency` uploads
+//!   compile or run their golden check at once, one team at most half of
+//!   them (rounded up), and a freed slot goes to the waiting team holding
+//!   the fewest ([`FairShare`]): one team's uploads cannot keep every other
+//!   team's out. An upload that finds no slot within `wait` gets `503
+//!   busy` (with `Retry-After`).
 //! * **Compiles run in a child process** (`agensium compile-component`,
 //!   see `app/src/compile_child.rs`) with a data-segment limit
 //!   (`RLIMIT_DATA`: heap and anonymous maps, so a compile cannot take the
@@ -16,8 +19,9 @@
 //!   own, under the operator's limits capped by [`GOLDEN_CAPS`].
 
 use crate::error::ApiError;
+use crate::fair::{FairShare, Permit};
 use crate::golden::{self, Golden};
-use agensium_domain::{GOLDEN_CAPS, Limits};
+use agensium_domain::{GOLDEN_CAPS, Limits, TeamName};
 use agensium_host::{Metering, Processor, Runtime};
 use axum::http::StatusCode;
 use bytes::Bytes;
@@ -26,7 +30,6 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The subcommand of the `agensium` binary that compiles one component.
 pub const COMPILE_SUBCOMMAND: &str = "compile-component";
@@ -61,7 +64,7 @@ pub struct Admitted {
     pub processor: Processor,
     /// Its artifact, to store for workers.
     pub artifact: Vec<u8>,
-    _slot: OwnedSemaphorePermit,
+    _slot: Permit<TeamName>,
 }
 
 /// Compiles uploads in child processes and runs golden checks on a
@@ -69,7 +72,7 @@ pub struct Admitted {
 pub struct Admission {
     settings: AdmissionSettings,
     compiler: PathBuf,
-    slots: Arc<Semaphore>,
+    slots: Arc<FairShare<TeamName>>,
     sandbox: Option<tokio::runtime::Runtime>,
 }
 
@@ -87,22 +90,24 @@ impl Admission {
             .enable_all()
             .build()?;
         Ok(Self {
-            slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+            slots: FairShare::halves(settings.concurrency),
             settings,
             compiler,
             sandbox: Some(sandbox),
         })
     }
 
-    /// Compiles `component` in a child process (within a slot) and loads
-    /// the artifact, checking the world and the per-component maxima.
+    /// Compiles `component`, an upload of `team`'s, in a child process
+    /// (within one of the team's slots) and loads the artifact, checking the
+    /// world and the per-component maxima.
     pub async fn compile(
         &self,
         runtime: &Arc<Runtime>,
+        team: &TeamName,
         component: Bytes,
         metering: Metering,
     ) -> Result<Admitted, ApiError> {
-        let slot = self.slot().await?;
+        let slot = self.slot(team).await?;
         let artifact = self.compile_in_child(component, metering).await?;
         let rt = runtime.clone();
         let (processor, artifact) = tokio::task::spawn_blocking(move || {
@@ -137,20 +142,23 @@ impl Admission {
         handle.await.map_err(|e| crashed(&e.to_string()))?
     }
 
-    async fn slot(&self) -> Result<OwnedSemaphorePermit, ApiError> {
-        let wait = self.settings.wait;
-        match tokio::time::timeout(wait, self.slots.clone().acquire_owned()).await {
-            Ok(Ok(slot)) => Ok(slot),
-            _ => Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
-                format!(
-                    "{} uploads are being compiled; try again shortly",
-                    self.settings.concurrency
-                ),
-            )
-            .retry_after(Duration::from_secs(5))),
-        }
+    async fn slot(&self, team: &TeamName) -> Result<Permit<TeamName>, ApiError> {
+        self.slots
+            .acquire(team, self.settings.wait)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    format!(
+                        "{} uploads are being compiled (a team at most {} of them); \
+                         try again shortly",
+                        self.slots.total(),
+                        self.slots.share()
+                    ),
+                )
+                .retry_after(Duration::from_secs(5))
+            })
     }
 
     /// The artifact the compiler child makes of `component`, or why not.

@@ -5,7 +5,6 @@ use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::rate::SubmitLimiter;
 use crate::{control, jobs, keys, processors, teams, waiting, webhook_secret};
-use agensium_domain::Role;
 use agensium_host::Runtime;
 use agensium_ports::Backends;
 use axum::Router;
@@ -49,6 +48,8 @@ pub struct AppState {
     pub limiter: SubmitLimiter,
     /// Per-key bound on answers held open (waits, follows, events).
     pub holds: Arc<crate::holds::Holds>,
+    /// Per-key and per-team shares of the requests in flight.
+    pub shares: Arc<crate::shares::Shares>,
     /// Short-lived copies of keys, processors and versions.
     pub cache: Arc<crate::cache::ApiCache>,
     /// Writes accepted jobs' rows and tickets, coalesced under load.
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::cache::forget_on_change,
         ))
+        .layer(axum::middleware::from_fn(crate::shares::reserved_gate))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -149,7 +151,7 @@ pub fn health_router() -> Router {
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
         (status = "default", description = "An error", body = crate::openapi::ErrorBody)))]
 async fn operator_metrics(auth: Auth) -> Result<String, ApiError> {
-    auth.require(Role::Operator)?;
+    auth.require(agensium_domain::Action::Operate)?;
     Ok(crate::telemetry::metrics().await)
 }
 

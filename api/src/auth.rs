@@ -7,7 +7,12 @@
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use agensium_domain::{ApiKey, Caller, KeyId, KeyRefusal, Role, Team, now_millis};
+use crate::shares::{InFlight, ReservedConnection, reserved_refusal};
+use std::sync::Arc;
+use agensium_domain::{
+    Action, ApiKey, Caller, Denied, KeyId, KeyRefusal, Resource, Role, Team, authorize,
+    now_millis,
+};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -22,19 +27,35 @@ pub struct Auth {
     pub caller: Caller,
     /// The caller's team (quota, …).
     pub team: Team,
+    /// The request's place in its key's and team's shares of the edge
+    /// (none for operators), held while the handler runs.
+    _in_flight: Option<Arc<InFlight>>,
 }
 
 impl Auth {
-    /// The caller, if its role includes `needed`; 403 otherwise.
-    pub fn require(&self, needed: Role) -> Result<&Caller, ApiError> {
-        if self.caller.has(needed) {
-            Ok(&self.caller)
-        } else {
-            Err(ApiError::forbidden(format!(
-                "this needs the {needed} role; the key has {}",
-                self.caller.role
-            )))
+    /// The caller, if [`authorize`] lets it take `action` on `resource`;
+    /// `hidden()` when it may not see the resource (the answer for a
+    /// missing one), 403 when it sees it but may not do this.
+    pub fn allow(
+        &self,
+        action: Action,
+        resource: Resource<'_>,
+        hidden: impl FnOnce() -> ApiError,
+    ) -> Result<&Caller, ApiError> {
+        match authorize(&self.caller, action, resource) {
+            Ok(()) => Ok(&self.caller),
+            Err(Denied::Hidden) => Err(hidden()),
+            Err(Denied::Forbidden(why)) => Err(ApiError::forbidden(why)),
         }
+    }
+
+    /// The caller, if its role alone allows `action` (on nothing in
+    /// particular: its own team's things, or the installation); 403
+    /// otherwise.
+    pub fn require(&self, action: Action) -> Result<&Caller, ApiError> {
+        self.allow(action, Resource::Fleet, || {
+            ApiError::forbidden("not allowed to this key")
+        })
     }
 }
 
@@ -70,13 +91,19 @@ impl FromRequestParts<AppState> for Auth {
                 .keys
                 .insert(rec.id.clone(), (touched, team.clone()));
         }
+        let caller = Caller {
+            key_id: rec.id,
+            team: team.name.clone(),
+            role: rec.role,
+        };
+        if parts.extensions.get::<ReservedConnection>().is_some() && caller.role != Role::Operator {
+            return Err(reserved_refusal());
+        }
+        let in_flight = st.shares.enter(&caller)?.map(Arc::new);
         Ok(Self {
-            caller: Caller {
-                key_id: rec.id,
-                team: team.name.clone(),
-                role: rec.role,
-            },
+            caller,
             team,
+            _in_flight: in_flight,
         })
     }
 }

@@ -21,6 +21,9 @@ pub struct ApiCache {
     pub owners: TtlCache<ProcessorName, Ownership>,
     /// A version by processor and version string.
     pub versions: TtlCache<(ProcessorName, String), ProcessorVersion>,
+    /// How long an entry is trusted: a change made through another API
+    /// process applies everywhere within this.
+    pub ttl: Duration,
 }
 
 impl ApiCache {
@@ -30,6 +33,7 @@ impl ApiCache {
             keys: TtlCache::new(ttl),
             owners: TtlCache::new(ttl),
             versions: TtlCache::new(ttl),
+            ttl,
         }
     }
 

@@ -5,9 +5,10 @@ use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::jobs::load_job;
 use crate::views::JobView;
-use agensium_domain::{Job, JobStatus, Role, TransitionError};
+use agensium_domain::{Action, Job, JobId, JobStatus, TeamName, TransitionError};
+use std::time::Duration;
 use agensium_ports::segments::Segments;
-use agensium_ports::{Signal, StoreError};
+use agensium_ports::{JobFilter, Signal, StoreError};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -23,20 +24,13 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Json<JobView>, ApiError> {
     let job = load_job(&st, &auth.caller, &id).await?;
-    auth.require(Role::Submitter)?;
-    if !st.backends.meta.cancel_job(job.id).await? {
+    auth.require(Action::Control)?;
+    if !cancel_one(&st, job.id).await? {
         let now = load_job(&st, &auth.caller, &id).await?;
         return Err(ApiError::conflict(
             "job_finished",
             refusal(&now, now.status.cancel()),
         ));
-    }
-    // The fast path to the worker running it (it also watches the row) and
-    // to the requests waiting for the job's end.
-    for signal in Signal::ALL {
-        if let Err(e) = st.backends.rail.announce(signal, job.id).await {
-            tracing::warn!(job = %job.id, error = %e, ?signal, "announcing the cancellation failed");
-        }
     }
     tracing::info!(job = %job.id, was = %job.status, by = %auth.caller.key_id, "job cancelled");
     Ok(Json(load_job(&st, &auth.caller, &id).await?.into()))
@@ -55,7 +49,7 @@ pub async fn retry(
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
     let (job, inline_input) =
         crate::jobs::load_job_body(&st, &auth.caller, &id, agensium_ports::JobBody::Input).await?;
-    auth.require(Role::Submitter)?;
+    auth.require(Action::Control)?;
     crate::jobs::check_queued_quota(&st, &auth).await?;
     if let Err(e) = job.status.retry() {
         return Err(ApiError::conflict(
@@ -99,6 +93,68 @@ pub async fn retry(
     }
     tracing::info!(job = %job.id, was = %job.status, by = %auth.caller.key_id, "job retried");
     Ok((StatusCode::ACCEPTED, Json(queued.into())))
+}
+
+/// Cancels job `id` if it is queued or running, and announces it: the fast
+/// path to the worker running it (which also watches the row) and to the
+/// requests waiting for the job's end. False when it was already final.
+async fn cancel_one(st: &AppState, id: JobId) -> Result<bool, ApiError> {
+    if !st.backends.meta.cancel_job(id).await? {
+        return Ok(false);
+    }
+    for signal in Signal::ALL {
+        if let Err(e) = st.backends.rail.announce(signal, id).await {
+            tracing::warn!(job = %id, error = %e, ?signal, "announcing the cancellation failed");
+        }
+    }
+    Ok(true)
+}
+
+/// Jobs cancelled per page while a disabled team's work is swept.
+const SWEEP_PAGE: u32 = 500;
+
+/// A disabled team runs nothing: cancels every queued and running job of
+/// `team` now, and again once no API process accepts its keys any more
+/// (the auth cache's life), for jobs accepted in between. Returns how
+/// many the first sweep cancelled.
+pub(crate) async fn cancel_team_jobs(st: &AppState, team: &TeamName) -> Result<u64, ApiError> {
+    let cancelled = sweep_team(st, team).await?;
+    let (later, team) = (st.clone(), team.clone());
+    let wait = st.cache.ttl + Duration::from_millis(500);
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        if let Err(e) = sweep_team(&later, &team).await {
+            tracing::warn!(%team, error = %e, "sweeping a disabled team's jobs again failed");
+        }
+    });
+    Ok(cancelled)
+}
+
+/// One pass over `team`'s queued and running jobs, cancelling each.
+async fn sweep_team(st: &AppState, team: &TeamName) -> Result<u64, ApiError> {
+    let mut cancelled = 0;
+    for status in [JobStatus::Queued, JobStatus::Running] {
+        let filter = JobFilter {
+            team: Some(team),
+            status: Some(status),
+            processor: None,
+        };
+        let mut before = None;
+        loop {
+            let page = st.backends.meta.list_jobs(&filter, before, SWEEP_PAGE).await?;
+            for job in &page {
+                cancelled += u64::from(cancel_one(st, job.id).await?);
+            }
+            match page.last() {
+                Some(last) if page.len() == SWEEP_PAGE as usize => before = Some(last.id),
+                _ => break,
+            }
+        }
+    }
+    if cancelled > 0 {
+        tracing::info!(%team, cancelled, "a disabled team's jobs were cancelled");
+    }
+    Ok(cancelled)
 }
 
 /// Why the state machine refused a transition, for a 409.

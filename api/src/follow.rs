@@ -28,6 +28,7 @@ use std::io;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// How soon a follower looks again for a segment not stored yet; the wait
 /// doubles while it stays missing, up to [`MAX_POLL`].
@@ -63,6 +64,7 @@ pub async fn wait(
     hold: Hold,
 ) -> Result<Option<Response>, ApiError> {
     let mut ends = st.finishes.subscribe();
+    let ended = hold.ended();
     let deadline = Instant::now() + wait;
     let (mut reread, mut poll) = (Instant::now() + RECHECK, POLL);
     loop {
@@ -86,7 +88,11 @@ pub async fn wait(
             return Ok(None);
         }
         let tick = if follow { now + poll } else { reread };
-        let announced = next_change(&mut ends, job.id, tick.min(deadline).min(reread)).await;
+        let until = tick.min(deadline).min(reread);
+        let announced = tokio::select! {
+            a = next_change(&mut ends, job.id, until) => a,
+            () = ended.cancelled() => return Err(crate::waiting::key_stopped()),
+        };
         poll = (poll * 2).min(MAX_POLL);
         if announced || Instant::now() >= reread {
             job = current(st, job.id).await?;
@@ -128,6 +134,7 @@ fn streaming(
         ends: st.finishes.subscribe(),
         tx,
         sent: 0,
+        ended: hold.ended(),
         _hold: hold,
     };
     tokio::spawn(follower.run(first));
@@ -149,8 +156,15 @@ struct Follower {
     ends: broadcast::Receiver<JobId>,
     tx: mpsc::Sender<io::Result<Bytes>>,
     sent: u64,
+    /// Cancelled when the caller's key stops working: the body is cut off.
+    ended: CancellationToken,
     /// The caller's held answer, given back when the follower ends.
     _hold: Hold,
+}
+
+/// The error that cuts off a followed body whose key stopped working.
+fn key_stopped() -> io::Error {
+    io::Error::other("the API key was revoked or expired, or its team disabled")
 }
 
 impl Follower {
@@ -181,7 +195,14 @@ impl Follower {
 
     /// Sends a segment's chunks; false when the client left or a read failed.
     async fn forward(&mut self, mut body: ByteStream) -> bool {
-        while let Some(chunk) = body.next().await {
+        loop {
+            let chunk = tokio::select! {
+                c = body.next() => match c {
+                    Some(c) => c,
+                    None => return true,
+                },
+                () = self.ended.cancelled() => Err(key_stopped()),
+            };
             let failed = chunk.is_err();
             if let Ok(c) = &chunk {
                 self.sent += c.len() as u64;
@@ -190,7 +211,6 @@ impl Follower {
                 return false;
             }
         }
-        true
     }
 
     /// Segment `n` once stored; `None` when the output is complete or the
@@ -206,7 +226,10 @@ impl Follower {
                 return Ok(Some(s));
             }
             let until = (Instant::now() + poll).min(reread);
-            let announced = next_change(&mut self.ends, self.id, until).await;
+            let announced = tokio::select! {
+                a = next_change(&mut self.ends, self.id, until) => a,
+                () = self.ended.cancelled() => return Err("the API key stopped working".into()),
+            };
             poll = (poll * 2).min(MAX_POLL);
             if !announced && Instant::now() < reread {
                 continue;

@@ -7,8 +7,8 @@ use crate::limited::limited;
 use crate::processors::name;
 use crate::views::JobView;
 use agensium_domain::{
-    Callback, CallbackUrl, Caller, InvalidInput, Job, JobId, JobStatus, MAX_PARAM_VALUE,
-    ParamsBuilder, ProcessorVersion, Role, TeamName,
+    Action, Callback, CallbackUrl, Caller, InvalidInput, Job, JobId, JobStatus, MAX_PARAM_VALUE,
+    ParamsBuilder, ProcessorVersion, TeamName, scope, sees_team,
 };
 use agensium_ports::object_store::{Small, read_small};
 use agensium_ports::segments::Segments;
@@ -154,10 +154,10 @@ pub async fn submit(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let caller = auth.require(Role::Submitter)?;
+    let caller = auth.require(Action::Submit)?;
     let name = name(&raw_name)?;
     let mut q = parse_query(query.as_deref())?;
-    st.limiter.check(&caller.key_id)?;
+    st.limiter.check(&caller.key_id, &caller.team)?;
     let pv = resolve(&st, caller, &name, q.version.as_deref()).await?;
     check_queued_quota(&st, &auth).await?;
     let id = JobId::new();
@@ -336,7 +336,7 @@ pub(crate) async fn load_job(st: &AppState, caller: &Caller, raw: &str) -> Resul
         .meta
         .get_job(id)
         .await?
-        .filter(|j| caller.sees_team(&j.team))
+        .filter(|j| sees_team(caller, &j.team))
         .ok_or_else(|| ApiError::not_found("job_not_found", format!("no job {id}")))
 }
 
@@ -352,7 +352,7 @@ pub(crate) async fn load_job_body(
         .meta
         .get_job_body(id, body)
         .await?
-        .filter(|(j, _)| caller.sees_team(&j.team))
+        .filter(|(j, _)| sees_team(caller, &j.team))
         .ok_or_else(|| ApiError::not_found("job_not_found", format!("no job {id}")))
 }
 
@@ -511,14 +511,14 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let (mut status, mut before, mut limit) = (None, None, 100u32);
     let mut processor: Option<agensium_domain::ProcessorName> = None;
-    let mut team: Option<TeamName> = auth.caller.scope().cloned();
+    let mut team: Option<TeamName> = scope(&auth.caller).cloned();
     for (k, v) in serde_urlencoded_pairs(query.as_deref().unwrap_or(""))? {
         match k.as_str() {
             "team" => {
                 let t: TeamName = v
                     .parse()
                     .ok()
-                    .filter(|t| auth.caller.sees_team(t))
+                    .filter(|t| sees_team(&auth.caller, t))
                     .ok_or_else(|| {
                         ApiError::not_found("team_not_found", format!("no team named {v:?}"))
                     })?;

@@ -5,7 +5,9 @@ use crate::app::AppState;
 use crate::auth::Auth;
 use crate::error::{ApiError, JsonBody};
 use crate::teams::visible_team;
-use agensium_domain::{ApiKey, KeyId, KeyRecord, MAX_KEY_NAME, Role, now_millis};
+use agensium_domain::{
+    Action, ApiKey, KeyId, KeyRecord, MAX_KEY_NAME, Resource, Role, now_millis,
+};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -75,12 +77,13 @@ pub async fn create(
     Path(team): Path<String>,
     body: JsonBody<NewKey>,
 ) -> Result<(StatusCode, Json<KeyView>), ApiError> {
-    let team = visible_team(&st, &auth, &team).await?;
-    auth.require(Role::Admin)?;
+    let team = visible_team(&st, &auth, &team, Action::Administer).await?;
     let Json(new) = body?;
-    if new.role == Role::Operator && !auth.caller.is_operator() {
-        return Err(ApiError::forbidden("only an operator makes operator keys"));
-    }
+    let minted = Resource::Key {
+        team: &team.name,
+        role: new.role,
+    };
+    auth.allow(Action::Administer, minted, || unreachable_hidden(&team.name))?;
     if new.name.len() > MAX_KEY_NAME || new.name.chars().any(char::is_control) {
         return Err(ApiError::bad_request(
             "invalid_name",
@@ -128,8 +131,7 @@ pub async fn list(
     State(st): State<AppState>,
     Path(team): Path<String>,
 ) -> Result<Json<KeyList>, ApiError> {
-    let team = visible_team(&st, &auth, &team).await?;
-    auth.require(Role::Admin)?;
+    let team = visible_team(&st, &auth, &team, Action::Administer).await?;
     let keys: Vec<KeyView> = st
         .backends
         .meta
@@ -151,8 +153,7 @@ pub async fn revoke(
     State(st): State<AppState>,
     Path((team, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let team = visible_team(&st, &auth, &team).await?;
-    auth.require(Role::Admin)?;
+    let team = visible_team(&st, &auth, &team, Action::Administer).await?;
     let missing = || {
         ApiError::not_found(
             "key_not_found",
@@ -168,9 +169,34 @@ pub async fn revoke(
             "a key cannot revoke itself; revoke it with another key of the team",
         ));
     }
+    let role = live_key_role(&st, &team.name, &key_id)
+        .await?
+        .ok_or_else(missing)?;
+    let target = Resource::Key {
+        team: &team.name,
+        role,
+    };
+    auth.allow(Action::Administer, target, missing)?;
     if !st.backends.meta.revoke_key(&team.name, &key_id).await? {
         return Err(missing());
     }
     tracing::info!(team = %team.name, key = %key_id, by = %auth.caller.key_id, "API key revoked");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The role of `team`'s live (not revoked) key `id`, if there is one.
+async fn live_key_role(
+    st: &AppState,
+    team: &agensium_domain::TeamName,
+    id: &KeyId,
+) -> Result<Option<Role>, ApiError> {
+    let found = st.backends.meta.key_and_team(id).await?;
+    Ok(found
+        .filter(|(rec, _)| rec.team == *team && rec.revoked_at.is_none())
+        .map(|(rec, _)| rec.role))
+}
+
+/// A team [`visible_team`] let through is never hidden.
+fn unreachable_hidden(team: &agensium_domain::TeamName) -> ApiError {
+    ApiError::not_found("team_not_found", format!("no team named {team}"))
 }

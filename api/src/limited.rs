@@ -50,6 +50,14 @@ where
     }))
 }
 
+/// Reads and drops `body` (within the drain bounds) and hands back `err`:
+/// a request refused before its body was read still hears why.
+pub async fn discard<E>(body: axum::body::Body, err: E) -> E {
+    let mut body: Body<axum::Error> = Box::pin(body.into_data_stream());
+    drain(&mut body).await;
+    err
+}
+
 /// Reads and drops what is left of `body`, within the drain bounds.
 async fn drain<E>(body: &mut Body<E>) {
     let mut drained = 0u64;

@@ -4,12 +4,12 @@ use crate::app::AppState;
 use crate::auth::Auth;
 use crate::error::{ApiError, JsonBody};
 use crate::golden;
-use crate::limited::limited;
+use crate::limited::{discard, limited};
 use crate::views::{ProcessorSummary, ProcessorView, VersionView};
 use agensium_domain::Limits;
 use agensium_domain::{
-    Caller, DeclaredLimits, Digest, Ownership, ProcessorName, ProcessorVersion, Role, Visibility,
-    now_millis, parse_version,
+    Action, Caller, DeclaredLimits, Digest, Ownership, ProcessorName, ProcessorVersion, Resource,
+    Visibility, authorize, now_millis, parse_version, scope,
 };
 use agensium_host::Metering;
 use agensium_ports::PutVersion;
@@ -53,13 +53,21 @@ pub async fn put_version(
     headers: HeaderMap,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
-    // The body (bounded) of an authenticated caller is read before anything
-    // else is checked: answering an error while the client still sends
-    // would break its connection instead of delivering the error.
+    // Who may publish is decided from the headers, before a byte of the
+    // body is read: a refused body is discarded as it arrives (answering
+    // while the client still sends would break its connection instead of
+    // delivering the error), never buffered.
+    let allowed = async {
+        let caller = auth.require(Action::Publish)?;
+        let name = name(&raw_name)?;
+        let owner = may_publish(&st, &auth, &name).await?;
+        Ok::<_, ApiError>((caller, name, owner))
+    };
+    let (caller, name, owner) = match allowed.await {
+        Ok(allowed) => allowed,
+        Err(e) => return Err(discard(body, e).await),
+    };
     let bytes = read_body(body, st.limits.max_component_bytes).await?;
-    let caller = auth.require(Role::Publisher)?;
-    let name = name(&raw_name)?;
-    let owner = may_publish(&st, caller, &name).await?;
     let golden::Upload {
         component: bytes,
         golden,
@@ -83,7 +91,7 @@ pub async fn put_version(
     let metering = Metering::of(&run_limits);
     let admitted = st
         .admission
-        .compile(&st.runtime, bytes.clone(), metering)
+        .compile(&st.runtime, &caller.team, bytes.clone(), metering)
         .await?;
     if let Some(golden) = golden {
         st.admission
@@ -121,13 +129,16 @@ fn name_taken(name: &ProcessorName) -> ApiError {
 /// names are one namespace).
 async fn may_publish(
     st: &AppState,
-    caller: &Caller,
+    auth: &Auth,
     name: &ProcessorName,
 ) -> Result<Option<Ownership>, ApiError> {
     match st.backends.meta.ownership(name).await? {
         None => Ok(None),
-        Some(o) if caller.publishes(&o) => Ok(Some(o)),
-        Some(_) => Err(name_taken(name)),
+        Some(o) => {
+            let owned = auth.allow(Action::Publish, Resource::Processor(&o), || name_taken(name));
+            owned.map_err(|_| name_taken(name))?;
+            Ok(Some(o))
+        }
     }
 }
 
@@ -142,10 +153,10 @@ async fn claim(st: &AppState, caller: &Caller, name: &ProcessorName) -> Result<(
         latest: None,
     };
     let got = st.backends.meta.claim_processor(&want).await?;
-    if got.team != caller.team && !caller.is_operator() {
-        return Err(name_taken(name));
+    match authorize(caller, Action::Publish, Resource::Processor(&got)) {
+        Ok(()) => Ok(()),
+        Err(_) => Err(name_taken(name)),
     }
-    Ok(())
 }
 
 /// The processor's ownership, when `caller` may see it; 404 otherwise, the
@@ -161,10 +172,13 @@ pub(crate) async fn visible(
         .get_or_load(name.clone(), st.backends.meta.ownership(name));
     owner
         .await?
-        .filter(|o| caller.sees_processor(o))
-        .ok_or_else(|| {
-            ApiError::not_found("processor_not_found", format!("no processor named {name}"))
-        })
+        .filter(|o| authorize(caller, Action::Read, Resource::Processor(o)).is_ok())
+        .ok_or_else(|| not_found_processor(name))
+}
+
+/// The answer for a processor that does not exist or is not visible.
+fn not_found_processor(name: &ProcessorName) -> ApiError {
+    ApiError::not_found("processor_not_found", format!("no processor named {name}"))
 }
 
 /// The whole body, at most `limit` bytes (413 beyond).
@@ -347,7 +361,7 @@ pub async fn list(
     let owners = st
         .backends
         .meta
-        .visible_processors(auth.caller.scope(), after.as_ref(), limit)
+        .visible_processors(scope(&auth.caller), after.as_ref(), limit)
         .await?;
     let next = (owners.len() == limit as usize)
         .then(|| owners.last().map(|o| o.name.to_string()))
@@ -425,11 +439,9 @@ pub async fn yank(
 ) -> Result<impl IntoResponse, ApiError> {
     let name = name(&raw_name)?;
     let owner = visible(&st, &auth.caller, &name).await?;
-    if !auth.caller.publishes(&owner) {
-        return Err(ApiError::forbidden(
-            "yanking a version needs the publisher role in its team",
-        ));
-    }
+    auth.allow(Action::Publish, Resource::Processor(&owner), || {
+        not_found_processor(&name)
+    })?;
     match st.backends.meta.yank_version(&name, &version).await? {
         Some(v) => {
             tracing::info!(processor = %name, %version, by = %auth.caller.key_id, "version yanked");
@@ -465,11 +477,9 @@ pub async fn patch(
 ) -> Result<impl IntoResponse, ApiError> {
     let name = name(&raw_name)?;
     let mut owner = visible(&st, &auth.caller, &name).await?;
-    if !auth.caller.publishes(&owner) {
-        return Err(ApiError::forbidden(
-            "changing a processor needs the publisher role in its team",
-        ));
-    }
+    auth.allow(Action::Publish, Resource::Processor(&owner), || {
+        not_found_processor(&name)
+    })?;
     let Json(p) = body?;
     if !st.backends.meta.set_visibility(&name, p.visibility).await? {
         return Err(ApiError::not_found(

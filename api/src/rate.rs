@@ -1,44 +1,66 @@
-//! Per-key rate limit on submissions (`governor`'s GCRA, in memory per API
-//! process): a key may submit `rate` jobs a second, in bursts of as many.
+//! Rate limits on submissions (`governor`'s GCRA, in memory per API
+//! process): a key may submit `per_key` jobs a second and its team
+//! `per_team` (whatever number of keys it holds), each in bursts of as many.
 
 use crate::error::ApiError;
-use agensium_domain::KeyId;
+use agensium_domain::{KeyId, TeamName};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota as Gcra, RateLimiter};
+use std::hash::Hash;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-/// Submissions per second per key; `None` is unlimited.
+/// Entries kept before idle ones (back at a full burst) are forgotten.
+const FORGET_PAST: usize = 10_000;
+
+/// Submissions per second per key and per team; `None` is unlimited.
 #[derive(Clone)]
 pub struct SubmitLimiter {
-    limiter: Option<Arc<DefaultKeyedRateLimiter<KeyId>>>,
+    keys: Option<Arc<DefaultKeyedRateLimiter<KeyId>>>,
+    teams: Option<Arc<DefaultKeyedRateLimiter<TeamName>>>,
     clock: DefaultClock,
 }
 
 impl SubmitLimiter {
-    /// A limiter allowing `per_second` submissions per key (0: unlimited).
-    pub fn new(per_second: u32) -> Self {
+    /// A limiter allowing `per_key` submissions a second per key and
+    /// `per_team` per team (0: unlimited).
+    pub fn new(per_key: u32, per_team: u32) -> Self {
+        let keyed = |n| NonZeroU32::new(n).map(|n| Arc::new(RateLimiter::keyed(Gcra::per_second(n))));
         Self {
-            limiter: NonZeroU32::new(per_second)
-                .map(|n| Arc::new(RateLimiter::keyed(Gcra::per_second(n)))),
+            keys: keyed(per_key),
+            teams: keyed(per_team),
             clock: DefaultClock::default(),
         }
     }
 
-    /// Takes one submission of `key`'s, or answers 429 with `Retry-After`.
-    pub fn check(&self, key: &KeyId) -> Result<(), ApiError> {
-        let Some(limiter) = &self.limiter else {
+    /// Takes one submission of `key`'s (of `team`), or answers 429
+    /// `rate_limited` with `Retry-After`.
+    pub fn check(&self, key: &KeyId, team: &TeamName) -> Result<(), ApiError> {
+        self.take(self.keys.as_deref(), key, "this key submits faster than its rate limit; slow down")?;
+        self.take(
+            self.teams.as_deref(),
+            team,
+            "this team's keys together submit faster than the team's rate limit; slow down",
+        )
+    }
+
+    fn take<K: Hash + Eq + Clone>(
+        &self,
+        limiter: Option<&DefaultKeyedRateLimiter<K>>,
+        key: &K,
+        why: &str,
+    ) -> Result<(), ApiError> {
+        let Some(limiter) = limiter else {
             return Ok(());
         };
         limiter.check_key(key).map_err(|not_until| {
             ApiError::too_many(
                 "rate_limited",
-                "this key submits faster than its rate limit; slow down",
+                why,
                 not_until.wait_time_from(self.clock.now()),
             )
         })?;
-        // Forget keys idle long enough to be back at a full burst.
-        if limiter.len() > 10_000 {
+        if limiter.len() > FORGET_PAST {
             limiter.retain_recent();
         }
         Ok(())

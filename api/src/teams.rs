@@ -5,7 +5,7 @@ use crate::app::AppState;
 use crate::auth::Auth;
 use crate::error::{ApiError, JsonBody};
 use crate::jobs::query_pairs;
-use agensium_domain::{Quota, Role, Team, TeamName, UsageReport, now_millis};
+use agensium_domain::{Action, Quota, Resource, Team, TeamName, UsageReport, now_millis};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -42,13 +42,17 @@ fn team_not_found(raw: &str) -> ApiError {
     ApiError::not_found("team_not_found", format!("no team named {raw:?}"))
 }
 
-/// The team named `raw`, when the caller may see it; 404 otherwise, the
-/// same answer as for a team that does not exist.
-pub async fn visible_team(st: &AppState, auth: &Auth, raw: &str) -> Result<Team, ApiError> {
+/// The team named `raw`, when the caller may see it and take `action` on
+/// it; 404 when it may not see it (the same answer as for a team that does
+/// not exist), 403 when it sees it but may not do this.
+pub async fn visible_team(
+    st: &AppState,
+    auth: &Auth,
+    raw: &str,
+    action: Action,
+) -> Result<Team, ApiError> {
     let name: TeamName = raw.parse().map_err(|_| team_not_found(raw))?;
-    if !auth.caller.sees_team(&name) {
-        return Err(team_not_found(raw));
-    }
+    auth.allow(action, Resource::Team(&name), || team_not_found(raw))?;
     st.backends
         .meta
         .get_team(&name)
@@ -73,7 +77,7 @@ pub async fn create(
     State(st): State<AppState>,
     body: JsonBody<NewTeam>,
 ) -> Result<(StatusCode, Json<TeamView>), ApiError> {
-    auth.require(Role::Operator)?;
+    auth.require(Action::Operate)?;
     let Json(new) = body?;
     let name: TeamName = new
         .name
@@ -100,7 +104,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/v1/teams", operation_id = "list_teams", tag = "teams",
     responses((status = 200, description = "Every team (operators)", body = TeamList), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn list(auth: Auth, State(st): State<AppState>) -> Result<Json<TeamList>, ApiError> {
-    auth.require(Role::Operator)?;
+    auth.require(Action::Operate)?;
     let teams: Vec<TeamView> = st
         .backends
         .meta
@@ -120,7 +124,7 @@ pub async fn get(
     State(st): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Json<TeamView>, ApiError> {
-    Ok(Json(visible_team(&st, &auth, &raw).await?.into()))
+    Ok(Json(visible_team(&st, &auth, &raw, Action::Read).await?.into()))
 }
 
 /// The body of `PATCH /v1/teams/{team}`.
@@ -141,8 +145,7 @@ pub async fn patch(
     Path(raw): Path<String>,
     body: JsonBody<TeamPatch>,
 ) -> Result<Json<TeamView>, ApiError> {
-    let mut team = visible_team(&st, &auth, &raw).await?;
-    auth.require(Role::Operator)?;
+    let mut team = visible_team(&st, &auth, &raw, Action::Operate).await?;
     let Json(p) = body?;
     if p.disabled && team.name == auth.caller.team {
         // Its own keys would stop working, this one first: no way back in.
@@ -160,6 +163,9 @@ pub async fn patch(
         return Err(team_not_found(&raw));
     }
     tracing::info!(team = %team.name, disabled = p.disabled, by = %auth.caller.key_id, "team changed");
+    if p.disabled {
+        crate::control::cancel_team_jobs(&st, &team.name).await?;
+    }
     team.disabled = p.disabled;
     Ok(Json(team.into()))
 }
@@ -191,8 +197,7 @@ pub async fn put_quota(
     Path(raw): Path<String>,
     body: JsonBody<Quota>,
 ) -> Result<Json<TeamView>, ApiError> {
-    let mut team = visible_team(&st, &auth, &raw).await?;
-    auth.require(Role::Operator)?;
+    let mut team = visible_team(&st, &auth, &raw, Action::Operate).await?;
     let Json(quota) = body?;
     check_quota(&st, &quota)?;
     if !st.backends.meta.set_quota(&team.name, &quota).await? {
@@ -293,8 +298,7 @@ pub async fn usage(
     Path(raw): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<UsageView>, ApiError> {
-    let team = visible_team(&st, &auth, &raw).await?;
-    auth.require(Role::Admin)?;
+    let team = visible_team(&st, &auth, &raw, Action::Administer).await?;
     let (from, to) = report_span(query.as_deref())?;
     let (start, end) = (start_of(from), start_of(to + chrono::Duration::days(1)));
     let mut report = UsageReport::default();

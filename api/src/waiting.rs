@@ -8,6 +8,7 @@
 use crate::app::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
+use crate::holds::Hold;
 use crate::jobs::load_job;
 use crate::views::JobView;
 use agensium_domain::{Job, JobId};
@@ -19,6 +20,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// The longest `?wait=`, in seconds.
 pub const MAX_WAIT_SECS: u64 = 60;
@@ -44,14 +46,24 @@ pub async fn get(
     let deadline = Instant::now() + wait;
     let mut job = load_job(&st, &auth.caller, &id).await?;
     let waits = !job.status.is_final() && !wait.is_zero();
-    let _hold = waits
+    let hold = waits
         .then(|| st.holds.take(&auth.caller.key_id))
         .transpose()?;
+    let ended = hold.as_ref().map(Hold::ended).unwrap_or_default();
     while !job.status.is_final() && Instant::now() < deadline {
-        next_change(&mut ends, job.id, deadline.min(Instant::now() + RECHECK)).await;
+        let until = deadline.min(Instant::now() + RECHECK);
+        tokio::select! {
+            _ = next_change(&mut ends, job.id, until) => {}
+            () = ended.cancelled() => return Err(key_stopped()),
+        }
         job = load_job(&st, &auth.caller, &id).await?;
     }
     Ok(Json(job.into()))
+}
+
+/// The answer to a held request whose key stopped working meanwhile.
+pub(crate) fn key_stopped() -> ApiError {
+    ApiError::unauthorized("the API key was revoked or expired, or its team disabled, while the answer was held")
 }
 
 /// The `wait` of a query string: unset is 0; 400 `invalid_wait` unless an
@@ -120,6 +132,7 @@ pub async fn events(
         ends,
         last: None,
         next: Some(job),
+        ended: hold.ended(),
         _hold: hold,
     };
     let stream = futures::stream::unfold(watch, Watch::step);
@@ -136,15 +149,17 @@ struct Watch {
     last: Option<Job>,
     /// A document read but not sent yet.
     next: Option<Job>,
+    /// Cancelled when the key stops working: the stream ends.
+    ended: CancellationToken,
     /// The key's held answer, given back when the stream ends or its
     /// client goes.
-    _hold: crate::holds::Hold,
+    _hold: Hold,
 }
 
 impl Watch {
     /// The next event, or `None` after `done` (or when the job vanished).
     async fn step(mut self) -> Option<(Result<Event, Infallible>, Self)> {
-        if self.last.as_ref().is_some_and(|j| j.status.is_final()) {
+        if self.ended.is_cancelled() || self.last.as_ref().is_some_and(|j| j.status.is_final()) {
             return None;
         }
         let job = loop {
@@ -153,7 +168,10 @@ impl Watch {
                     break job;
                 }
                 let id = job.id;
-                next_change(&mut self.ends, id, Instant::now() + RECHECK).await;
+                tokio::select! {
+                    _ = next_change(&mut self.ends, id, Instant::now() + RECHECK) => {}
+                    () = self.ended.cancelled() => return None,
+                }
             }
             self.next = Some(load_job(&self.st, &self.auth.caller, &self.id).await.ok()?);
         };

@@ -6,7 +6,7 @@ use crate::app::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::teams::visible_team;
-use agensium_domain::{Role, WebhookSecret};
+use agensium_domain::{Action, WebhookSecret};
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::Serialize;
@@ -28,8 +28,7 @@ pub async fn get(
     State(st): State<AppState>,
     Path(team): Path<String>,
 ) -> Result<Json<SecretView>, ApiError> {
-    let team = visible_team(&st, &auth, &team).await?;
-    auth.require(Role::Admin)?;
+    let team = visible_team(&st, &auth, &team, Action::Administer).await?;
     let secret = st
         .backends
         .meta
@@ -51,8 +50,7 @@ pub async fn rotate(
     State(st): State<AppState>,
     Path(team): Path<String>,
 ) -> Result<Json<SecretView>, ApiError> {
-    let team = visible_team(&st, &auth, &team).await?;
-    auth.require(Role::Admin)?;
+    let team = visible_team(&st, &auth, &team, Action::Administer).await?;
     let secret = WebhookSecret::generate().map_err(|e| {
         ApiError::incident(
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,

@@ -235,6 +235,10 @@ struct SettingsArgs {
     /// unlimited) [default: 200].
     #[arg(long, env = "AGENSIUM_SUBMIT_RATE")]
     submit_rate: Option<u32>,
+    /// Job submissions per second per team, all its keys together, per API
+    /// process (0: unlimited) [default: 1000].
+    #[arg(long, env = "AGENSIUM_TEAM_SUBMIT_RATE")]
+    team_submit_rate: Option<u32>,
     /// Answers one API key may hold open at once (a `?wait=`, a followed
     /// result, events), per API process (0: unbounded) [default: 64].
     #[arg(long, env = "AGENSIUM_HELD_PER_KEY")]
@@ -265,6 +269,23 @@ struct SettingsArgs {
     /// HTTP connections served at once [default: 4096].
     #[arg(long, env = "AGENSIUM_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// Connections accepted past AGENSIUM_MAX_CONNECTIONS for `/healthz`,
+    /// `/metrics` and operators only [default: 64].
+    #[arg(long, env = "AGENSIUM_RESERVED_CONNECTIONS")]
+    reserved_connections: Option<usize>,
+    /// Requests one API key has in flight at once, per API process
+    /// (operators: unbounded) [default: 1024].
+    #[arg(long, env = "AGENSIUM_IN_FLIGHT_PER_KEY")]
+    in_flight_per_key: Option<usize>,
+    /// Requests one team's keys together have in flight at once, per API
+    /// process [default: 2048].
+    #[arg(long, env = "AGENSIUM_IN_FLIGHT_PER_TEAM")]
+    in_flight_per_team: Option<usize>,
+    /// Slowest request body accepted, in bytes per second averaged from its
+    /// start, checked once the body idle timeout has passed (0: off)
+    /// [default: 1024].
+    #[arg(long, env = "AGENSIUM_MIN_BODY_RATE")]
+    min_body_rate: Option<u64>,
     /// Seconds a connection has to send its request headers [default: 10].
     #[arg(long, env = "AGENSIUM_HEADER_TIMEOUT_SECS")]
     header_timeout_secs: Option<u64>,
@@ -338,6 +359,7 @@ impl SettingsArgs {
         set(&mut s.max_upload_bytes, mib(self.max_upload_mib));
         set(&mut s.max_component_bytes, mib(self.max_component_mib));
         set(&mut s.submit_rate, self.submit_rate);
+        set(&mut s.team_submit_rate, self.team_submit_rate);
         set(&mut s.held_per_key, self.held_per_key);
         let a = &mut s.admission;
         a.compiler = self.compiler.or(a.compiler.take());
@@ -355,6 +377,10 @@ impl SettingsArgs {
         }
         let e = &mut s.edge;
         set(&mut e.max_connections, self.max_connections);
+        set(&mut e.reserved_connections, self.reserved_connections);
+        set(&mut e.in_flight_per_key, self.in_flight_per_key);
+        set(&mut e.in_flight_per_team, self.in_flight_per_team);
+        set(&mut e.min_body_rate, self.min_body_rate);
         set(&mut e.header_timeout, secs(self.header_timeout_secs));
         set(&mut e.body_idle_timeout, secs(self.body_idle_timeout_secs));
         let w = &mut s.webhooks;

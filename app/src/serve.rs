@@ -97,6 +97,8 @@ pub async fn start(role: Role, settings: Settings) -> anyhow::Result<Server> {
         let webhooks =
             Webhooks::new(settings.webhooks.clone()).context("starting the webhook client")?;
         server.start_webhooks(&backends, &webhooks, &finishes);
+        let holds = agensium_api::holds::Holds::new(settings.held_per_key);
+        holds.watch(backends.meta.clone(), settings.cache_ttl);
         let app = router(AppState {
             backends: backends.clone(),
             runtime: runtime.clone(),
@@ -104,8 +106,13 @@ pub async fn start(role: Role, settings: Settings) -> anyhow::Result<Server> {
                 Admission::new(settings.admission.clone()).context("starting admission")?,
             ),
             limits: api_limits(&settings),
-            limiter: SubmitLimiter::new(settings.submit_rate),
-            holds: agensium_api::holds::Holds::new(settings.held_per_key),
+            limiter: SubmitLimiter::new(settings.submit_rate, settings.team_submit_rate),
+            holds,
+            shares: agensium_api::shares::Shares::new(
+                settings.edge.max_connections,
+                settings.edge.in_flight_per_key,
+                settings.edge.in_flight_per_team,
+            ),
             cache: Arc::new(agensium_api::cache::ApiCache::new(settings.cache_ttl)),
             accept: agensium_api::accept::Acceptor::new(&backends),
             finishes,

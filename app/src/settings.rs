@@ -80,6 +80,9 @@ pub struct Settings {
     /// Job submissions per second per API key, in bursts of as many (0:
     /// unlimited); each API process counts on its own.
     pub submit_rate: u32,
+    /// Job submissions per second per team, all its keys together, in
+    /// bursts of as many (0: unlimited); each API process counts on its own.
+    pub team_submit_rate: u32,
     /// Answers one API key may hold open at once (a `?wait=`, a followed
     /// result, events), per API process (0: unbounded).
     pub held_per_key: u32,
@@ -124,6 +127,7 @@ impl Default for Settings {
             max_upload_bytes: 10 << 30,
             max_component_bytes: 64 << 20,
             submit_rate: 200,
+            team_submit_rate: 1000,
             held_per_key: 64,
             admission: AdmissionSettings {
                 compiler: None,
@@ -135,8 +139,12 @@ impl Default for Settings {
             instances: agensium_host::DEFAULT_INSTANCES,
             edge: EdgeSettings {
                 max_connections: 4096,
+                reserved_connections: 64,
+                in_flight_per_key: 1024,
+                in_flight_per_team: 2048,
                 header_timeout: Duration::from_secs(10),
                 body_idle_timeout: Duration::from_secs(30),
+                min_body_rate: 1024,
             },
             inline: InlineLimit::DEFAULT,
             cache_ttl: Duration::from_secs(1),
@@ -197,6 +205,12 @@ impl Settings {
         {
             return Err(SettingsError::Invalid(
                 "AGENSIUM_MAX_CONNECTIONS, AGENSIUM_HEADER_TIMEOUT_SECS and AGENSIUM_BODY_IDLE_TIMEOUT_SECS must be at least 1",
+            ));
+        }
+        let e = &self.edge;
+        if e.in_flight_per_key == 0 || e.in_flight_per_key > e.in_flight_per_team {
+            return Err(SettingsError::Invalid(
+                "AGENSIUM_IN_FLIGHT_PER_KEY must be at least 1 and at most AGENSIUM_IN_FLIGHT_PER_TEAM",
             ));
         }
         if self.instances == 0 {

@@ -39,7 +39,7 @@ pub use names::{
 };
 pub use status::{JobStatus, LeaseGuard, Transition, TransitionError};
 pub use tenancy::{
-    ApiKey, Caller, DayUsage, KeyHash, KeyId, KeyRecord, KeyRefusal, MAX_KEY_NAME, Outcomes,
+    Action, ApiKey, Caller, Denied, Resource, authorize, scope, sees_team, DayUsage, KeyHash, KeyId, KeyRecord, KeyRefusal, MAX_KEY_NAME, Outcomes,
     Ownership, Quota, Role, Team, UsageReport, Visibility,
 };
 pub use text::truncate_at_char_boundary;

@@ -41,11 +41,14 @@ pub struct AttemptRecord {
 /// * a record applies only to the attempt it names.
 #[async_trait]
 pub trait CallbackStore: Send + Sync + 'static {
-    /// Deliveries due by `now`, longest due first, at most `limit`.
+    /// Deliveries due by `now`, longest due first, at most `limit`, of
+    /// jobs of teams other than those in `skip` (teams already using their
+    /// share of a dispatcher).
     async fn due_callbacks(
         &self,
         now: DateTime<Utc>,
         limit: u32,
+        skip: &[agensium_domain::TeamName],
     ) -> Result<Vec<DueCallback>, MetaError>;
 
     /// Claims the attempt of `due`: counts it and moves the job's next due

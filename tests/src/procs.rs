@@ -47,6 +47,7 @@ impl SharedBackends {
             // These tests count lost and duplicated jobs under bursts of
             // submissions; the per-key rate limit has its own test.
             ("AGENSIUM_SUBMIT_RATE".into(), "0".into()),
+            ("AGENSIUM_TEAM_SUBMIT_RATE".into(), "0".into()),
         ];
         let key = operator_key(&env);
         Some(Self {

@@ -24,7 +24,8 @@ use agensium_ports::MetaStore;
 use agensium_ports::callbacks::DueCallback;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use crate::fair::FairShare;
+use agensium_domain::TeamName;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
@@ -58,6 +59,12 @@ const POLL: Duration = Duration::from_secs(1);
 const LINGER: Duration = Duration::from_millis(50);
 /// Deliveries one process makes at once.
 const IN_FLIGHT: usize = 32;
+/// Deliveries of one team a process makes at once: a team whose
+/// receivers are slow delays its own deliveries, not other teams'.
+const IN_FLIGHT_PER_TEAM: usize = 8;
+
+/// Delivery slots, shared among teams.
+type Slots = FairShare<TeamName>;
 
 /// The pause after failed attempt number `attempt` (1-based): 1 s, 2 s,
 /// 4 s, … at most [`MAX_BACKOFF`].
@@ -106,7 +113,7 @@ impl Webhooks {
         stop: CancellationToken,
     ) {
         let mut ends = finishes.subscribe();
-        let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+        let slots = FairShare::new(IN_FLIGHT, IN_FLIGHT_PER_TEAM);
         loop {
             self.dispatch_due(&meta, &slots).await;
             tokio::select! {
@@ -121,12 +128,12 @@ impl Webhooks {
     }
 
     /// Claims and starts every due delivery there is room for.
-    async fn dispatch_due(self: &Arc<Self>, meta: &Arc<dyn MetaStore>, slots: &Arc<Semaphore>) {
-        let room = u32::try_from(slots.available_permits()).unwrap_or(0);
+    async fn dispatch_due(self: &Arc<Self>, meta: &Arc<dyn MetaStore>, slots: &Arc<Slots>) {
+        let room = u32::try_from(slots.free()).unwrap_or(0);
         if room == 0 {
             return;
         }
-        let due = match meta.due_callbacks(now_millis(), room).await {
+        let due = match meta.due_callbacks(now_millis(), room, &slots.at_share()).await {
             Ok(due) => due,
             Err(e) => {
                 warn!(error = %e, "reading due webhooks failed; trying again shortly");
@@ -134,8 +141,9 @@ impl Webhooks {
             }
         };
         for d in due {
-            let Ok(permit) = slots.clone().try_acquire_owned() else {
-                return;
+            // A team that reached its share in this batch waits its turn.
+            let Some(permit) = slots.try_acquire(&d.job.team) else {
+                continue;
             };
             if let Some(attempt) = self.claim(meta, &d).await {
                 let (this, meta) = (self.clone(), meta.clone());

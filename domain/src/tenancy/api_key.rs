@@ -237,13 +237,21 @@ impl KeyRecord {
         if !self.hash.matches(&key.hash()) {
             return Ok(false);
         }
+        self.works_at(now).map(|()| true)
+    }
+
+    /// Whether this key (whoever holds it) still works at `now`.
+    ///
+    /// # Errors
+    /// [`KeyRefusal`] when it is revoked or expired.
+    pub fn works_at(&self, now: DateTime<Utc>) -> Result<(), KeyRefusal> {
         if self.revoked_at.is_some() {
             return Err(KeyRefusal::Revoked);
         }
         if self.expires_at.is_some_and(|t| t <= now) {
             return Err(KeyRefusal::Expired);
         }
-        Ok(true)
+        Ok(())
     }
 }
 

@@ -21,13 +21,22 @@ impl<B: SqlBackend> CallbackStore for SqlMetaStore<B> {
         &self,
         now: DateTime<Utc>,
         limit: u32,
+        skip: &[TeamName],
     ) -> Result<Vec<DueCallback>, MetaError> {
+        let not_in = if skip.is_empty() {
+            String::new()
+        } else {
+            format!(" AND team NOT IN ({})", vec!["?"; skip.len()].join(", "))
+        };
+        let mut values = vec![now.timestamp_millis().into()];
+        values.extend(skip.iter().map(|t| t.to_string().into()));
+        values.push(limit.into());
         let st = Statement::new(
             format!(
-                "SELECT {JOB_COLUMNS}, callback_next_at FROM jobs WHERE callback_next_at <= ? \
-                 ORDER BY callback_next_at LIMIT ?"
+                "SELECT {JOB_COLUMNS}, callback_next_at FROM jobs WHERE callback_next_at <= ?\
+                 {not_in} ORDER BY callback_next_at LIMIT ?"
             ),
-            vec![now.timestamp_millis().into(), limit.into()],
+            values,
         );
         self.db
             .query(st)

@@ -18,7 +18,7 @@ pub async fn run(store: &dyn MetaStore, n: &str) {
 
 async fn due(store: &dyn MetaStore, id: JobId) -> Option<DueCallback> {
     store
-        .due_callbacks(now_millis(), 10_000)
+        .due_callbacks(now_millis(), 10_000, &[])
         .await
         .unwrap()
         .into_iter()
@@ -83,6 +83,14 @@ async fn deliveries(store: &dyn MetaStore, n: &str) {
         "no callback, never due"
     );
     let d = due(store, job.id).await.expect("due as it ends");
+    let skipped = store
+        .due_callbacks(now_millis(), 10_000, std::slice::from_ref(&job.team))
+        .await
+        .unwrap();
+    assert!(
+        skipped.iter().all(|d| d.job.team != job.team),
+        "a skipped team's deliveries are not listed"
+    );
     assert_eq!(
         d.job.callback.as_ref().unwrap().state,
         DeliveryState::Pending

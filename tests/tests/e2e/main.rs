@@ -23,6 +23,7 @@ mod openapi;
 mod processors;
 mod recovery;
 mod retry;
+mod security;
 mod settings;
 mod store_faults;
 mod tenancy;

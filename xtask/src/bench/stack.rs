@@ -269,6 +269,7 @@ fn operator_key(env: &[(String, String)]) -> Result<String> {
 fn common_env(data: &tempfile::TempDir, s: &Settings) -> Vec<(String, String)> {
     vec![
         ("AGENSIUM_SUBMIT_RATE".into(), "0".into()),
+        ("AGENSIUM_TEAM_SUBMIT_RATE".into(), "0".into()),
         (
             "AGENSIUM_DATA_DIR".into(),
             data.path().display().to_string(),

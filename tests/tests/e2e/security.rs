@@ -1,0 +1,329 @@
+//! The security review's findings (issue 25), each tried as the attacker
+//! did: a key above one's own role, work before authorization, one caller
+//! holding every connection, streams of a revoked key, a team's many keys,
+//! a disabled team's queued jobs, the docs page's policy.
+
+use agensium_tests::procs::{Proc, free_port, wait_healthy};
+use agensium_tests::{Client, TestApp, assert_error};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Makes a key of `role` in `team` with `op`; returns (id, key).
+async fn key(op: &Client, team: &str, role: &str) -> (String, String) {
+    let r = op
+        .http
+        .post(format!("{}/v1/teams/{team}/keys", op.url))
+        .json(&json!({ "role": role }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "a {role} key of {team}");
+    let v: Value = r.json().await.unwrap();
+    (v["id"].as_str().unwrap().into(), v["key"].as_str().unwrap().into())
+}
+
+/// Makes team `t` (and answers its client of `role`).
+async fn team(op: &Client, t: &str, role: &str) -> Client {
+    let r = op
+        .http
+        .post(format!("{}/v1/teams", op.url))
+        .json(&json!({ "name": t }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "team {t}");
+    Client::with_key(&op.url, &key(op, t, role).await.1)
+}
+
+async fn revoke(by: &Client, team: &str, id: &str) -> reqwest::Response {
+    by.http
+        .delete(format!("{}/v1/teams/{team}/keys/{id}", by.url))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Finding 1: an admin revoked (and so locked out) an operator's key of
+/// its own team. No key acts on a key above its own role.
+#[tokio::test]
+async fn no_key_revokes_or_mints_a_key_above_its_own_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(dir.path(), |c| c.slots = 0).await;
+    let (_, me) = app.get_json("/v1/whoami").await;
+    let operator_id = me["key_id"].as_str().unwrap();
+    let admin = Client::with_key(&app.url, &key(&app, "default", "admin").await.1);
+    let r = revoke(&admin, "default", operator_id).await;
+    assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_eq!(app.get("/v1/whoami").await.status(), StatusCode::OK, "the operator is still in");
+    let (other_admin, _) = key(&app, "default", "admin").await;
+    let (reader, _) = key(&app, "default", "reader").await;
+    assert_eq!(revoke(&admin, "default", &reader).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(revoke(&admin, "default", &other_admin).await.status(), StatusCode::NO_CONTENT, "an equal role may");
+    let r = admin
+        .http
+        .post(format!("{}/v1/teams/default/keys", app.url))
+        .json(&json!({ "role": "operator" }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
+    app.stop().await;
+}
+
+/// The resident set of process `pid` and its peak, in bytes.
+fn rss(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches(" kB").parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{name} in /proc/{pid}/status"))
+            * 1024
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Starts `agensium serve` (no job slots) with `extra` settings; answers
+/// the process and an operator client.
+async fn serve(extra: &[(&str, &str)]) -> (Proc, Client) {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut env: Vec<(&str, &str)> = vec![("AGENSIUM_SLOTS", "0")];
+    env.extend_from_slice(extra);
+    let proc = Proc::spawn("serve", &["serve", "--listen", &listen], &[], &env);
+    let url = format!("http://{listen}");
+    wait_healthy(&url).await;
+    let dir = std::fs::read_link(format!("/proc/{}/cwd", proc.pid())).ok();
+    let _ = dir;
+    let key = read_admin_key(&proc).await;
+    (proc, Client::with_key(&url, &key))
+}
+
+/// The first operator key `serve` wrote into its data directory.
+async fn read_admin_key(proc: &Proc) -> String {
+    let environ = std::fs::read(format!("/proc/{}/environ", proc.pid())).unwrap();
+    let data = environ
+        .split(|b| *b == 0)
+        .find_map(|kv| kv.strip_prefix(b"AGENSIUM_DATA_DIR="))
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .expect("the process's data directory");
+    let path = std::path::Path::new(&data).join("admin.key");
+    for _ in 0..100 {
+        if let Ok(k) = std::fs::read_to_string(&path) {
+            return k.trim().to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no {}", path.display());
+}
+
+/// Finding 2: a reader's processor uploads were buffered whole (64 MiB
+/// each) before the role check. Now refused from the headers, their bodies
+/// discarded as they come: 16 at once leave the API's memory flat.
+#[tokio::test]
+async fn refused_uploads_are_not_buffered() {
+    let (api, op) = serve(&[]).await;
+    let reader = Client::with_key(&op.url, &key(&op, "default", "reader").await.1);
+    let (before, _) = rss(api.pid());
+    let body = bytes::Bytes::from(vec![0u8; 64 << 20]);
+    let uploads = (0..16).map(|i| {
+        let (reader, body) = (reader.clone(), body.clone());
+        async move {
+            let r = reader
+                .http
+                .put(format!("{}/v1/processors/big{i}/versions/1.0.0", reader.url))
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
+        }
+    });
+    futures::future::join_all(uploads).await;
+    let (_, peak) = rss(api.pid());
+    let grew = peak.saturating_sub(before);
+    println!(
+        "API RSS {} MiB before 16 parallel 64 MiB uploads from a reader, peak {} MiB (+{} MiB)",
+        before >> 20,
+        peak >> 20,
+        grew >> 20
+    );
+    assert!(grew < 80 << 20, "the API grew by {} MiB", grew >> 20);
+}
+
+/// Finding 3: with slow bodies one key held every connection and
+/// `/healthz` stopped answering. A key has a share of the requests in
+/// flight, and connections past the cap are kept for probes and operators.
+#[tokio::test]
+async fn one_key_with_slow_bodies_cannot_hold_every_connection() {
+    let (_api, op) = serve(&[
+        ("AGENSIUM_MAX_CONNECTIONS", "16"),
+        ("AGENSIUM_RESERVED_CONNECTIONS", "4"),
+        ("AGENSIUM_IN_FLIGHT_PER_KEY", "4"),
+        ("AGENSIUM_IN_FLIGHT_PER_TEAM", "8"),
+    ])
+    .await;
+    op.install("wordcount", "1.0.0").await;
+    let (_, key) = key(&op, "default", "submitter").await;
+    let addr = op.url.trim_start_matches("http://").to_owned();
+    // 24 connections, each starting an upload it never finishes.
+    let mut slow = Vec::new();
+    for _ in 0..24 {
+        let Ok(Ok(mut s)) = tokio::time::timeout(
+            Duration::from_millis(500),
+            tokio::net::TcpStream::connect(&addr),
+        )
+        .await
+        else {
+            continue;
+        };
+        let head = format!(
+            "POST /v1/processors/wordcount/jobs HTTP/1.1\r\nHost: {addr}\r\n\
+             Authorization: Bearer {key}\r\nContent-Length: 1000000\r\n\r\nsome"
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        slow.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut refused = 0;
+    for s in &mut slow {
+        let mut buf = [0u8; 256];
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(20), s.read(&mut buf)).await
+            && String::from_utf8_lossy(&buf[..n]).contains(" 429 ")
+        {
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "requests past the key's share were refused");
+    let probe = reqwest::Client::new();
+    let mut took = Vec::new();
+    for _ in 0..50 {
+        let start = Instant::now();
+        let r = tokio::time::timeout(
+            Duration::from_secs(2),
+            probe.get(format!("{}/healthz", op.url)).send(),
+        )
+        .await
+        .expect("/healthz answers while one key holds its share")
+        .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        took.push(start.elapsed());
+    }
+    took.sort();
+    println!(
+        "/healthz while one key holds its share of slow uploads: p50 {:?}, p99 {:?} ({refused} of {} slow requests refused 429)",
+        took[took.len() / 2],
+        took[took.len() * 99 / 100],
+        slow.len()
+    );
+    assert_eq!(op.get("/v1/whoami").await.status(), StatusCode::OK, "the operator is served");
+}
+
+/// Finding 5: a revoked key's open answers (events, `?wait=`, a waiting
+/// result) went on. They end within the auth cache's life.
+#[tokio::test]
+async fn a_revoked_keys_open_answers_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(dir.path(), |c| c.slots = 0).await;
+    app.install("wordcount", "1.0.0").await;
+    let (id, k) = key(&app, "default", "submitter").await;
+    let user = Client::with_key(&app.url, &k);
+    let job = user.submit_ok("wordcount", "", "a b c").await;
+    let events = user.get(&format!("/v1/jobs/{job}/events")).await;
+    assert_eq!(events.status(), StatusCode::OK);
+    let (u1, u2, j1, j2) = (user.clone(), user.clone(), job.clone(), job.clone());
+    let waiting = tokio::spawn(async move { u1.get(&format!("/v1/jobs/{j1}?wait=60")).await });
+    let result = tokio::spawn(async move { u2.get(&format!("/v1/jobs/{j2}/result?wait=60")).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(revoke(&app, "default", &id).await.status(), StatusCode::NO_CONTENT);
+    let revoked = Instant::now();
+    let within = Duration::from_secs(5);
+    let r = tokio::time::timeout(within, waiting).await.expect("?wait= ends").unwrap();
+    assert_error(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let r = tokio::time::timeout(within, result).await.expect("the waiting result ends").unwrap();
+    assert_error(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    tokio::time::timeout(within, events.text())
+        .await
+        .expect("the event stream ends")
+        .ok();
+    println!("a revoked key's held answers ended {:?} after the revocation", revoked.elapsed());
+    app.stop().await;
+}
+
+/// Finding 10: rate limits were per key, so a team with many keys was
+/// unlimited. The team's keys together share its rate.
+#[tokio::test]
+async fn a_teams_keys_share_its_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(dir.path(), |c| {
+        c.slots = 0;
+        c.submit_rate = 100;
+        c.team_submit_rate = 3;
+    })
+    .await;
+    app.install("wordcount", "1.0.0").await;
+    let keys: Vec<Client> = futures::future::join_all((0..4).map(|_| key(&app, "default", "submitter")))
+        .await
+        .into_iter()
+        .map(|(_, k)| Client::with_key(&app.url, &k))
+        .collect();
+    for k in &keys[..3] {
+        k.submit_ok("wordcount", "", "a").await;
+    }
+    let r = keys[3].submit("wordcount", "", "a").await;
+    assert!(r.headers().contains_key("retry-after"));
+    assert_error(r, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    app.stop().await;
+}
+
+/// Finding 10: disabling a team left its queued jobs to run. They are
+/// cancelled (so are running ones: a disabled team runs nothing).
+#[tokio::test]
+async fn disabling_a_team_cancels_its_unfinished_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(dir.path(), |c| c.slots = 0).await;
+    app.install("wordcount", "1.0.0").await;
+    let r = app
+        .http
+        .patch(format!("{}/v1/processors/wordcount", app.url))
+        .json(&json!({ "visibility": "public" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let acme = team(&app, "acme", "submitter").await;
+    let jobs = [
+        acme.submit_ok("wordcount", "", "a").await,
+        acme.submit_ok("wordcount", "", "b").await,
+    ];
+    let r = app
+        .http
+        .patch(format!("{}/v1/teams/acme", app.url))
+        .json(&json!({ "disabled": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    for id in &jobs {
+        let (_, job) = app.get_json(&format!("/v1/jobs/{id}")).await;
+        assert_eq!(job["status"], "cancelled", "{job}");
+    }
+    app.stop().await;
+}
+
+/// Finding 10: `/docs` was served without a Content-Security-Policy.
+#[tokio::test]
+async fn the_docs_page_has_a_content_security_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(dir.path(), |c| c.slots = 0).await;
+    for path in ["/docs/", "/docs/swagger-initializer.js"] {
+        let r = app.get(path).await;
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(!csp.contains("script-src 'self' 'unsafe-inline'"), "{csp}");
+    }
+    app.stop().await;
+}
