@@ -7,7 +7,7 @@
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use agensium_domain::{ApiKey, Caller, KeyId, KeyRefusal, Role, Team, now_millis};
+use agensium_domain::{ApiKey, Caller, KeyId, KeyRefusal, Role, Team, now_to_the_millisecond};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -47,7 +47,7 @@ impl FromRequestParts<AppState> for Auth {
         let Some((rec, team)) = key_and_team(st, key.id()).await? else {
             return Err(refused());
         };
-        let now = now_millis();
+        let now = now_to_the_millisecond();
         match rec.check(&key, now) {
             Ok(true) => {}
             Ok(false) => return Err(refused()),

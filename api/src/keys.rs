@@ -5,7 +5,7 @@ use crate::app::AppState;
 use crate::auth::Auth;
 use crate::error::{ApiError, JsonBody};
 use crate::teams::visible_team;
-use agensium_domain::{ApiKey, KeyId, KeyRecord, MAX_KEY_NAME, Role, now_millis};
+use agensium_domain::{ApiKey, KeyId, KeyRecord, MAX_KEY_NAME, Role, now_to_the_millisecond};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -99,7 +99,7 @@ pub async fn create(
             i64::try_from(s)
                 .ok()
                 .and_then(chrono::Duration::try_seconds)
-                .and_then(|d| now_millis().checked_add_signed(d))
+                .and_then(|d| now_to_the_millisecond().checked_add_signed(d))
                 .ok_or_else(|| {
                     ApiError::bad_request("invalid_expiry", "expires_in_secs is too large")
                 })?,

@@ -9,7 +9,7 @@ use crate::views::{ProcessorSummary, ProcessorView, VersionView};
 use agensium_domain::Limits;
 use agensium_domain::{
     Caller, DeclaredLimits, Digest, Ownership, ProcessorName, ProcessorVersion, Role, Visibility,
-    now_millis, parse_version,
+    now_to_the_millisecond, parse_version,
 };
 use agensium_host::Metering;
 use agensium_ports::PutVersion;
@@ -98,7 +98,7 @@ pub async fn put_version(
         version,
         digest,
         size,
-        created_at: now_millis(),
+        created_at: now_to_the_millisecond(),
         uploaded_by: Some(caller.key_id.clone()),
         inline_safe,
         yanked_at: None,
@@ -138,7 +138,7 @@ async fn claim(st: &AppState, caller: &Caller, name: &ProcessorName) -> Result<(
         name: name.clone(),
         team: caller.team.clone(),
         visibility: Visibility::Private,
-        created_at: now_millis(),
+        created_at: now_to_the_millisecond(),
         latest: None,
     };
     let got = st.backends.meta.claim_processor(&want).await?;

@@ -31,7 +31,7 @@ pub use callback::{
 pub use digest::Digest;
 pub use error_code::{ErrorCode, JobError, MAX_PROCESSOR_CODE};
 pub use inline::InlineLimit;
-pub use job::{Job, JobId, JobRef, Pairs, Usage, from_millis, now_millis};
+pub use job::{Job, JobId, JobRef, Pairs, Usage, from_millis, now_to_the_millisecond};
 pub use limits::{Ceilings, DeclaredLimits, GOLDEN_CAPS, LimitExceeded, Limits};
 pub use names::{
     InvalidInput, MAX_SLUG, MAX_VERSION, ProcessorName, SLUG_PATTERN, TeamName, VERSION_PATTERN,

@@ -19,7 +19,7 @@ pub mod egress;
 
 use crate::error::ApiError;
 use crate::finishes::Finishes;
-use agensium_domain::{CallbackUrl, now_millis};
+use agensium_domain::{CallbackUrl, now_to_the_millisecond};
 use agensium_ports::MetaStore;
 use agensium_ports::callbacks::DueCallback;
 use std::sync::Arc;
@@ -126,7 +126,7 @@ impl Webhooks {
         if room == 0 {
             return;
         }
-        let due = match meta.due_callbacks(now_millis(), room).await {
+        let due = match meta.due_callbacks(now_to_the_millisecond(), room).await {
             Ok(due) => due,
             Err(e) => {
                 warn!(error = %e, "reading due webhooks failed; trying again shortly");
@@ -150,7 +150,7 @@ impl Webhooks {
     /// Claims `d`'s attempt; its number, or `None` when another took it.
     async fn claim(&self, meta: &Arc<dyn MetaStore>, d: &DueCallback) -> Option<u32> {
         // A claimer that dies lets the attempt fall due again after this.
-        let until = now_millis()
+        let until = now_to_the_millisecond()
             + chrono::Duration::from_std(self.settings.timeout * 2 + Duration::from_secs(30))
                 .unwrap_or_default();
         match meta.claim_callback(d, until).await {

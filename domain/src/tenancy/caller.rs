@@ -49,7 +49,7 @@ impl Caller {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::now_millis;
+    use crate::now_to_the_millisecond;
 
     fn caller(team: &str, role: Role) -> Caller {
         Caller {
@@ -65,7 +65,7 @@ mod tests {
             name: "p".parse().unwrap(),
             team: "a".parse().unwrap(),
             visibility: vis,
-            created_at: now_millis(),
+            created_at: now_to_the_millisecond(),
             latest: None,
         };
         let (private, public) = (p(Visibility::Private), p(Visibility::Public));
