@@ -8,14 +8,14 @@
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::shares::{InFlight, ReservedConnection, reserved_refusal};
-use std::sync::Arc;
 use agensium_domain::{
     Action, ApiKey, Caller, Denied, KeyId, KeyRefusal, Resource, Role, Team, authorize,
-    now_millis,
+    now_to_the_millisecond,
 };
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use std::sync::Arc;
 
 /// `last_used_at` is written at most this often per key.
 const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
@@ -68,7 +68,7 @@ impl FromRequestParts<AppState> for Auth {
         let Some((rec, team)) = key_and_team(st, key.id()).await? else {
             return Err(refused());
         };
-        let now = now_millis();
+        let now = now_to_the_millisecond();
         match rec.check(&key, now) {
             Ok(true) => {}
             Ok(false) => return Err(refused()),

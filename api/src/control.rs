@@ -6,12 +6,12 @@ use crate::error::ApiError;
 use crate::jobs::load_job;
 use crate::views::JobView;
 use agensium_domain::{Action, Job, JobId, JobStatus, TeamName, TransitionError};
-use std::time::Duration;
 use agensium_ports::segments::Segments;
 use agensium_ports::{JobFilter, Signal, StoreError};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use std::time::Duration;
 
 /// `DELETE /v1/jobs/{id}`: cancels a queued or running job. A queued job
 /// never starts; a running one is stopped by its worker (within a fraction
@@ -141,7 +141,11 @@ async fn sweep_team(st: &AppState, team: &TeamName) -> Result<u64, ApiError> {
         };
         let mut before = None;
         loop {
-            let page = st.backends.meta.list_jobs(&filter, before, SWEEP_PAGE).await?;
+            let page = st
+                .backends
+                .meta
+                .list_jobs(&filter, before, SWEEP_PAGE)
+                .await?;
             for job in &page {
                 cancelled += u64::from(cancel_one(st, job.id).await?);
             }

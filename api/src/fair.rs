@@ -220,7 +220,10 @@ mod tests {
         let _a1 = pool.acquire(&"a", NOW).await.unwrap();
         let _a2 = pool.acquire(&"a", NOW).await.unwrap();
         assert_eq!(pool.acquire(&"a", NOW).await.unwrap_err(), Busy);
-        let _b = pool.acquire(&"b", NOW).await.expect("b finds room beside a");
+        let _b = pool
+            .acquire(&"b", NOW)
+            .await
+            .expect("b finds room beside a");
         assert_eq!(pool.held(&"a"), 2);
     }
 

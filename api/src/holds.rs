@@ -12,7 +12,7 @@
 //! ended ([`Hold::ended`]) within that time.
 
 use crate::error::ApiError;
-use agensium_domain::{KeyId, now_millis};
+use agensium_domain::{KeyId, now_to_the_millisecond};
 use agensium_ports::{MetaStore, TenantStore};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -118,7 +118,7 @@ impl Holds {
 /// store that does not answer proves nothing (false).
 async fn stopped_working(meta: &dyn MetaStore, key: &KeyId) -> bool {
     match meta.key_and_team(key).await {
-        Ok(Some((rec, team))) => team.disabled || rec.works_at(now_millis()).is_err(),
+        Ok(Some((rec, team))) => team.disabled || rec.works_at(now_to_the_millisecond()).is_err(),
         Ok(None) => true,
         Err(e) => {
             tracing::debug!(key = %key, error = %e, "rereading a holding key failed");
@@ -191,7 +191,10 @@ mod tests {
         assert!(held.ended().is_cancelled());
         assert!(!other.ended().is_cancelled(), "another key's answers go on");
         let later = holds.take(&a).unwrap();
-        assert!(!later.ended().is_cancelled(), "a later answer starts afresh");
+        assert!(
+            !later.ended().is_cancelled(),
+            "a later answer starts afresh"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::auth::Auth;
 use crate::error::{ApiError, JsonBody};
 use crate::teams::visible_team;
 use agensium_domain::{
-    Action, ApiKey, KeyId, KeyRecord, MAX_KEY_NAME, Resource, Role, now_millis,
+    Action, ApiKey, KeyId, KeyRecord, MAX_KEY_NAME, Resource, Role, now_to_the_millisecond,
 };
 use axum::Json;
 use axum::extract::{Path, State};
@@ -83,7 +83,9 @@ pub async fn create(
         team: &team.name,
         role: new.role,
     };
-    auth.allow(Action::Administer, minted, || unreachable_hidden(&team.name))?;
+    auth.allow(Action::Administer, minted, || {
+        unreachable_hidden(&team.name)
+    })?;
     if new.name.len() > MAX_KEY_NAME || new.name.chars().any(char::is_control) {
         return Err(ApiError::bad_request(
             "invalid_name",
@@ -102,7 +104,7 @@ pub async fn create(
             i64::try_from(s)
                 .ok()
                 .and_then(chrono::Duration::try_seconds)
-                .and_then(|d| now_millis().checked_add_signed(d))
+                .and_then(|d| now_to_the_millisecond().checked_add_signed(d))
                 .ok_or_else(|| {
                     ApiError::bad_request("invalid_expiry", "expires_in_secs is too large")
                 })?,

@@ -1,11 +1,17 @@
-//! The Agensium API (the cashier): HTTP handlers over the three ports.
+//! The Agensium API (the cashier): HTTP handlers over the ports of the
+//! three backends, and the work an API process does beside them.
 //!
 //! * [`app`] builds the axum router over the three backends.
 //! * every `/v1` route authenticates its caller (`auth.rs`: a Bearer API
 //!   key → team and role) and shows a team only what is its own or public.
+//! * beside the handlers: the acceptor's flushers
+//!   ([`accept::Acceptor::new`] starts them) and the subscription to job
+//!   ends ([`finishes::Finishes::start`]), started as the state is built;
+//!   the webhook dispatcher ([`webhooks::Webhooks::run`]), which the
+//!   `agensium` application crate starts when it serves this router.
 //!
-//! It starts nothing: the `agensium` application crate wires the backends,
-//! starts the workers and serves this router.
+//! The application crate wires the backends, serves this router and starts
+//! the workers.
 
 pub mod accept;
 pub mod admission;
@@ -14,10 +20,10 @@ mod auth;
 pub mod cache;
 mod control;
 mod error;
+pub mod fair;
 pub mod finishes;
 mod follow;
 mod golden;
-pub mod fair;
 pub mod holds;
 mod jobs;
 mod keys;

@@ -9,7 +9,7 @@ use crate::views::{ProcessorSummary, ProcessorView, VersionView};
 use agensium_domain::Limits;
 use agensium_domain::{
     Action, Caller, DeclaredLimits, Digest, Ownership, ProcessorName, ProcessorVersion, Resource,
-    Visibility, authorize, now_millis, parse_version, scope,
+    Visibility, authorize, now_to_the_millisecond, parse_version, scope,
 };
 use agensium_host::Metering;
 use agensium_ports::PutVersion;
@@ -106,7 +106,7 @@ pub async fn put_version(
         version,
         digest,
         size,
-        created_at: now_millis(),
+        created_at: now_to_the_millisecond(),
         uploaded_by: Some(caller.key_id.clone()),
         inline_safe,
         yanked_at: None,
@@ -135,7 +135,9 @@ async fn may_publish(
     match st.backends.meta.ownership(name).await? {
         None => Ok(None),
         Some(o) => {
-            let owned = auth.allow(Action::Publish, Resource::Processor(&o), || name_taken(name));
+            let owned = auth.allow(Action::Publish, Resource::Processor(&o), || {
+                name_taken(name)
+            });
             owned.map_err(|_| name_taken(name))?;
             Ok(Some(o))
         }
@@ -149,7 +151,7 @@ async fn claim(st: &AppState, caller: &Caller, name: &ProcessorName) -> Result<(
         name: name.clone(),
         team: caller.team.clone(),
         visibility: Visibility::Private,
-        created_at: now_millis(),
+        created_at: now_to_the_millisecond(),
         latest: None,
     };
     let got = st.backends.meta.claim_processor(&want).await?;

@@ -25,7 +25,8 @@ impl SubmitLimiter {
     /// A limiter allowing `per_key` submissions a second per key and
     /// `per_team` per team (0: unlimited).
     pub fn new(per_key: u32, per_team: u32) -> Self {
-        let keyed = |n| NonZeroU32::new(n).map(|n| Arc::new(RateLimiter::keyed(Gcra::per_second(n))));
+        let keyed =
+            |n| NonZeroU32::new(n).map(|n| Arc::new(RateLimiter::keyed(Gcra::per_second(n))));
         Self {
             keys: keyed(per_key),
             teams: keyed(per_team),
@@ -36,7 +37,11 @@ impl SubmitLimiter {
     /// Takes one submission of `key`'s (of `team`), or answers 429
     /// `rate_limited` with `Retry-After`.
     pub fn check(&self, key: &KeyId, team: &TeamName) -> Result<(), ApiError> {
-        self.take(self.keys.as_deref(), key, "this key submits faster than its rate limit; slow down")?;
+        self.take(
+            self.keys.as_deref(),
+            key,
+            "this key submits faster than its rate limit; slow down",
+        )?;
         self.take(
             self.teams.as_deref(),
             team,

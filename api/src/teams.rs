@@ -5,7 +5,9 @@ use crate::app::AppState;
 use crate::auth::Auth;
 use crate::error::{ApiError, JsonBody};
 use crate::jobs::query_pairs;
-use agensium_domain::{Action, Quota, Resource, Team, TeamName, UsageReport, now_millis};
+use agensium_domain::{
+    Action, Quota, Resource, Team, TeamName, UsageReport, now_to_the_millisecond,
+};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -88,7 +90,7 @@ pub async fn create(
         name,
         disabled: false,
         quota: new.quota,
-        created_at: now_millis(),
+        created_at: now_to_the_millisecond(),
     };
     if !st.backends.meta.create_team(&team).await? {
         return Err(ApiError::conflict(
@@ -124,7 +126,9 @@ pub async fn get(
     State(st): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Json<TeamView>, ApiError> {
-    Ok(Json(visible_team(&st, &auth, &raw, Action::Read).await?.into()))
+    Ok(Json(
+        visible_team(&st, &auth, &raw, Action::Read).await?.into(),
+    ))
 }
 
 /// The body of `PATCH /v1/teams/{team}`.
@@ -251,7 +255,7 @@ pub struct UsageView {
 /// `from` and `to` (inclusive UTC days) of a usage query; the last 30 days
 /// by default.
 fn report_span(query: Option<&str>) -> Result<(NaiveDate, NaiveDate), ApiError> {
-    let today = now_millis().date_naive();
+    let today = now_to_the_millisecond().date_naive();
     let (mut from, mut to) = (today - chrono::Duration::days(29), today);
     for (k, v) in query_pairs(query.unwrap_or(""))? {
         let day = || {

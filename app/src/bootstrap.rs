@@ -1,7 +1,7 @@
 //! Keys without a running API: the zero-setup admin key of `serve`, and
 //! the operator's `agensium admin` commands.
 
-use agensium_domain::{ApiKey, KeyRecord, Quota, Role, Team, TeamName, now_millis};
+use agensium_domain::{ApiKey, KeyRecord, Quota, Role, Team, TeamName, now_to_the_millisecond};
 use agensium_ports::MetaStore;
 use anyhow::{Context, Result, bail};
 use std::io::Write;
@@ -16,7 +16,7 @@ pub async fn create_team(meta: &dyn MetaStore, name: &TeamName) -> Result<bool> 
         name: name.clone(),
         disabled: false,
         quota: Quota::default(),
-        created_at: now_millis(),
+        created_at: now_to_the_millisecond(),
     };
     Ok(meta.create_team(&team).await?)
 }

@@ -23,10 +23,10 @@
 
 use agensium_api::shares::ReservedConnection;
 use axum::body::Body;
+use axum::body::HttpBody as _;
 use axum::extract::Request;
 use axum::middleware::Next;
 use futures::StreamExt;
-use axum::body::HttpBody as _;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -68,9 +68,9 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let (rate, grace) = (edge.min_body_rate, edge.body_idle_timeout);
     let app = app
-        .layer(axum::middleware::from_fn(move |req: Request, next: Next| {
-            next.run(req.map(|body| at_least(body, rate, grace)))
-        }))
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| next.run(req.map(|body| at_least(body, rate, grace))),
+        ))
         .layer(RequestBodyTimeoutLayer::new(edge.body_idle_timeout));
     let slots = Slots::new(&edge);
     let graceful = GracefulShutdown::new();

@@ -78,8 +78,9 @@ async fn admin(command: cli::AdminCommand, settings: &agensium::Settings) -> Res
             name,
             expires_in_days,
         } => {
-            let expires_at = expires_in_days
-                .map(|d| agensium_domain::now_millis() + chrono::Duration::days(i64::from(d)));
+            let expires_at = expires_in_days.map(|d| {
+                agensium_domain::now_to_the_millisecond() + chrono::Duration::days(i64::from(d))
+            });
             let key = bootstrap::create_key(meta.as_ref(), &team, role, &name, expires_at).await?;
             eprintln!(
                 "created a {role} key of the team {team} (id {}); it is shown only now:",

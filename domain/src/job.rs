@@ -234,7 +234,7 @@ impl Job {
             output_bytes: None,
             content_type: None,
             stats: Vec::new(),
-            created_at: now_millis(),
+            created_at: now_to_the_millisecond(),
             started_at: None,
             finished_at: None,
             callback: None,
@@ -243,7 +243,7 @@ impl Job {
 }
 
 /// The current time truncated to milliseconds, the precision stores keep.
-pub fn now_millis() -> DateTime<Utc> {
+pub fn now_to_the_millisecond() -> DateTime<Utc> {
     from_millis(Utc::now().timestamp_millis())
 }
 

@@ -31,7 +31,7 @@ pub use callback::{
 pub use digest::Digest;
 pub use error_code::{ErrorCode, JobError, MAX_PROCESSOR_CODE};
 pub use inline::InlineLimit;
-pub use job::{Job, JobId, JobRef, Pairs, Usage, from_millis, now_millis};
+pub use job::{Job, JobId, JobRef, Pairs, Usage, from_millis, now_to_the_millisecond};
 pub use limits::{Ceilings, DeclaredLimits, GOLDEN_CAPS, LimitExceeded, Limits};
 pub use names::{
     InvalidInput, MAX_SLUG, MAX_VERSION, ProcessorName, SLUG_PATTERN, TeamName, VERSION_PATTERN,
@@ -39,8 +39,9 @@ pub use names::{
 };
 pub use status::{JobStatus, LeaseGuard, Transition, TransitionError};
 pub use tenancy::{
-    Action, ApiKey, Caller, Denied, Resource, authorize, scope, sees_team, DayUsage, KeyHash, KeyId, KeyRecord, KeyRefusal, MAX_KEY_NAME, Outcomes,
-    Ownership, Quota, Role, Team, UsageReport, Visibility,
+    Action, ApiKey, Caller, DayUsage, Denied, KeyHash, KeyId, KeyRecord, KeyRefusal, MAX_KEY_NAME,
+    Outcomes, Ownership, Quota, Resource, Role, Team, UsageReport, Visibility, authorize, scope,
+    sees_team,
 };
 pub use text::truncate_at_char_boundary;
 pub use version::{ProcessorVersion, precedence_key};

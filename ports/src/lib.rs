@@ -1,12 +1,13 @@
-//! Agensium's three backend ports, and the adapters that need nothing
-//! installed.
+//! The ports of Agensium's three backends, and the adapters that need
+//! nothing installed.
 //!
 //! * [`ObjectStore`] — the warehouse: inputs, outputs and processor binaries,
 //!   always streamed, never held whole in memory.
-//! * [`MetaStore`] — the source of truth for processors and jobs.
+//! * [`MetaStore`] — the source of truth for processors and jobs. It
+//!   includes three more ports of the same store: [`TenantStore`] (teams,
+//!   keys and processor ownership), [`ArtifactLedger`] (the digest of every
+//!   precompiled artifact) and [`CallbackStore`] (webhook deliveries).
 //! * [`Rail`] — the ticket rail that hands queued jobs to workers.
-//! * [`TenantStore`] — teams, keys and processor ownership, part of the
-//!   metadata store.
 //!
 //! Each port has an embedded adapter here ([`LocalDirStore`],
 //! [`SqliteMetaStore`], [`MemoryRail`]) so that a single process runs with no

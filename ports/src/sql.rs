@@ -19,7 +19,7 @@ use crate::meta::{
 };
 use agensium_domain::{
     Job, JobId, JobRef, JobStatus, ProcessorName, ProcessorVersion, Transition, Usage, WorkerId,
-    now_millis,
+    now_to_the_millisecond,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -181,7 +181,8 @@ impl<B: SqlBackend> SqlMetaStore<B> {
 }
 
 fn millis_from_now(d: Duration) -> i64 {
-    now_millis().timestamp_millis() + i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)
+    now_to_the_millisecond().timestamp_millis()
+        + i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)
 }
 
 fn status(s: JobStatus) -> SqlValue {
@@ -274,7 +275,7 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
             "UPDATE processor_versions SET yanked_at = ? \
              WHERE name = ? AND version = ? AND yanked_at IS NULL",
             vec![
-                now_millis().timestamp_millis().into(),
+                now_to_the_millisecond().timestamp_millis().into(),
                 name.as_str().into(),
                 version.into(),
             ],
@@ -357,7 +358,7 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
     ) -> Result<Option<StartedJob>, MetaError> {
         let set =
             "attempts = attempts + 1, started_at = ?, claimed_at = ?, worker = ?, lease_until = ?";
-        let now = now_millis().timestamp_millis();
+        let now = now_to_the_millisecond().timestamp_millis();
         let values = vec![
             now.into(),
             now.into(),
@@ -424,7 +425,7 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
                 vec![e.code.as_str().into(), e.message.clone().into()],
             ),
         };
-        let now = now_millis().timestamp_millis();
+        let now = now_to_the_millisecond().timestamp_millis();
         values.push(now.into());
         values.push(usage.map(row::to_json).transpose()?.into());
         values.push(log.cloned().into());
@@ -452,7 +453,7 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
         id: JobId,
         owner: &WorkerId,
     ) -> Result<Option<DateTime<Utc>>, MetaError> {
-        let now = now_millis();
+        let now = now_to_the_millisecond();
         let values = vec![now.timestamp_millis().into()];
         let st = update(
             Transition::Admit,
@@ -481,7 +482,7 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
             "error_code = ?, error_message = 'cancelled on request', finished_at = ?, \
              lease_until = NULL, {CALLBACK_DUE}"
         );
-        let now = now_millis().timestamp_millis();
+        let now = now_to_the_millisecond().timestamp_millis();
         let values = vec![
             agensium_domain::ErrorCode::Cancelled.as_str().into(),
             now.into(),
@@ -508,7 +509,7 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
                 "SELECT id, team FROM jobs WHERE status = ? AND lease_until < ? ORDER BY id",
                 vec![
                     status(JobStatus::Running),
-                    now_millis().timestamp_millis().into(),
+                    now_to_the_millisecond().timestamp_millis().into(),
                 ],
             ))
             .await?;

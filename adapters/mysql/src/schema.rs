@@ -1,6 +1,6 @@
 //! The MySQL schema: versioned migrations, applied under a server-wide lock.
 
-use agensium_domain::now_millis;
+use agensium_domain::now_to_the_millisecond;
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 
@@ -141,7 +141,7 @@ pub(super) async fn migrate(conn: &mut Conn) -> Result<(), mysql_async::Error> {
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                 (
                     i64::try_from(i + 1).unwrap_or(i64::MAX),
-                    now_millis().timestamp_millis(),
+                    now_to_the_millisecond().timestamp_millis(),
                 ),
             )
             .await?;

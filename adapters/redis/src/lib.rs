@@ -502,7 +502,7 @@ impl Rail for RedisRail {
         let mut c = self.conn.clone();
         let set: Option<String> = redis::cmd("SET")
             .arg(&self.alive)
-            .arg(agensium_domain::now_millis().timestamp_millis())
+            .arg(agensium_domain::now_to_the_millisecond().timestamp_millis())
             .arg("NX")
             .query_async(&mut c)
             .await

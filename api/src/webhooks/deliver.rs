@@ -3,7 +3,7 @@
 
 use super::{Webhooks, backoff, egress};
 use crate::views::JobView;
-use agensium_domain::{DeliveryState, JobStatus, is_public_ip, now_millis};
+use agensium_domain::{DeliveryState, JobStatus, is_public_ip, now_to_the_millisecond};
 use agensium_ports::MetaStore;
 use agensium_ports::callbacks::{AttemptRecord, DueCallback};
 use tracing::{info, warn};
@@ -95,7 +95,7 @@ impl Webhooks {
         attempt: u32,
         outcome: Outcome,
     ) {
-        let at = now_millis();
+        let at = now_to_the_millisecond();
         let (state, text, next) = match outcome {
             Outcome::Delivered(t) => (DeliveryState::Delivered, t, None),
             Outcome::Refused(t) => (DeliveryState::Failed, t, None),

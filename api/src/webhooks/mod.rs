@@ -18,14 +18,14 @@ mod deliver;
 pub mod egress;
 
 use crate::error::ApiError;
+use crate::fair::FairShare;
 use crate::finishes::Finishes;
-use agensium_domain::{CallbackUrl, now_millis};
+use agensium_domain::TeamName;
+use agensium_domain::{CallbackUrl, now_to_the_millisecond};
 use agensium_ports::MetaStore;
 use agensium_ports::callbacks::DueCallback;
 use std::sync::Arc;
 use std::time::Duration;
-use crate::fair::FairShare;
-use agensium_domain::TeamName;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
@@ -133,7 +133,10 @@ impl Webhooks {
         if room == 0 {
             return;
         }
-        let due = match meta.due_callbacks(now_millis(), room, &slots.at_share()).await {
+        let due = match meta
+            .due_callbacks(now_to_the_millisecond(), room, &slots.at_share())
+            .await
+        {
             Ok(due) => due,
             Err(e) => {
                 warn!(error = %e, "reading due webhooks failed; trying again shortly");
@@ -158,7 +161,7 @@ impl Webhooks {
     /// Claims `d`'s attempt; its number, or `None` when another took it.
     async fn claim(&self, meta: &Arc<dyn MetaStore>, d: &DueCallback) -> Option<u32> {
         // A claimer that dies lets the attempt fall due again after this.
-        let until = now_millis()
+        let until = now_to_the_millisecond()
             + chrono::Duration::from_std(self.settings.timeout * 2 + Duration::from_secs(30))
                 .unwrap_or_default();
         match meta.claim_callback(d, until).await {

@@ -221,7 +221,7 @@ impl KeyRecord {
             role,
             name,
             hash: key.hash(),
-            created_at: crate::now_millis(),
+            created_at: crate::now_to_the_millisecond(),
             expires_at,
             last_used_at: None,
             revoked_at: None,
@@ -298,7 +298,7 @@ mod tests {
     #[test]
     fn revoked_and_expired_keys_are_told_apart_from_forgeries() {
         let k = ApiKey::generate().unwrap();
-        let now = crate::now_millis();
+        let now = crate::now_to_the_millisecond();
         let mut rec = KeyRecord::new(&k, TeamName::default_team(), Role::Reader, "t".into(), None);
         assert_eq!(rec.check(&k, now), Ok(true));
         let forged: ApiKey = format!("agk_{}_{}", k.id(), "0".repeat(64))

@@ -87,7 +87,8 @@ pub fn authorize(caller: &Caller, action: Action, resource: Resource<'_>) -> Res
         Resource::Processor(p) => sees_team(caller, &p.team),
         Resource::Fleet => true,
     };
-    let sees = owns || matches!(resource, Resource::Processor(p) if p.visibility == Visibility::Public);
+    let sees =
+        owns || matches!(resource, Resource::Processor(p) if p.visibility == Visibility::Public);
     if !sees {
         return Err(Denied::Hidden);
     }
@@ -104,12 +105,12 @@ pub fn authorize(caller: &Caller, action: Action, resource: Resource<'_>) -> Res
         )));
     }
     match resource {
-        Resource::Key { role, .. } if !caller.role.includes(role) => Err(Denied::Forbidden(
-            format!(
+        Resource::Key { role, .. } if !caller.role.includes(role) => {
+            Err(Denied::Forbidden(format!(
                 "a {} key may not act on a key whose role ({role}) is above its own",
                 caller.role
-            ),
-        )),
+            )))
+        }
         _ => Ok(()),
     }
 }
@@ -127,7 +128,7 @@ pub fn sees_team(caller: &Caller, team: &TeamName) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::now_millis;
+    use crate::now_to_the_millisecond;
 
     fn caller(team: &str, role: Role) -> Caller {
         Caller {
@@ -142,20 +143,27 @@ mod tests {
             name: "p".parse().unwrap(),
             team: "a".parse().unwrap(),
             visibility: vis,
-            created_at: now_millis(),
+            created_at: now_to_the_millisecond(),
             latest: None,
         }
     }
 
     #[test]
     fn teams_see_their_own_and_public_things() {
-        let (private, public) = (processor(Visibility::Private), processor(Visibility::Public));
+        let (private, public) = (
+            processor(Visibility::Private),
+            processor(Visibility::Public),
+        );
         let a_reader = caller("a", Role::Reader);
         let b_admin = caller("b", Role::Admin);
         let op = caller("ops", Role::Operator);
         let ok = |c: &Caller, a, r| authorize(c, a, r).is_ok();
         assert!(ok(&a_reader, Action::Read, Resource::Processor(&private)));
-        assert!(!ok(&a_reader, Action::Publish, Resource::Processor(&private)));
+        assert!(!ok(
+            &a_reader,
+            Action::Publish,
+            Resource::Processor(&private)
+        ));
         assert_eq!(
             authorize(&b_admin, Action::Read, Resource::Processor(&private)),
             Err(Denied::Hidden)
@@ -167,7 +175,11 @@ mod tests {
         ));
         assert!(ok(&op, Action::Read, Resource::Processor(&private)));
         assert!(ok(&op, Action::Publish, Resource::Processor(&private)));
-        assert!(ok(&caller("a", Role::Publisher), Action::Publish, Resource::Processor(&private)));
+        assert!(ok(
+            &caller("a", Role::Publisher),
+            Action::Publish,
+            Resource::Processor(&private)
+        ));
         assert_eq!(scope(&op), None);
         assert_eq!(scope(&a_reader), Some(&a_reader.team));
     }
@@ -184,7 +196,14 @@ mod tests {
         assert!(authorize(&a_submitter, Action::Control, Resource::Team(&team)).is_ok());
         assert!(authorize(&a_submitter, Action::Administer, Resource::Team(&team)).is_err());
         assert!(authorize(&caller("a", Role::Admin), Action::Operate, Resource::Fleet).is_err());
-        assert!(authorize(&caller("a", Role::Operator), Action::Operate, Resource::Fleet).is_ok());
+        assert!(
+            authorize(
+                &caller("a", Role::Operator),
+                Action::Operate,
+                Resource::Fleet
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -192,7 +211,11 @@ mod tests {
         let team: TeamName = "ops".parse().unwrap();
         let admin = caller("ops", Role::Admin);
         for role in Role::ALL {
-            let got = authorize(&admin, Action::Administer, Resource::Key { team: &team, role });
+            let got = authorize(
+                &admin,
+                Action::Administer,
+                Resource::Key { team: &team, role },
+            );
             assert_eq!(got.is_ok(), role <= Role::Admin, "{role}");
         }
         let op = caller("ops", Role::Operator);

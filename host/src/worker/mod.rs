@@ -227,9 +227,10 @@ impl Worker {
     }
 }
 
-/// Exponential backoff with full jitter: a random wait in
-/// `[d/2, d]`, where `d` is 250 ms doubling per attempt up to 30 s, so
-/// workers hit by the same outage do not retry in lockstep.
+/// Exponential backoff with equal jitter: half of `d` fixed, half random,
+/// a wait in `[d/2, d]`, where `d` is 250 ms doubling per attempt up to
+/// 30 s, so workers hit by the same outage do not retry in lockstep (and
+/// none retries at once, as a wait drawn from `[0, d]` could).
 fn backoff(attempt: u32) -> Duration {
     let d = Duration::from_millis(250u64.saturating_mul(1 << attempt.min(7)))
         .min(Duration::from_secs(30));

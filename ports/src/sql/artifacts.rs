@@ -4,7 +4,7 @@ use super::row::Cols;
 use super::{SqlBackend, SqlMetaStore, Statement};
 use crate::artifacts::ArtifactLedger;
 use crate::meta::MetaError;
-use agensium_domain::{Digest, now_millis};
+use agensium_domain::{Digest, now_to_the_millisecond};
 use async_trait::async_trait;
 
 #[async_trait]
@@ -16,7 +16,7 @@ impl<B: SqlBackend> ArtifactLedger for SqlMetaStore<B> {
             vec![
                 key.into(),
                 sha256.as_str().into(),
-                now_millis().timestamp_millis().into(),
+                now_to_the_millisecond().timestamp_millis().into(),
             ],
         );
         self.db.execute(st).await.map(|_| ())

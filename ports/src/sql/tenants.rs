@@ -193,7 +193,7 @@ impl<B: SqlBackend> TenantStore for SqlMetaStore<B> {
         let st = Statement::new(
             "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND team = ? AND revoked_at IS NULL",
             vec![
-                millis(agensium_domain::now_millis()),
+                millis(agensium_domain::now_to_the_millisecond()),
                 id.as_str().into(),
                 team.as_str().into(),
             ],
@@ -298,7 +298,7 @@ impl<B: SqlBackend> TenantStore for SqlMetaStore<B> {
             vec![
                 job.team.as_str().into(),
                 status(JobStatus::Running),
-                millis(agensium_domain::now_millis()),
+                millis(agensium_domain::now_to_the_millisecond()),
                 started.into(),
                 job.id.to_string().into(),
             ],

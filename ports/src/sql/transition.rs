@@ -2,7 +2,7 @@
 //! built from the domain's [`Transition`] table.
 
 use super::{SqlValue, Statement};
-use agensium_domain::{JobId, JobStatus, LeaseGuard, Transition, WorkerId, now_millis};
+use agensium_domain::{JobId, JobStatus, LeaseGuard, Transition, WorkerId, now_to_the_millisecond};
 
 /// `UPDATE jobs SET status = <t.to()>, <set> WHERE [id = ? AND] <guard of t>`,
 /// with `values` bound to `set`'s placeholders. `owner` is the lease
@@ -44,11 +44,11 @@ fn guard(t: Transition, owner: Option<&WorkerId>, values: &mut Vec<SqlValue>) ->
             format!("{from} AND worker = ?")
         }
         LeaseGuard::Lapsed => {
-            values.push(now_millis().timestamp_millis().into());
+            values.push(now_to_the_millisecond().timestamp_millis().into());
             format!("{from} AND lease_until < ?")
         }
         LeaseGuard::QueuedOrLapsed => {
-            values.push(now_millis().timestamp_millis().into());
+            values.push(now_to_the_millisecond().timestamp_millis().into());
             let (queued, running) = (JobStatus::Queued, JobStatus::Running);
             format!("(status = '{queued}' OR (status = '{running}' AND lease_until < ?))")
         }

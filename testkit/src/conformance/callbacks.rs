@@ -3,7 +3,9 @@
 //! attempt, records apply to their own attempt, secrets per team.
 
 use super::meta_store::{tester, version};
-use agensium_domain::{Callback, DeliveryState, Job, JobId, Quota, Team, WorkerId, now_millis};
+use agensium_domain::{
+    Callback, DeliveryState, Job, JobId, Quota, Team, WorkerId, now_to_the_millisecond,
+};
 use agensium_ports::callbacks::{AttemptRecord, DueCallback};
 use agensium_ports::meta::{Finish, MetaStore};
 use std::time::Duration;
@@ -18,7 +20,7 @@ pub async fn run(store: &dyn MetaStore, n: &str) {
 
 async fn due(store: &dyn MetaStore, id: JobId) -> Option<DueCallback> {
     store
-        .due_callbacks(now_millis(), 10_000, &[])
+        .due_callbacks(now_to_the_millisecond(), 10_000, &[])
         .await
         .unwrap()
         .into_iter()
@@ -29,7 +31,7 @@ fn record(state: DeliveryState, next: Option<chrono::DateTime<chrono::Utc>>) -> 
     AttemptRecord {
         state,
         outcome: format!("HTTP 500 {}", "é".repeat(300)),
-        at: now_millis(),
+        at: now_to_the_millisecond(),
         next,
     }
 }
@@ -39,7 +41,7 @@ async fn secrets(store: &dyn MetaStore, n: &str) {
         name: format!("hooks{n}").parse().unwrap(),
         disabled: false,
         quota: Quota::default(),
-        created_at: now_millis(),
+        created_at: now_to_the_millisecond(),
     };
     assert!(store.create_team(&team).await.unwrap());
     let first = store.webhook_secret(&team.name).await.unwrap().unwrap();
@@ -84,7 +86,11 @@ async fn deliveries(store: &dyn MetaStore, n: &str) {
     );
     let d = due(store, job.id).await.expect("due as it ends");
     let skipped = store
-        .due_callbacks(now_millis(), 10_000, std::slice::from_ref(&job.team))
+        .due_callbacks(
+            now_to_the_millisecond(),
+            10_000,
+            std::slice::from_ref(&job.team),
+        )
         .await
         .unwrap();
     assert!(
@@ -95,7 +101,7 @@ async fn deliveries(store: &dyn MetaStore, n: &str) {
         d.job.callback.as_ref().unwrap().state,
         DeliveryState::Pending
     );
-    let later = now_millis() + chrono::Duration::seconds(60);
+    let later = now_to_the_millisecond() + chrono::Duration::seconds(60);
     assert!(store.claim_callback(&d, later).await.unwrap());
     assert!(
         !store.claim_callback(&d, later).await.unwrap(),
@@ -105,7 +111,7 @@ async fn deliveries(store: &dyn MetaStore, n: &str) {
         due(store, job.id).await.is_none(),
         "claimed: not due meanwhile"
     );
-    let retry_at = now_millis() - chrono::Duration::milliseconds(1);
+    let retry_at = now_to_the_millisecond() - chrono::Duration::milliseconds(1);
     let pending = record(DeliveryState::Pending, Some(retry_at));
     assert!(store.record_callback(job.id, 1, &pending).await.unwrap());
     let d = due(store, job.id)
@@ -146,7 +152,12 @@ async fn cancelled_then_retried(store: &dyn MetaStore, pv: &agensium_domain::Pro
     store.insert_job(&job, None).await.unwrap();
     assert!(store.cancel_job(job.id).await.unwrap());
     let d = due(store, job.id).await.expect("a cancel ends it too");
-    assert!(store.claim_callback(&d, now_millis()).await.unwrap());
+    assert!(
+        store
+            .claim_callback(&d, now_to_the_millisecond())
+            .await
+            .unwrap()
+    );
     let failed = record(DeliveryState::Failed, None);
     assert!(store.record_callback(job.id, 1, &failed).await.unwrap());
     assert!(store.retry_job(job.id).await.unwrap());
@@ -168,7 +179,12 @@ async fn cancelled_then_retried(store: &dyn MetaStore, pv: &agensium_domain::Pro
     );
     assert!(store.cancel_job(job.id).await.unwrap());
     let d = due(store, job.id).await.expect("due at its new end");
-    assert!(store.claim_callback(&d, now_millis()).await.unwrap());
+    assert!(
+        store
+            .claim_callback(&d, now_to_the_millisecond())
+            .await
+            .unwrap()
+    );
     let done = record(DeliveryState::Delivered, None);
     assert!(store.record_callback(job.id, 1, &done).await.unwrap());
 }

@@ -2,7 +2,7 @@
 
 use agensium_domain::{
     Caller, DeclaredLimits, Digest, ErrorCode, Job, JobError, JobId, JobRef, JobStatus,
-    ProcessorVersion, Role, Usage, WorkerId, now_millis,
+    ProcessorVersion, Role, Usage, WorkerId, now_to_the_millisecond,
 };
 use agensium_ports::meta::{Finish, JobBody, JobFilter, MetaStore, NewJob, PutVersion};
 use bytes::Bytes;
@@ -15,7 +15,7 @@ pub fn version(name: &str, version: &str, bytes: &[u8]) -> ProcessorVersion {
         version: version.into(),
         digest: Digest::of(bytes),
         size: bytes.len() as u64,
-        created_at: now_millis(),
+        created_at: now_to_the_millisecond(),
         limits: DeclaredLimits {
             memory_mib: Some(64),
             timeout_ms: Some(1500),

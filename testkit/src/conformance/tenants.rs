@@ -4,7 +4,7 @@
 use super::meta_store::version;
 use agensium_domain::{
     ApiKey, Caller, Job, JobId, JobStatus, KeyRecord, Ownership, Quota, Role, Team, TeamName,
-    Visibility, WorkerId, now_millis,
+    Visibility, WorkerId, now_to_the_millisecond,
 };
 use agensium_ports::meta::{Finish, JobFilter, MetaStore};
 use std::time::Duration;
@@ -14,7 +14,7 @@ fn team(name: &str) -> Team {
         name: name.parse().unwrap(),
         disabled: false,
         quota: Quota::default(),
-        created_at: now_millis(),
+        created_at: now_to_the_millisecond(),
     }
 }
 
@@ -56,14 +56,14 @@ async fn teams(store: &dyn MetaStore, n: &str) -> TeamName {
 
 async fn keys(store: &dyn MetaStore, a: &TeamName) {
     let key = ApiKey::generate().unwrap();
-    let expiry = now_millis() + chrono::Duration::days(1);
+    let expiry = now_to_the_millisecond() + chrono::Duration::days(1);
     let rec = KeyRecord::new(&key, a.clone(), Role::Publisher, "ci".into(), Some(expiry));
     store.insert_key(&rec).await.unwrap();
     assert!(store.has_keys().await.unwrap());
     let (got, t) = store.key_and_team(key.id()).await.unwrap().unwrap();
     assert_eq!((&got, &t.name), (&rec, a));
     assert_eq!(
-        got.check(&key, now_millis()),
+        got.check(&key, now_to_the_millisecond()),
         Ok(true),
         "the hash round-trips"
     );
@@ -71,7 +71,7 @@ async fn keys(store: &dyn MetaStore, a: &TeamName) {
     assert_eq!(store.key_and_team(other.id()).await.unwrap(), None);
     assert_eq!(store.list_keys(a).await.unwrap(), vec![rec.clone()]);
 
-    let t1 = now_millis();
+    let t1 = now_to_the_millisecond();
     store.touch_key(key.id(), t1, t1).await.unwrap();
     let later = t1 + chrono::Duration::seconds(5);
     store.touch_key(key.id(), later, t1).await.unwrap();
@@ -84,7 +84,7 @@ async fn keys(store: &dyn MetaStore, a: &TeamName) {
     assert!(!store.revoke_key(a, key.id()).await.unwrap(), "once");
     let (got, _) = store.key_and_team(key.id()).await.unwrap().unwrap();
     assert!(got.revoked_at.is_some());
-    assert!(got.check(&key, now_millis()).is_err());
+    assert!(got.check(&key, now_to_the_millisecond()).is_err());
 }
 
 async fn ownership(store: &dyn MetaStore, n: &str, a: &TeamName) {
@@ -94,7 +94,7 @@ async fn ownership(store: &dyn MetaStore, n: &str, a: &TeamName) {
         name: format!("owned{n}").parse().unwrap(),
         team: team.clone(),
         visibility: Visibility::Private,
-        created_at: now_millis(),
+        created_at: now_to_the_millisecond(),
         latest: None,
     };
     let mine = store.claim_processor(&claim(a)).await.unwrap();
@@ -145,7 +145,7 @@ async fn latest_and_yanking(store: &dyn MetaStore, n: &str, a: &TeamName) {
         name: name.clone(),
         team: a.clone(),
         visibility: Visibility::Private,
-        created_at: now_millis(),
+        created_at: now_to_the_millisecond(),
         latest: None,
     };
     store.claim_processor(&owner).await.unwrap();
@@ -233,8 +233,8 @@ async fn counts(store: &dyn MetaStore, n: &str, a: &TeamName) {
     );
     assert_eq!(store.count_jobs(a, JobStatus::Queued).await.unwrap(), 2);
     let (from, to) = (
-        now_millis() - chrono::Duration::hours(1),
-        now_millis() + chrono::Duration::hours(1),
+        now_to_the_millisecond() - chrono::Duration::hours(1),
+        now_to_the_millisecond() + chrono::Duration::hours(1),
     );
     let finished = store.finished_jobs(a, from, to, None, 10).await.unwrap();
     assert_eq!(finished.len(), 1);

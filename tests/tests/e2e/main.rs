@@ -10,6 +10,7 @@
 
 mod admission;
 mod cli;
+mod code_map;
 mod compose;
 mod dashboard;
 mod faults;

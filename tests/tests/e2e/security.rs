@@ -21,7 +21,10 @@ async fn key(op: &Client, team: &str, role: &str) -> (String, String) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED, "a {role} key of {team}");
     let v: Value = r.json().await.unwrap();
-    (v["id"].as_str().unwrap().into(), v["key"].as_str().unwrap().into())
+    (
+        v["id"].as_str().unwrap().into(),
+        v["key"].as_str().unwrap().into(),
+    )
 }
 
 /// Makes team `t` (and answers its client of `role`).
@@ -56,11 +59,22 @@ async fn no_key_revokes_or_mints_a_key_above_its_own_role() {
     let admin = Client::with_key(&app.url, &key(&app, "default", "admin").await.1);
     let r = revoke(&admin, "default", operator_id).await;
     assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
-    assert_eq!(app.get("/v1/whoami").await.status(), StatusCode::OK, "the operator is still in");
+    assert_eq!(
+        app.get("/v1/whoami").await.status(),
+        StatusCode::OK,
+        "the operator is still in"
+    );
     let (other_admin, _) = key(&app, "default", "admin").await;
     let (reader, _) = key(&app, "default", "reader").await;
-    assert_eq!(revoke(&admin, "default", &reader).await.status(), StatusCode::NO_CONTENT);
-    assert_eq!(revoke(&admin, "default", &other_admin).await.status(), StatusCode::NO_CONTENT, "an equal role may");
+    assert_eq!(
+        revoke(&admin, "default", &reader).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        revoke(&admin, "default", &other_admin).await.status(),
+        StatusCode::NO_CONTENT,
+        "an equal role may"
+    );
     let r = admin
         .http
         .post(format!("{}/v1/teams/default/keys", app.url))
@@ -133,7 +147,10 @@ async fn refused_uploads_are_not_buffered() {
         async move {
             let r = reader
                 .http
-                .put(format!("{}/v1/processors/big{i}/versions/1.0.0", reader.url))
+                .put(format!(
+                    "{}/v1/processors/big{i}/versions/1.0.0",
+                    reader.url
+                ))
                 .body(body)
                 .send()
                 .await
@@ -218,7 +235,11 @@ async fn one_key_with_slow_bodies_cannot_hold_every_connection() {
         took[took.len() * 99 / 100],
         slow.len()
     );
-    assert_eq!(op.get("/v1/whoami").await.status(), StatusCode::OK, "the operator is served");
+    assert_eq!(
+        op.get("/v1/whoami").await.status(),
+        StatusCode::OK,
+        "the operator is served"
+    );
 }
 
 /// Finding 5: a revoked key's open answers (events, `?wait=`, a waiting
@@ -235,20 +256,33 @@ async fn a_revoked_keys_open_answers_end() {
     assert_eq!(events.status(), StatusCode::OK);
     let (u1, u2, j1, j2) = (user.clone(), user.clone(), job.clone(), job.clone());
     let waiting = tokio::spawn(async move { u1.get(&format!("/v1/jobs/{j1}?wait=60")).await });
-    let result = tokio::spawn(async move { u2.get(&format!("/v1/jobs/{j2}/result?wait=60")).await });
+    let result =
+        tokio::spawn(async move { u2.get(&format!("/v1/jobs/{j2}/result?wait=60")).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(revoke(&app, "default", &id).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        revoke(&app, "default", &id).await.status(),
+        StatusCode::NO_CONTENT
+    );
     let revoked = Instant::now();
     let within = Duration::from_secs(5);
-    let r = tokio::time::timeout(within, waiting).await.expect("?wait= ends").unwrap();
+    let r = tokio::time::timeout(within, waiting)
+        .await
+        .expect("?wait= ends")
+        .unwrap();
     assert_error(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    let r = tokio::time::timeout(within, result).await.expect("the waiting result ends").unwrap();
+    let r = tokio::time::timeout(within, result)
+        .await
+        .expect("the waiting result ends")
+        .unwrap();
     assert_error(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
     tokio::time::timeout(within, events.text())
         .await
         .expect("the event stream ends")
         .ok();
-    println!("a revoked key's held answers ended {:?} after the revocation", revoked.elapsed());
+    println!(
+        "a revoked key's held answers ended {:?} after the revocation",
+        revoked.elapsed()
+    );
     app.stop().await;
 }
 
@@ -264,11 +298,12 @@ async fn a_teams_keys_share_its_rate() {
     })
     .await;
     app.install("wordcount", "1.0.0").await;
-    let keys: Vec<Client> = futures::future::join_all((0..4).map(|_| key(&app, "default", "submitter")))
-        .await
-        .into_iter()
-        .map(|(_, k)| Client::with_key(&app.url, &k))
-        .collect();
+    let keys: Vec<Client> =
+        futures::future::join_all((0..4).map(|_| key(&app, "default", "submitter")))
+            .await
+            .into_iter()
+            .map(|(_, k)| Client::with_key(&app.url, &k))
+            .collect();
     for k in &keys[..3] {
         k.submit_ok("wordcount", "", "a").await;
     }
@@ -321,8 +356,14 @@ async fn the_docs_page_has_a_content_security_policy() {
     for path in ["/docs/", "/docs/swagger-initializer.js"] {
         let r = app.get(path).await;
         assert_eq!(r.status(), StatusCode::OK, "{path}");
-        let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
-        assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'"), "{path}: {csp}");
+        let csp = r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+            "{path}: {csp}"
+        );
         assert!(!csp.contains("script-src 'self' 'unsafe-inline'"), "{csp}");
     }
     app.stop().await;
