@@ -9,7 +9,7 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::shares::{InFlight, ReservedConnection, reserved_refusal};
 use agensium_domain::{
-    Action, ApiKey, Caller, Denied, KeyId, KeyRefusal, Resource, Role, Team, authorize,
+    Action, ApiKey, Caller, Denied, KeyId, KeyRefusal, Resource, Team, authorize, operates,
     now_to_the_millisecond,
 };
 use axum::extract::FromRequestParts;
@@ -96,7 +96,7 @@ impl FromRequestParts<AppState> for Auth {
             team: team.name.clone(),
             role: rec.role,
         };
-        if parts.extensions.get::<ReservedConnection>().is_some() && caller.role != Role::Operator {
+        if parts.extensions.get::<ReservedConnection>().is_some() && !operates(&caller) {
             return Err(reserved_refusal());
         }
         let in_flight = st.shares.enter(&caller)?.map(Arc::new);

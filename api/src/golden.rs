@@ -6,7 +6,7 @@
 use crate::error::ApiError;
 use agensium_domain::Limits;
 use agensium_domain::{Pairs, ParamsBuilder};
-use agensium_host::{JobLog, Processor, RunRequest, Runtime};
+use agensium_host::{JobLog, OutputChunks, Processor, Run, Runtime};
 use agensium_ports::object_store::once;
 use axum::http::{HeaderMap, StatusCode};
 use bytes::{Bytes, BytesMut};
@@ -104,19 +104,17 @@ pub async fn check(
     golden: &Golden,
     limits: Limits,
 ) -> Result<(), ApiError> {
-    let (tx, mut rx) = mpsc::channel::<io::Result<Bytes>>(4);
     let log = JobLog::new(limits.log_bytes);
-    let req = RunRequest {
+    let run = Run {
         params: golden.params.clone(),
         input: once(golden.input.clone()),
-        output: tx,
         limits,
         log: log.clone(),
         cancel: CancellationToken::new(),
     };
     // Keep one byte past the expected output: enough to tell "longer".
     let keep = golden.expected.len() + 1;
-    let collect = async {
+    let collect = |mut rx: OutputChunks| async move {
         let mut out = BytesMut::new();
         let mut total = 0u64;
         while let Some(Ok(chunk)) = rx.recv().await {
@@ -126,7 +124,7 @@ pub async fn check(
         }
         (out.freeze(), total)
     };
-    let (outcome, (got, total)) = tokio::join!(runtime.run(processor, req), collect);
+    let (outcome, (got, total)) = runtime.run_draining(processor, run, collect).await;
     if let Err(e) = outcome.result {
         return Err(unprocessable(
             "golden_failed",

@@ -12,7 +12,7 @@
 
 use crate::error::ApiError;
 use crate::fair::{FairShare, Permit};
-use agensium_domain::{Caller, KeyId, Role, TeamName};
+use agensium_domain::{Caller, KeyId, TeamName, operates};
 use axum::extract::Request;
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -60,7 +60,7 @@ impl Shares {
     /// Counts one request of `caller` (`None` for an operator, never
     /// counted), or answers 429 `over_share` past its key's or team's share.
     pub fn enter(&self, caller: &Caller) -> Result<Option<InFlight>, ApiError> {
-        if caller.role == Role::Operator {
+        if operates(caller) {
             return Ok(None);
         }
         let over = |whose: &str, n: usize| {

@@ -5,7 +5,7 @@
 
 use agensium::Settings;
 use agensium_domain::{DeclaredLimits, Limits, Pairs, ParamsBuilder};
-use agensium_host::{JobLog, Metering, Outcome, Processor, RunRequest, Runtime};
+use agensium_host::{JobLog, Metering, Outcome, Processor, Run, Runtime};
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -118,18 +118,18 @@ pub async fn run(args: RunArgs, settings: &Settings) -> Result<ExitCode> {
     let (processor, compiled) = compile(&runtime, &args.component, Metering::of(&limits))?;
     eprintln!("compiled in {:.0} ms", compiled.as_secs_f64() * 1e3);
     let input = input_stream(&args.input).await?;
-    let (tx, rx) = mpsc::channel(agensium_host::engine::OUTPUT_QUEUE);
     let log = JobLog::new(limits.log_bytes);
-    let req = RunRequest {
+    let run = Run {
         params,
         input,
-        output: tx,
         limits,
         log: log.clone(),
         cancel: CancellationToken::new(),
     };
     let sink = Sink::open(&args.output).await?;
-    let (outcome, written) = tokio::join!(runtime.run(&processor, req), sink.drain(rx));
+    let (outcome, written) = runtime
+        .run_draining(&processor, run, |chunks| sink.drain(chunks))
+        .await;
     let log = log.contents();
     io::stderr().write_all(&log)?;
     report(&outcome);

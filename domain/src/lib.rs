@@ -40,7 +40,7 @@ pub use names::{
 pub use status::{JobStatus, LeaseGuard, Transition, TransitionError};
 pub use tenancy::{
     Action, ApiKey, Caller, DayUsage, Denied, KeyHash, KeyId, KeyRecord, KeyRefusal, MAX_KEY_NAME,
-    Outcomes, Ownership, Quota, Resource, Role, Team, UsageReport, Visibility, authorize, scope,
+    Outcomes, Ownership, Quota, Resource, Role, Team, UsageReport, Visibility, authorize, operates, scope,
     sees_team,
 };
 pub use text::truncate_at_char_boundary;

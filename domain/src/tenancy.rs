@@ -9,7 +9,7 @@ mod team;
 mod usage;
 
 pub use api_key::{ApiKey, KeyHash, KeyId, KeyRecord, KeyRefusal, MAX_KEY_NAME};
-pub use authorize::{Action, Denied, Resource, authorize, scope, sees_team};
+pub use authorize::{Action, Denied, Resource, authorize, operates, scope, sees_team};
 pub use caller::Caller;
 pub use role::Role;
 pub use team::{Ownership, Quota, Team, Visibility};

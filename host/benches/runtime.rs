@@ -39,7 +39,7 @@
 use agensium_domain::Limits;
 use agensium_domain::Pairs;
 use agensium_host::bindings::{self, Level, ProcessorPre};
-use agensium_host::{JobLog, Metering, Processor, RunRequest, Runtime};
+use agensium_host::{JobLog, Metering, Processor, Run, Runtime};
 use agensium_ports::ByteStream;
 use anyhow::{Context, Result, anyhow};
 use bytes::Bytes;
@@ -267,25 +267,23 @@ async fn throughput(
 /// Runs `p` once over `input` through `Runtime::run` with default limits;
 /// (seconds, output bytes).
 async fn wasm_run(rt: &Runtime, p: &Processor, params: Pairs, input: &Bytes) -> Result<(f64, u64)> {
-    let (output, mut rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
-    let drain = async move {
+    let drain = |mut rx: agensium_host::OutputChunks| async move {
         let mut n = 0u64;
         while let Some(chunk) = rx.recv().await {
             n += chunk.map_or(0, |c| c.len() as u64);
         }
         n
     };
-    let req = RunRequest {
+    let run = Run {
         params,
         input: chunked(input.clone()),
-        output,
         limits: Limits::default(),
         log: JobLog::new(1 << 20),
         cancel: CancellationToken::new(),
     };
     let t = Instant::now();
     // Drained in the same task: no cross-thread wake-ups in the figures.
-    let (out, n) = tokio::join!(rt.run(p, req), drain);
+    let (out, n) = rt.run_draining(p, run, drain).await;
     let secs = t.elapsed().as_secs_f64();
     out.result.map_err(|e| anyhow!("{e:?}"))?;
     Ok((secs, n))

@@ -115,6 +115,12 @@ pub fn authorize(caller: &Caller, action: Action, resource: Resource<'_>) -> Res
     }
 }
 
+/// True for callers that run the installation (operators): they see every
+/// team, and the edge keeps capacity for them beyond every tenant's share.
+pub fn operates(caller: &Caller) -> bool {
+    authorize(caller, Action::Operate, Resource::Fleet).is_ok()
+}
+
 /// The team a listing is limited to: `None` (every team) for operators.
 pub fn scope(caller: &Caller) -> Option<&TeamName> {
     (caller.role != Role::Operator).then_some(&caller.team)

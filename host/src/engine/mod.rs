@@ -2,7 +2,9 @@
 //! It knows nothing of jobs, leases or tickets (that is [`crate::worker`]).
 //!
 //! * [`Runtime`] owns the wasmtime engines, validates and (de)serializes
-//!   components, and runs one [`RunRequest`] into an [`Outcome`].
+//!   components, and runs a component on an input, its output drained as
+//!   it is written, into an [`Outcome`] ([`Runtime::run_draining`], the
+//!   one way to run one).
 //! * [`Loader`] keeps compiled processors per digest: memory, local
 //!   artifact, stored artifact, compile.
 //! * `sandbox` is one run's store: host functions, limits, and the
@@ -15,6 +17,7 @@ mod host_fns;
 mod joblog;
 mod limiter;
 mod loader;
+mod run;
 mod runtime;
 mod sandbox;
 mod screen;
@@ -26,4 +29,5 @@ pub use runtime::{
     DEFAULT_INSTANCES, Metering, PER_COMPONENT, PerComponent, Processor, Runtime, ValidateError,
     compile_artifact,
 };
-pub use sandbox::{OUTPUT_QUEUE, Outcome, RunRequest};
+pub use run::{OutputChunks, Run};
+pub use sandbox::{OUTPUT_QUEUE, Outcome};

@@ -145,7 +145,7 @@ impl JobState {
 }
 
 /// What to run: the job's params, input, output sink, limits and log.
-pub struct RunRequest {
+pub(super) struct RunRequest {
     /// Params handed to `process`.
     pub params: Pairs,
     /// The job's input.
@@ -186,7 +186,7 @@ impl Runtime {
     /// Runs `process` once in a fresh store with the request's limits. Never
     /// panics or fails because of the guest: every guest failure, trap or
     /// limit hit becomes an `Outcome` with a [`JobError`].
-    pub async fn run(&self, processor: &Processor, req: RunRequest) -> Outcome {
+    pub(super) async fn run(&self, processor: &Processor, req: RunRequest) -> Outcome {
         let RunRequest {
             params,
             input,

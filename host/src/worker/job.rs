@@ -4,7 +4,7 @@
 use super::disposition::{Ack, Cause};
 use super::watch::Registered;
 use super::{Worker, metrics};
-use crate::engine::{JobLog, LoadError, Metering, OUTPUT_QUEUE, Outcome, Processor, RunRequest};
+use crate::engine::{JobLog, LoadError, Metering, OutputChunks, Outcome, Processor, Run};
 use agensium_domain::{ErrorCode, Job, JobError, JobId, JobStatus, Limits, Usage, WorkerId};
 use agensium_ports::object_store::{Small, once, read_small};
 use agensium_ports::segments::Segments;
@@ -274,29 +274,29 @@ impl Worker {
                     .await?
             }
         };
-        let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(OUTPUT_QUEUE);
         let inline = self.config.inline;
-        let upload =
+        // Stored by a task of its own, beside the guest.
+        let upload = |chunks: OutputChunks| {
             tokio::spawn(async move {
-                let body = futures::stream::unfold(rx, |mut rx| async move {
+                let body = futures::stream::unfold(chunks, |mut rx| async move {
                     rx.recv().await.map(|c| (c, rx))
                 });
                 store_output(output, Box::pin(body), inline).await
-            });
+            })
+        };
         // Cancelled by the API (watched below) or by the end of the shutdown grace.
         let cancel = self.handback.child_token();
         let _watch = self.watch_cancel(id, me, cancel.clone());
         let _registered = Registered::new(&self.running, id, cancel.clone());
-        let req = RunRequest {
+        let run = Run {
             params: job.params.clone(),
             input,
-            output: tx,
             limits,
             log,
             cancel,
         };
-        let out = self.runtime.run(processor, req).await;
-        let uploaded = upload.await.map_err(Cause::Join)?;
+        let (out, uploaded) = self.runtime.run_draining(processor, run, upload).await;
+        let uploaded = uploaded.map_err(Cause::Join)?;
         if self.handback.is_cancelled() && out.result.is_err() {
             return Err(Cause::ShuttingDown);
         }
