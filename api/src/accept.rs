@@ -3,6 +3,11 @@
 //! rail round trip — and each is answered only once its row is stored, so
 //! "accepted means it will run" holds exactly as for a single submission.
 //!
+//! A job of a team with a `max_queued` quota is written on its own, its
+//! count and insert one step ([`MetaStore::insert_job_within`]), so that
+//! concurrent submissions on any number of API processes never queue more
+//! than the quota.
+//!
 //! There is no linger: a few flushers each take whatever is waiting when
 //! they become free. A submission that arrives alone is written at once;
 //! under load, the submissions that arrived while the previous statements
@@ -36,7 +41,19 @@ const QUEUE: usize = 1024;
 struct Pending {
     job: Job,
     input: Option<Bytes>,
-    done: oneshot::Sender<Result<(), MetaError>>,
+    /// The team's `max_queued`, if it has one.
+    max_queued: Option<u32>,
+    done: oneshot::Sender<Result<Accepted, MetaError>>,
+}
+
+/// What became of a submission whose row could be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// Stored and queued.
+    Queued,
+    /// Not stored: its team has `max_queued` jobs queued already (its
+    /// stored input is deleted).
+    QueueFull,
 }
 
 /// Writes accepted jobs' rows and tickets, coalescing those that wait.
@@ -62,11 +79,22 @@ impl Acceptor {
     /// once the row is stored: a rail that is down leaves the job queued,
     /// and recovery puts it back on the rail. When the row cannot be
     /// stored, the stored input is deleted.
-    pub async fn accept(&self, job: Job, input: Option<Bytes>) -> Result<(), MetaError> {
+    pub async fn accept(
+        &self,
+        job: Job,
+        input: Option<Bytes>,
+        max_queued: Option<u32>,
+    ) -> Result<Accepted, MetaError> {
         let (done, stored) = oneshot::channel();
         let stopped = || MetaError::backend("the API is shutting down");
+        let pending = Pending {
+            job,
+            input,
+            max_queued,
+            done,
+        };
         self.tx
-            .send(Pending { job, input, done })
+            .send(pending)
             .await
             .map_err(|_| stopped())?;
         stored.await.map_err(|_| stopped())?
@@ -80,8 +108,11 @@ async fn flush(rx: Arc<Mutex<mpsc::Receiver<Pending>>>, backends: Backends) {
         if batch.is_empty() {
             return;
         }
-        let chunks = power_of_two_chunks(batch);
-        futures::future::join_all(chunks.into_iter().map(|c| write(&backends, c))).await;
+        let (quota, free): (Vec<_>, Vec<_>) = batch.into_iter().partition(|p| p.max_queued.is_some());
+        let chunks = power_of_two_chunks(free);
+        let written = futures::future::join_all(chunks.into_iter().map(|c| write(&backends, c)));
+        let counted = futures::future::join_all(quota.into_iter().map(|p| write_within(&backends, p)));
+        futures::future::join(written, counted).await;
     }
 }
 
@@ -140,16 +171,40 @@ async fn write(backends: &Backends, chunk: Vec<Pending>) {
         }
     }
     let message = stored.as_ref().err().map(ToString::to_string);
-    let mut first = Some(stored);
+    let mut first = Some(stored.map(|()| Accepted::Queued));
     for p in chunk {
         // Every row of the chunk shares the statement's outcome.
         let outcome = match (first.take(), &message) {
             (Some(r), _) => r,
-            (None, None) => Ok(()),
+            (None, None) => Ok(Accepted::Queued),
             (None, Some(m)) => Err(MetaError::backend(m.clone())),
         };
         let _ = p.done.send(outcome);
     }
+}
+
+/// Writes the row of a job whose team has a `max_queued` quota, counted
+/// and inserted in one step, then its ticket; answers the submission.
+async fn write_within(backends: &Backends, p: Pending) {
+    let max = p.max_queued.unwrap_or(u32::MAX);
+    let stored = backends
+        .meta
+        .insert_job_within(&p.job, p.input.as_ref(), max)
+        .await;
+    let outcome = match stored {
+        Ok(true) => {
+            if let Err(e) = backends.rail.push(p.job.id, &p.job.team).await {
+                tracing::warn!(job = %p.job.id, error = %e, "rail push failed; the job stays queued");
+            }
+            Ok(Accepted::Queued)
+        }
+        Ok(false) => Ok(Accepted::QueueFull),
+        Err(e) => Err(e),
+    };
+    if !matches!(outcome, Ok(Accepted::Queued)) {
+        forget_inputs(backends, std::slice::from_ref(&p)).await;
+    }
+    let _ = p.done.send(outcome);
 }
 
 /// Deletes the stored inputs of jobs whose rows were not written: here, not

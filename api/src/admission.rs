@@ -334,6 +334,26 @@ mod tests {
     use super::*;
     use std::os::unix::process::ExitStatusExt;
 
+    /// Finding 4 of the security review: two admissions of one team held
+    /// both slots and every other team's upload answered 503.
+    #[tokio::test]
+    async fn one_team_cannot_hold_every_slot_while_another_waits() {
+        let settings = AdmissionSettings {
+            compiler: Some("/bin/false".into()),
+            concurrency: 2,
+            wait: Duration::from_millis(100),
+            timeout: Duration::from_secs(1),
+            memory_bytes: 1 << 30,
+        };
+        let admission = Admission::new(settings).unwrap();
+        let (a, b): (TeamName, TeamName) = ("a".parse().unwrap(), "b".parse().unwrap());
+        let _first = admission.slot(&a).await.unwrap();
+        let second = admission.slot(&a).await;
+        assert_eq!(second.err().map(|e| e.code), Some("busy"), "a holds its share");
+        let other = admission.slot(&b).await;
+        assert!(other.is_ok(), "b finds its slot at once");
+    }
+
     #[test]
     fn child_endings_are_classified() {
         let exited = |code: i32| ExitStatus::from_raw(code << 8);

@@ -10,6 +10,7 @@ use agensium_domain::{
     Action, Callback, CallbackUrl, Caller, InvalidInput, Job, JobId, JobStatus, MAX_PARAM_VALUE,
     ParamsBuilder, ProcessorVersion, TeamName, scope, sees_team,
 };
+use crate::accept::Accepted;
 use agensium_ports::object_store::{Small, read_small};
 use agensium_ports::segments::Segments;
 use agensium_ports::{ByteStream, JobBody, JobFilter, StoreError};
@@ -209,7 +210,10 @@ pub async fn submit(
     let mut job = Job::queued(id, &pv, q.params.finish(), input_bytes, caller);
     job.callback = q.callback.take().map(Callback::new);
     // On failure the acceptor deletes a stored input: nothing is left behind.
-    st.accept.accept(job, inline).await?;
+    let max_queued = auth.team.quota.max_queued;
+    if st.accept.accept(job, inline, max_queued).await? == Accepted::QueueFull {
+        return Err(queue_full(&auth.team.name, max_queued.unwrap_or(0), None));
+    }
     tracing::info!(job = %id, team = %caller.team, key = %caller.key_id, processor = %pv.name, version = %pv.version, input_bytes, "job accepted");
     let location = format!("/v1/jobs/{id}");
     let body = Json(crate::views::Accepted {
@@ -237,16 +241,21 @@ pub(crate) async fn check_queued_quota(st: &AppState, auth: &Auth) -> Result<(),
         .count_jobs(&auth.team.name, JobStatus::Queued)
         .await?;
     if queued >= u64::from(max) {
-        return Err(ApiError::too_many(
-            "quota_exceeded",
-            format!(
-                "team {} has {queued} jobs queued, its quota is {max}; submit again when some have started",
-                auth.team.name
-            ),
-            QUOTA_RETRY_AFTER,
-        ));
+        return Err(queue_full(&auth.team.name, max, Some(queued)));
     }
     Ok(())
+}
+
+/// 429 `quota_exceeded`: `team` has `max` jobs queued (or `queued`).
+fn queue_full(team: &TeamName, max: u32, queued: Option<u64>) -> ApiError {
+    let queued = queued.unwrap_or(u64::from(max));
+    ApiError::too_many(
+        "quota_exceeded",
+        format!(
+            "team {team} has {queued} jobs queued, its quota is {max}; submit again when some have started"
+        ),
+        QUOTA_RETRY_AFTER,
+    )
 }
 
 pub(crate) fn multipart_boundary(headers: &HeaderMap) -> Option<String> {

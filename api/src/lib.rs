@@ -33,6 +33,7 @@ pub mod openapi;
 mod processors;
 mod rate;
 mod result_headers;
+mod schemas;
 mod shapes;
 pub mod shares;
 mod teams;

@@ -25,6 +25,7 @@ const REPORT_PAGE: u32 = 1000;
 pub struct TeamView {
     name: String,
     disabled: bool,
+    #[schema(value_type = crate::schemas::Quota)]
     quota: Quota,
     created_at: DateTime<Utc>,
 }
@@ -68,6 +69,7 @@ pub async fn visible_team(
 pub struct NewTeam {
     name: String,
     #[serde(default)]
+    #[schema(value_type = crate::schemas::Quota)]
     quota: Quota,
 }
 
@@ -193,7 +195,7 @@ fn check_quota(st: &AppState, q: &Quota) -> Result<(), ApiError> {
 
 /// `PUT /v1/teams/{team}/quota` (operators): replaces the team's quota.
 #[utoipa::path(put, path = "/v1/teams/{team}/quota", operation_id = "put_quota", tag = "teams", params(("team" = String, Path, description = "Team name")),
-    request_body = agensium_domain::Quota,
+    request_body = crate::schemas::Quota,
     responses((status = 200, description = "The team", body = TeamView), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn put_quota(
     auth: Auth,
@@ -249,6 +251,7 @@ pub struct UsageView {
     /// Last day, YYYY-MM-DD.
     to: String,
     /// The days with finished jobs.
+    #[schema(value_type = Vec<crate::schemas::DayUsage>)]
     days: Vec<agensium_domain::DayUsage>,
 }
 

@@ -14,6 +14,7 @@ pub struct VersionView {
     pub digest: String,
     pub size: u64,
     pub created_at: DateTime<Utc>,
+    #[schema(value_type = crate::schemas::DeclaredLimits)]
     pub limits: agensium_domain::DeclaredLimits,
     /// Id of the key that uploaded it.
     pub uploaded_by: Option<String>,
@@ -89,9 +90,11 @@ pub struct JobView {
     /// queued, running, succeeded, failed or cancelled.
     #[schema(value_type = String)]
     pub status: &'static str,
+    #[schema(value_type = Option<crate::schemas::JobError>)]
     pub error: Option<JobError>,
     pub attempts: u32,
     pub worker: Option<String>,
+    #[schema(value_type = Option<crate::schemas::Usage>)]
     pub usage: Option<agensium_domain::Usage>,
     pub params: BTreeMap<String, String>,
     pub input_bytes: u64,
@@ -103,6 +106,7 @@ pub struct JobView {
     pub finished_at: Option<DateTime<Utc>>,
     /// Its webhook and how its delivery stands, when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::schemas::Callback>)]
     pub callback: Option<agensium_domain::Callback>,
 }
 

@@ -124,6 +124,20 @@ pub enum AdminCommand {
         #[arg(long)]
         expires_in_days: Option<u32>,
     },
+    /// Prints the `GRANT` statements that give a MySQL account what a
+    /// worker needs and nothing more (run them as an administrator after
+    /// `CREATE USER`; the API's account migrates).
+    WorkerGrants {
+        /// The database.
+        #[arg(long, default_value = "agensium")]
+        database: String,
+        /// The worker's MySQL user.
+        #[arg(long, default_value = "agensium_worker")]
+        user: String,
+        /// The hosts it connects from.
+        #[arg(long, default_value = "%")]
+        host: String,
+    },
 }
 
 /// What the command line asks for.

@@ -4,7 +4,7 @@
 
 use crate::settings::{BackendSettings, Secret, redact};
 use agensium_ports::{
-    Backends, LocalDirStore, MemoryRail, MetaStore, ObjectStore, Rail, SqliteMetaStore,
+    Backends, LocalDirStore, MemoryRail, MetaStore, ObjectStore, Rail,
 };
 use agensium_redis::{RedisRail, RedisRailConfig};
 use agensium_s3::{S3Config, S3Store};
@@ -56,7 +56,7 @@ pub async fn meta(b: &BackendSettings) -> Result<Arc<dyn MetaStore>, ConnectErro
         private_dir(&b.data_dir).map_err(|e| {
             ConnectError::new("data directory", &b.data_dir.display().to_string(), e)
         })?;
-        let store = SqliteMetaStore::open(&path).await;
+        let store = agensium_sqlite::open(&path).await;
         return Ok(Arc::new(store.map_err(|e| {
             ConnectError::new("SQLite metadata store", &at, e)
         })?));
@@ -67,7 +67,7 @@ pub async fn meta(b: &BackendSettings) -> Result<Arc<dyn MetaStore>, ConnectErro
             ConnectError::new("MySQL metadata store", url, e)
         })?))
     } else if let Some(path) = url.strip_prefix("sqlite://") {
-        let store = SqliteMetaStore::open(path).await;
+        let store = agensium_sqlite::open(path).await;
         Ok(Arc::new(store.map_err(|e| {
             ConnectError::new("SQLite metadata store", url, e)
         })?))

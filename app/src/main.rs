@@ -64,9 +64,18 @@ async fn run() -> Result<std::process::ExitCode> {
 
 /// Runs an operator command on the configured metadata store.
 async fn admin(command: cli::AdminCommand, settings: &agensium::Settings) -> Result<()> {
-    let meta = agensium::connect::meta(&settings.backends).await?;
     match command {
+        cli::AdminCommand::WorkerGrants {
+            database,
+            user,
+            host,
+        } => {
+            for grant in agensium_mysql::worker_grants(&database, &user, &host) {
+                println!("{grant};");
+            }
+        }
         cli::AdminCommand::CreateTeam { name } => {
+            let meta = agensium::connect::meta(&settings.backends).await?;
             if !bootstrap::create_team(meta.as_ref(), &name).await? {
                 anyhow::bail!("a team named {name} exists");
             }
@@ -78,6 +87,7 @@ async fn admin(command: cli::AdminCommand, settings: &agensium::Settings) -> Res
             name,
             expires_in_days,
         } => {
+            let meta = agensium::connect::meta(&settings.backends).await?;
             let expires_at = expires_in_days.map(|d| {
                 agensium_domain::now_to_the_millisecond() + chrono::Duration::days(i64::from(d))
             });

@@ -96,7 +96,7 @@ impl fmt::Debug for CallbackUrl {
 }
 
 /// How a job's webhook stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryState {
     /// Not delivered yet: the job has not ended, or an attempt is due.
@@ -137,10 +137,9 @@ impl fmt::Display for DeliveryState {
 }
 
 /// A job's webhook and the record of its delivery.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Callback {
     /// Where the job's end is POSTed.
-    #[schema(value_type = String)]
     pub url: CallbackUrl,
     /// How the delivery stands.
     pub state: DeliveryState,

@@ -188,10 +188,9 @@ impl fmt::Display for ErrorCode {
 }
 
 /// Why a job failed: a stable machine-readable code and a message for people.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobError {
     /// The code, e.g. `timeout`, `memory_limit`, `trap`.
-    #[schema(value_type = String)]
     pub code: ErrorCode,
     /// Human-readable explanation.
     pub message: String,

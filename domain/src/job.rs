@@ -136,7 +136,7 @@ pub struct JobRef {
 }
 
 /// What a job's last attempt used.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     /// Peak linear memory of the processor, in bytes.
     pub peak_memory_bytes: u64,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 /// Limits a processor version declares at upload. Unset fields take the
 /// operator's defaults; every field is capped by the operator's ceilings.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeclaredLimits {
     /// Linear memory, in MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -9,10 +9,11 @@
 //!   precompiled artifact) and [`CallbackStore`] (webhook deliveries).
 //! * [`Rail`] — the ticket rail that hands queued jobs to workers.
 //!
-//! Each port has an embedded adapter here ([`LocalDirStore`],
-//! [`SqliteMetaStore`], [`MemoryRail`]) so that a single process runs with no
-//! configuration; the production adapters live in crates of their own
-//! (`agensium-mysql`, `agensium-redis`, `agensium-s3`). Every adapter of a
+//! The object store and the rail have an embedded adapter here
+//! ([`LocalDirStore`], [`MemoryRail`]), the metadata store in
+//! `agensium-sqlite`, so that a single process runs with no configuration;
+//! the production adapters live in crates of their own (`agensium-mysql`,
+//! `agensium-redis`, `agensium-s3`). Every adapter of a
 //! port passes the same suite (`agensium-testkit`).
 
 pub mod artifacts;
@@ -28,7 +29,6 @@ pub mod rail;
 pub mod reconcile;
 pub mod segments;
 pub mod sql;
-mod sqlite;
 pub mod tenants;
 
 pub use artifacts::ArtifactLedger;
@@ -39,7 +39,6 @@ pub use memory_rail::MemoryRail;
 pub use meta::{Finish, JobBody, JobFilter, MetaError, MetaStore, NewJob, PutVersion, StartedJob};
 pub use object_store::{ByteStream, ObjectStore, StoreError};
 pub use rail::{Rail, RailError, Signal, Ticket};
-pub use sqlite::SqliteMetaStore;
 pub use tenants::TenantStore;
 
 use std::sync::Arc;

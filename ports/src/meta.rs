@@ -160,6 +160,17 @@ pub trait MetaStore: crate::TenantStore + crate::ArtifactLedger + crate::Callbac
     /// SQL stores): how the API coalesces submissions under load.
     async fn insert_jobs(&self, jobs: &[NewJob<'_>]) -> Result<(), MetaError>;
 
+    /// Stores a new job (`queued`) unless its team has `max_queued` jobs
+    /// queued already: the count and the insert are one step, whatever
+    /// else inserts for the team at the same time (on every API process).
+    /// False, and nothing stored, when the team is at its quota.
+    async fn insert_job_within(
+        &self,
+        job: &Job,
+        input: Option<&Bytes>,
+        max_queued: u32,
+    ) -> Result<bool, MetaError>;
+
     /// Looks a job up.
     async fn get_job(&self, id: JobId) -> Result<Option<Job>, MetaError>;
 

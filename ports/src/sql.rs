@@ -117,8 +117,21 @@ pub trait SqlBackend: Send + Sync + 'static {
     /// `INSERT OR IGNORE`).
     const INSERT_IGNORE: &'static str;
 
+    /// What a `SELECT` of values (no table) names as its source before a
+    /// `WHERE` (`FROM DUAL`, nothing).
+    const FROM_NOTHING: &'static str;
+
     /// Runs a statement; returns how many rows it changed.
     async fn execute(&self, st: Statement) -> Result<u64, MetaError>;
+
+    /// Runs a statement that reads what it then writes (an `INSERT …
+    /// SELECT … WHERE (SELECT COUNT(*) …) < ?`) so that no other statement
+    /// run under the same `lock` comes between its read and its write.
+    /// Backends with one writer run it as it is.
+    async fn execute_exclusive(&self, lock: &str, st: Statement) -> Result<u64, MetaError> {
+        let _ = lock;
+        self.execute(st).await
+    }
 
     /// Runs a query; returns its rows.
     async fn query(&self, st: Statement) -> Result<Vec<SqlRow>, MetaError>;
@@ -325,6 +338,29 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
             values,
         );
         self.db.execute(st).await.map(drop)
+    }
+
+    async fn insert_job_within(
+        &self,
+        job: &Job,
+        input: Option<&Bytes>,
+        max_queued: u32,
+    ) -> Result<bool, MetaError> {
+        let mut values = job_values(job)?;
+        let marks = vec!["?"; values.len() + 1].join(", ");
+        values.push(input.cloned().into());
+        values.push(job.team.as_str().into());
+        values.push(i64::from(max_queued).into());
+        let st = Statement::new(
+            format!(
+                "INSERT INTO jobs ({JOB_COLUMNS}, input_data) SELECT {marks}{} WHERE \
+                 (SELECT COUNT(*) FROM jobs WHERE team = ? AND status = 'queued') < ?",
+                B::FROM_NOTHING
+            ),
+            values,
+        );
+        let lock = format!("agensium_queued_{}", job.team);
+        Ok(self.db.execute_exclusive(&lock, st).await? == 1)
     }
 
     async fn get_job(&self, id: JobId) -> Result<Option<Job>, MetaError> {

@@ -10,7 +10,9 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, Row, Value};
 use std::time::Duration;
 
+mod grants;
 mod schema;
+pub use grants::{WORKER_GRANTS, worker_grants};
 use schema::migrate;
 
 /// The metadata store on MySQL 8 or MariaDB 10.6+.
@@ -148,11 +150,34 @@ fn value(v: Value) -> Result<SqlValue, MetaError> {
 #[async_trait]
 impl SqlBackend for MySql {
     const INSERT_IGNORE: &'static str = "INSERT IGNORE";
+    const FROM_NOTHING: &'static str = " FROM DUAL";
 
     async fn execute(&self, st: Statement) -> Result<u64, MetaError> {
         let mut c = self.conn().await?;
         c.exec_drop(st.sql, params(st.params)).await.map_err(db)?;
         Ok(c.affected_rows())
+    }
+
+    /// Under the server-wide named lock `lock` (`GET_LOCK`, held by this
+    /// connection for the one statement): concurrent counts and inserts of
+    /// one team's on every process take turns, without a transaction.
+    async fn execute_exclusive(&self, lock: &str, st: Statement) -> Result<u64, MetaError> {
+        let mut c = self.conn().await?;
+        let got: Option<i64> = c
+            .exec_first("SELECT GET_LOCK(?, 10)", (lock,))
+            .await
+            .map_err(db)?
+            .flatten();
+        if got != Some(1) {
+            return Err(MetaError::backend(format!("the lock {lock} was not free within 10 s")));
+        }
+        let done = c.exec_drop(st.sql, params(st.params)).await.map(|()| c.affected_rows());
+        if let Err(e) = c.exec_drop("DO RELEASE_LOCK(?)", (lock,)).await {
+            // A pooled connection must not keep the lock: close it.
+            tracing::warn!(%lock, error = %e, "releasing a named lock failed; closing its connection");
+            let _ = c.disconnect().await;
+        }
+        done.map_err(db)
     }
 
     async fn query(&self, st: Statement) -> Result<Vec<SqlRow>, MetaError> {

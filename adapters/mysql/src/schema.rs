@@ -111,8 +111,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE teams ADD COLUMN webhook_secret CHAR(70) NULL",
 ];
 
-/// Applies the pending migrations (see [`MIGRATIONS`]).
+/// Applies the pending migrations (see [`MIGRATIONS`]). A schema that is
+/// current is only read: an account without DDL rights (a worker's, see
+/// [`crate::WORKER_GRANTS`]) starts on a database the API migrated.
 pub(super) async fn migrate(conn: &mut Conn) -> Result<(), mysql_async::Error> {
+    if applied(conn).await == Some(MIGRATIONS.len()) {
+        return Ok(());
+    }
     let got: Option<i64> = conn
         .query_first("SELECT GET_LOCK('agensium_migrations', 60)")
         .await?;
@@ -152,4 +157,14 @@ pub(super) async fn migrate(conn: &mut Conn) -> Result<(), mysql_async::Error> {
     conn.query_drop("DO RELEASE_LOCK('agensium_migrations')")
         .await?;
     result
+}
+
+/// The number of migrations applied, when it can be read.
+async fn applied(conn: &mut Conn) -> Option<usize> {
+    let n: Option<i64> = conn
+        .query_first("SELECT MAX(version) FROM schema_migrations")
+        .await
+        .ok()?
+        .flatten();
+    usize::try_from(n?).ok()
 }

@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 /// A team's quotas; `None` is "no quota of the team's own" (the operator's
 /// ceilings still apply).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Quota {
     /// Jobs the team may have queued at once (submit answers 429 beyond).

@@ -7,7 +7,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Jobs of one day by outcome.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Outcomes {
     /// Jobs that succeeded.
     pub succeeded: u64,
@@ -18,7 +18,7 @@ pub struct Outcomes {
 }
 
 /// What a team used on one day (UTC), counted by when its jobs finished.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DayUsage {
     /// The day, `YYYY-MM-DD`.
     pub day: String,

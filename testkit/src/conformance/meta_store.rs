@@ -4,6 +4,7 @@ use agensium_domain::{
     Caller, DeclaredLimits, Digest, ErrorCode, Job, JobError, JobId, JobRef, JobStatus,
     ProcessorVersion, Role, Usage, WorkerId, now_to_the_millisecond,
 };
+use agensium_ports::TenantStore;
 use agensium_ports::meta::{Finish, JobBody, JobFilter, MetaStore, NewJob, PutVersion};
 use bytes::Bytes;
 use std::time::Duration;
@@ -55,12 +56,38 @@ pub async fn run(store: &dyn MetaStore) {
     retrying(store, &n).await;
     inline_bodies(store, &n).await;
     batched_inserts(store, &n).await;
+    queued_quota(store, &n).await;
     listing(store, &n).await;
     super::tenants::run(store, &n).await;
     super::callbacks::run(store, &n).await;
     artifact_ledger(store, &n).await;
     // Last: recovery requeues every running job of the store.
     recovery(store, &n).await;
+}
+
+/// `insert_job_within` counts and inserts in one step: 64 concurrent
+/// inserts of a team whose quota is 10 store exactly 10 (finding 10 of
+/// the security review: the count came before the insert, and concurrent
+/// submissions all passed the count).
+async fn queued_quota(store: &dyn MetaStore, n: &str) {
+    let pv = version(n, "7.0.0", b"quota");
+    store.put_version(&pv).await.unwrap();
+    let mut caller = tester();
+    caller.team = format!("q{n}").parse().unwrap();
+    let jobs: Vec<Job> = (0..64)
+        .map(|_| Job::queued(JobId::new(), &pv, vec![], 1, &caller))
+        .collect();
+    let inserts = jobs.iter().map(|j| store.insert_job_within(j, None, 10));
+    let stored = futures::future::join_all(inserts).await;
+    let admitted = stored.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+    assert_eq!(admitted, 10, "exactly the quota is queued");
+    let queued = store.count_jobs(&caller.team, JobStatus::Queued).await.unwrap();
+    assert_eq!(queued, 10);
+    let one_more = Job::queued(JobId::new(), &pv, vec![], 1, &caller);
+    assert!(!store.insert_job_within(&one_more, None, 10).await.unwrap());
+    assert!(store.get_job(one_more.id).await.unwrap().is_none(), "nothing stored");
+    assert!(store.insert_job_within(&one_more, None, 11).await.unwrap());
+    assert_eq!(store.get_job(one_more.id).await.unwrap().map(|j| j.id), Some(one_more.id));
 }
 
 /// The ledger answers the digest last recorded for a key, and nothing for

@@ -10,7 +10,10 @@
 //! are checked too: the API published on 127.0.0.1 only, no MinIO console,
 //! read-only api and worker containers without capabilities, under limits,
 //! and S3 keys of their own; the workers' S3 policy (minio-init's command)
-//! is read from the file as text and must stay confined.
+//! is read from the file as text and must stay confined. So must the
+//! workers' MySQL account (mysql-grants' GRANTs, against
+//! `agensium_mysql::WORKER_GRANTS`), and Redis must require a password
+//! (security review finding 8).
 //!
 //! Without any validator the compose tests print `SKIPPED: …` and pass,
 //! except under `CI=true`, where they fail: CI installs `docker-compose`.
@@ -32,13 +35,24 @@ fn compose_file() -> PathBuf {
 /// The secrets docker-compose.yml requires (`${VAR:?message}`, no
 /// defaults), with test values that all differ, so that the checks can tell
 /// which one a service got.
-const SECRETS: [(&str, &str); 5] = [
+const SECRETS: [(&str, &str); 7] = [
     ("MYSQL_PASSWORD", "test-mysql-password"),
     ("MYSQL_ROOT_PASSWORD", "test-mysql-root-password"),
+    ("MYSQL_WORKER_PASSWORD", "test-mysql-worker-password"),
+    ("REDIS_PASSWORD", "test-redis-password"),
     ("MINIO_ROOT_PASSWORD", "test-minio-root-password"),
     ("S3_API_SECRET_KEY", "test-s3-api-secret-key"),
     ("S3_WORKER_SECRET_KEY", "test-s3-worker-secret-key"),
 ];
+
+/// The test value of the required secret `var`.
+fn secret(var: &str) -> &'static str {
+    SECRETS
+        .iter()
+        .find(|(v, _)| *v == var)
+        .map(|(_, value)| *value)
+        .unwrap_or_else(|| panic!("SECRETS has no {var}"))
+}
 
 /// A Compose implementation found on this machine.
 struct Validator {
@@ -56,6 +70,7 @@ impl Validator {
         // its defaults, not whatever this shell happens to export.
         for var in [
             "MYSQL_USER",
+            "MYSQL_WORKER_USER",
             "MINIO_ROOT_USER",
             "S3_API_ACCESS_KEY",
             "S3_WORKER_ACCESS_KEY",
@@ -201,7 +216,18 @@ fn compose_file_requires_its_secrets() {
     }
 }
 
-const SERVICES: [&str; 6] = ["mysql", "redis", "minio", "minio-init", "api", "worker"];
+const SERVICES: [&str; 7] = [
+    "mysql",
+    "redis",
+    "minio",
+    "minio-init",
+    "api",
+    "mysql-grants",
+    "worker",
+];
+
+/// The services that run once and exit 0 (no healthcheck).
+const ONE_SHOT: [&str; 2] = ["minio-init", "mysql-grants"];
 
 #[test]
 fn compose_file_describes_the_deployment() {
@@ -246,7 +272,7 @@ fn check_normalized(config: &str) -> Result<(), String> {
     };
 
     // Every long-running service has a (not disabled) healthcheck.
-    for name in SERVICES.iter().filter(|s| **s != "minio-init") {
+    for name in SERVICES.iter().filter(|s| !ONE_SHOT.contains(*s)) {
         let svc = service(name)?;
         let (_, hc) =
             section(&svc, "healthcheck").ok_or(format!("service `{name}` has no healthcheck"))?;
@@ -303,7 +329,9 @@ fn check_normalized(config: &str) -> Result<(), String> {
     }
 
     // api and workers start after healthy backends and the created bucket,
-    // and share the backend configuration.
+    // and share the backend configuration; the workers also wait for their
+    // MySQL account (mysql-grants), the api does not (mysql-grants waits for
+    // the api).
     for name in ["api", "worker"] {
         let svc = service(name)?;
         let (_, deps) = section(&svc, "depends_on").ok_or(format!("{name}: no depends_on"))?;
@@ -319,6 +347,15 @@ fn check_normalized(config: &str) -> Result<(), String> {
                     "{name}: depends_on.{dep} is {c:?}, want {condition}"
                 ));
             }
+        }
+        let waits = section(&deps, "mysql-grants")
+            .and_then(|(_, d)| section(&d, "condition"))
+            .map(|(c, _)| unquote(&c));
+        let want = (name == "worker").then_some("service_completed_successfully");
+        if waits.as_deref() != want {
+            return Err(format!(
+                "{name}: depends_on.mysql-grants is {waits:?}, want {want:?}"
+            ));
         }
         let env = text(
             &section(&svc, "environment")
@@ -340,9 +377,9 @@ fn check_normalized(config: &str) -> Result<(), String> {
         }
     }
 
-    // api and workers: read-only root, no capabilities, no privilege
-    // escalation, memory and task limits, a tmpfs /tmp.
-    for name in ["api", "worker"] {
+    // api, workers and mysql-grants: read-only root, no capabilities, no
+    // privilege escalation, memory and task limits, a tmpfs /tmp.
+    for name in ["api", "worker", "mysql-grants"] {
         let svc = service(name)?;
         let read_only = section(&svc, "read_only").map(|(v, _)| unquote(&v));
         if read_only.as_deref() != Some("true") {
@@ -436,6 +473,304 @@ fn check_normalized(config: &str) -> Result<(), String> {
 fn env_value(svc: &[&str], var: &str) -> Option<String> {
     let (_, env) = section(svc, "environment")?;
     section(&env, var).map(|(v, _)| unquote(&v))
+}
+
+/// The user and the password of a `scheme://user:password@host…` URL, the
+/// value of `environment.VAR` in a service's block.
+fn url_credentials(svc: &[&str], name: &str, var: &str) -> Result<(String, String), String> {
+    let url = env_value(svc, var).ok_or(format!("{name}: no {var}"))?;
+    let credentials = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.rsplit_once('@'))
+        .and_then(|(userinfo, _)| userinfo.split_once(':'));
+    match credentials {
+        Some((user, password)) if !user.is_empty() && !password.is_empty() => {
+            Ok((user.to_owned(), password.to_owned()))
+        }
+        _ => Err(format!("{name}: {var} {url:?} has no user:password")),
+    }
+}
+
+/// The string a YAML scalar spells when `config` prints it over several
+/// lines (the lines of an entry, or of a list whose first item it is): a
+/// literal block (`|`, as v2 prints a multi-line string), a double-quoted
+/// string with escapes folded over lines (v1), or a plain or single-quoted
+/// one. As exact as the checks need: runs of whitespace may differ.
+fn scalar(lines: &[&str]) -> String {
+    let mut rest = lines.iter().map(|l| l.trim());
+    let first = rest.next().unwrap_or("");
+    let first = first.strip_prefix("- ").unwrap_or(first).trim_start();
+    if first.starts_with('|') || first.starts_with('>') {
+        return rest.collect::<Vec<_>>().join("\n");
+    }
+    let Some(quoted) = first.strip_prefix('"') else {
+        let folded = std::iter::once(first)
+            .chain(rest)
+            .collect::<Vec<_>>()
+            .join(" ");
+        return match folded.strip_prefix('\'').and_then(|f| f.strip_suffix('\'')) {
+            Some(inner) => inner.replace("''", "'"),
+            None => folded,
+        };
+    };
+    // A line break is a space, unless the line ends in an escaping `\`
+    // (then nothing); the next line's indentation is not content.
+    let mut raw = quoted.to_owned();
+    for line in rest {
+        let backslashes = raw.len() - raw.trim_end_matches('\\').len();
+        if backslashes % 2 == 1 {
+            raw.pop();
+        } else {
+            raw.push(' ');
+        }
+        raw.push_str(line);
+    }
+    let mut out = String::new();
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => break,
+            '\\' => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some(escaped) => out.push(escaped),
+                None => {}
+            },
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A privilege list (`SELECT, UPDATE`), upper-case and sorted.
+fn privileges(list: &str) -> Vec<String> {
+    let mut all: Vec<String> = list
+        .split(',')
+        .map(|p| p.trim().to_ascii_uppercase())
+        .filter(|p| !p.is_empty())
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn the_workers_get_a_confined_mysql_account_and_redis_needs_a_password() {
+    let Some(validators) =
+        validators_or_skip("the_workers_get_a_confined_mysql_account_and_redis_needs_a_password")
+    else {
+        return;
+    };
+    for v in &validators {
+        let config = v.run(&["config"]);
+        check_least_privilege(&config).unwrap_or_else(|e| {
+            panic!(
+                "{} ({}): {e}\n--- normalized config ---\n{config}",
+                v.name, v.version
+            )
+        });
+        println!(
+            "{} ({}): the workers' MySQL account is confined, Redis needs a password",
+            v.name, v.version
+        );
+    }
+}
+
+/// Security review finding 8, read from the output of `config`: the
+/// workers reach MySQL with an account of their own, which mysql-grants
+/// gives exactly `agensium_mysql::WORKER_GRANTS`; Redis has no passwordless
+/// `default` user, and the api and the workers authenticate.
+fn check_least_privilege(config: &str) -> Result<(), String> {
+    let all: Vec<&str> = config.lines().collect();
+    let services = section(&all, "services").ok_or("no `services`")?.1;
+    let service = |name: &str| {
+        section(&services, name)
+            .map(|(_, body)| body)
+            .ok_or(format!("no service `{name}`"))
+    };
+    let api = service("api")?;
+    let worker = service("worker")?;
+    let grants = service("mysql-grants")?;
+    let redis = service("redis")?;
+
+    // MySQL: the workers' user is not the api's, and has its own password.
+    let (api_user, api_password) = url_credentials(&api, "api", "AGENSIUM_DATABASE_URL")?;
+    let (worker_user, worker_password) =
+        url_credentials(&worker, "worker", "AGENSIUM_DATABASE_URL")?;
+    if worker_user == api_user {
+        return Err(format!(
+            "the workers connect to MySQL as the api's user {api_user:?}"
+        ));
+    }
+    if api_password != secret("MYSQL_PASSWORD") {
+        return Err(format!(
+            "api: MySQL password {api_password:?}, want MYSQL_PASSWORD's"
+        ));
+    }
+    if worker_password != secret("MYSQL_WORKER_PASSWORD")
+        || worker_password == secret("MYSQL_PASSWORD")
+    {
+        return Err(format!(
+            "worker: MySQL password {worker_password:?}, want MYSQL_WORKER_PASSWORD's"
+        ));
+    }
+
+    // mysql-grants: for that user and password, once the api (which
+    // migrates) is healthy.
+    for (var, want) in [
+        ("MYSQL_USER", api_user.as_str()),
+        ("MYSQL_WORKER_USER", worker_user.as_str()),
+        ("MYSQL_WORKER_PASSWORD", worker_password.as_str()),
+    ] {
+        let got = env_value(&grants, var);
+        if got.as_deref() != Some(want) {
+            return Err(format!("mysql-grants: {var} is {got:?}, want {want:?}"));
+        }
+    }
+    let after_api = section(&grants, "depends_on")
+        .and_then(|(_, deps)| section(&deps, "api"))
+        .and_then(|(_, d)| section(&d, "condition"))
+        .map(|(c, _)| unquote(&c));
+    if after_api.as_deref() != Some("service_healthy") {
+        return Err(format!(
+            "mysql-grants: depends_on.api is {after_api:?}, want service_healthy"
+        ));
+    }
+    let restart = section(&grants, "restart").map(|(r, _)| unquote(&r));
+    if restart.as_deref() != Some("no") {
+        return Err(format!("mysql-grants: restart is {restart:?}, want no"));
+    }
+
+    // Its script: the user (not the api's), its password (also when it
+    // changes), and one GRANT per entry of WORKER_GRANTS, no other.
+    let script = scalar(
+        &section(&grants, "command")
+            .ok_or("mysql-grants: no command")?
+            .1,
+    )
+    .replace("$$", "$");
+    let words: Vec<&str> = script.split_whitespace().collect();
+    let statements = words.join(" ");
+    for needed in [
+        "[ \"$MYSQL_WORKER_USER\" = \"$MYSQL_USER\" ]",
+        "CREATE USER IF NOT EXISTS '$MYSQL_WORKER_USER'@'%' IDENTIFIED BY '$MYSQL_WORKER_PASSWORD'",
+        "ALTER USER '$MYSQL_WORKER_USER'@'%' IDENTIFIED BY '$MYSQL_WORKER_PASSWORD'",
+    ] {
+        if !statements.contains(needed) {
+            return Err(format!(
+                "mysql-grants: its command lacks `{needed}`:\n{script}"
+            ));
+        }
+    }
+    let mut found: Vec<(String, String, Vec<String>)> = Vec::new();
+    for (i, word) in words.iter().enumerate() {
+        if !word.eq_ignore_ascii_case("GRANT") {
+            continue;
+        }
+        let rest = &words[i + 1..];
+        let on = rest
+            .iter()
+            .position(|w| w.eq_ignore_ascii_case("ON"))
+            .ok_or(format!("mysql-grants: a GRANT without ON:\n{script}"))?;
+        let object = rest
+            .get(on + 1)
+            .map(|o| o.replace('`', ""))
+            .unwrap_or_default();
+        let (db, table) = object.split_once('.').ok_or(format!(
+            "mysql-grants: GRANT … ON {object:?}, not <db>.<table>"
+        ))?;
+        let to_worker = rest
+            .get(on + 2)
+            .is_some_and(|w| w.eq_ignore_ascii_case("TO"))
+            && rest
+                .get(on + 3)
+                .is_some_and(|w| w.starts_with("'$MYSQL_WORKER_USER'@"));
+        if !to_worker {
+            return Err(format!(
+                "mysql-grants: GRANT … ON {object} is not to '$MYSQL_WORKER_USER'"
+            ));
+        }
+        found.push((
+            db.to_owned(),
+            table.to_owned(),
+            privileges(&rest[..on].join(" ")),
+        ));
+    }
+    let mentions = script.to_ascii_uppercase().matches("GRANT").count();
+    if mentions != found.len() || found.len() != agensium_mysql::WORKER_GRANTS.len() {
+        return Err(format!(
+            "mysql-grants: {mentions} GRANTs, {} of them `GRANT … ON db.table TO` the \
+             worker, want {} (agensium_mysql::WORKER_GRANTS):\n{script}",
+            found.len(),
+            agensium_mysql::WORKER_GRANTS.len()
+        ));
+    }
+    for (table, privs) in agensium_mysql::WORKER_GRANTS {
+        let on_table: Vec<&Vec<String>> = found
+            .iter()
+            .filter(|(d, t, _)| d == "agensium" && t == table)
+            .map(|(_, _, p)| p)
+            .collect();
+        if on_table != [&privileges(privs)] {
+            return Err(format!(
+                "mysql-grants: on agensium.{table} grants {on_table:?}, want exactly {privs}"
+            ));
+        }
+    }
+
+    // Redis: the server has `default` off and, confined to the app's keys
+    // and without dangerous commands, the user that both URLs carry, with
+    // REDIS_PASSWORD.
+    let redis_password = secret("REDIS_PASSWORD");
+    let (inline, body) = section(&redis, "command").ok_or("redis: no command")?;
+    let command = std::iter::once(unquote(&inline))
+        .chain(
+            text(&body)
+                .lines()
+                .map(|l| l.strip_prefix("- ").unwrap_or(l).to_owned()),
+        )
+        .collect::<Vec<_>>()
+        .join(" ");
+    for needed in ["--user default off", "~agensium:*", "-@dangerous"] {
+        if !command.contains(needed) {
+            return Err(format!("redis: its command lacks `{needed}`: {command}"));
+        }
+    }
+    if let Some(open) = command
+        .split_whitespace()
+        .find(|w| ["~*", "allkeys", "nopass"].contains(w))
+    {
+        return Err(format!("redis: its command has `{open}`: {command}"));
+    }
+    for (name, svc) in [("api", &api), ("worker", &worker)] {
+        let (user, password) = url_credentials(svc, name, "AGENSIUM_REDIS_URL")?;
+        if password != redis_password {
+            return Err(format!(
+                "{name}: Redis password {password:?}, want REDIS_PASSWORD's"
+            ));
+        }
+        let acl = format!("--user {user} on >{redis_password}");
+        if user == "default" || !command.contains(&acl) {
+            return Err(format!(
+                "{name}: Redis user {user:?}, but redis has no `{acl}`: {command}"
+            ));
+        }
+    }
+    // The healthcheck authenticates, with the password in the environment.
+    let (_, hc) = section(&redis, "healthcheck").ok_or("redis: no healthcheck")?;
+    let test = text(
+        &section(&hc, "test")
+            .ok_or("redis: healthcheck without test")?
+            .1,
+    );
+    if !(test.contains("--user") && test.contains("--pass") && test.contains("REDIS_PASSWORD")) {
+        return Err(format!(
+            "redis: the healthcheck does not authenticate: {test}"
+        ));
+    }
+    if env_value(&redis, "REDIS_PASSWORD").as_deref() != Some(redis_password) {
+        return Err("redis: REDIS_PASSWORD is not in its environment".into());
+    }
+    Ok(())
 }
 
 /// The policy document that minio-init writes to `/tmp/{name}.json` (a

@@ -368,3 +368,81 @@ async fn the_docs_page_has_a_content_security_policy() {
     }
     app.stop().await;
 }
+
+/// Finding 10: `max_queued` was counted before the insert, so concurrent
+/// submissions at the limit all passed. 64 at once against a quota of 10,
+/// on `agensium api` over MySQL: exactly 10 are accepted.
+#[tokio::test]
+async fn the_queued_quota_holds_under_64_parallel_submits() {
+    let Some(be) = agensium_tests::procs::SharedBackends::fresh().await else {
+        return;
+    };
+    let listen = format!("127.0.0.1:{}", free_port());
+    let _api = Proc::spawn("api", &["api", "--listen", &listen], &be.env, &[]);
+    let url = format!("http://{listen}");
+    wait_healthy(&url).await;
+    let op = be.client(&url);
+    op.install("wordcount", "1.0.0").await;
+    let r = op
+        .http
+        .put(format!("{url}/v1/teams/ops/quota"))
+        .json(&json!({ "max_queued": 10 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let submits = (0..64).map(|_| op.submit("wordcount", "", "a b c"));
+    let answers = futures::future::join_all(submits).await;
+    let accepted = answers.iter().filter(|r| r.status() == StatusCode::ACCEPTED).count();
+    let refused = answers
+        .iter()
+        .filter(|r| r.status() == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((accepted, refused), (10, 54), "64 parallel submits at a quota of 10");
+    let (_, page) = op.get_json("/v1/jobs?status=queued&team=ops").await;
+    assert_eq!(page["jobs"].as_array().unwrap().len(), 10);
+}
+
+/// Finding 8: workers used the API's MySQL account with every right. A
+/// worker runs on an account with only `agensium admin worker-grants`,
+/// which can neither read keys nor delete jobs.
+#[tokio::test]
+async fn a_worker_runs_with_only_the_worker_grants() {
+    use mysql_async::prelude::Queryable;
+    let Some(mut be) = agensium_tests::procs::SharedBackends::fresh().await else {
+        return;
+    };
+    let url = be.var("AGENSIUM_DATABASE_URL").to_owned();
+    let (server, db) = url.rsplit_once('/').unwrap();
+    let user = format!("wk{}", &agensium_testkit::testenv::unique()[..12]);
+    let mut root = mysql_async::Conn::from_url(&url).await.unwrap();
+    root.query_drop(format!("CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY 'pw-{user}'"))
+        .await
+        .unwrap();
+    let grants = agensium_tests::procs::admin(
+        &be.env,
+        &["worker-grants", "--database", db, "--user", &user, "--host", "127.0.0.1"],
+    );
+    for grant in grants.lines() {
+        root.query_drop(grant).await.unwrap();
+    }
+    let listen = format!("127.0.0.1:{}", free_port());
+    let _api = Proc::spawn("api", &["api", "--listen", &listen], &be.env, &[]);
+    let api_url = format!("http://{listen}");
+    wait_healthy(&api_url).await;
+    let op = be.client(&api_url);
+    op.install("wordcount", "1.0.0").await;
+    let host = server.rsplit_once('@').map_or(server, |(_, h)| h);
+    let worker_url = format!("mysql://{user}:pw-{user}@{host}/{db}");
+    be.set("AGENSIUM_DATABASE_URL", &worker_url);
+    let _worker = Proc::spawn("worker", &["worker", "--slots", "2"], &be.env, &[]);
+    let id = op.submit_ok("wordcount", "", "a b c").await;
+    let job = op.wait(&id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let mut worker = mysql_async::Conn::from_url(&worker_url).await.unwrap();
+    assert!(worker.query_drop("SELECT * FROM api_keys").await.is_err(), "keys are not the worker's");
+    assert!(worker.query_drop("DELETE FROM jobs").await.is_err(), "nor is deleting jobs");
+    assert!(worker.query_drop("CREATE TABLE x (a INT)").await.is_err());
+    drop(worker);
+    root.query_drop(format!("DROP USER '{user}'@'127.0.0.1'")).await.unwrap();
+}

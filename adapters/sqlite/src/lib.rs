@@ -1,7 +1,7 @@
 //! Metadata store on SQLite: the embedded default.
 
-use crate::meta::MetaError;
-use crate::sql::{SqlBackend, SqlMetaStore, SqlRow, SqlValue, Statement};
+use agensium_ports::meta::MetaError;
+use agensium_ports::sql::{SqlBackend, SqlMetaStore, SqlRow, SqlValue, Statement};
 use async_trait::async_trait;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ToSql};
@@ -21,40 +21,38 @@ pub struct Sqlite {
     conn: Arc<Mutex<Connection>>,
 }
 
-impl SqlMetaStore<Sqlite> {
-    /// Opens (creating if needed) the database at `path` and migrates it.
-    pub async fn open(path: impl AsRef<Path>) -> Result<Self, MetaError> {
-        let path = path.as_ref().to_path_buf();
-        let store = tokio::task::spawn_blocking(move || {
-            let conn = Connection::open(&path)
-                .map_err(|e| MetaError::backend(format!("opening {}: {e}", path.display())))?;
-            Self::init(conn)
-        })
-        .await
-        .map_err(MetaError::backend)??;
-        store.backfill_precedence().await?;
-        Ok(store)
-    }
+/// Opens (creating if needed) the database at `path` and migrates it.
+pub async fn open(path: impl AsRef<Path>) -> Result<SqliteMetaStore, MetaError> {
+    let path = path.as_ref().to_path_buf();
+    let store = tokio::task::spawn_blocking(move || {
+        let conn = Connection::open(&path)
+            .map_err(|e| MetaError::backend(format!("opening {}: {e}", path.display())))?;
+        init(conn)
+    })
+    .await
+    .map_err(MetaError::backend)??;
+    store.backfill_precedence().await?;
+    Ok(store)
+}
 
-    /// A private in-memory database, for tests.
-    pub fn in_memory() -> Result<Self, MetaError> {
-        Self::init(Connection::open_in_memory().map_err(MetaError::backend)?)
-    }
+/// A private in-memory database, for tests.
+pub fn in_memory() -> Result<SqliteMetaStore, MetaError> {
+    init(Connection::open_in_memory().map_err(MetaError::backend)?)
+}
 
-    fn init(mut conn: Connection) -> Result<Self, MetaError> {
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(MetaError::backend)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(MetaError::backend)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(MetaError::backend)?;
-        migrate(&mut conn)?;
-        // Every statement of `SqlMetaStore` stays prepared.
-        conn.set_prepared_statement_cache_capacity(64);
-        Ok(Self::new(Sqlite {
-            conn: Arc::new(Mutex::new(conn)),
-        }))
-    }
+fn init(mut conn: Connection) -> Result<SqliteMetaStore, MetaError> {
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(MetaError::backend)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(MetaError::backend)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(MetaError::backend)?;
+    migrate(&mut conn)?;
+    // Every statement of `SqlMetaStore` stays prepared.
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(SqlMetaStore::new(Sqlite {
+        conn: Arc::new(Mutex::new(conn)),
+    }))
 }
 
 impl Sqlite {
@@ -124,6 +122,7 @@ fn query(conn: &Connection, st: &Statement) -> Result<Vec<SqlRow>, MetaError> {
 #[async_trait]
 impl SqlBackend for Sqlite {
     const INSERT_IGNORE: &'static str = "INSERT OR IGNORE";
+    const FROM_NOTHING: &'static str = "";
 
     async fn execute(&self, st: Statement) -> Result<u64, MetaError> {
         self.with(move |conn| {

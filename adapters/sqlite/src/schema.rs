@@ -1,6 +1,6 @@
 //! The SQLite schema: versioned migrations, tracked in `PRAGMA user_version`.
 
-use crate::meta::MetaError;
+use agensium_ports::meta::MetaError;
 use rusqlite::Connection;
 
 /// Versioned schema migrations, applied in order; index + 1 is the version

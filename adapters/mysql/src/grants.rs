@@ -1,0 +1,44 @@
+//! The least a worker's MySQL account needs: [`WORKER_GRANTS`]. Workers
+//! start, lease, renew, hand back and finish jobs, read teams' quotas and
+//! the artifact ledger, and record artifacts they compile; they never
+//! create tables, delete jobs, or read keys. The API's account migrates and
+//! does the rest. `agensium admin worker-grants` prints the statements.
+
+/// Each table a worker uses and what it does to it.
+pub const WORKER_GRANTS: &[(&str, &str)] = &[
+    ("jobs", "SELECT, UPDATE"),
+    ("teams", "SELECT"),
+    // `REPLACE INTO artifacts` is an insert that may delete the old row.
+    ("artifacts", "SELECT, INSERT, DELETE"),
+    ("schema_migrations", "SELECT"),
+];
+
+/// The `GRANT` statements that give `user`@`host` what a worker needs on
+/// `database` (the user must exist: `CREATE USER … IDENTIFIED BY …`).
+pub fn worker_grants(database: &str, user: &str, host: &str) -> Vec<String> {
+    let quote = |s: &str| s.replace('`', "``");
+    let text = |s: &str| s.replace('\\', "\\\\").replace('\'', "''");
+    WORKER_GRANTS
+        .iter()
+        .map(|(table, privileges)| {
+            format!(
+                "GRANT {privileges} ON `{}`.`{table}` TO '{}'@'{}'",
+                quote(database),
+                text(user),
+                text(host)
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_quoted() {
+        let g = worker_grants("a`b", "o'k", "%");
+        assert_eq!(g[0], "GRANT SELECT, UPDATE ON `a``b`.`jobs` TO 'o''k'@'%'");
+        assert_eq!(g.len(), WORKER_GRANTS.len());
+    }
+}
