@@ -11,7 +11,6 @@ use agensium_ports::object_store::once;
 use axum::http::{HeaderMap, StatusCode};
 use bytes::{Bytes, BytesMut};
 use std::io;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// An upload: the component and, optionally, a golden example.

@@ -25,11 +25,9 @@ impl SubmitLimiter {
     /// A limiter allowing `per_key` submissions a second per key and
     /// `per_team` per team (0: unlimited).
     pub fn new(per_key: u32, per_team: u32) -> Self {
-        let keyed =
-            |n| NonZeroU32::new(n).map(|n| Arc::new(RateLimiter::keyed(Gcra::per_second(n))));
         Self {
-            keys: keyed(per_key),
-            teams: keyed(per_team),
+            keys: Self::keyed(per_key),
+            teams: Self::keyed(per_team),
             clock: DefaultClock::default(),
         }
     }
@@ -47,6 +45,11 @@ impl SubmitLimiter {
             team,
             "this team's keys together submit faster than the team's rate limit; slow down",
         )
+    }
+
+    /// A keyed limiter of `per_second` (0: none).
+    fn keyed<K: Hash + Eq + Clone>(per_second: u32) -> Option<Arc<DefaultKeyedRateLimiter<K>>> {
+        NonZeroU32::new(per_second).map(|n| Arc::new(RateLimiter::keyed(Gcra::per_second(n))))
     }
 
     fn take<K: Hash + Eq + Clone>(

@@ -77,9 +77,12 @@ fn db(e: rusqlite::Error) -> MetaError {
     MetaError::backend(e)
 }
 
-impl ToSql for SqlValue {
+/// A statement's parameter as rusqlite binds it.
+struct Param<'a>(&'a SqlValue);
+
+impl ToSql for Param<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(match self {
+        Ok(match self.0 {
             SqlValue::Null => ToSqlOutput::Borrowed(ValueRef::Null),
             SqlValue::Int(v) => ToSqlOutput::Borrowed(ValueRef::Integer(*v)),
             SqlValue::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
@@ -107,7 +110,7 @@ fn query(conn: &Connection, st: &Statement) -> Result<Vec<SqlRow>, MetaError> {
     let mut stmt = conn.prepare_cached(&st.sql).map_err(db)?;
     let n = stmt.column_count();
     let mut rows = stmt
-        .query(rusqlite::params_from_iter(&st.params))
+        .query(rusqlite::params_from_iter(st.params.iter().map(Param)))
         .map_err(db)?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(db)? {
@@ -128,7 +131,7 @@ impl SqlBackend for Sqlite {
         self.with(move |conn| {
             let mut stmt = conn.prepare_cached(&st.sql).map_err(db)?;
             let n = stmt
-                .execute(rusqlite::params_from_iter(&st.params))
+                .execute(rusqlite::params_from_iter(st.params.iter().map(Param)))
                 .map_err(db)?;
             Ok(n as u64)
         })

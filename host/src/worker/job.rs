@@ -10,9 +10,7 @@ use agensium_ports::object_store::{Small, once, read_small};
 use agensium_ports::segments::Segments;
 use agensium_ports::{ByteStream, Finish, Signal, StartedJob, StoreError, Ticket};
 use bytes::Bytes;
-use std::io;
 use std::time::Instant;
-use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 /// What became of starting a ticket's job.

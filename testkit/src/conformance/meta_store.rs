@@ -4,7 +4,6 @@ use agensium_domain::{
     Caller, DeclaredLimits, Digest, ErrorCode, Job, JobError, JobId, JobRef, JobStatus,
     ProcessorVersion, Role, Usage, WorkerId, now_to_the_millisecond,
 };
-use agensium_ports::TenantStore;
 use agensium_ports::meta::{Finish, JobBody, JobFilter, MetaStore, NewJob, PutVersion};
 use bytes::Bytes;
 use std::time::Duration;
