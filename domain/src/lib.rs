@@ -42,7 +42,7 @@ pub use tenancy::{
     ApiKey, Caller, DayUsage, KeyHash, KeyId, KeyRecord, KeyRefusal, MAX_KEY_NAME, Outcomes,
     Ownership, Quota, Role, Team, UsageReport, Visibility,
 };
-pub use text::truncate_at_char_boundary;
+pub use text::{terminal_safe, truncate_at_char_boundary};
 pub use version::{ProcessorVersion, precedence_key};
 pub use webhook_secret::WebhookSecret;
 pub use worker_id::WorkerId;
