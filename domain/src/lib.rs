@@ -14,6 +14,7 @@ mod inline;
 mod job;
 mod limits;
 mod names;
+mod special_ip;
 mod status;
 mod tenancy;
 mod text;
@@ -25,9 +26,7 @@ pub use bounds::{
     MAX_PARAM_KEY, MAX_PARAM_VALUE, MAX_PARAMS, MAX_PARAMS_BYTES, MAX_STAT_KEY, MAX_STAT_VALUE,
     MAX_STATS, MAX_STATS_JSON, ParamError, ParamsBuilder, bound_stats,
 };
-pub use callback::{
-    Callback, CallbackUrl, DeliveryState, MAX_CALLBACK_OUTCOME, MAX_CALLBACK_URL, is_public_ip,
-};
+pub use callback::{Callback, CallbackUrl, DeliveryState, MAX_CALLBACK_OUTCOME, MAX_CALLBACK_URL};
 pub use digest::Digest;
 pub use error_code::{ErrorCode, JobError, MAX_PROCESSOR_CODE};
 pub use inline::InlineLimit;
@@ -37,13 +36,14 @@ pub use names::{
     InvalidInput, MAX_SLUG, MAX_VERSION, ProcessorName, SLUG_PATTERN, TeamName, VERSION_PATTERN,
     parse_version,
 };
+pub use special_ip::is_public_ip;
 pub use status::{JobStatus, LeaseGuard, Transition, TransitionError};
 pub use tenancy::{
     Action, ApiKey, Caller, DayUsage, Denied, KeyHash, KeyId, KeyRecord, KeyRefusal, MAX_KEY_NAME,
     Outcomes, Ownership, Quota, Resource, Role, Team, UsageReport, Visibility, authorize, operates, scope,
     sees_team,
 };
-pub use text::truncate_at_char_boundary;
+pub use text::{terminal_safe, truncate_at_char_boundary};
 pub use version::{ProcessorVersion, precedence_key};
 pub use webhook_secret::WebhookSecret;
 pub use worker_id::WorkerId;

@@ -1,9 +1,13 @@
-//! The HTTP side of the client: where the API is, the key, and its errors.
+//! The HTTP side of the client: where the API is, the key, and its errors;
+//! and how the API's text is printed.
 
+use agensium_domain::terminal_safe;
 use anyhow::{Context, Result};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::fmt;
+use std::io::IsTerminal;
 use std::time::Duration;
 
 /// Where the API is and who is calling: flags, else `AGENSIUM_URL` and
@@ -122,7 +126,7 @@ impl Api {
             let error = api_error(response).await;
             match pause.map(|p| (p, make())) {
                 Some((pause, Ok(Some(next)))) => {
-                    eprintln!("{error}; sending again in {} s", pause.as_secs());
+                    eprint_line(&format!("{error}; sending again in {} s", pause.as_secs()));
                     tokio::time::sleep(pause).await;
                     request = next;
                     resends += 1;
@@ -187,7 +191,42 @@ async fn api_error(response: Response) -> ApiError {
     }
 }
 
-/// Prints `value` as pretty JSON on stdout.
+/// `text` (from the API) as it may go to a stream: through
+/// [`terminal_safe`] when the stream is a terminal, so no escape sequence
+/// or control character of the API's reaches it; as it is otherwise, so
+/// scripts get the API's text byte for byte.
+fn shown(text: &str, terminal: bool) -> Cow<'_, str> {
+    if terminal {
+        terminal_safe(text)
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// `text` as it may go to stdout (see [`shown`]).
+fn for_stdout(text: &str) -> Cow<'_, str> {
+    shown(text, std::io::stdout().is_terminal())
+}
+
+/// `text` as it may go to stderr (see [`shown`]).
+fn for_stderr(text: &str) -> Cow<'_, str> {
+    shown(text, std::io::stderr().is_terminal())
+}
+
+/// Prints `line`, text that holds the API's, and a newline on stdout,
+/// escaped on a terminal ([`for_stdout`]).
+pub fn print_line(line: &str) {
+    println!("{}", for_stdout(line));
+}
+
+/// Prints `line`, text that holds the API's, and a newline on stderr,
+/// escaped on a terminal ([`for_stderr`]).
+pub fn eprint_line(line: &str) {
+    eprintln!("{}", for_stderr(line));
+}
+
+/// Prints `value` as pretty JSON on stdout, never escaped (`--json` is
+/// for scripts).
 pub fn print_json(value: &Value) {
     println!(
         "{}",
@@ -196,14 +235,17 @@ pub fn print_json(value: &Value) {
 }
 
 /// Prints a table: `header`, then one line per row of `rows` (the JSON
-/// fields `keys` of each, through [`cell`]), columns as wide as their
-/// widest cell; the last column is not padded.
+/// fields `keys` of each, through [`cell`], escaped when stdout is a
+/// terminal), columns as wide as their widest cell; the last column is not
+/// padded.
 pub fn print_table<'a>(header: &[&str], keys: &[&str], rows: impl IntoIterator<Item = &'a Value>) {
+    let terminal = std::io::stdout().is_terminal();
     let mut lines: Vec<Vec<String>> = vec![header.iter().map(|h| (*h).to_owned()).collect()];
-    lines.extend(
-        rows.into_iter()
-            .map(|r| keys.iter().map(|k| cell(&r[*k])).collect()),
-    );
+    lines.extend(rows.into_iter().map(|r| {
+        keys.iter()
+            .map(|k| shown(&cell(&r[*k]), terminal).into_owned())
+            .collect()
+    }));
     let widths: Vec<usize> = (0..header.len())
         .map(|c| {
             lines

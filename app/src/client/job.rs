@@ -1,10 +1,12 @@
 //! `agensium job submit | status | logs | result | cancel | retry | list`.
 
-use super::api::{Api, cell, print_json, print_table};
+use super::api::{Api, cell, eprint_line, print_json, print_line, print_table};
 use super::progress;
+use agensium_domain::terminal_safe;
 use anyhow::{Context, Result};
 use reqwest::Method;
 use serde_json::Value;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -88,7 +90,7 @@ pub async fn run(command: JobCommand, api: &Api) -> Result<ExitCode> {
             let response = api
                 .send(api.request(Method::GET, &format!("{}/logs", job_path(&id))))
                 .await?;
-            print!("{}", response.text().await?);
+            print_log(&response.bytes().await?)?;
             Ok(ExitCode::SUCCESS)
         }
         JobCommand::Result { id, output } => {
@@ -105,6 +107,22 @@ pub async fn run(command: JobCommand, api: &Api) -> Result<ExitCode> {
 
 fn job_path(id: &str) -> String {
     format!("/v1/jobs/{id}")
+}
+
+/// Writes a job's log to stdout: byte for byte when stdout is not a
+/// terminal; on a terminal, line by line through [`terminal_safe`] (newlines
+/// kept), so a processor's log cannot drive the terminal.
+fn print_log(log: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    if out.is_terminal() {
+        for line in String::from_utf8_lossy(log).split_inclusive('\n') {
+            out.write_all(terminal_safe(line).as_bytes())?;
+        }
+    } else {
+        out.write_all(log)?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 async fn submit(args: SubmitArgs, api: &Api) -> Result<ExitCode> {
@@ -146,7 +164,7 @@ async fn submit(args: SubmitArgs, api: &Api) -> Result<ExitCode> {
         if api.json {
             print_json(&accepted);
         } else {
-            println!("{id}");
+            print_line(&id);
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -167,14 +185,14 @@ async fn submit(args: SubmitArgs, api: &Api) -> Result<ExitCode> {
     if api.json {
         print_json(&job);
     } else if !succeeded {
-        eprintln!(
+        eprint_line(&format!(
             "job {id} {}: {}: {}",
             cell(&job["status"]),
             cell(&job["error"]["code"]),
             cell(&job["error"]["message"])
-        );
+        ));
     } else if args.output.is_none() {
-        println!("{id} succeeded");
+        print_line(&format!("{id} succeeded"));
     }
     Ok(if succeeded {
         ExitCode::SUCCESS
@@ -193,7 +211,7 @@ const STATE_EVERY: Duration = Duration::from_secs(2);
 /// instead, the requests back off.
 async fn wait(id: &str, accepted: &Value, api: &Api) -> Result<Value> {
     let spinner = progress::spinner(api.json);
-    spinner.set_message(format!("job {id} {}", cell(&accepted["status"])));
+    progress::set_message(&spinner, &format!("job {id} {}", cell(&accepted["status"])));
     let mut pause = Duration::from_millis(50);
     loop {
         let asked = std::time::Instant::now();
@@ -206,7 +224,7 @@ async fn wait(id: &str, accepted: &Value, api: &Api) -> Result<Value> {
             spinner.finish_and_clear();
             return Ok(job);
         }
-        spinner.set_message(format!("job {id} {status}"));
+        progress::set_message(&spinner, &format!("job {id} {status}"));
         if asked.elapsed() < STATE_EVERY / 2 {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(1));
@@ -266,7 +284,7 @@ async fn list(status: Option<String>, limit: u32, api: &Api) -> Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
-/// A job as `key: value` lines, or its JSON.
+/// A job as `key: value` lines (escaped on a terminal), or its JSON.
 fn print_job(job: &Value, json: bool) {
     if json {
         print_json(job);
@@ -285,14 +303,14 @@ fn print_job(job: &Value, json: bool) {
         "started_at",
         "finished_at",
     ] {
-        println!("{key}: {}", cell(&job[key]));
+        print_line(&format!("{key}: {}", cell(&job[key])));
     }
     if !job["error"].is_null() {
-        println!(
+        print_line(&format!(
             "error: {}: {}",
             cell(&job["error"]["code"]),
             cell(&job["error"]["message"])
-        );
+        ));
     }
     for (section, value) in [
         ("params", &job["params"]),
@@ -304,7 +322,7 @@ fn print_job(job: &Value, json: bool) {
                 .iter()
                 .map(|(k, v)| format!("{k}={}", cell(v)))
                 .collect();
-            println!("{section}: {}", pairs.join(" "));
+            print_line(&format!("{section}: {}", pairs.join(" ")));
         }
     }
 }

@@ -1,6 +1,10 @@
 //! `agensium processor …` and `agensium job …`: a client of a running API,
 //! for people (progress bars, tables) and scripts (`--json`, exit codes).
-//! The API's errors are printed as their code and message.
+//! The API's errors are printed as their code and message. Text from the
+//! API printed to a terminal is escaped (`terminal_safe`: no escape
+//! sequence, control or bidi character of the API's reaches it); to a pipe
+//! or file it is printed as it came, and `--json` output and a job's result
+//! always are.
 
 mod api;
 mod job;
@@ -33,9 +37,10 @@ pub async fn run(request: Request, conn: &Conn) -> Result<ExitCode> {
     match outcome {
         Ok(code) => Ok(code),
         Err(e) => {
+            // Either may hold the API's text (an error's code and message).
             match e.downcast_ref::<api::ApiError>() {
-                Some(api_error) => eprintln!("error: {api_error}"),
-                None => eprintln!("error: {e:#}"),
+                Some(api_error) => api::eprint_line(&format!("error: {api_error}")),
+                None => api::eprint_line(&format!("error: {e:#}")),
             }
             Ok(ExitCode::FAILURE)
         }

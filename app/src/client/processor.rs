@@ -1,6 +1,6 @@
 //! `agensium processor push | list | show`.
 
-use super::api::{Api, cell, print_json, print_table};
+use super::api::{Api, cell, print_json, print_line, print_table};
 use super::progress;
 use anyhow::{Context, Result};
 use reqwest::Method;
@@ -117,13 +117,13 @@ async fn push(args: PushArgs, api: &Api) -> Result<ExitCode> {
         } else {
             "already registered, same bytes:"
         };
-        println!(
+        print_line(&format!(
             "{what} {} {} {} ({} bytes)",
             cell(&version["name"]),
             cell(&version["version"]),
             cell(&version["digest"]),
             cell(&version["size"])
-        );
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -170,13 +170,13 @@ async fn show(name: &str, api: &Api) -> Result<ExitCode> {
         print_json(&p);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    print_line(&format!(
         "{} (team {}, {}), latest {}",
         cell(&p["name"]),
         cell(&p["team"]),
         cell(&p["visibility"]),
         cell(&p["latest"])
-    );
+    ));
     // Derived columns first: whether yanked, the declared limits.
     let versions: Vec<Value> = p["versions"]
         .as_array()

@@ -2,6 +2,7 @@
 //! a spinner while a job waits. Drawn only when stderr is a terminal and
 //! `--json` is off; otherwise hidden.
 
+use agensium_domain::terminal_safe;
 use anyhow::{Context, Result};
 use futures::{Stream, StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -51,6 +52,12 @@ pub fn spinner(json: bool) -> ProgressBar {
     );
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
+}
+
+/// Sets the message of `bar` (a spinner's: the job's state) to `text`,
+/// which may hold the API's: escaped, as a bar only draws on a terminal.
+pub fn set_message(bar: &ProgressBar, text: &str) {
+    bar.set_message(terminal_safe(text).into_owned());
 }
 
 /// A request body streamed from `reader`, counted on `bar`.
