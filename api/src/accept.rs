@@ -93,10 +93,7 @@ impl Acceptor {
             max_queued,
             done,
         };
-        self.tx
-            .send(pending)
-            .await
-            .map_err(|_| stopped())?;
+        self.tx.send(pending).await.map_err(|_| stopped())?;
         stored.await.map_err(|_| stopped())?
     }
 }
@@ -108,10 +105,12 @@ async fn flush(rx: Arc<Mutex<mpsc::Receiver<Pending>>>, backends: Backends) {
         if batch.is_empty() {
             return;
         }
-        let (quota, free): (Vec<_>, Vec<_>) = batch.into_iter().partition(|p| p.max_queued.is_some());
+        let (quota, free): (Vec<_>, Vec<_>) =
+            batch.into_iter().partition(|p| p.max_queued.is_some());
         let chunks = power_of_two_chunks(free);
         let written = futures::future::join_all(chunks.into_iter().map(|c| write(&backends, c)));
-        let counted = futures::future::join_all(quota.into_iter().map(|p| write_within(&backends, p)));
+        let counted =
+            futures::future::join_all(quota.into_iter().map(|p| write_within(&backends, p)));
         futures::future::join(written, counted).await;
     }
 }

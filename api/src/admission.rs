@@ -349,7 +349,11 @@ mod tests {
         let (a, b): (TeamName, TeamName) = ("a".parse().unwrap(), "b".parse().unwrap());
         let _first = admission.slot(&a).await.unwrap();
         let second = admission.slot(&a).await;
-        assert_eq!(second.err().map(|e| e.code), Some("busy"), "a holds its share");
+        assert_eq!(
+            second.err().map(|e| e.code),
+            Some("busy"),
+            "a holds its share"
+        );
         let other = admission.slot(&b).await;
         assert!(other.is_ok(), "b finds its slot at once");
     }

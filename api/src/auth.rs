@@ -9,8 +9,8 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::shares::{InFlight, ReservedConnection, reserved_refusal};
 use agensium_domain::{
-    Action, ApiKey, Caller, Denied, KeyId, KeyRefusal, Resource, Team, authorize, operates,
-    now_to_the_millisecond,
+    Action, ApiKey, Caller, Denied, KeyId, KeyRefusal, Resource, Team, authorize,
+    now_to_the_millisecond, operates,
 };
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;

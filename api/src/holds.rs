@@ -13,7 +13,7 @@
 
 use crate::error::ApiError;
 use agensium_domain::{KeyId, now_to_the_millisecond};
-use agensium_ports::{MetaStore, TenantStore};
+use agensium_ports::MetaStore;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;

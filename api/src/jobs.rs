@@ -1,5 +1,6 @@
 //! Job submission, status, result and logs.
 
+use crate::accept::Accepted;
 use crate::app::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
@@ -10,7 +11,6 @@ use agensium_domain::{
     Action, Callback, CallbackUrl, Caller, InvalidInput, Job, JobId, JobStatus, MAX_PARAM_VALUE,
     ParamsBuilder, ProcessorVersion, TeamName, scope, sees_team,
 };
-use crate::accept::Accepted;
 use agensium_ports::object_store::{Small, read_small};
 use agensium_ports::segments::Segments;
 use agensium_ports::{ByteStream, JobBody, JobFilter, StoreError};

@@ -3,9 +3,7 @@
 //! backend, its address (password removed) and what failed.
 
 use crate::settings::{BackendSettings, Secret, redact};
-use agensium_ports::{
-    Backends, LocalDirStore, MemoryRail, MetaStore, ObjectStore, Rail,
-};
+use agensium_ports::{Backends, LocalDirStore, MemoryRail, MetaStore, ObjectStore, Rail};
 use agensium_redis::{RedisRail, RedisRailConfig};
 use agensium_s3::{S3Config, S3Store};
 use std::sync::Arc;

@@ -36,6 +36,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tower::Layer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 /// The bounds of the HTTP edge.

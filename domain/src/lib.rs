@@ -40,8 +40,8 @@ pub use special_ip::is_public_ip;
 pub use status::{JobStatus, LeaseGuard, Transition, TransitionError};
 pub use tenancy::{
     Action, ApiKey, Caller, DayUsage, Denied, KeyHash, KeyId, KeyRecord, KeyRefusal, MAX_KEY_NAME,
-    Outcomes, Ownership, Quota, Resource, Role, Team, UsageReport, Visibility, authorize, operates, scope,
-    sees_team,
+    Outcomes, Ownership, Quota, Resource, Role, Team, UsageReport, Visibility, authorize, operates,
+    scope, sees_team,
 };
 pub use text::{terminal_safe, truncate_at_char_boundary};
 pub use version::{ProcessorVersion, precedence_key};

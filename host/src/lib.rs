@@ -13,6 +13,6 @@ pub mod engine;
 pub mod worker;
 
 pub use engine::{
-    DEFAULT_INSTANCES, JobLog, LoadError, Loader, Metering, OutputChunks, Outcome, Processor, Run,
+    DEFAULT_INSTANCES, JobLog, LoadError, Loader, Metering, Outcome, OutputChunks, Processor, Run,
     Runtime, Source, ValidateError, bindings, compile_artifact,
 };

@@ -1,7 +1,6 @@
 //! The embedded object store and rail against their ports' conformance
 //! suites (the embedded metadata store is `agensium-sqlite`'s).
 
-use agensium_domain::*;
 use agensium_ports::*;
 use agensium_testkit::conformance;
 use std::io;
@@ -52,4 +51,3 @@ mod memory_rail {
         super::conformance::rail::run(&MemoryRail::new()).await;
     }
 }
-

@@ -169,9 +169,14 @@ impl SqlBackend for MySql {
             .map_err(db)?
             .flatten();
         if got != Some(1) {
-            return Err(MetaError::backend(format!("the lock {lock} was not free within 10 s")));
+            return Err(MetaError::backend(format!(
+                "the lock {lock} was not free within 10 s"
+            )));
         }
-        let done = c.exec_drop(st.sql, params(st.params)).await.map(|()| c.affected_rows());
+        let done = c
+            .exec_drop(st.sql, params(st.params))
+            .await
+            .map(|()| c.affected_rows());
         if let Err(e) = c.exec_drop("DO RELEASE_LOCK(?)", (lock,)).await {
             // A pooled connection must not keep the lock: close it.
             tracing::warn!(%lock, error = %e, "releasing a named lock failed; closing its connection");

@@ -25,9 +25,9 @@ mod screen;
 pub use clocks::RESOLUTION as CLOCK_RESOLUTION;
 pub use joblog::{JobLog, Stream};
 pub use loader::{LoadError, Loader, Source};
+pub use run::{OutputChunks, Run};
 pub use runtime::{
     DEFAULT_INSTANCES, Metering, PER_COMPONENT, PerComponent, Processor, Runtime, ValidateError,
     compile_artifact,
 };
-pub use run::{OutputChunks, Run};
 pub use sandbox::{OUTPUT_QUEUE, Outcome};

@@ -80,13 +80,22 @@ async fn queued_quota(store: &dyn MetaStore, n: &str) {
     let stored = futures::future::join_all(inserts).await;
     let admitted = stored.into_iter().filter(|r| *r.as_ref().unwrap()).count();
     assert_eq!(admitted, 10, "exactly the quota is queued");
-    let queued = store.count_jobs(&caller.team, JobStatus::Queued).await.unwrap();
+    let queued = store
+        .count_jobs(&caller.team, JobStatus::Queued)
+        .await
+        .unwrap();
     assert_eq!(queued, 10);
     let one_more = Job::queued(JobId::new(), &pv, vec![], 1, &caller);
     assert!(!store.insert_job_within(&one_more, None, 10).await.unwrap());
-    assert!(store.get_job(one_more.id).await.unwrap().is_none(), "nothing stored");
+    assert!(
+        store.get_job(one_more.id).await.unwrap().is_none(),
+        "nothing stored"
+    );
     assert!(store.insert_job_within(&one_more, None, 11).await.unwrap());
-    assert_eq!(store.get_job(one_more.id).await.unwrap().map(|j| j.id), Some(one_more.id));
+    assert_eq!(
+        store.get_job(one_more.id).await.unwrap().map(|j| j.id),
+        Some(one_more.id)
+    );
 }
 
 /// The ledger answers the digest last recorded for a key, and nothing for

@@ -393,12 +393,19 @@ async fn the_queued_quota_holds_under_64_parallel_submits() {
     assert_eq!(r.status(), StatusCode::OK);
     let submits = (0..64).map(|_| op.submit("wordcount", "", "a b c"));
     let answers = futures::future::join_all(submits).await;
-    let accepted = answers.iter().filter(|r| r.status() == StatusCode::ACCEPTED).count();
+    let accepted = answers
+        .iter()
+        .filter(|r| r.status() == StatusCode::ACCEPTED)
+        .count();
     let refused = answers
         .iter()
         .filter(|r| r.status() == StatusCode::TOO_MANY_REQUESTS)
         .count();
-    assert_eq!((accepted, refused), (10, 54), "64 parallel submits at a quota of 10");
+    assert_eq!(
+        (accepted, refused),
+        (10, 54),
+        "64 parallel submits at a quota of 10"
+    );
     let (_, page) = op.get_json("/v1/jobs?status=queued&team=ops").await;
     assert_eq!(page["jobs"].as_array().unwrap().len(), 10);
 }
@@ -416,12 +423,22 @@ async fn a_worker_runs_with_only_the_worker_grants() {
     let (server, db) = url.rsplit_once('/').unwrap();
     let user = format!("wk{}", &agensium_testkit::testenv::unique()[..12]);
     let mut root = mysql_async::Conn::from_url(&url).await.unwrap();
-    root.query_drop(format!("CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY 'pw-{user}'"))
-        .await
-        .unwrap();
+    root.query_drop(format!(
+        "CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY 'pw-{user}'"
+    ))
+    .await
+    .unwrap();
     let grants = agensium_tests::procs::admin(
         &be.env,
-        &["worker-grants", "--database", db, "--user", &user, "--host", "127.0.0.1"],
+        &[
+            "worker-grants",
+            "--database",
+            db,
+            "--user",
+            &user,
+            "--host",
+            "127.0.0.1",
+        ],
     );
     for grant in grants.lines() {
         root.query_drop(grant).await.unwrap();
@@ -440,9 +457,17 @@ async fn a_worker_runs_with_only_the_worker_grants() {
     let job = op.wait(&id).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     let mut worker = mysql_async::Conn::from_url(&worker_url).await.unwrap();
-    assert!(worker.query_drop("SELECT * FROM api_keys").await.is_err(), "keys are not the worker's");
-    assert!(worker.query_drop("DELETE FROM jobs").await.is_err(), "nor is deleting jobs");
+    assert!(
+        worker.query_drop("SELECT * FROM api_keys").await.is_err(),
+        "keys are not the worker's"
+    );
+    assert!(
+        worker.query_drop("DELETE FROM jobs").await.is_err(),
+        "nor is deleting jobs"
+    );
     assert!(worker.query_drop("CREATE TABLE x (a INT)").await.is_err());
     drop(worker);
-    root.query_drop(format!("DROP USER '{user}'@'127.0.0.1'")).await.unwrap();
+    root.query_drop(format!("DROP USER '{user}'@'127.0.0.1'"))
+        .await
+        .unwrap();
 }
