@@ -8,6 +8,7 @@
 
 pub(crate) mod bench;
 mod fixtures;
+mod http;
 mod javascript;
 mod new_plugin;
 mod plugins;

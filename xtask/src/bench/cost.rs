@@ -78,7 +78,7 @@ impl<'a> Meters<'a> {
         }
         if let Some(s3) = self.s3 {
             snap.cpu.insert("s3 server", cpu_secs(s3.pid())?);
-            snap.s3 = s3.requests().await?;
+            snap.s3 = s3.requests()?;
         }
         if let Some(pool) = &self.mysql {
             if let Some(pid) = pid_named(&["mariadbd", "mysqld"]) {
