@@ -5,7 +5,7 @@
 //! per connection.
 
 use anyhow::{Context, Result, bail};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
@@ -49,14 +49,10 @@ pub fn get(url: &str) -> Result<Response> {
 }
 
 /// Sends `method url` with `headers` and `body` and reads the whole answer.
-pub fn request(
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Result<Response> {
+pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response> {
     let (authority, path) = split_url(url)?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n");
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n");
     if method != "GET" || !body.is_empty() {
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
@@ -92,7 +88,10 @@ fn split_url(url: &str) -> Result<(&str, &str)> {
 /// A connection to the first address of `authority` (port 80 if none) that
 /// accepts one, with [`IO_TIMEOUT`] on reads and writes.
 fn connect(authority: &str) -> Result<TcpStream> {
-    let with_port = if authority.rsplit_once(':').is_some_and(|(_, p)| !p.contains(']')) {
+    let with_port = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| !p.contains(']'))
+    {
         authority.to_owned()
     } else {
         format!("{authority}:80")
@@ -193,6 +192,7 @@ fn line(r: &mut impl BufRead) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
     fn parse(raw: &str) -> Response {
         read_response(&mut raw.as_bytes()).unwrap()
@@ -201,12 +201,18 @@ mod tests {
     #[test]
     fn reads_a_body_by_its_length_chunked_or_to_the_end() {
         let r = parse("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello, and more");
-        assert_eq!((r.status, r.reason.as_str(), r.text().as_str()), (200, "OK", "hello"));
+        assert_eq!(
+            (r.status, r.reason.as_str(), r.text().as_str()),
+            (200, "OK", "hello")
+        );
         let r = parse(
             "HTTP/1.1 409 Conflict\r\nTransfer-Encoding: chunked\r\n\r\n\
              3;ext=1\r\nabc\r\na\r\n0123456789\r\n0\r\nX-Trailer: 1\r\n\r\n",
         );
-        assert_eq!((r.status_text().as_str(), r.text().as_str()), ("409 Conflict", "abc0123456789"));
+        assert_eq!(
+            (r.status_text().as_str(), r.text().as_str()),
+            ("409 Conflict", "abc0123456789")
+        );
         let r = parse("HTTP/1.0 403 Forbidden\r\n\r\nno");
         assert!(!r.is_success());
         assert_eq!(r.text(), "no");
@@ -215,13 +221,19 @@ mod tests {
     #[test]
     fn refuses_what_it_cannot_send_or_read() {
         assert!(split_url("https://example.com/").is_err());
-        assert_eq!(split_url("http://127.0.0.1:8080").unwrap(), ("127.0.0.1:8080", "/"));
+        assert_eq!(
+            split_url("http://127.0.0.1:8080").unwrap(),
+            ("127.0.0.1:8080", "/")
+        );
         assert_eq!(
             split_url("http://[::1]:9/a?b=c").unwrap(),
             ("[::1]:9", "/a?b=c")
         );
         assert!(read_response(&mut "SSH-2.0-x\r\n\r\n".as_bytes()).is_err());
-        assert!(read_response(&mut "HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nshort".as_bytes()).is_err());
+        assert!(
+            read_response(&mut "HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nshort".as_bytes())
+                .is_err()
+        );
         let header = [("Authorization", "Bearer a\r\nX-Evil: 1")];
         assert!(request("PUT", "http://127.0.0.1:9/", &header, b"").is_err());
     }
@@ -253,7 +265,10 @@ mod tests {
         let (head, body) = server.join().unwrap();
         assert_eq!(head[0], "PUT /v1/x HTTP/1.1");
         assert!(head.contains(&"Content-Length: 4".to_owned()), "{head:?}");
-        assert!(head.contains(&"Authorization: Bearer k".to_owned()), "{head:?}");
+        assert!(
+            head.contains(&"Authorization: Bearer k".to_owned()),
+            "{head:?}"
+        );
         assert_eq!(&body, b"wasm");
     }
 }

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// Builds the workspace and the example processors, runs `agensium serve`
+/// with `serve_args`, registers the processors and waits for the server.
 pub fn up(serve_args: &[String]) -> Result<()> {
     let names = plugins::all()?;
     // The binary first (the plugins are checked with it), built like the

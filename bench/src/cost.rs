@@ -5,9 +5,9 @@
 //! divided by the phase's jobs, is printed.
 
 use super::stack::{Kind, Stack};
-use crate::s3server::S3Server;
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
+use xtask::s3server::S3Server;
 
 /// Kernel clock ticks per second of `/proc/<pid>/stat` times (`USER_HZ`,
 /// 100 on every Linux ABI Agensium runs on).
