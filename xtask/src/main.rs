@@ -131,3 +131,40 @@ fn main() -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `cargo xtask bench ARGS` hands ARGS to the harness untouched, its
+    /// `--help` included.
+    #[test]
+    fn bench_passes_its_arguments_verbatim() {
+        for args in [
+            vec![],
+            vec!["--help"],
+            vec![
+                "--stack",
+                "production",
+                "--profile",
+                "debug",
+                "--rates=100,200",
+            ],
+            vec![
+                "--binary",
+                "/tmp/old agensium",
+                "--csv-mib",
+                "0",
+                "--",
+                "-x",
+            ],
+        ] {
+            let cli = Cli::try_parse_from(["xtask", "bench"].into_iter().chain(args.clone()))
+                .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            let Task::Bench { args: passed } = cli.command else {
+                panic!("{args:?}: not the bench task");
+            };
+            assert_eq!(passed, args, "{args:?}");
+        }
+    }
+}
