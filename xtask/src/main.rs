@@ -1,27 +1,10 @@
 //! `cargo xtask`: build plugins, run the system, run the tests, benchmark.
 
-#![allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_precision_loss
-)]
-
-pub(crate) mod bench;
-mod fixtures;
-mod javascript;
-mod new_plugin;
-mod plugins;
-mod python;
-mod s3server;
-mod schemathesis;
-mod tools;
-mod up;
-mod validate;
-
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use xtask::{
+    cargo, fixtures, new_plugin, plugins, root, run, s3server, schemathesis, up, validate,
+};
 
 #[derive(Parser)]
 #[command(about = "Agensium development tasks")]
@@ -62,71 +45,40 @@ enum Task {
     /// Only the schemathesis run of `test` (the binary and `wordcount`
     /// built first).
     FuzzApi,
-    /// Measure latency, throughput and peak memory on the embedded and production stacks.
-    Bench(bench::Args),
+    /// Measure latency, throughput and peak memory on the embedded and
+    /// production stacks: runs the harness, `bench/` (agensium-bench), with
+    /// the arguments as given (its options: `cargo xtask bench --help`).
+    #[command(disable_help_flag = true)]
+    Bench {
+        /// Arguments passed to agensium-bench.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
-/// The repository root.
-pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the repo")
-        .to_path_buf()
-}
-
-/// Runs a command in the repo root, failing when it fails.
-pub fn run(cmd: &mut Command) -> Result<()> {
-    let shown = shown(cmd);
-    eprintln!("$ {shown}");
-    let status = cmd
-        .current_dir(root())
-        .status()
-        .with_context(|| format!("starting {shown}"))?;
-    if !status.success() {
-        bail!("{shown} failed: {status}");
+/// `cargo xtask bench ARGS`. The harness is built by the command that
+/// `cargo xtask test` and CI build the workspace with (dev profile, every
+/// target), so that none of its dependencies is compiled a second time; it
+/// builds the `agensium` binary it measures itself (release unless told
+/// otherwise). xtask then becomes the harness: its options, its Ctrl-C
+/// handling and its exit status are the harness's own.
+fn bench(args: &[String]) -> Result<()> {
+    validate::build_workspace()?;
+    let mut cmd = xtask::command(root().join("target/debug/agensium-bench"));
+    cmd.args(args);
+    eprintln!("$ {}", xtask::shown(&cmd));
+    #[cfg(unix)]
+    {
+        use anyhow::Context as _;
+        use std::os::unix::process::CommandExt as _;
+        let err = cmd.exec();
+        Err(err).with_context(|| format!("starting {}", cmd.get_program().display()))
     }
-    Ok(())
-}
-
-/// A command as a shell would read it: the variables it sets, the program
-/// and its arguments (not the variables it removes).
-fn shown(cmd: &Command) -> String {
-    let set = cmd.get_envs().filter_map(|(k, v)| {
-        v.map(|v| format!("{}={:?}", k.to_string_lossy(), v.to_string_lossy()))
-    });
-    let words = std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|w| format!("{:?}", w.to_string_lossy()));
-    set.chain(words).collect::<Vec<_>>().join(" ")
-}
-
-/// A `cargo` command with the environment `cargo run` gave xtask taken
-/// out: build scripts that read `CARGO_MANIFEST_DIR` or `CARGO_PKG_*`
-/// (ring's) are rerun when those change, and with them everything above
-/// them; so a build from here must see what a plain `cargo build` or
-/// `cargo clippy` sees, or each undoes the other's artifacts.
-fn cargo() -> Command {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy();
-        if is_set_by_cargo_run(&key) {
-            cmd.env_remove(key.as_ref());
-        }
+    #[cfg(not(unix))]
+    {
+        let status = cmd.status()?;
+        std::process::exit(status.code().unwrap_or(1));
     }
-    cmd
-}
-
-/// True for the variables `cargo run` sets for the program it runs.
-fn is_set_by_cargo_run(key: &str) -> bool {
-    key.starts_with("CARGO_PKG_")
-        || matches!(
-            key,
-            "CARGO_MANIFEST_DIR"
-                | "CARGO_MANIFEST_PATH"
-                | "CARGO_CRATE_NAME"
-                | "CARGO_BIN_NAME"
-                | "CARGO_PRIMARY_PACKAGE"
-        )
 }
 
 fn main() -> Result<()> {
@@ -175,7 +127,44 @@ fn main() -> Result<()> {
             plugins::build(&["wordcount".to_owned()])?;
             schemathesis::fuzz()?;
         }
-        Task::Bench(args) => bench::run(args)?,
+        Task::Bench { args } => bench(&args)?,
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `cargo xtask bench ARGS` hands ARGS to the harness untouched, its
+    /// `--help` included.
+    #[test]
+    fn bench_passes_its_arguments_verbatim() {
+        for args in [
+            vec![],
+            vec!["--help"],
+            vec![
+                "--stack",
+                "production",
+                "--profile",
+                "debug",
+                "--rates=100,200",
+            ],
+            vec![
+                "--binary",
+                "/tmp/old agensium",
+                "--csv-mib",
+                "0",
+                "--",
+                "-x",
+            ],
+        ] {
+            let cli = Cli::try_parse_from(["xtask", "bench"].into_iter().chain(args.clone()))
+                .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            let Task::Bench { args: passed } = cli.command else {
+                panic!("{args:?}: not the bench task");
+            };
+            assert_eq!(passed, args, "{args:?}");
+        }
+    }
 }

@@ -57,16 +57,13 @@ impl S3Server {
     }
 
     /// Requests the server answered so far, by method (`GET`, `PUT`, …).
-    pub async fn requests(&self) -> Result<std::collections::BTreeMap<String, u64>> {
+    pub fn requests(&self) -> Result<std::collections::BTreeMap<String, u64>> {
         let url = format!("{}{COUNTS_PATH}", self.endpoint);
-        let counts = reqwest::get(&url)
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .with_context(|| format!("reading {url}"))?
-            .json()
-            .await
-            .with_context(|| format!("decoding {url}"))?;
-        Ok(counts)
+        let resp = crate::http::get(&url)?;
+        if !resp.is_success() {
+            bail!("reading {url}: {} {}", resp.status_text(), resp.text());
+        }
+        serde_json::from_slice(&resp.body).with_context(|| format!("decoding {url}"))
     }
 }
 
@@ -195,12 +192,9 @@ mod tests {
         }
         let server = start().unwrap();
         // An anonymous request: the server wants signed ones.
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let resp = rt
-            .block_on(reqwest::get(format!("{}/", server.endpoint)))
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 403);
-        let counts = rt.block_on(server.requests()).unwrap();
+        let resp = crate::http::get(&format!("{}/", server.endpoint)).unwrap();
+        assert_eq!(resp.status, 403);
+        let counts = server.requests().unwrap();
         assert_eq!(counts.get("GET"), Some(&1), "{counts:?}");
         let port: u16 = server.endpoint.rsplit(':').next().unwrap().parse().unwrap();
         drop(server);

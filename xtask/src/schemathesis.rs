@@ -52,11 +52,7 @@ pub fn fuzz() -> Result<()> {
             .context("starting agensium serve")?,
     );
     let key_file = data.path().join("admin.key");
-    tokio::runtime::Runtime::new()?.block_on(up::register(
-        &base,
-        &key_file,
-        &["wordcount".into()],
-    ))?;
+    up::register(&base, &key_file, &["wordcount".into()])?;
     let key = std::fs::read_to_string(&key_file)?;
     let report = root().join("target/schemathesis");
     let out = Command::new(venv.join("bin/schemathesis"))

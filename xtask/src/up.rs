@@ -1,11 +1,13 @@
 //! `cargo xtask up`: the whole system on embedded defaults, plugins installed.
 
-use crate::{plugins, root};
+use crate::{http, plugins, root};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// Builds the workspace and the example processors, runs `agensium serve`
+/// with `serve_args`, registers the processors and waits for the server.
 pub fn up(serve_args: &[String]) -> Result<()> {
     let names = plugins::all()?;
     // The binary first (the plugins are checked with it), built like the
@@ -22,9 +24,7 @@ pub fn up(serve_args: &[String]) -> Result<()> {
         .with_context(|| format!("starting {}", bin.display()))?;
     let base = format!("http://{listen}");
     let key_file = data_dir(serve_args).join("admin.key");
-    let rt = tokio::runtime::Runtime::new()?;
-    let registered = rt.block_on(register(&base, &key_file, &names));
-    if let Err(e) = registered {
+    if let Err(e) = register(&base, &key_file, &names) {
         let _ = child.kill();
         return Err(e);
     }
@@ -68,15 +68,17 @@ fn data_dir(args: &[String]) -> PathBuf {
         .map_or_else(|| PathBuf::from("./agensium-data"), PathBuf::from)
 }
 
-pub(crate) async fn register(base: &str, key_file: &Path, names: &[String]) -> Result<()> {
+/// Waits until the server at `base` answers `/healthz`, then registers
+/// each of `names` as version 1.0.0 with the operator key in `key_file`.
+pub(crate) fn register(base: &str, key_file: &Path, names: &[String]) -> Result<()> {
     let start = Instant::now();
     loop {
-        match reqwest::get(format!("{base}/healthz")).await {
-            Ok(r) if r.status().is_success() => break,
+        match http::get(&format!("{base}/healthz")) {
+            Ok(r) if r.is_success() => break,
             _ if start.elapsed() > Duration::from_secs(60) => {
                 bail!("agensium did not answer on {base}")
             }
-            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            _ => std::thread::sleep(Duration::from_millis(100)),
         }
     }
     let key = std::fs::read_to_string(key_file).with_context(|| {
@@ -85,19 +87,16 @@ pub(crate) async fn register(base: &str, key_file: &Path, names: &[String]) -> R
             key_file.display()
         )
     })?;
-    let http = crate::bench::load::Api::new(base.to_owned())
-        .with_key(&key)?
-        .http;
+    let authorization = format!("Bearer {}", key.trim());
     for n in names {
         let bytes = std::fs::read(plugins::output(n))?;
         let url = format!("{base}/v1/processors/{n}/versions/1.0.0");
-        let resp = http.put(&url).body(bytes).send().await?;
-        let status = resp.status();
-        let body = resp.text().await?;
-        match status.as_u16() {
+        let resp = http::request("PUT", &url, &[("Authorization", &authorization)], &bytes)?;
+        let body = resp.text();
+        match resp.status {
             200 | 201 => println!("registered {n} 1.0.0: {body}"),
             409 => println!("{n} 1.0.0 already registered with other bytes; keeping it ({body})"),
-            _ => bail!("registering {n}: {status} {body}"),
+            _ => bail!("registering {n}: {} {body}", resp.status_text()),
         }
     }
     Ok(())

@@ -4,11 +4,11 @@
 
 use super::load::{Api, percentile_ms, wait_job};
 use super::stack::Stack;
-use crate::fixtures;
 use anyhow::{Context, Result, bail};
 use futures::{StreamExt, TryStreamExt};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
+use xtask::fixtures;
 
 /// How long each sleeper job sleeps.
 const SLEEP_MS: u64 = 20;

@@ -4,11 +4,11 @@
 //! when its [`Stack`] is dropped, on errors too.
 
 use super::load::Api;
-use crate::validate::binary;
 use anyhow::{Context, Result, bail};
 use std::net::{Ipv4Addr, TcpListener};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use xtask::validate::binary;
 
 /// MySQL server of the production stack (no database part); overridable
 /// with `AGENSIUM_BENCH_MYSQL_URL`.
@@ -312,7 +312,7 @@ pub struct SharedBackends {
 
 impl SharedBackends {
     /// Creates them; `s3` is the running S3 server.
-    pub async fn create(s3: &crate::s3server::S3Server) -> Result<Self> {
+    pub async fn create(s3: &xtask::s3server::S3Server) -> Result<Self> {
         use mysql_async::prelude::Queryable;
         // The database last: nothing to undo when an earlier step fails.
         let unique = uuid::Uuid::now_v7().simple().to_string();

@@ -158,7 +158,7 @@ impl Ceiling {
 }
 
 /// The fastest (PUT + GET) of [`CEILING_RUNS`] [`ceiling`]s, printing each.
-pub async fn best_ceiling(s3: &crate::s3server::S3Server, csv: &CsvFile) -> Result<Ceiling> {
+pub async fn best_ceiling(s3: &xtask::s3server::S3Server, csv: &CsvFile) -> Result<Ceiling> {
     let mut best: Option<Ceiling> = None;
     for i in 1..=CEILING_RUNS {
         let took = ceiling(s3, csv)
@@ -179,7 +179,7 @@ pub async fn best_ceiling(s3: &crate::s3server::S3Server, csv: &CsvFile) -> Resu
 
 /// PUT of `csv` (streamed from disk) then its GET (streamed, counted),
 /// straight through the S3 adapter to the S3 server, on a bucket of its own.
-async fn ceiling(s3: &crate::s3server::S3Server, csv: &CsvFile) -> Result<Ceiling> {
+async fn ceiling(s3: &xtask::s3server::S3Server, csv: &CsvFile) -> Result<Ceiling> {
     use agensium_ports::ObjectStore;
     use futures::{StreamExt, TryStreamExt};
     let mut cfg = agensium_s3::S3Config::new(format!(
@@ -286,7 +286,7 @@ pub struct EchoRun {
 /// output as large as the input.
 pub async fn echo(stack: &Stack, csv: &CsvFile) -> Result<EchoRun> {
     let fixture =
-        std::fs::read(crate::fixtures::output("hostile")).context("the hostile fixture")?;
+        std::fs::read(xtask::fixtures::output("hostile")).context("the hostile fixture")?;
     stack.api.register("echo", fixture).await?;
     let Trip {
         job,

@@ -5,9 +5,9 @@
 //! divided by the phase's jobs, is printed.
 
 use super::stack::{Kind, Stack};
-use crate::s3server::S3Server;
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
+use xtask::s3server::S3Server;
 
 /// Kernel clock ticks per second of `/proc/<pid>/stat` times (`USER_HZ`,
 /// 100 on every Linux ABI Agensium runs on).
@@ -78,7 +78,7 @@ impl<'a> Meters<'a> {
         }
         if let Some(s3) = self.s3 {
             snap.cpu.insert("s3 server", cpu_secs(s3.pid())?);
-            snap.s3 = s3.requests().await?;
+            snap.s3 = s3.requests()?;
         }
         if let Some(pool) = &self.mysql {
             if let Some(pid) = pid_named(&["mariadbd", "mysqld"]) {

@@ -10,16 +10,24 @@
 //! (MB/s); the fair-share figure (team A floods the rail with sleepers,
 //! team B submits one job at a time: B's queue wait). Peak resident sets
 //! (`VmHWM`) are read per phase.
+//!
+//! It builds what it measures with xtask's own tasks (the library of
+//! `xtask/`): the processors, the fixtures, the binary, the S3 test server.
+
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss
+)]
 
 mod cost;
 mod csv;
 mod fair;
-pub(crate) mod load;
+mod load;
 mod mem;
 mod report;
 mod stack;
 
-use crate::{cargo, plugins, s3server};
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use cost::{Meters, PerJob};
@@ -31,6 +39,7 @@ use stack::{Kind, Settings, SharedBackends, Stack};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+use xtask::{cargo, plugins, s3server};
 
 /// Targets for the peak resident set, in MiB: API process, worker process.
 const RSS_TARGETS: (f64, f64) = (64.0, 128.0);
@@ -41,8 +50,12 @@ const CONCURRENCY: usize = 2;
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Options of `cargo xtask bench`.
-#[derive(clap::Args)]
-pub struct Args {
+#[derive(clap::Parser)]
+#[command(
+    name = "cargo xtask bench",
+    about = "Measure latency, throughput and peak memory on the embedded and production stacks."
+)]
+struct Args {
     /// Which stack to measure.
     #[arg(long, value_enum, default_value_t = Which::Both)]
     stack: Which,
@@ -117,9 +130,12 @@ impl Which {
     }
 }
 
+fn main() -> Result<()> {
+    run(&clap::Parser::parse())
+}
+
 /// Builds the processors and the binary, then measures the chosen stacks.
-#[allow(clippy::needless_pass_by_value)]
-pub fn run(args: Args) -> Result<()> {
+fn run(args: &Args) -> Result<()> {
     let s3 = if args.stack.kinds().contains(&Kind::Production) {
         // Disk writeback of the gigabytes the big jobs store made the S3
         // figures (and their ceiling) swing by half from run to run: the
@@ -146,23 +162,23 @@ pub fn run(args: Args) -> Result<()> {
     };
     // First: the fixtures are checked with the binary measured.
     match (&args.binary, args.profile) {
-        (Some(bin), _) => crate::validate::use_binary(bin.clone()),
+        (Some(bin), _) => xtask::validate::use_binary(bin.clone()),
         (None, Profile::Release) => {
             // What the Dockerfile builds and users deploy.
-            crate::run(cargo().args(["build", "--release", "--locked", "-p", "agensium"]))?;
-            crate::validate::use_binary(crate::root().join("target/release/agensium"));
+            xtask::run(cargo().args(["build", "--release", "--locked", "-p", "agensium"]))?;
+            xtask::validate::use_binary(xtask::root().join("target/release/agensium"));
         }
         // Same package selection as `cargo xtask test`: no second build of the dependencies.
-        (None, Profile::Debug) => crate::validate::build_workspace()?,
+        (None, Profile::Debug) => xtask::validate::build_workspace()?,
     }
     plugins::build(&plugins::all()?)?;
     if args.fair_jobs > 0 || args.csv_mib > 0 {
         // The sleeper of the fair-share figure and the big echo job are
         // the hostile fixture.
-        crate::fixtures::build_fixtures()?;
+        xtask::fixtures::build_fixtures()?;
     }
     println!("measuring the {}", args.build_name());
-    tokio::runtime::Runtime::new()?.block_on(bench(&args, s3.as_ref()))
+    tokio::runtime::Runtime::new()?.block_on(bench(args, s3.as_ref()))
 }
 
 /// Runs `fut` unless Ctrl-C comes first.
