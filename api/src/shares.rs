@@ -101,7 +101,7 @@ pub fn reserved_refusal() -> ApiError {
 
 /// On a reserved connection, lets through only `/healthz`, `/metrics` and
 /// requests with a key (the `Auth` extractor then serves operators only);
-/// every refusal also closes the connection.
+/// every refusal there, and every 429, also closes the connection.
 pub async fn reserved_gate(req: Request, next: Next) -> Response {
     let reserved = req.extensions().get::<ReservedConnection>().is_some();
     let allowed = !reserved
@@ -112,7 +112,11 @@ pub async fn reserved_gate(req: Request, next: Next) -> Response {
     } else {
         reserved_refusal().into_response()
     };
-    if reserved && resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+    // A refused caller's connection is not kept for it: one past its share
+    // (429) or on the reserve (503) reconnects when it tries again.
+    let refused = resp.status() == StatusCode::TOO_MANY_REQUESTS
+        || (reserved && resp.status() == StatusCode::SERVICE_UNAVAILABLE);
+    if refused {
         resp.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }

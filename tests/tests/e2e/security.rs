@@ -109,8 +109,6 @@ async fn serve(extra: &[(&str, &str)]) -> (Proc, Client) {
     let proc = Proc::spawn("serve", &["serve", "--listen", &listen], &[], &env);
     let url = format!("http://{listen}");
     wait_healthy(&url).await;
-    let dir = std::fs::read_link(format!("/proc/{}/cwd", proc.pid())).ok();
-    let _ = dir;
     let key = read_admin_key(&proc).await;
     (proc, Client::with_key(&url, &key))
 }
@@ -470,4 +468,36 @@ async fn a_worker_runs_with_only_the_worker_grants() {
     root.query_drop(format!("DROP USER '{user}'@'127.0.0.1'"))
         .await
         .unwrap();
+}
+
+/// Finding 4: two admissions of one team held both compile slots and the
+/// other teams' uploads waited (or answered 503). A team holds half of
+/// them: an operator's upload goes through while team A compiles two
+/// bombs (90,000 functions: seconds each, stopped at the 4 s limit).
+#[tokio::test]
+async fn an_upload_is_not_held_behind_another_teams_compiles() {
+    let (_api, op) = serve(&[
+        ("AGENSIUM_COMPILE_TIMEOUT_SECS", "4"),
+        ("AGENSIUM_COMPILE_CONCURRENCY", "2"),
+    ])
+    .await;
+    let a = team(&op, "bombers", "publisher").await;
+    let bombs: Vec<_> = (0..2)
+        .map(|i| {
+            let a = a.clone();
+            let bomb = agensium_tests::bombs::compile_heavy(90_000, 1, 0);
+            tokio::spawn(async move { a.register(&format!("bomb{i}"), "1.0.0", bomb).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    let r = op.register("wordcount", "1.0.0", agensium_tests::plugin("wordcount")).await;
+    let took = started.elapsed();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    println!("an operator's upload while another team filled the compile slots: {took:?}");
+    assert!(took < Duration::from_secs(4), "it waited for a bomb's compile: {took:?}");
+    for b in bombs {
+        let status = b.await.unwrap().status();
+        assert!(status.is_client_error() || status.is_server_error(), "{status}");
+    }
 }
