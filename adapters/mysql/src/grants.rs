@@ -1,7 +1,8 @@
 //! The least a worker's MySQL account needs: [`WORKER_GRANTS`]. Workers
 //! start, lease, renew, hand back and finish jobs, read teams' quotas and
-//! the artifact ledger, and record artifacts they compile; they never
-//! create tables, delete jobs, or read keys. The API's account migrates and
+//! the artifact ledger, and record artifacts they compile; they read the
+//! catalog of versions; they never create tables, delete jobs, change
+//! versions, or read keys. The API's account migrates and
 //! does the rest. `agensium admin worker-grants` prints the statements.
 
 /// Each table a worker uses and what it does to it.
@@ -11,6 +12,10 @@ pub const WORKER_GRANTS: &[(&str, &str)] = &[
     // `REPLACE INTO artifacts` is an insert that may delete the old row.
     ("artifacts", "SELECT, INSERT, DELETE"),
     ("schema_migrations", "SELECT"),
+    // Read at start: whether versions stored before their precedence key
+    // existed need one (the API, which migrates, fills them in).
+    ("processor_versions", "SELECT"),
+    ("processors", "SELECT"),
 ];
 
 /// The `GRANT` statements that give `user`@`host` what a worker needs on
