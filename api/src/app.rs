@@ -5,7 +5,7 @@ use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::rate::SubmitLimiter;
 use crate::{control, jobs, keys, processors, teams, waiting, webhook_secret};
-use agensium_host::Runtime;
+use agensium_engine::Runtime;
 use agensium_ports::Backends;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

@@ -6,7 +6,7 @@
 use crate::error::ApiError;
 use agensium_domain::Limits;
 use agensium_domain::{Pairs, ParamsBuilder};
-use agensium_host::{JobLog, OutputChunks, Processor, Run, Runtime};
+use agensium_engine::{JobLog, OutputChunks, Processor, Run, Runtime};
 use agensium_ports::object_store::once;
 use axum::http::{HeaderMap, StatusCode};
 use bytes::{Bytes, BytesMut};

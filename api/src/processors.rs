@@ -11,7 +11,7 @@ use agensium_domain::{
     Action, Caller, DeclaredLimits, Digest, Ownership, ProcessorName, ProcessorVersion, Resource,
     Visibility, authorize, now_to_the_millisecond, parse_version, scope,
 };
-use agensium_host::Metering;
+use agensium_engine::Metering;
 use agensium_ports::PutVersion;
 use agensium_ports::object_store::once;
 use axum::Json;
