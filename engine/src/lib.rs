@@ -23,6 +23,7 @@ mod run;
 mod runtime;
 mod sandbox;
 mod screen;
+mod state;
 
 pub use clocks::RESOLUTION as CLOCK_RESOLUTION;
 pub use joblog::{JobLog, Stream};
