@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::fair::{FairShare, Permit};
 use crate::golden::{self, Golden};
 use agensium_domain::{GOLDEN_CAPS, Limits, TeamName};
-use agensium_host::{Metering, Processor, Runtime};
+use agensium_engine::{Metering, Processor, Runtime};
 use axum::http::StatusCode;
 use bytes::Bytes;
 use std::path::PathBuf;

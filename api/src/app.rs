@@ -1,12 +1,13 @@
 //! The router: every endpoint of the public API.
 
-use crate::admission::Admission;
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::rate::SubmitLimiter;
+use crate::state::AppState;
+use axum::extract::{Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::Response;
 use crate::{control, jobs, keys, processors, teams, waiting, webhook_secret};
-use agensium_host::Runtime;
-use agensium_ports::Backends;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -16,49 +17,6 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-/// Size limits of the API.
-#[derive(Debug, Clone, Copy)]
-pub struct ApiLimits {
-    /// Largest job input accepted (413 beyond).
-    pub max_upload_bytes: u64,
-    /// Largest processor component accepted (413 beyond).
-    pub max_component_bytes: u64,
-    /// Highest limits a version may declare at upload (400 beyond).
-    pub ceilings: agensium_domain::Ceilings,
-    /// The operator's limits of a job whose version declares none (golden
-    /// checks run under them, capped).
-    pub job_defaults: agensium_domain::Limits,
-    /// Inputs up to this size are kept inline with the job row.
-    pub inline: agensium_domain::InlineLimit,
-}
-
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    /// The three backends.
-    pub backends: Backends,
-    /// Loads admitted components and runs golden checks.
-    pub runtime: Arc<Runtime>,
-    /// Compiles uploads in bounded child processes.
-    pub admission: Arc<Admission>,
-    /// Size limits.
-    pub limits: ApiLimits,
-    /// Per-key rate limit on submissions.
-    pub limiter: SubmitLimiter,
-    /// Per-key bound on answers held open (waits, follows, events).
-    pub holds: Arc<crate::holds::Holds>,
-    /// Per-key and per-team shares of the requests in flight.
-    pub shares: Arc<crate::shares::Shares>,
-    /// Short-lived copies of keys, processors and versions.
-    pub cache: Arc<crate::cache::ApiCache>,
-    /// Writes accepted jobs' rows and tickets, coalesced under load.
-    pub accept: crate::accept::Acceptor,
-    /// Job ends announced on the rail, for requests that wait for one.
-    pub finishes: Arc<crate::finishes::Finishes>,
-    /// Checks callbacks at submission; its dispatcher delivers them.
-    pub webhooks: Arc<crate::webhooks::Webhooks>,
-}
 
 /// Largest JSON body of the control routes (teams, keys, visibility).
 pub const JSON_BODY_LIMIT: usize = 64 << 10;
@@ -73,7 +31,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::cache::forget_on_change,
+            forget_on_change,
         ))
         .layer(axum::middleware::from_fn(crate::shares::reserved_gate))
         .layer(TraceLayer::new_for_http())
@@ -174,4 +132,18 @@ async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "method not allowed on this endpoint",
     )
+}
+
+/// Clears the caches after every request that may change what they hold:
+/// any but reads and job submissions (keys, teams, quotas, uploads, yanks,
+/// visibility, cancels and retries are rare; submissions are the load).
+async fn forget_on_change(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let read = matches!(*req.method(), Method::GET | Method::HEAD);
+    let submit = req.method() == Method::POST && req.uri().path().ends_with("/jobs");
+    let changes = !(read || submit);
+    let resp = next.run(req).await;
+    if changes {
+        st.cache.clear();
+    }
+    resp
 }

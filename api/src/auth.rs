@@ -5,7 +5,7 @@
 //! this process is refused at once, through another within that time. The
 //! secret is checked against the record on every request.
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::error::ApiError;
 use crate::shares::{InFlight, ReservedConnection, reserved_refusal};
 use agensium_domain::{

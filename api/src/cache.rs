@@ -1,16 +1,11 @@
 //! What every request reads and rarely changes, kept for a moment: API
 //! keys with their team, processors' ownership, versions. A change made
-//! through this process clears it at once ([`forget_on_change`]); one made
+//! through this process clears it at once (the router's `forget_on_change`); one made
 //! through another API process applies within the time to live
 //! (`AGENSIUM_CACHE_TTL_MS`). Job rows are never cached.
 
-use crate::app::AppState;
 use agensium_domain::{KeyId, KeyRecord, Ownership, ProcessorName, ProcessorVersion, Team};
 use agensium_ports::cached::TtlCache;
-use axum::extract::{Request, State};
-use axum::http::Method;
-use axum::middleware::Next;
-use axum::response::Response;
 use std::time::Duration;
 
 /// The API's read-through copies.
@@ -45,16 +40,3 @@ impl ApiCache {
     }
 }
 
-/// Clears the caches after every request that may change what they hold:
-/// any but reads and job submissions (keys, teams, quotas, uploads, yanks,
-/// visibility, cancels and retries are rare; submissions are the load).
-pub async fn forget_on_change(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    let read = matches!(*req.method(), Method::GET | Method::HEAD);
-    let submit = req.method() == Method::POST && req.uri().path().ends_with("/jobs");
-    let changes = !(read || submit);
-    let resp = next.run(req).await;
-    if changes {
-        st.cache.clear();
-    }
-    resp
-}

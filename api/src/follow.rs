@@ -12,7 +12,7 @@
 //! cancelled or loses its lease, the body is cut off without its last
 //! chunk, so no client takes a partial output for a result.
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::error::ApiError;
 use crate::holds::Hold;
 use crate::waiting::next_change;

@@ -6,7 +6,7 @@
 use crate::error::ApiError;
 use agensium_domain::Limits;
 use agensium_domain::{Pairs, ParamsBuilder};
-use agensium_host::{JobLog, OutputChunks, Processor, Run, Runtime};
+use agensium_engine::{JobLog, OutputChunks, Processor, Run, Runtime};
 use agensium_ports::object_store::once;
 use axum::http::{HeaderMap, StatusCode};
 use bytes::{Bytes, BytesMut};
@@ -36,7 +36,7 @@ pub struct Golden {
 /// Reads an upload body: the raw component, or a `multipart/form-data` form
 /// with parts `component`, `golden_input`, `golden_output` and `param.KEY`.
 pub async fn parse(headers: &HeaderMap, body: Bytes) -> Result<Upload, ApiError> {
-    let Some(boundary) = crate::jobs::multipart_boundary(headers) else {
+    let Some(boundary) = crate::forms::multipart_boundary(headers) else {
         return Ok(Upload {
             component: body,
             golden: None,
@@ -46,7 +46,7 @@ pub async fn parse(headers: &HeaderMap, body: Bytes) -> Result<Upload, ApiError>
     let mut mp = multer::Multipart::with_constraints(
         futures::stream::iter([Ok::<_, io::Error>(body)]),
         boundary,
-        crate::jobs::form_constraints(&["component", "golden_input", "golden_output"]),
+        crate::forms::form_constraints(&["component", "golden_input", "golden_output"]),
     );
     let (mut component, mut input, mut expected) = (None, None, None);
     let mut params = ParamsBuilder::default();
@@ -59,7 +59,7 @@ pub async fn parse(headers: &HeaderMap, body: Bytes) -> Result<Upload, ApiError>
             other => match other.strip_prefix("param.") {
                 Some(key) => {
                     let v = field.text().await.map_err(bad)?;
-                    crate::jobs::add_param(&mut params, key, v)?;
+                    crate::forms::add_param(&mut params, key, v)?;
                     continue;
                 }
                 None => {

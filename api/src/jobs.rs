@@ -1,10 +1,12 @@
 //! Job submission, status, result and logs.
 
 use crate::accept::Accepted;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
+use crate::forms::{add_param, form_constraints, multipart_boundary, query_pairs};
 use crate::limited::limited;
+use crate::lookup::{load_job, load_job_body};
 use crate::processors::name;
 use crate::views::JobView;
 use agensium_domain::{
@@ -51,7 +53,7 @@ impl Submit {
 }
 
 fn parse_query(raw: Option<&str>) -> Result<Submit, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded_pairs(raw.unwrap_or(""))?;
+    let pairs: Vec<(String, String)> = query_pairs(raw.unwrap_or(""))?;
     let mut s = Submit {
         version: None,
         params: ParamsBuilder::default(),
@@ -76,67 +78,10 @@ fn parse_query(raw: Option<&str>) -> Result<Submit, ApiError> {
     Ok(s)
 }
 
-/// Adds `key=value` to `params`, or answers 400 `invalid_param` (empty,
-/// repeated or over-long key, over-long value, too many params).
-pub(crate) fn add_param(
-    params: &mut ParamsBuilder,
-    key: &str,
-    value: String,
-) -> Result<(), ApiError> {
-    params
-        .add(key, value)
-        .map_err(|e| ApiError::bad_request("invalid_param", e.to_string()))
-}
 
-/// Multipart limits: every text field (a `param.KEY`) at most
-/// [`MAX_PARAM_VALUE`] bytes; `big` (the file or the component) unbounded
-/// here, as the caller bounds it.
-pub(crate) fn form_constraints(big: &[&'static str]) -> multer::Constraints {
-    let mut limit = multer::SizeLimit::new().per_field(MAX_PARAM_VALUE as u64);
-    for name in big {
-        limit = limit.for_field(*name, u64::MAX);
-    }
-    multer::Constraints::new().size_limit(limit)
-}
 
-/// Decoded `key=value` pairs of a query string, or 400.
-pub(crate) fn query_pairs(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
-    serde_urlencoded_pairs(raw)
-}
 
-fn serde_urlencoded_pairs(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
-    url_decode_pairs(raw)
-        .ok_or_else(|| ApiError::bad_request("invalid_query", "malformed query string"))
-}
 
-/// Decodes `application/x-www-form-urlencoded` pairs.
-fn url_decode_pairs(raw: &str) -> Option<Vec<(String, String)>> {
-    fn decode(s: &str) -> Option<String> {
-        let mut out = Vec::with_capacity(s.len());
-        let b = s.as_bytes();
-        let mut i = 0;
-        while i < b.len() {
-            match b[i] {
-                b'+' => out.push(b' '),
-                b'%' => {
-                    let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-                    out.push(u8::from_str_radix(hex, 16).ok()?);
-                    i += 2;
-                }
-                c => out.push(c),
-            }
-            i += 1;
-        }
-        String::from_utf8(out).ok()
-    }
-    raw.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            Some((decode(k)?, decode(v)?))
-        })
-        .collect()
-}
 
 /// `POST /v1/processors/{name}/jobs`: stores the input, writes the job row,
 /// puts a ticket on the rail and answers 202 at once.
@@ -258,13 +203,6 @@ fn queue_full(team: &TeamName, max: u32, queued: Option<u64>) -> ApiError {
     )
 }
 
-pub(crate) fn multipart_boundary(headers: &HeaderMap) -> Option<String> {
-    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
-    if !ct.to_ascii_lowercase().starts_with("multipart/form-data") {
-        return None;
-    }
-    multer::parse_boundary(ct).ok()
-}
 
 /// Reads form fields up to the `file` part (text fields `param.KEY` are
 /// params too) and returns the file's stream.
@@ -336,39 +274,8 @@ async fn resolve(
     }
 }
 
-/// The job `raw` names, when `caller` may see it (its team's, or any for
-/// an operator); 404 otherwise, the same answer as for a job that does
-/// not exist.
-pub(crate) async fn load_job(st: &AppState, caller: &Caller, raw: &str) -> Result<Job, ApiError> {
-    let id = job_id(raw)?;
-    st.backends
-        .meta
-        .get_job(id)
-        .await?
-        .filter(|j| sees_team(caller, &j.team))
-        .ok_or_else(|| ApiError::not_found("job_not_found", format!("no job {id}")))
-}
 
-/// [`load_job`] with one of its bodies when that is kept inline.
-pub(crate) async fn load_job_body(
-    st: &AppState,
-    caller: &Caller,
-    raw: &str,
-    body: JobBody,
-) -> Result<(Job, Option<bytes::Bytes>), ApiError> {
-    let id = job_id(raw)?;
-    st.backends
-        .meta
-        .get_job_body(id, body)
-        .await?
-        .filter(|(j, _)| sees_team(caller, &j.team))
-        .ok_or_else(|| ApiError::not_found("job_not_found", format!("no job {id}")))
-}
 
-fn job_id(raw: &str) -> Result<JobId, ApiError> {
-    raw.parse()
-        .map_err(|e: agensium_domain::InvalidInput| ApiError::not_found("job_not_found", e.0))
-}
 
 /// `GET /v1/jobs/{id}/result`: streams the output of a succeeded job;
 /// with `wait`, once it ends; with `follow`, as it is written
@@ -442,7 +349,7 @@ pub async fn result(
 /// request: 400 for anything else.
 fn result_query(raw: Option<&str>) -> Result<(std::time::Duration, bool), ApiError> {
     let (mut wait, mut follow) = (std::time::Duration::ZERO, false);
-    for (k, v) in serde_urlencoded_pairs(raw.unwrap_or(""))? {
+    for (k, v) in query_pairs(raw.unwrap_or(""))? {
         match (k.as_str(), v.as_str()) {
             ("wait", v) => wait = crate::waiting::wait_secs(v)?,
             ("follow", "true") => follow = true,
@@ -521,7 +428,7 @@ pub async fn list(
     let (mut status, mut before, mut limit) = (None, None, 100u32);
     let mut processor: Option<agensium_domain::ProcessorName> = None;
     let mut team: Option<TeamName> = scope(&auth.caller).cloned();
-    for (k, v) in serde_urlencoded_pairs(query.as_deref().unwrap_or(""))? {
+    for (k, v) in query_pairs(query.as_deref().unwrap_or(""))? {
         match k.as_str() {
             "team" => {
                 let t: TeamName = v

@@ -1,7 +1,7 @@
 //! A team's API keys: `POST/GET /v1/teams/{team}/keys`,
 //! `DELETE /v1/teams/{team}/keys/{id}` (the team's admins, and operators).
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::Auth;
 use crate::error::{ApiError, JsonBody};
 use crate::teams::visible_team;

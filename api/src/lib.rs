@@ -1,7 +1,8 @@
 //! The Agensium API (the cashier): HTTP handlers over the ports of the
 //! three backends, and the work an API process does beside them.
 //!
-//! * [`app`] builds the axum router over the three backends.
+//! * [`app`] builds the axum router over the three backends; [`AppState`]
+//!   (`state.rs`) is what its handlers share.
 //! * every `/v1` route authenticates its caller (`auth.rs`: a Bearer API
 //!   key → team and role) and shows a team only what is its own or public.
 //! * beside the handlers: the acceptor's flushers
@@ -23,12 +24,14 @@ mod error;
 pub mod fair;
 pub mod finishes;
 mod follow;
+mod forms;
 mod golden;
 pub mod holds;
 mod jobs;
 mod keys;
 mod limited;
 mod links;
+mod lookup;
 pub mod openapi;
 mod processors;
 mod rate;
@@ -36,6 +39,7 @@ mod result_headers;
 mod schemas;
 mod shapes;
 pub mod shares;
+mod state;
 mod teams;
 pub mod telemetry;
 mod ui;
@@ -44,6 +48,7 @@ mod waiting;
 mod webhook_secret;
 pub mod webhooks;
 
-pub use app::{ApiLimits, AppState, router};
+pub use app::router;
+pub use state::{ApiLimits, AppState};
 pub use error::ApiError;
 pub use rate::SubmitLimiter;

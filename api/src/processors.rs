@@ -1,6 +1,6 @@
 //! Processor registration and listing.
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::Auth;
 use crate::error::{ApiError, JsonBody};
 use crate::golden;
@@ -11,7 +11,7 @@ use agensium_domain::{
     Action, Caller, DeclaredLimits, Digest, Ownership, ProcessorName, ProcessorVersion, Resource,
     Visibility, authorize, now_to_the_millisecond, parse_version, scope,
 };
-use agensium_host::Metering;
+use agensium_engine::Metering;
 use agensium_ports::PutVersion;
 use agensium_ports::object_store::once;
 use axum::Json;
@@ -274,7 +274,7 @@ fn conflict(name: &ProcessorName, version: &str, digest: &Digest) -> ApiError {
 fn declared_limits(query: Option<&str>) -> Result<(DeclaredLimits, bool), ApiError> {
     let mut d = DeclaredLimits::default();
     let mut inline = false;
-    for (k, v) in crate::jobs::query_pairs(query.unwrap_or(""))? {
+    for (k, v) in crate::forms::query_pairs(query.unwrap_or(""))? {
         if k == "inline" {
             inline = v.parse().map_err(|_| {
                 ApiError::bad_request(
@@ -322,7 +322,7 @@ const PAGE_DEFAULT: u32 = 50;
 /// listing's query; 400 for anything else.
 fn page_query(raw: Option<&str>, cursor: &str) -> Result<(u32, Option<String>), ApiError> {
     let (mut limit, mut at) = (PAGE_DEFAULT, None);
-    for (k, v) in crate::jobs::query_pairs(raw.unwrap_or(""))? {
+    for (k, v) in crate::forms::query_pairs(raw.unwrap_or(""))? {
         if k == "limit" {
             limit = v
                 .parse()

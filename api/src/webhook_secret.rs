@@ -2,7 +2,7 @@
 //! shows it (created on first use), `POST` replaces it. The team's admins,
 //! and operators.
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::teams::visible_team;

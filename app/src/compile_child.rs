@@ -10,7 +10,7 @@
 //! it at its wall-time limit.
 
 use agensium_api::admission::{COMPILE_SUBCOMMAND, REFUSED_EXIT};
-use agensium_host::{Metering, compile_artifact};
+use agensium_engine::{Metering, compile_artifact};
 use std::io::{Read, Write};
 use std::process::ExitCode;
 

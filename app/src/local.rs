@@ -5,7 +5,7 @@
 
 use agensium::Settings;
 use agensium_domain::{DeclaredLimits, Limits, Pairs, ParamsBuilder};
-use agensium_host::{JobLog, Metering, Outcome, Processor, Run, Runtime};
+use agensium_engine::{JobLog, Metering, Outcome, Processor, Run, Runtime};
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use futures::StreamExt;

@@ -136,7 +136,7 @@ impl Default for Settings {
                 timeout: Duration::from_secs(60),
                 memory_bytes: 2 << 30,
             },
-            instances: agensium_host::DEFAULT_INSTANCES,
+            instances: agensium_engine::DEFAULT_INSTANCES,
             edge: EdgeSettings {
                 max_connections: 4096,
                 reserved_connections: 64,

@@ -20,6 +20,7 @@
     clippy::cast_precision_loss
 )]
 
+mod api;
 mod cost;
 mod csv;
 mod fair;

@@ -3,7 +3,7 @@
 //! `agensium worker` on MariaDB/MySQL, Redis and S3. Every process is killed
 //! when its [`Stack`] is dropped, on errors too.
 
-use super::load::Api;
+use super::api::Api;
 use anyhow::{Context, Result, bail};
 use std::net::{Ipv4Addr, TcpListener};
 use std::process::{Child, Command, Stdio};

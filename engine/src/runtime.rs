@@ -1,7 +1,7 @@
 //! The wasmtime engine, component validation and the per-digest cache.
 
 use super::bindings;
-use super::sandbox::JobState;
+use super::state::JobState;
 use agensium_domain::Digest;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};

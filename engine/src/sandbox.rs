@@ -6,6 +6,7 @@ use super::clocks::{CoarseMonotonicClock, CoarseWallClock};
 use super::joblog::{JobLog, Stream};
 use super::limiter::Limiter;
 use super::runtime::{Metering, Processor, Runtime};
+use super::state::{Abort, JobState};
 use agensium_domain::Limits;
 use agensium_domain::{ErrorCode, JobError, Pairs};
 use agensium_ports::ByteStream;
@@ -19,130 +20,14 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-/// Output is handed to storage in chunks of about this size.
-const OUT_CHUNK: usize = 256 * 1024;
-/// A write piece at least this big is handed on as its own chunk.
-const OWN_CHUNK: usize = 64 * 1024;
 /// Depth of the queue of output chunks between the sandbox and the store:
-/// with chunks of at most [`OUT_CHUNK`] bytes (`host_fns::WRITE_PIECE` is
+/// with chunks of at most `OUT_CHUNK` (256 KiB) bytes (`host_fns::WRITE_PIECE` is
 /// no bigger) and as much again buffered, the output a job holds in host
 /// memory before the store's uploader is bounded by
 /// `(OUTPUT_QUEUE + 1) * OUT_CHUNK` = 1.25 MiB.
 pub const OUTPUT_QUEUE: usize = 4;
-/// Most bytes one `wasi:random` call may ask for (wasmtime's default is 64 MiB).
-const MAX_RANDOM: u64 = 64 * 1024;
-/// Most WASI resources (streams, pollables, …) a job may hold at once
-/// (wasmtime's default is a million).
-const MAX_RESOURCES: usize = 4096;
 
-/// Why the host stopped a processor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Abort {
-    Timeout,
-    OutputLimit,
-    LogLimit,
-    Cancelled,
-    Input(String),
-    OutputClosed,
-}
 
-/// Per-job state of a store: the sandboxed WASI context, the job's input and
-/// output, its log and its limits.
-pub struct JobState {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    limiter: Limiter,
-    input: ByteStream,
-    pending: Bytes,
-    input_done: bool,
-    output: mpsc::Sender<io::Result<Bytes>>,
-    out_buf: BytesMut,
-    out_bytes: u64,
-    out_limit: u64,
-    log: JobLog,
-    abort: Option<Abort>,
-    deadline: Instant,
-    cancel: CancellationToken,
-    ticks: u64,
-}
-
-impl WasiView for JobState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl JobState {
-    fn stop(&mut self, why: Abort) -> wasmtime::Error {
-        let msg = format!("agensium stopped the processor: {why:?}");
-        self.abort.get_or_insert(why);
-        wasmtime::Error::msg(msg)
-    }
-
-    async fn flush(&mut self) -> wasmtime::Result<()> {
-        if self.out_buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = self.out_buf.split().freeze();
-        if self.output.send(Ok(chunk)).await.is_err() {
-            return Err(self.stop(Abort::OutputClosed));
-        }
-        Ok(())
-    }
-}
-
-impl JobState {
-    /// `host.read`: up to `max` bytes of the input (empty at its end).
-    pub(super) async fn read(&mut self, max: usize) -> wasmtime::Result<Vec<u8>> {
-        while self.pending.is_empty() && !self.input_done {
-            match self.input.next().await {
-                Some(Ok(chunk)) => self.pending = chunk,
-                Some(Err(e)) => return Err(self.stop(Abort::Input(e.to_string()))),
-                None => self.input_done = true,
-            }
-        }
-        let n = self.pending.len().min(max);
-        Ok(self.pending.split_to(n).to_vec())
-    }
-
-    /// Counts a `host.write` of `len` bytes against the output limit,
-    /// before any of it is copied.
-    pub(super) fn count_output(&mut self, len: usize) -> wasmtime::Result<()> {
-        self.out_bytes = self.out_bytes.saturating_add(len as u64);
-        if self.out_bytes > self.out_limit {
-            return Err(self.stop(Abort::OutputLimit));
-        }
-        Ok(())
-    }
-
-    /// Hands one piece of a `host.write` on towards the store.
-    pub(super) async fn write(&mut self, piece: Bytes) -> wasmtime::Result<()> {
-        if piece.len() >= OWN_CHUNK {
-            self.flush().await?;
-            if self.output.send(Ok(piece)).await.is_err() {
-                return Err(self.stop(Abort::OutputClosed));
-            }
-            return Ok(());
-        }
-        self.out_buf.extend_from_slice(&piece);
-        if self.out_buf.len() >= OUT_CHUNK {
-            self.flush().await?;
-        }
-        Ok(())
-    }
-
-    /// `host.log`: one line at `level`; the job stops once the log is full.
-    pub(super) fn log(&mut self, level: &str, message: &str) -> wasmtime::Result<()> {
-        if self.log.guest_line(level, message) {
-            Ok(())
-        } else {
-            Err(self.stop(Abort::LogLimit))
-        }
-    }
-}
 
 /// What to run: the job's params, input, output sink, limits and log.
 pub(super) struct RunRequest {
@@ -232,45 +117,6 @@ impl Runtime {
     }
 }
 
-impl JobState {
-    fn new(
-        input: ByteStream,
-        output: mpsc::Sender<io::Result<Bytes>>,
-        log: JobLog,
-        limits: &Limits,
-        cancel: CancellationToken,
-        started: Instant,
-    ) -> Self {
-        let mut wasi = WasiCtx::builder();
-        wasi.stdout(log.stream(Stream::Stdout))
-            .stderr(log.stream(Stream::Stderr))
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .max_random_size(MAX_RANDOM)
-            .wall_clock(CoarseWallClock)
-            .monotonic_clock(CoarseMonotonicClock::new());
-        let mut table = ResourceTable::new();
-        table.set_max_capacity(MAX_RESOURCES);
-        Self {
-            wasi: wasi.build(),
-            table,
-            limiter: Limiter::new(limits.memory_bytes),
-            input,
-            pending: Bytes::new(),
-            input_done: false,
-            output,
-            out_buf: BytesMut::new(),
-            out_bytes: 0,
-            out_limit: limits.output_bytes,
-            log,
-            abort: None,
-            deadline: started + limits.wall_time,
-            cancel,
-            ticks: 0,
-        }
-    }
-}
 
 /// A store on the processor's own engine (epoch-only or fuel-metered) with
 /// the memory limiter, the fuel budget and the epoch callback that stops

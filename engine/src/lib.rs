@@ -1,5 +1,7 @@
 //! The engine: run one component on one input, sandboxed, under limits.
-//! It knows nothing of jobs, leases or tickets (that is [`crate::worker`]).
+//! It knows nothing of jobs, leases or tickets (that is `agensium-worker`):
+//! the worker, the API's golden checks at admission and `agensium run` call
+//! it alike, and the API links it without the worker.
 //!
 //! * [`Runtime`] owns the wasmtime engines, validates and (de)serializes
 //!   components, and runs a component on an input, its output drained as
@@ -21,6 +23,7 @@ mod run;
 mod runtime;
 mod sandbox;
 mod screen;
+mod state;
 
 pub use clocks::RESOLUTION as CLOCK_RESOLUTION;
 pub use joblog::{JobLog, Stream};

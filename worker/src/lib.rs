@@ -2,7 +2,7 @@
 //! lifecycle ([`job`](self)), and ack or hand back the ticket as the
 //! [`Disposition`] says.
 
-use crate::engine::{Loader, Runtime};
+use agensium_engine::{Loader, Runtime};
 use agensium_domain::{Ceilings, JobId, Limits, WorkerId};
 use agensium_ports::{Backends, Ticket};
 use std::collections::HashMap;

@@ -4,7 +4,7 @@
 use super::disposition::{Ack, Cause};
 use super::watch::Registered;
 use super::{Worker, metrics};
-use crate::engine::{JobLog, LoadError, Metering, Outcome, OutputChunks, Processor, Run};
+use agensium_engine::{JobLog, LoadError, Metering, Outcome, OutputChunks, Processor, Run};
 use agensium_domain::{ErrorCode, Job, JobError, JobId, JobStatus, Limits, Usage, WorkerId};
 use agensium_ports::object_store::{Small, once, read_small};
 use agensium_ports::segments::Segments;

@@ -6,7 +6,7 @@
 //! `string` (up to the guest's memory limit) into host memory.
 
 use super::bindings::Level;
-use super::sandbox::JobState;
+use super::state::JobState;
 use bytes::Bytes;
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, WasmList, WasmStr};

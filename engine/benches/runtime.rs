@@ -15,8 +15,8 @@
 //! native code optimised like a release build:
 //!
 //! ```text
-//! cargo bench -p agensium-host --bench runtime --profile dev $(
-//!   for p in agensium-host wordcount csv-to-jsonl; do
+//! cargo bench -p agensium-engine --bench runtime --profile dev $(
+//!   for p in agensium-engine wordcount csv-to-jsonl; do
 //!     for k in opt-level=3 debug-assertions=false overflow-checks=false; do
 //!       echo --config profile.dev.package.$p.$k; done; done)
 //! ```
@@ -24,7 +24,7 @@
 //! Without those flags this package is built at opt-level 0: wasmtime's
 //! generic `list<u8>` lifting and lowering, instantiated here, then copies
 //! byte by byte and dominates (Wasm throughput drops 2.5x for wordcount,
-//! 100x for an echo; the bench warns). Plain `cargo bench -p agensium-host
+//! 100x for an echo; the bench warns). Plain `cargo bench -p agensium-engine
 //! --bench runtime` uses the release profile instead (after a long release
 //! build of wasmtime).
 //!
@@ -38,8 +38,8 @@
 
 use agensium_domain::Limits;
 use agensium_domain::Pairs;
-use agensium_host::bindings::{self, Level, ProcessorPre};
-use agensium_host::{JobLog, Metering, Processor, Run, Runtime};
+use agensium_engine::bindings::{self, Level, ProcessorPre};
+use agensium_engine::{JobLog, Metering, Processor, Run, Runtime};
 use agensium_ports::ByteStream;
 use anyhow::{Context, Result, anyhow};
 use bytes::Bytes;
@@ -62,7 +62,7 @@ fn main() -> Result<()> {
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    println!("agensium-host runtime bench, load average {}", loadavg());
+    println!("agensium-engine runtime bench, load average {}", loadavg());
     if cfg!(debug_assertions) {
         println!("WARNING: unoptimised host glue dominates throughput (see the bench's docs)");
     }
@@ -266,7 +266,7 @@ async fn throughput(
 /// Runs `p` once over `input` through `Runtime::run` with default limits;
 /// (seconds, output bytes).
 async fn wasm_run(rt: &Runtime, p: &Processor, params: Pairs, input: &Bytes) -> Result<(f64, u64)> {
-    let drain = |mut rx: agensium_host::OutputChunks| async move {
+    let drain = |mut rx: agensium_engine::OutputChunks| async move {
         let mut n = 0u64;
         while let Some(chunk) = rx.recv().await {
             n += chunk.map_or(0, |c| c.len() as u64);
