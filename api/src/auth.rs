@@ -5,9 +5,9 @@
 //! this process is refused at once, through another within that time. The
 //! secret is checked against the record on every request.
 
-use crate::state::AppState;
 use crate::error::ApiError;
 use crate::shares::{InFlight, ReservedConnection, reserved_refusal};
+use crate::state::AppState;
 use agensium_domain::{
     Action, ApiKey, Caller, Denied, KeyId, KeyRefusal, Resource, Team, authorize,
     now_to_the_millisecond, operates,

@@ -39,4 +39,3 @@ impl ApiCache {
         self.versions.clear();
     }
 }
-

@@ -1,9 +1,9 @@
 //! Changing a job's course: cancel and retry.
 
-use crate::state::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::lookup::load_job;
+use crate::state::AppState;
 use crate::views::JobView;
 use agensium_domain::{Action, Job, JobId, JobStatus, TeamName, TransitionError};
 use agensium_ports::segments::Segments;
@@ -48,7 +48,8 @@ pub async fn retry(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
     let (job, inline_input) =
-        crate::lookup::load_job_body(&st, &auth.caller, &id, agensium_ports::JobBody::Input).await?;
+        crate::lookup::load_job_body(&st, &auth.caller, &id, agensium_ports::JobBody::Input)
+            .await?;
     auth.require(Action::Control)?;
     crate::jobs::check_queued_quota(&st, &auth).await?;
     if let Err(e) = job.status.retry() {

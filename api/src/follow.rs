@@ -12,9 +12,9 @@
 //! cancelled or loses its lease, the body is cut off without its last
 //! chunk, so no client takes a partial output for a result.
 
-use crate::state::AppState;
 use crate::error::ApiError;
 use crate::holds::Hold;
+use crate::state::AppState;
 use crate::waiting::next_change;
 use agensium_domain::{Job, JobId, JobStatus};
 use agensium_ports::ByteStream;

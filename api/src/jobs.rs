@@ -1,17 +1,17 @@
 //! Job submission, status, result and logs.
 
 use crate::accept::Accepted;
-use crate::state::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::forms::{add_param, form_constraints, multipart_boundary, query_pairs};
 use crate::limited::limited;
-use crate::lookup::{load_job, load_job_body};
+use crate::lookup::load_job_body;
 use crate::processors::name;
+use crate::state::AppState;
 use crate::views::JobView;
 use agensium_domain::{
-    Action, Callback, CallbackUrl, Caller, InvalidInput, Job, JobId, JobStatus, MAX_PARAM_VALUE,
-    ParamsBuilder, ProcessorVersion, TeamName, scope, sees_team,
+    Action, Callback, CallbackUrl, Caller, InvalidInput, Job, JobId, JobStatus, ParamsBuilder,
+    ProcessorVersion, TeamName, scope, sees_team,
 };
 use agensium_ports::object_store::{Small, read_small};
 use agensium_ports::segments::Segments;
@@ -77,11 +77,6 @@ fn parse_query(raw: Option<&str>) -> Result<Submit, ApiError> {
     }
     Ok(s)
 }
-
-
-
-
-
 
 /// `POST /v1/processors/{name}/jobs`: stores the input, writes the job row,
 /// puts a ticket on the rail and answers 202 at once.
@@ -203,7 +198,6 @@ fn queue_full(team: &TeamName, max: u32, queued: Option<u64>) -> ApiError {
     )
 }
 
-
 /// Reads form fields up to the `file` part (text fields `param.KEY` are
 /// params too) and returns the file's stream.
 async fn file_part(
@@ -273,9 +267,6 @@ async fn resolve(
         )),
     }
 }
-
-
-
 
 /// `GET /v1/jobs/{id}/result`: streams the output of a succeeded job;
 /// with `wait`, once it ends; with `follow`, as it is written

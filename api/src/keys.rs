@@ -1,9 +1,9 @@
 //! A team's API keys: `POST/GET /v1/teams/{team}/keys`,
 //! `DELETE /v1/teams/{team}/keys/{id}` (the team's admins, and operators).
 
-use crate::state::AppState;
 use crate::auth::Auth;
 use crate::error::{ApiError, JsonBody};
+use crate::state::AppState;
 use crate::teams::visible_team;
 use agensium_domain::{
     Action, ApiKey, KeyId, KeyRecord, MAX_KEY_NAME, Resource, Role, now_to_the_millisecond,

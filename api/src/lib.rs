@@ -49,6 +49,6 @@ mod webhook_secret;
 pub mod webhooks;
 
 pub use app::router;
-pub use state::{ApiLimits, AppState};
 pub use error::ApiError;
 pub use rate::SubmitLimiter;
+pub use state::{ApiLimits, AppState};

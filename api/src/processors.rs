@@ -1,10 +1,10 @@
 //! Processor registration and listing.
 
-use crate::state::AppState;
 use crate::auth::Auth;
 use crate::error::{ApiError, JsonBody};
 use crate::golden;
 use crate::limited::{discard, limited};
+use crate::state::AppState;
 use crate::views::{ProcessorSummary, ProcessorView, VersionView};
 use agensium_domain::Limits;
 use agensium_domain::{

@@ -50,4 +50,3 @@ pub struct AppState {
     /// Checks callbacks at submission; its dispatcher delivers them.
     pub webhooks: Arc<crate::webhooks::Webhooks>,
 }
-

@@ -1,10 +1,10 @@
 //! Teams: create, disable and set quotas (operators); read a team and its
 //! usage report; `whoami`.
 
-use crate::state::AppState;
 use crate::auth::Auth;
 use crate::error::{ApiError, JsonBody};
 use crate::forms::query_pairs;
+use crate::state::AppState;
 use agensium_domain::{
     Action, Quota, Resource, Team, TeamName, UsageReport, now_to_the_millisecond,
 };

@@ -5,11 +5,11 @@
 //! A job's end reaches them through [`crate::finishes::Finishes`] within
 //! milliseconds; they also reread the job row every [`RECHECK`].
 
-use crate::state::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::holds::Hold;
 use crate::lookup::load_job;
+use crate::state::AppState;
 use crate::views::JobView;
 use agensium_domain::{Job, JobId};
 use axum::Json;

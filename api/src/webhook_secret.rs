@@ -2,9 +2,9 @@
 //! shows it (created on first use), `POST` replaces it. The team's admins,
 //! and operators.
 
-use crate::state::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::teams::visible_team;
 use agensium_domain::{Action, WebhookSecret};
 use axum::Json;

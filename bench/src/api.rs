@@ -1,8 +1,7 @@
 //! A thin HTTP client of the Agensium API, as the bench's load uses it.
 
 use anyhow::{Context, Result, bail};
-use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -145,7 +144,7 @@ impl Api {
     }
 
     /// Whether any job has `status` right now.
-    async fn any(&self, status: &str) -> Result<bool> {
+    pub(crate) async fn any(&self, status: &str) -> Result<bool> {
         Ok(!self.list(status, 1, None).await?.0.is_empty())
     }
 

@@ -16,7 +16,6 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// bench prints, so not too often.
 const DRAIN_POLL: Duration = Duration::from_millis(100);
 
-
 /// The value at fraction `p` of sorted durations, in ms.
 pub fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {

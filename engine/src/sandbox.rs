@@ -2,23 +2,18 @@
 
 use super::attributed;
 use super::bindings;
-use super::clocks::{CoarseMonotonicClock, CoarseWallClock};
-use super::joblog::{JobLog, Stream};
-use super::limiter::Limiter;
+use super::joblog::JobLog;
 use super::runtime::{Metering, Processor, Runtime};
 use super::state::{Abort, JobState};
 use agensium_domain::Limits;
 use agensium_domain::{ErrorCode, JobError, Pairs};
 use agensium_ports::ByteStream;
-use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
+use bytes::Bytes;
 use std::io;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use wasmtime::component::ResourceTable;
 use wasmtime::{Store, UpdateDeadline};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 /// Depth of the queue of output chunks between the sandbox and the store:
 /// with chunks of at most `OUT_CHUNK` (256 KiB) bytes (`host_fns::WRITE_PIECE` is
@@ -26,8 +21,6 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 /// memory before the store's uploader is bounded by
 /// `(OUTPUT_QUEUE + 1) * OUT_CHUNK` = 1.25 MiB.
 pub const OUTPUT_QUEUE: usize = 4;
-
-
 
 /// What to run: the job's params, input, output sink, limits and log.
 pub(super) struct RunRequest {
@@ -116,7 +109,6 @@ impl Runtime {
         }
     }
 }
-
 
 /// A store on the processor's own engine (epoch-only or fuel-metered) with
 /// the memory limiter, the fuel budget and the epoch callback that stops

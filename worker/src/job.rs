@@ -4,8 +4,8 @@
 use super::disposition::{Ack, Cause};
 use super::watch::Registered;
 use super::{Worker, metrics};
-use agensium_engine::{JobLog, LoadError, Metering, Outcome, OutputChunks, Processor, Run};
 use agensium_domain::{ErrorCode, Job, JobError, JobId, JobStatus, Limits, Usage, WorkerId};
+use agensium_engine::{JobLog, LoadError, Metering, Outcome, OutputChunks, Processor, Run};
 use agensium_ports::object_store::{Small, once, read_small};
 use agensium_ports::segments::Segments;
 use agensium_ports::{ByteStream, Finish, Signal, StartedJob, StoreError, Ticket};

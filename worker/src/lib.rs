@@ -2,8 +2,8 @@
 //! lifecycle ([`job`](self)), and ack or hand back the ticket as the
 //! [`Disposition`] says.
 
-use agensium_engine::{Loader, Runtime};
 use agensium_domain::{Ceilings, JobId, Limits, WorkerId};
+use agensium_engine::{Loader, Runtime};
 use agensium_ports::{Backends, Ticket};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -491,13 +491,21 @@ async fn an_upload_is_not_held_behind_another_teams_compiles() {
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let started = Instant::now();
-    let r = op.register("wordcount", "1.0.0", agensium_tests::plugin("wordcount")).await;
+    let r = op
+        .register("wordcount", "1.0.0", agensium_tests::plugin("wordcount"))
+        .await;
     let took = started.elapsed();
     assert_eq!(r.status(), StatusCode::CREATED);
     println!("an operator's upload while another team filled the compile slots: {took:?}");
-    assert!(took < Duration::from_secs(4), "it waited for a bomb's compile: {took:?}");
+    assert!(
+        took < Duration::from_secs(4),
+        "it waited for a bomb's compile: {took:?}"
+    );
     for b in bombs {
         let status = b.await.unwrap().status();
-        assert!(status.is_client_error() || status.is_server_error(), "{status}");
+        assert!(
+            status.is_client_error() || status.is_server_error(),
+            "{status}"
+        );
     }
 }
