@@ -1,6 +1,7 @@
 //! API errors: every one answers `{"error":{"code":"…","message":"…"}}`.
 
 use agensium_ports::{MetaError, RailError, StoreError};
+use agensium_usecases::Refusal;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -169,6 +170,47 @@ impl From<StoreError> for ApiError {
                 "an object the metadata names is not in the object store",
                 &e,
             ),
+        }
+    }
+}
+
+/// A use case's refusal, answered with its code: where every business
+/// outcome becomes an HTTP status, once.
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        let status = match &r {
+            Refusal::NotFound { .. } => StatusCode::NOT_FOUND,
+            Refusal::Forbidden(_) => return Self::forbidden(r.to_string()),
+            Refusal::Conflict { .. } => StatusCode::CONFLICT,
+            Refusal::Gone { .. } => StatusCode::GONE,
+            Refusal::Invalid { .. } => StatusCode::BAD_REQUEST,
+            Refusal::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::TooMany {
+                code,
+                message,
+                retry_after,
+            } => return Self::too_many(code, message.clone(), *retry_after),
+            Refusal::Meta(_) | Refusal::Store(_) => return Self::from_backend(r),
+        };
+        let code = match &r {
+            Refusal::NotFound { code, .. }
+            | Refusal::Conflict { code, .. }
+            | Refusal::Gone { code, .. }
+            | Refusal::Invalid { code, .. }
+            | Refusal::Unavailable { code, .. } => code,
+            _ => "internal",
+        };
+        Self::new(status, code, r.to_string())
+    }
+}
+
+impl ApiError {
+    /// A backend's failure under a use case.
+    fn from_backend(r: Refusal) -> Self {
+        match r {
+            Refusal::Meta(e) => e.into(),
+            Refusal::Store(e) => e.into(),
+            other => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string()),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Job submission, status, result and logs.
 
 use crate::accept::Accepted;
+use agensium_usecases as usecases;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::forms::{add_param, form_constraints, multipart_boundary, query_pairs};
@@ -100,26 +101,55 @@ pub async fn submit(
     let mut q = parse_query(query.as_deref())?;
     st.limiter.check(&caller.key_id, &caller.team)?;
     let pv = resolve(&st, caller, &name, q.version.as_deref()).await?;
-    check_queued_quota(&st, &auth).await?;
+    usecases::jobs::check_queued_quota(st.backends.meta.as_ref(), &auth.team).await?;
     let id = JobId::new();
-    let over = Arc::new(AtomicBool::new(false));
-    let limit = [
+    let limit = input_limit(&st, &pv, &auth.team);
+    let (input_bytes, inline) = store_input(&st, id, limit, (&headers, body), &mut q).await?;
+    let mut job = Job::queued(id, &pv, q.params.finish(), input_bytes, caller);
+    job.callback = q.callback.take().map(Callback::new);
+    // On failure the acceptor deletes a stored input: nothing is left behind.
+    let max_queued = auth.team.quota.max_queued;
+    if st.accept.accept(job, inline, max_queued).await? == Accepted::QueueFull {
+        return Err(usecases::jobs::queue_full(&auth.team, None).into());
+    }
+    tracing::info!(job = %id, team = %caller.team, key = %caller.key_id, processor = %pv.name, version = %pv.version, input_bytes, "job accepted");
+    Ok(accepted(id, pv))
+}
+
+/// The largest input a job of `pv` for `team` takes: the operator's, the
+/// version's and the team's limits, the least of them.
+fn input_limit(st: &AppState, pv: &ProcessorVersion, team: &agensium_domain::Team) -> u64 {
+    [
         Some(st.limits.max_upload_bytes),
         pv.limits.input_mib.map(|mib| mib.saturating_mul(1 << 20)),
-        auth.team.quota.max_input_bytes,
+        team.quota.max_input_bytes,
     ]
     .into_iter()
     .flatten()
     .min()
-    .unwrap_or(st.limits.max_upload_bytes);
-    let input = match multipart_boundary(&headers) {
+    .unwrap_or(st.limits.max_upload_bytes)
+}
+
+/// Reads the submission's body (raw, or a form whose fields come before its
+/// file and join `q`) within `limit`: a small input is answered to go into
+/// the job row, a larger one is stored as job `id`'s input segments; its
+/// size either way.
+async fn store_input(
+    st: &AppState,
+    id: JobId,
+    limit: u64,
+    (headers, body): (&HeaderMap, Body),
+    q: &mut Submit,
+) -> Result<(u64, Option<bytes::Bytes>), ApiError> {
+    let over = Arc::new(AtomicBool::new(false));
+    let input = match multipart_boundary(headers) {
         Some(boundary) => {
             let mut mp = multer::Multipart::with_constraints(
                 body.into_data_stream(),
                 boundary,
                 form_constraints(&["file"]),
             );
-            limited(file_part(&mut mp, &mut q).await?, limit, over.clone())
+            limited(file_part(&mut mp, q).await?, limit, over.clone())
         }
         None => limited(body.into_data_stream(), limit, over.clone()),
     };
@@ -147,14 +177,11 @@ pub async fn submit(
         },
         Err(e) => return Err(bad_body(e)),
     };
-    let mut job = Job::queued(id, &pv, q.params.finish(), input_bytes, caller);
-    job.callback = q.callback.take().map(Callback::new);
-    // On failure the acceptor deletes a stored input: nothing is left behind.
-    let max_queued = auth.team.quota.max_queued;
-    if st.accept.accept(job, inline, max_queued).await? == Accepted::QueueFull {
-        return Err(queue_full(&auth.team.name, max_queued.unwrap_or(0), None));
-    }
-    tracing::info!(job = %id, team = %caller.team, key = %caller.key_id, processor = %pv.name, version = %pv.version, input_bytes, "job accepted");
+    Ok((input_bytes, inline))
+}
+
+/// The `202` of an accepted job, with its `Location`.
+fn accepted(id: JobId, pv: ProcessorVersion) -> Response {
     let location = format!("/v1/jobs/{id}");
     let body = Json(crate::views::Accepted {
         id: id.to_string(),
@@ -163,40 +190,11 @@ pub async fn submit(
         version: pv.version,
         digest: pv.digest.to_string(),
     });
-    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], body).into_response())
+    (StatusCode::ACCEPTED, [(header::LOCATION, location)], body).into_response()
 }
 
-/// How long a client over its queued-jobs quota is asked to wait.
-const QUOTA_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// 429 when the team has as many jobs queued as its quota allows. Checked
-/// before anything is stored, so a refused submission leaves nothing.
-pub(crate) async fn check_queued_quota(st: &AppState, auth: &Auth) -> Result<(), ApiError> {
-    let Some(max) = auth.team.quota.max_queued else {
-        return Ok(());
-    };
-    let queued = st
-        .backends
-        .meta
-        .count_jobs(&auth.team.name, JobStatus::Queued)
-        .await?;
-    if queued >= u64::from(max) {
-        return Err(queue_full(&auth.team.name, max, Some(queued)));
-    }
-    Ok(())
-}
 
-/// 429 `quota_exceeded`: `team` has `max` jobs queued (or `queued`).
-fn queue_full(team: &TeamName, max: u32, queued: Option<u64>) -> ApiError {
-    let queued = queued.unwrap_or(u64::from(max));
-    ApiError::too_many(
-        "quota_exceeded",
-        format!(
-            "team {team} has {queued} jobs queued, its quota is {max}; submit again when some have started"
-        ),
-        QUOTA_RETRY_AFTER,
-    )
-}
 
 /// Reads form fields up to the `file` part (text fields `param.KEY` are
 /// params too) and returns the file's stream.
@@ -300,40 +298,24 @@ pub async fn result(
         }
         (job, inline_output) = load_job_body(&st, &auth.caller, &id, JobBody::Output).await?;
     }
-    match job.status {
-        JobStatus::Succeeded => {}
-        JobStatus::Queued | JobStatus::Running => {
-            return Err(ApiError::conflict(
-                "job_not_finished",
-                format!(
-                    "job {} is {}; the result is available once it succeeded",
-                    job.id, job.status
-                ),
-            ));
-        }
-        JobStatus::Failed | JobStatus::Cancelled => {
-            let why = job
-                .error
-                .map(|e| format!(": {}: {}", e.code, e.message))
-                .unwrap_or_default();
-            return Err(ApiError::conflict(
-                "job_failed",
-                format!("job {} is {} and has no result{why}", job.id, job.status),
-            ));
-        }
-    }
+    usecases::jobs::has_result(&job)?;
     let body = match inline_output {
         Some(bytes) => Body::from(bytes),
         None => Body::from_stream(crate::follow::stored(&st, &job).await?),
     };
     let inline = inline_safe(&st, &job).await?;
+    Ok(result_response(&job, body, inline))
+}
+
+/// A result's answer: its body under the result headers.
+fn result_response(job: &Job, body: Body, inline: bool) -> Response {
     let mut resp = Response::new(body);
     let h = resp.headers_mut();
     crate::result_headers::set(h, job.id, job.content_type.as_deref(), inline);
     if let Some(n) = job.output_bytes {
         h.insert(header::CONTENT_LENGTH, n.into());
     }
-    Ok(resp)
+    resp
 }
 
 /// `wait` (seconds, 0 to 60) and `follow` (`true` or `false`) of a result
@@ -416,71 +398,72 @@ pub async fn list(
     State(st): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let (mut status, mut before, mut limit) = (None, None, 100u32);
-    let mut processor: Option<agensium_domain::ProcessorName> = None;
-    let mut team: Option<TeamName> = scope(&auth.caller).cloned();
-    for (k, v) in query_pairs(query.as_deref().unwrap_or(""))? {
-        match k.as_str() {
-            "team" => {
-                let t: TeamName = v
-                    .parse()
-                    .ok()
-                    .filter(|t| sees_team(&auth.caller, t))
-                    .ok_or_else(|| {
-                        ApiError::not_found("team_not_found", format!("no team named {v:?}"))
-                    })?;
-                team = Some(t);
-            }
-            "status" => {
-                status = Some(
-                    v.parse::<JobStatus>()
-                        .map_err(|e| ApiError::bad_request("invalid_status", e.0))?,
-                );
-            }
-            "processor" => processor = Some(name(&v)?),
-            "before" => {
-                before = Some(
-                    v.parse::<JobId>()
-                        .map_err(|e| ApiError::bad_request("invalid_job_id", e.0))?,
-                );
-            }
-            "limit" => {
-                limit = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| {
-                        ApiError::bad_request("invalid_limit", "limit must be 1..=1000")
-                    })?;
-            }
-            _ => {
-                return Err(ApiError::bad_request(
-                    "unknown_query_parameter",
-                    format!(
-                        "unknown query parameter {k:?}: use status, processor, limit, before or team"
-                    ),
-                ));
-            }
-        }
-    }
-    let jobs = st
-        .backends
-        .meta
-        .list_jobs(
-            &JobFilter {
-                team: team.as_ref(),
-                status,
-                processor: processor.as_ref(),
-            },
-            before,
-            limit,
-        )
-        .await?;
-    let next = (jobs.len() == limit as usize)
+    let q = list_query(&auth, query.as_deref())?;
+    let filter = JobFilter {
+        team: q.team.as_ref(),
+        status: q.status,
+        processor: q.processor.as_ref(),
+    };
+    let jobs = st.backends.meta.list_jobs(&filter, q.before, q.limit).await?;
+    let next = (jobs.len() == q.limit as usize)
         .then(|| jobs.last().map(|j| j.id.to_string()))
         .flatten();
     let jobs: Vec<JobView> = jobs.into_iter().map(JobView::from).collect();
     Ok(Json(crate::views::JobPage { jobs, next }).into_response())
+}
+
+/// What `GET /v1/jobs` asks for.
+struct ListQuery {
+    team: Option<TeamName>,
+    status: Option<JobStatus>,
+    processor: Option<agensium_domain::ProcessorName>,
+    before: Option<JobId>,
+    limit: u32,
+}
+
+/// The query of `GET /v1/jobs`: the caller's team (any team it may see for
+/// an operator), status, processor, page; 400 on anything else.
+fn list_query(auth: &Auth, raw: Option<&str>) -> Result<ListQuery, ApiError> {
+    let mut q = ListQuery {
+        team: scope(&auth.caller).cloned(),
+        status: None,
+        processor: None,
+        before: None,
+        limit: 100,
+    };
+    for (k, v) in query_pairs(raw.unwrap_or(""))? {
+        match k.as_str() {
+            "team" => q.team = Some(listed_team(auth, &v)?),
+            "status" => {
+                let s = v.parse().map_err(|e: InvalidInput| ApiError::bad_request("invalid_status", e.0))?;
+                q.status = Some(s);
+            }
+            "processor" => q.processor = Some(name(&v)?),
+            "before" => {
+                let id = v.parse().map_err(|e: InvalidInput| ApiError::bad_request("invalid_job_id", e.0))?;
+                q.before = Some(id);
+            }
+            "limit" => {
+                let bad = || ApiError::bad_request("invalid_limit", "limit must be 1..=1000");
+                q.limit = v.parse().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(bad)?;
+            }
+            _ => {
+                return Err(ApiError::bad_request(
+                    "unknown_query_parameter",
+                    format!("unknown query parameter {k:?}: use status, processor, limit, before or team"),
+                ));
+            }
+        }
+    }
+    Ok(q)
+}
+
+/// The team `raw` of a listing, when the caller may see it; 404 otherwise.
+fn listed_team(auth: &Auth, raw: &str) -> Result<TeamName, ApiError> {
+    raw.parse()
+        .ok()
+        .filter(|t| sees_team(&auth.caller, t))
+        .ok_or_else(|| ApiError::not_found("team_not_found", format!("no team named {raw:?}")))
 }
 
 #[cfg(test)]

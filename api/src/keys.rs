@@ -5,9 +5,8 @@ use crate::auth::Auth;
 use crate::error::{ApiError, JsonBody};
 use crate::state::AppState;
 use crate::teams::visible_team;
-use agensium_domain::{
-    Action, ApiKey, KeyId, KeyRecord, MAX_KEY_NAME, Resource, Role, now_to_the_millisecond,
-};
+use agensium_domain::{Action, KeyRecord, Role};
+use agensium_usecases::keys;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -79,47 +78,12 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<KeyView>), ApiError> {
     let team = visible_team(&st, &auth, &team, Action::Administer).await?;
     let Json(new) = body?;
-    let minted = Resource::Key {
-        team: &team.name,
+    let new = keys::NewKey {
         role: new.role,
+        name: new.name,
+        expires_in_secs: new.expires_in_secs,
     };
-    auth.allow(Action::Administer, minted, || {
-        unreachable_hidden(&team.name)
-    })?;
-    if new.name.len() > MAX_KEY_NAME || new.name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_name",
-            format!("a key's name is at most {MAX_KEY_NAME} bytes, without control characters"),
-        ));
-    }
-    let expires_at = match new.expires_in_secs {
-        None => None,
-        Some(0) => {
-            return Err(ApiError::bad_request(
-                "invalid_expiry",
-                "expires_in_secs must be at least 1 (omit it for a key that does not expire)",
-            ));
-        }
-        Some(s) => Some(
-            i64::try_from(s)
-                .ok()
-                .and_then(chrono::Duration::try_seconds)
-                .and_then(|d| now_to_the_millisecond().checked_add_signed(d))
-                .ok_or_else(|| {
-                    ApiError::bad_request("invalid_expiry", "expires_in_secs is too large")
-                })?,
-        ),
-    };
-    let key = ApiKey::generate().map_err(|e| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no_randomness",
-            e.to_string(),
-        )
-    })?;
-    let rec = KeyRecord::new(&key, team.name, new.role, new.name, expires_at);
-    st.backends.meta.insert_key(&rec).await?;
-    tracing::info!(team = %rec.team, key = %rec.id, role = %rec.role, by = %auth.caller.key_id, "API key created");
+    let (rec, key) = keys::mint(st.backends.meta.as_ref(), &auth.caller, &team, new).await?;
     let mut view = KeyView::from(rec);
     view.key = Some(key.expose().to_owned());
     Ok((StatusCode::CREATED, Json(view)))
@@ -134,14 +98,8 @@ pub async fn list(
     Path(team): Path<String>,
 ) -> Result<Json<KeyList>, ApiError> {
     let team = visible_team(&st, &auth, &team, Action::Administer).await?;
-    let keys: Vec<KeyView> = st
-        .backends
-        .meta
-        .list_keys(&team.name)
-        .await?
-        .into_iter()
-        .map(KeyView::from)
-        .collect();
+    let found = keys::list(st.backends.meta.as_ref(), &team).await?;
+    let keys = found.into_iter().map(KeyView::from).collect();
     Ok(Json(KeyList { keys }))
 }
 
@@ -156,49 +114,6 @@ pub async fn revoke(
     Path((team, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let team = visible_team(&st, &auth, &team, Action::Administer).await?;
-    let missing = || {
-        ApiError::not_found(
-            "key_not_found",
-            format!("team {} has no live key {id}", team.name),
-        )
-    };
-    let Ok(key_id) = id.parse::<KeyId>() else {
-        return Err(missing());
-    };
-    if key_id == auth.caller.key_id {
-        return Err(ApiError::conflict(
-            "own_key",
-            "a key cannot revoke itself; revoke it with another key of the team",
-        ));
-    }
-    let role = live_key_role(&st, &team.name, &key_id)
-        .await?
-        .ok_or_else(missing)?;
-    let target = Resource::Key {
-        team: &team.name,
-        role,
-    };
-    auth.allow(Action::Administer, target, missing)?;
-    if !st.backends.meta.revoke_key(&team.name, &key_id).await? {
-        return Err(missing());
-    }
-    tracing::info!(team = %team.name, key = %key_id, by = %auth.caller.key_id, "API key revoked");
+    keys::revoke(st.backends.meta.as_ref(), &auth.caller, &team, &id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The role of `team`'s live (not revoked) key `id`, if there is one.
-async fn live_key_role(
-    st: &AppState,
-    team: &agensium_domain::TeamName,
-    id: &KeyId,
-) -> Result<Option<Role>, ApiError> {
-    let found = st.backends.meta.key_and_team(id).await?;
-    Ok(found
-        .filter(|(rec, _)| rec.team == *team && rec.revoked_at.is_none())
-        .map(|(rec, _)| rec.role))
-}
-
-/// A team [`visible_team`] let through is never hidden.
-fn unreachable_hidden(team: &agensium_domain::TeamName) -> ApiError {
-    ApiError::not_found("team_not_found", format!("no team named {team}"))
 }

@@ -68,38 +68,16 @@ pub async fn put_version(
         Err(e) => return Err(discard(body, e).await),
     };
     let bytes = read_body(body, st.limits.max_component_bytes).await?;
-    let golden::Upload {
-        component: bytes,
-        golden,
-    } = golden::parse(&headers, bytes).await?;
+    let upload = golden::parse(&headers, bytes).await?;
     parse_version(&version).map_err(|e| ApiError::bad_request("invalid_version", e.0))?;
     let (limits, inline_safe) = declared_limits(query.as_deref())?;
-    st.limits.ceilings.check(&limits).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_limit",
-            format!(
-                "{}={} is not allowed: it must be between 1 and the operator's ceiling {}",
-                e.name, e.declared, e.ceiling
-            ),
-        )
-    })?;
-    let digest = Digest::of(&bytes);
+    check_ceilings(&st, &limits)?;
+    let digest = Digest::of(&upload.component);
     if let Some(existing) = st.backends.meta.get_version(&name, &version).await? {
         return same_or_conflict(&existing, &digest);
     }
-    let run_limits = Limits::resolve(&st.limits.job_defaults, &st.limits.ceilings, &limits);
-    let metering = Metering::of(&run_limits);
-    let admitted = st
-        .admission
-        .compile(&st.runtime, &caller.team, bytes.clone(), metering)
-        .await?;
-    if let Some(golden) = golden {
-        st.admission
-            .golden(&st.runtime, &admitted, golden, run_limits)
-            .await?;
-    }
-    let size = bytes.len() as u64;
-    store_objects(&st, &digest, bytes, admitted.artifact, metering).await?;
+    let size = upload.component.len() as u64;
+    admit(&st, caller, upload, digest.clone(), &limits).await?;
     let pv = ProcessorVersion {
         limits,
         name,
@@ -115,6 +93,41 @@ pub async fn put_version(
         claim(&st, caller, &pv.name).await?;
     }
     register(&st, &pv).await
+}
+
+/// 400 `invalid_limit` unless every declared limit is within the
+/// operator's ceilings.
+fn check_ceilings(st: &AppState, limits: &DeclaredLimits) -> Result<(), ApiError> {
+    st.limits.ceilings.check(limits).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_limit",
+            format!(
+                "{}={} is not allowed: it must be between 1 and the operator's ceiling {}",
+                e.name, e.declared, e.ceiling
+            ),
+        )
+    })
+}
+
+/// Admits an upload of `caller`'s team: compiles it (in a child, within a
+/// fair slot), runs its golden example when it has one, and stores the
+/// component and its artifact. Nothing is stored when any step refuses.
+async fn admit(
+    st: &AppState,
+    caller: &Caller,
+    upload: golden::Upload,
+    digest: Digest,
+    limits: &DeclaredLimits,
+) -> Result<(), ApiError> {
+    let golden::Upload { component, golden } = upload;
+    let run_limits = Limits::resolve(&st.limits.job_defaults, &st.limits.ceilings, limits);
+    let metering = Metering::of(&run_limits);
+    let admission = &st.admission;
+    let admitted = admission.compile(&st.runtime, &caller.team, component.clone(), metering).await?;
+    if let Some(golden) = golden {
+        admission.golden(&st.runtime, &admitted, golden, run_limits).await?;
+    }
+    store_objects(st, &digest, component, admitted.artifact, metering).await
 }
 
 fn name_taken(name: &ProcessorName) -> ApiError {

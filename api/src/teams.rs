@@ -5,6 +5,7 @@ use crate::auth::Auth;
 use crate::error::{ApiError, JsonBody};
 use crate::forms::query_pairs;
 use crate::state::AppState;
+use agensium_usecases::teams;
 use agensium_domain::{
     Action, Quota, Resource, Team, TeamName, UsageReport, now_to_the_millisecond,
 };
@@ -46,21 +47,15 @@ fn team_not_found(raw: &str) -> ApiError {
 }
 
 /// The team named `raw`, when the caller may see it and take `action` on
-/// it; 404 when it may not see it (the same answer as for a team that does
-/// not exist), 403 when it sees it but may not do this.
+/// it ([`agensium_usecases::teams::find`]): 404 when it may not see it
+/// (as for a team that does not exist), 403 when it may not do this.
 pub async fn visible_team(
     st: &AppState,
     auth: &Auth,
     raw: &str,
     action: Action,
 ) -> Result<Team, ApiError> {
-    let name: TeamName = raw.parse().map_err(|_| team_not_found(raw))?;
-    auth.allow(action, Resource::Team(&name), || team_not_found(raw))?;
-    st.backends
-        .meta
-        .get_team(&name)
-        .await?
-        .ok_or_else(|| team_not_found(raw))
+    Ok(teams::find(st.backends.meta.as_ref(), &auth.caller, raw, action).await?)
 }
 
 /// The body of `POST /v1/teams`.
@@ -151,28 +146,10 @@ pub async fn patch(
     Path(raw): Path<String>,
     body: JsonBody<TeamPatch>,
 ) -> Result<Json<TeamView>, ApiError> {
-    let mut team = visible_team(&st, &auth, &raw, Action::Operate).await?;
+    let team = visible_team(&st, &auth, &raw, Action::Operate).await?;
     let Json(p) = body?;
-    if p.disabled && team.name == auth.caller.team {
-        // Its own keys would stop working, this one first: no way back in.
-        return Err(ApiError::conflict(
-            "own_team",
-            "an operator cannot disable its own team; use an operator key of another team",
-        ));
-    }
-    if !st
-        .backends
-        .meta
-        .set_disabled(&team.name, p.disabled)
-        .await?
-    {
-        return Err(team_not_found(&raw));
-    }
-    tracing::info!(team = %team.name, disabled = p.disabled, by = %auth.caller.key_id, "team changed");
-    if p.disabled {
-        crate::control::cancel_team_jobs(&st, &team.name).await?;
-    }
-    team.disabled = p.disabled;
+    let ttl = st.cache.ttl;
+    let team = teams::set_disabled(&st.backends, &auth.caller, team, p.disabled, ttl).await?;
     Ok(Json(team.into()))
 }
 

@@ -17,6 +17,7 @@ mod faults;
 mod follow;
 mod hardening;
 mod hostile;
+mod import_circles;
 mod jobs;
 mod local_run;
 mod multiprocess;

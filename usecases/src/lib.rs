@@ -1,0 +1,15 @@
+//! The rules of the business, one home each: what may be done to a job, a
+//! team or a key, by whom, and what it changes in the ports. Transports
+//! (the HTTP API, the CLI) parse a request, call one use case and map its
+//! [`Refusal`] or result to their own answer; they never decide these
+//! things themselves.
+//!
+//! Every use case asks [`agensium_domain::authorize`] before it acts and
+//! reads or writes the ports it is given, nothing else.
+
+mod refusal;
+pub mod jobs;
+pub mod keys;
+pub mod teams;
+
+pub use refusal::{Refusal, Result};
