@@ -210,7 +210,11 @@ impl ApiError {
         match r {
             Refusal::Meta(e) => e.into(),
             Refusal::Store(e) => e.into(),
-            other => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string()),
+            other => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                other.to_string(),
+            ),
         }
     }
 }

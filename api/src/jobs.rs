@@ -1,7 +1,6 @@
 //! Job submission, status, result and logs.
 
 use crate::accept::Accepted;
-use agensium_usecases as usecases;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::forms::{add_param, form_constraints, multipart_boundary, query_pairs};
@@ -17,6 +16,7 @@ use agensium_domain::{
 use agensium_ports::object_store::{Small, read_small};
 use agensium_ports::segments::Segments;
 use agensium_ports::{ByteStream, JobBody, JobFilter, StoreError};
+use agensium_usecases as usecases;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -192,9 +192,6 @@ fn accepted(id: JobId, pv: ProcessorVersion) -> Response {
     });
     (StatusCode::ACCEPTED, [(header::LOCATION, location)], body).into_response()
 }
-
-
-
 
 /// Reads form fields up to the `file` part (text fields `param.KEY` are
 /// params too) and returns the file's stream.
@@ -404,7 +401,11 @@ pub async fn list(
         status: q.status,
         processor: q.processor.as_ref(),
     };
-    let jobs = st.backends.meta.list_jobs(&filter, q.before, q.limit).await?;
+    let jobs = st
+        .backends
+        .meta
+        .list_jobs(&filter, q.before, q.limit)
+        .await?;
     let next = (jobs.len() == q.limit as usize)
         .then(|| jobs.last().map(|j| j.id.to_string()))
         .flatten();
@@ -435,22 +436,32 @@ fn list_query(auth: &Auth, raw: Option<&str>) -> Result<ListQuery, ApiError> {
         match k.as_str() {
             "team" => q.team = Some(listed_team(auth, &v)?),
             "status" => {
-                let s = v.parse().map_err(|e: InvalidInput| ApiError::bad_request("invalid_status", e.0))?;
+                let s = v
+                    .parse()
+                    .map_err(|e: InvalidInput| ApiError::bad_request("invalid_status", e.0))?;
                 q.status = Some(s);
             }
             "processor" => q.processor = Some(name(&v)?),
             "before" => {
-                let id = v.parse().map_err(|e: InvalidInput| ApiError::bad_request("invalid_job_id", e.0))?;
+                let id = v
+                    .parse()
+                    .map_err(|e: InvalidInput| ApiError::bad_request("invalid_job_id", e.0))?;
                 q.before = Some(id);
             }
             "limit" => {
                 let bad = || ApiError::bad_request("invalid_limit", "limit must be 1..=1000");
-                q.limit = v.parse().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(bad)?;
+                q.limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(bad)?;
             }
             _ => {
                 return Err(ApiError::bad_request(
                     "unknown_query_parameter",
-                    format!("unknown query parameter {k:?}: use status, processor, limit, before or team"),
+                    format!(
+                        "unknown query parameter {k:?}: use status, processor, limit, before or team"
+                    ),
                 ));
             }
         }

@@ -123,9 +123,13 @@ async fn admit(
     let run_limits = Limits::resolve(&st.limits.job_defaults, &st.limits.ceilings, limits);
     let metering = Metering::of(&run_limits);
     let admission = &st.admission;
-    let admitted = admission.compile(&st.runtime, &caller.team, component.clone(), metering).await?;
+    let admitted = admission
+        .compile(&st.runtime, &caller.team, component.clone(), metering)
+        .await?;
     if let Some(golden) = golden {
-        admission.golden(&st.runtime, &admitted, golden, run_limits).await?;
+        admission
+            .golden(&st.runtime, &admitted, golden, run_limits)
+            .await?;
     }
     store_objects(st, &digest, component, admitted.artifact, metering).await
 }

@@ -5,10 +5,8 @@ use crate::auth::Auth;
 use crate::error::{ApiError, JsonBody};
 use crate::forms::query_pairs;
 use crate::state::AppState;
+use agensium_domain::{Action, Quota, Team, TeamName, UsageReport, now_to_the_millisecond};
 use agensium_usecases::teams;
-use agensium_domain::{
-    Action, Quota, Resource, Team, TeamName, UsageReport, now_to_the_millisecond,
-};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;

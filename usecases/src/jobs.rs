@@ -2,7 +2,9 @@
 //! and the queued-jobs quota a submission or retry must fit.
 
 use crate::{Refusal, Result};
-use agensium_domain::{Action, Caller, Job, JobId, JobStatus, Resource, Team, TransitionError, authorize};
+use agensium_domain::{
+    Action, Caller, Job, JobId, JobStatus, Resource, Team, TransitionError, authorize,
+};
 use agensium_ports::segments::Segments;
 use agensium_ports::{Backends, JobBody, MetaStore, Signal, StoreError};
 use bytes::Bytes;
@@ -33,7 +35,10 @@ pub async fn find_with(
     body: JobBody,
 ) -> Result<(Job, Option<Bytes>)> {
     let id = job_id(raw)?;
-    let (job, bytes) = meta.get_job_body(id, body).await?.ok_or_else(|| not_found(raw))?;
+    let (job, bytes) = meta
+        .get_job_body(id, body)
+        .await?
+        .ok_or_else(|| not_found(raw))?;
     visible(caller, &job, raw)?;
     Ok((job, bytes))
 }
@@ -62,7 +67,10 @@ pub async fn cancel(b: &Backends, caller: &Caller, raw: &str) -> Result<Job> {
     may_control(caller, &job)?;
     if !cancel_one(b, job.id).await? {
         let now = find(b.meta.as_ref(), caller, raw).await?;
-        return Err(Refusal::conflict("job_finished", refusal(&now, now.status.cancel())));
+        return Err(Refusal::conflict(
+            "job_finished",
+            refusal(&now, now.status.cancel()),
+        ));
     }
     tracing::info!(job = %job.id, was = %job.status, by = %caller.key_id, "job cancelled");
     find(b.meta.as_ref(), caller, raw).await
@@ -92,14 +100,20 @@ pub async fn retry(b: &Backends, caller: &Caller, team: &Team, raw: &str) -> Res
     may_control(caller, &job)?;
     check_queued_quota(b.meta.as_ref(), team).await?;
     if let Err(e) = job.status.retry() {
-        return Err(Refusal::conflict("job_not_retryable", refusal(&job, Err(e))));
+        return Err(Refusal::conflict(
+            "job_not_retryable",
+            refusal(&job, Err(e)),
+        ));
     }
     if inline_input.is_none() {
         input_stored(b, job.id).await?;
     }
     if !b.meta.retry_job(job.id).await? {
         let now = find(b.meta.as_ref(), caller, raw).await?;
-        return Err(Refusal::conflict("job_not_retryable", refusal(&now, now.status.retry())));
+        return Err(Refusal::conflict(
+            "job_not_retryable",
+            refusal(&now, now.status.retry()),
+        ));
     }
     // The answer is the job as the retry left it: read before its ticket
     // is on the rail, where a worker could start it first.

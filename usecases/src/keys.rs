@@ -23,7 +23,12 @@ pub struct NewKey {
 /// Mints a key of `team` as `new` says, if `caller` may administer the
 /// team and the new key's role is not above its own; the record and the
 /// key (its secret shown only now).
-pub async fn mint(meta: &dyn MetaStore, caller: &Caller, team: &Team, new: NewKey) -> Result<(KeyRecord, ApiKey)> {
+pub async fn mint(
+    meta: &dyn MetaStore,
+    caller: &Caller,
+    team: &Team,
+    new: NewKey,
+) -> Result<(KeyRecord, ApiKey)> {
     let minted = Resource::Key {
         team: &team.name,
         role: new.role,
@@ -67,8 +72,18 @@ fn expiry(secs: Option<u64>) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
 /// Revokes `team`'s live key `raw_id` at once (on every API process within
 /// the auth cache's life). A key does not revoke itself, nor a key whose
 /// role is above the caller's.
-pub async fn revoke(meta: &dyn MetaStore, caller: &Caller, team: &Team, raw_id: &str) -> Result<()> {
-    let missing = || Refusal::not_found("key_not_found", format!("team {} has no live key {raw_id}", team.name));
+pub async fn revoke(
+    meta: &dyn MetaStore,
+    caller: &Caller,
+    team: &Team,
+    raw_id: &str,
+) -> Result<()> {
+    let missing = || {
+        Refusal::not_found(
+            "key_not_found",
+            format!("team {} has no live key {raw_id}", team.name),
+        )
+    };
     let key_id: KeyId = raw_id.parse().map_err(|_| missing())?;
     if key_id == caller.key_id {
         return Err(Refusal::conflict(

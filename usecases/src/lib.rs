@@ -7,9 +7,9 @@
 //! Every use case asks [`agensium_domain::authorize`] before it acts and
 //! reads or writes the ports it is given, nothing else.
 
-mod refusal;
 pub mod jobs;
 pub mod keys;
+mod refusal;
 pub mod teams;
 
 pub use refusal::{Refusal, Result};

@@ -17,9 +17,15 @@ fn not_found(raw: &str) -> Refusal {
 /// [`Refusal::NotFound`] when it may not see it (the same answer as for a
 /// team that does not exist), [`Refusal::Forbidden`] when it sees it but
 /// may not do this.
-pub async fn find(meta: &dyn MetaStore, caller: &Caller, raw: &str, action: Action) -> Result<Team> {
+pub async fn find(
+    meta: &dyn MetaStore,
+    caller: &Caller,
+    raw: &str,
+    action: Action,
+) -> Result<Team> {
     let name: TeamName = raw.parse().map_err(|_| not_found(raw))?;
-    authorize(caller, action, Resource::Team(&name)).map_err(|d| Refusal::denied(d, || not_found(raw)))?;
+    authorize(caller, action, Resource::Team(&name))
+        .map_err(|d| Refusal::denied(d, || not_found(raw)))?;
     meta.get_team(&name).await?.ok_or_else(|| not_found(raw))
 }
 

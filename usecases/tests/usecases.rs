@@ -54,7 +54,9 @@ async fn queued_job(meta: &dyn MetaStore, by: &Caller) -> Job {
     let pv = version("p", "1.0.0", b"x");
     meta.put_version(&pv).await.unwrap();
     let job = Job::queued(JobId::new(), &pv, vec![], 1, by);
-    meta.insert_job(&job, Some(&bytes::Bytes::from_static(b"a"))).await.unwrap();
+    meta.insert_job(&job, Some(&bytes::Bytes::from_static(b"a")))
+        .await
+        .unwrap();
     job
 }
 
@@ -67,18 +69,37 @@ async fn jobs_are_hidden_from_other_teams_and_controlled_by_submitters() {
     let job = queued_job(meta, &submitter).await;
     let id = job.id.to_string();
     let other = caller(meta, &b, Role::Admin).await;
-    assert!(matches!(jobs::cancel(&w.b, &other, &id).await, Err(Refusal::NotFound { code: "job_not_found", .. })));
+    assert!(matches!(
+        jobs::cancel(&w.b, &other, &id).await,
+        Err(Refusal::NotFound {
+            code: "job_not_found",
+            ..
+        })
+    ));
     let reader = caller(meta, &a, Role::Reader).await;
-    assert!(jobs::find(meta, &reader, &id).await.is_ok(), "a reader sees it");
-    assert!(matches!(jobs::cancel(&w.b, &reader, &id).await, Err(Refusal::Forbidden(_))));
+    assert!(
+        jobs::find(meta, &reader, &id).await.is_ok(),
+        "a reader sees it"
+    );
+    assert!(matches!(
+        jobs::cancel(&w.b, &reader, &id).await,
+        Err(Refusal::Forbidden(_))
+    ));
     let cancelled = jobs::cancel(&w.b, &submitter, &id).await.unwrap();
     assert_eq!(cancelled.status, JobStatus::Cancelled);
     assert!(matches!(
         jobs::cancel(&w.b, &submitter, &id).await,
-        Err(Refusal::Conflict { code: "job_finished", .. })
+        Err(Refusal::Conflict {
+            code: "job_finished",
+            ..
+        })
     ));
     let retried = jobs::retry(&w.b, &submitter, &a, &id).await.unwrap();
-    assert_eq!(retried.status, JobStatus::Queued, "an inline input is always there");
+    assert_eq!(
+        retried.status,
+        JobStatus::Queued,
+        "an inline input is always there"
+    );
 }
 
 #[tokio::test]
@@ -96,7 +117,10 @@ async fn a_retry_of_a_job_whose_input_is_gone_is_refused() {
     jobs::cancel(&w.b, &submitter, &id).await.unwrap();
     assert!(matches!(
         jobs::retry(&w.b, &submitter, &a, &id).await,
-        Err(Refusal::Gone { code: "input_gone", .. })
+        Err(Refusal::Gone {
+            code: "input_gone",
+            ..
+        })
     ));
 }
 
@@ -111,16 +135,33 @@ async fn no_key_revokes_a_key_above_its_role_nor_itself() {
     let refused = keys::revoke(meta, &admin, &ops, operator.key_id.as_str()).await;
     assert!(matches!(refused, Err(Refusal::Forbidden(_))), "{refused:?}");
     let own = keys::revoke(meta, &admin, &ops, admin.key_id.as_str()).await;
-    assert!(matches!(own, Err(Refusal::Conflict { code: "own_key", .. })));
-    keys::revoke(meta, &admin, &ops, reader.key_id.as_str()).await.unwrap();
+    assert!(matches!(
+        own,
+        Err(Refusal::Conflict {
+            code: "own_key",
+            ..
+        })
+    ));
+    keys::revoke(meta, &admin, &ops, reader.key_id.as_str())
+        .await
+        .unwrap();
     let again = keys::revoke(meta, &admin, &ops, reader.key_id.as_str()).await;
-    assert!(matches!(again, Err(Refusal::NotFound { code: "key_not_found", .. })));
+    assert!(matches!(
+        again,
+        Err(Refusal::NotFound {
+            code: "key_not_found",
+            ..
+        })
+    ));
     let new = keys::NewKey {
         role: Role::Operator,
         name: "x".into(),
         expires_in_secs: None,
     };
-    assert!(matches!(keys::mint(meta, &admin, &ops, new).await, Err(Refusal::Forbidden(_))));
+    assert!(matches!(
+        keys::mint(meta, &admin, &ops, new).await,
+        Err(Refusal::Forbidden(_))
+    ));
 }
 
 #[tokio::test]
@@ -132,9 +173,19 @@ async fn disabling_a_team_cancels_its_unfinished_jobs() {
     let submitter = caller(meta, &acme, Role::Submitter).await;
     let job = queued_job(meta, &submitter).await;
     let own = teams::set_disabled(&w.b, &operator, ops.clone(), true, Duration::ZERO).await;
-    assert!(matches!(own, Err(Refusal::Conflict { code: "own_team", .. })));
-    let found = teams::find(meta, &operator, "acme", agensium_domain::Action::Operate).await.unwrap();
-    let disabled = teams::set_disabled(&w.b, &operator, found, true, Duration::ZERO).await.unwrap();
+    assert!(matches!(
+        own,
+        Err(Refusal::Conflict {
+            code: "own_team",
+            ..
+        })
+    ));
+    let found = teams::find(meta, &operator, "acme", agensium_domain::Action::Operate)
+        .await
+        .unwrap();
+    let disabled = teams::set_disabled(&w.b, &operator, found, true, Duration::ZERO)
+        .await
+        .unwrap();
     assert!(disabled.disabled);
     let now = meta.get_job(job.id).await.unwrap().unwrap();
     assert_eq!(now.status, JobStatus::Cancelled);

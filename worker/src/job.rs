@@ -71,15 +71,16 @@ impl Worker {
         let (b, id) = (&self.backends, ticket.job_id);
         let StartedJob { job, input } = started;
         if job.attempts - job.attempt_base > self.config.max_attempts {
+            // Earlier attempts may have uploaded output before they were
+            // lost: the dead letter keeps none of it. They can no longer
+            // finish the job (the row names this slot), so their output
+            // goes before the failure is visible: a client that sees the
+            // job failed sees no output of it.
+            self.drop_outputs(id, |a| a < job.attempts).await;
             let e = self.gave_up(id);
-            if b.meta
+            b.meta
                 .finish_job(id, me, &Finish::Failed(e), None, None)
-                .await?
-            {
-                // Earlier attempts may have uploaded output before they
-                // were lost: the dead letter keeps none of it.
-                self.drop_outputs(id, |_| true).await;
-            }
+                .await?;
             return Ok(Ack::GaveUp);
         }
         info!(job = %id, processor = %job.processor, version = %job.version, attempt = job.attempts, "job started");

@@ -32,7 +32,11 @@ fn no_module_imports_itself_through_others() {
             circles.push(format!("{dir}: {}", circle.join(" ↔ ")));
         }
     }
-    assert!(circles.is_empty(), "import circles:\n  {}", circles.join("\n  "));
+    assert!(
+        circles.is_empty(),
+        "import circles:\n  {}",
+        circles.join("\n  ")
+    );
 }
 
 #[test]
@@ -97,10 +101,18 @@ fn named_modules(module: &str, code: &str, modules: &BTreeSet<String>) -> BTreeS
                 .collect();
             let mut parts = path.split("::").filter(|p| !p.is_empty());
             let Some(first) = parts.next() else { continue };
-            let join = |a: &str, b: &str| if a.is_empty() { b.to_owned() } else { format!("{a}::{b}") };
+            let join = |a: &str, b: &str| {
+                if a.is_empty() {
+                    b.to_owned()
+                } else {
+                    format!("{a}::{b}")
+                }
+            };
             let one = join(base, first);
             let two = parts.next().map(|second| join(&one, second));
-            let target = two.filter(|t| modules.contains(t)).or_else(|| Some(one).filter(|o| modules.contains(o)));
+            let target = two
+                .filter(|t| modules.contains(t))
+                .or_else(|| Some(one).filter(|o| modules.contains(o)));
             if let Some(t) = target.filter(|t| t != module) {
                 named.insert(t);
             }
