@@ -57,6 +57,10 @@ pub struct AdmissionSettings {
     pub memory_bytes: u64,
 }
 
+/// An admission slot of one team's, held from before an upload's body is
+/// read until its golden check is done.
+pub struct Slot(Permit<TeamName>);
+
 /// A component compiled and loaded, with the admission slot it holds
 /// until its golden check is done.
 pub struct Admitted {
@@ -97,17 +101,16 @@ impl Admission {
         })
     }
 
-    /// Compiles `component`, an upload of `team`'s, in a child process
-    /// (within one of the team's slots) and loads the artifact, checking the
-    /// world and the per-component maxima.
+    /// Compiles `component` in a child process (within its team's `slot`)
+    /// and loads the artifact, checking the world and the per-component
+    /// maxima.
     pub async fn compile(
         &self,
         runtime: &Arc<Runtime>,
-        team: &TeamName,
+        slot: Slot,
         component: Bytes,
         metering: Metering,
     ) -> Result<Admitted, ApiError> {
-        let slot = self.slot(team).await?;
         let artifact = self.compile_in_child(component, metering).await?;
         let rt = runtime.clone();
         let (processor, artifact) = tokio::task::spawn_blocking(move || {
@@ -119,7 +122,7 @@ impl Admission {
         Ok(Admitted {
             processor,
             artifact,
-            _slot: slot,
+            _slot: slot.0,
         })
     }
 
@@ -142,7 +145,10 @@ impl Admission {
         handle.await.map_err(|e| crashed(&e.to_string()))?
     }
 
-    async fn slot(&self, team: &TeamName) -> Result<Permit<TeamName>, ApiError> {
+    /// One of `team`'s admission slots, taken before the upload's body is
+    /// read: at most `concurrency` components are held in memory at once,
+    /// shared fairly among teams; `503 busy` when none comes within `wait`.
+    pub async fn slot(&self, team: &TeamName) -> Result<Slot, ApiError> {
         self.slots
             .acquire(team, self.settings.wait)
             .await
@@ -159,6 +165,7 @@ impl Admission {
                 )
                 .retry_after(Duration::from_secs(5))
             })
+            .map(Slot)
     }
 
     /// The artifact the compiler child makes of `component`, or why not.

@@ -1,5 +1,6 @@
 //! Processor registration and listing.
 
+use crate::admission::Slot;
 use crate::auth::Auth;
 use crate::error::{ApiError, JsonBody};
 use crate::golden;
@@ -22,6 +23,7 @@ use axum::response::IntoResponse;
 use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// Parses a processor name from the path, or answers 400.
 pub fn name(raw: &str) -> Result<ProcessorName, ApiError> {
@@ -53,21 +55,11 @@ pub async fn put_version(
     headers: HeaderMap,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
-    // Who may publish is decided from the headers, before a byte of the
-    // body is read: a refused body is discarded as it arrives (answering
-    // while the client still sends would break its connection instead of
-    // delivering the error), never buffered.
-    let allowed = async {
-        let caller = auth.require(Action::Publish)?;
-        let name = name(&raw_name)?;
-        let owner = may_publish(&st, &auth, &name).await?;
-        Ok::<_, ApiError>((caller, name, owner))
-    };
-    let (caller, name, owner) = match allowed.await {
+    let (caller, name, owner, slot) = match publisher(&st, &auth, &raw_name).await {
         Ok(allowed) => allowed,
         Err(e) => return Err(discard(body, e).await),
     };
-    let bytes = read_body(body, st.limits.max_component_bytes).await?;
+    let bytes = read_component(body, st.limits.max_component_bytes).await?;
     let upload = golden::parse(&headers, bytes).await?;
     parse_version(&version).map_err(|e| ApiError::bad_request("invalid_version", e.0))?;
     let (limits, inline_safe) = declared_limits(query.as_deref())?;
@@ -77,7 +69,7 @@ pub async fn put_version(
         return same_or_conflict(&existing, &digest);
     }
     let size = upload.component.len() as u64;
-    admit(&st, caller, upload, digest.clone(), &limits).await?;
+    admit(&st, slot, upload, digest.clone(), &limits).await?;
     let pv = ProcessorVersion {
         limits,
         name,
@@ -95,6 +87,42 @@ pub async fn put_version(
     register(&st, &pv).await
 }
 
+/// Who may publish is decided from the headers, before a byte of the body
+/// is read, and one of the team's admission slots is taken before it is:
+/// at most the admission's concurrency of components is held in memory,
+/// shared fairly among teams. A refused body is discarded as it arrives
+/// (answering while the client still sends would break its connection
+/// instead of delivering the error), never buffered.
+async fn publisher<'a>(
+    st: &AppState,
+    auth: &'a Auth,
+    raw_name: &str,
+) -> Result<(&'a Caller, ProcessorName, Option<Ownership>, Slot), ApiError> {
+    let caller = auth.require(Action::Publish)?;
+    let name = name(raw_name)?;
+    let owner = may_publish(st, auth, &name).await?;
+    let slot = st.admission.slot(&caller.team).await?;
+    Ok((caller, name, owner, slot))
+}
+
+/// The longest a component's body may take to arrive, once its admission
+/// slot is taken (64 MiB at about 0.5 MB/s).
+const COMPONENT_READ_TIME: Duration = Duration::from_secs(120);
+
+/// [`read_body`] within [`COMPONENT_READ_TIME`]: a slow upload gives its
+/// slot back (408 `upload_too_slow`).
+async fn read_component(body: Body, limit: u64) -> Result<Bytes, ApiError> {
+    tokio::time::timeout(COMPONENT_READ_TIME, read_body(body, limit))
+        .await
+        .unwrap_or_else(|_| {
+            Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "upload_too_slow",
+                format!("the component did not arrive within {COMPONENT_READ_TIME:?}"),
+            ))
+        })
+}
+
 /// 400 `invalid_limit` unless every declared limit is within the
 /// operator's ceilings.
 fn check_ceilings(st: &AppState, limits: &DeclaredLimits) -> Result<(), ApiError> {
@@ -109,12 +137,12 @@ fn check_ceilings(st: &AppState, limits: &DeclaredLimits) -> Result<(), ApiError
     })
 }
 
-/// Admits an upload of `caller`'s team: compiles it (in a child, within a
-/// fair slot), runs its golden example when it has one, and stores the
+/// Admits an upload within its team's admission `slot`: compiles it (in a
+/// child), runs its golden example when it has one, and stores the
 /// component and its artifact. Nothing is stored when any step refuses.
 async fn admit(
     st: &AppState,
-    caller: &Caller,
+    slot: Slot,
     upload: golden::Upload,
     digest: Digest,
     limits: &DeclaredLimits,
@@ -124,7 +152,7 @@ async fn admit(
     let metering = Metering::of(&run_limits);
     let admission = &st.admission;
     let admitted = admission
-        .compile(&st.runtime, &caller.team, component.clone(), metering)
+        .compile(&st.runtime, slot, component.clone(), metering)
         .await?;
     if let Some(golden) = golden {
         admission
