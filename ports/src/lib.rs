@@ -36,7 +36,10 @@ pub use callbacks::{AttemptRecord, CallbackStore, DueCallback};
 pub use error::{BackendError, BoxError};
 pub use local_store::LocalDirStore;
 pub use memory_rail::MemoryRail;
-pub use meta::{Finish, JobBody, JobFilter, MetaError, MetaStore, NewJob, PutVersion, StartedJob};
+pub use meta::{
+    Catalog, Finish, JobBody, JobFilter, JobStore, MetaError, MetaStore, NewJob, PutVersion,
+    StartedJob,
+};
 pub use object_store::{ByteStream, ObjectStore, StoreError};
 pub use rail::{Rail, RailError, Signal, Ticket};
 pub use tenants::TenantStore;

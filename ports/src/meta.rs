@@ -104,17 +104,29 @@ pub enum Finish {
     Failed(JobError),
 }
 
-/// Processors, versions and jobs.
+/// The metadata store: every port of the one store that is the truth,
+/// each a trait of its own concern: [`JobStore`] (jobs and their leases),
+/// [`Catalog`] (processor versions), [`crate::TenantStore`] (teams, keys,
+/// ownership), [`crate::ArtifactLedger`] (precompiled artifacts) and
+/// [`crate::CallbackStore`] (webhook deliveries). Every type that is all
+/// of them is a `MetaStore`.
+pub trait MetaStore:
+    JobStore + Catalog + crate::TenantStore + crate::ArtifactLedger + crate::CallbackStore
+{
+}
+
+impl<T> MetaStore for T where
+    T: JobStore + Catalog + crate::TenantStore + crate::ArtifactLedger + crate::CallbackStore
+{
+}
+
+/// Processor versions: what a job pins.
 ///
-/// Invariants every adapter keeps (checked by
-/// `agensium_testkit::conformance::meta_store`):
-/// * a version, once registered, never changes its digest;
-/// * a job in a final state never changes again;
-/// * `start_job` only starts a `queued` job or a `running` job whose lease
-///   has expired, so one job runs on one worker at a time; it counts attempts;
-/// * only the lease owner can renew, finish or hand back a running job.
+/// Invariant every adapter keeps (checked by
+/// `agensium_testkit::conformance::catalog`): a version, once registered,
+/// never changes its digest.
 #[async_trait]
-pub trait MetaStore: crate::TenantStore + crate::ArtifactLedger + crate::CallbackStore {
+pub trait Catalog: Send + Sync + 'static {
     /// Registers a processor version unless the version exists already.
     async fn put_version(&self, v: &ProcessorVersion) -> Result<PutVersion, MetaError>;
 
@@ -149,7 +161,18 @@ pub trait MetaStore: crate::TenantStore + crate::ArtifactLedger + crate::Callbac
         before: Option<&str>,
         limit: u32,
     ) -> Result<Vec<ProcessorVersion>, MetaError>;
+}
 
+/// Jobs: the truth of every job's state, and the leases of those running.
+///
+/// Invariants every adapter keeps (checked by
+/// `agensium_testkit::conformance::meta_store`):
+/// * a job in a final state never changes again;
+/// * `start_job` only starts a `queued` job or a `running` job whose lease
+///   has expired, so one job runs on one worker at a time; it counts attempts;
+/// * only the lease owner can renew, finish or hand back a running job.
+#[async_trait]
+pub trait JobStore: Send + Sync + 'static {
     /// Stores a new job, with its input when that is kept inline (`None`:
     /// the input is in the object store under the job's input key).
     async fn insert_job(&self, job: &Job, input: Option<&Bytes>) -> Result<(), MetaError> {

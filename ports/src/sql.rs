@@ -15,7 +15,7 @@ mod transition;
 mod versions;
 
 use crate::meta::{
-    Finish, JobBody, JobFilter, MetaError, MetaStore, NewJob, PutVersion, StartedJob,
+    Catalog, Finish, JobBody, JobFilter, JobStore, MetaError, NewJob, PutVersion, StartedJob,
 };
 use agensium_domain::{
     Job, JobId, JobRef, JobStatus, ProcessorName, ProcessorVersion, Transition, Usage, WorkerId,
@@ -221,7 +221,7 @@ fn job_and_body(mut r: SqlRow) -> Result<(Job, Option<Bytes>), MetaError> {
 }
 
 #[async_trait]
-impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
+impl<B: SqlBackend> Catalog for SqlMetaStore<B> {
     async fn put_version(&self, v: &ProcessorVersion) -> Result<PutVersion, MetaError> {
         let mut values = row::version_values(v)?;
         values.push(v.precedence_key().into());
@@ -316,7 +316,10 @@ impl<B: SqlBackend> MetaStore for SqlMetaStore<B> {
         );
         self.versions(st).await
     }
+}
 
+#[async_trait]
+impl<B: SqlBackend> JobStore for SqlMetaStore<B> {
     async fn insert_jobs(&self, jobs: &[NewJob<'_>]) -> Result<(), MetaError> {
         let mut values = Vec::new();
         let mut rows = Vec::with_capacity(jobs.len());

@@ -1,10 +1,12 @@
-//! Conformance suite of [`MetaStore`] adapters.
+//! Conformance suite of [`MetaStore`] adapters: the job store's promises
+//! here, and the suites of the store's other ports (catalog, tenants,
+//! callbacks) called from [`run`].
 
 use agensium_domain::{
     Caller, DeclaredLimits, Digest, ErrorCode, Job, JobError, JobId, JobRef, JobStatus,
     ProcessorVersion, Role, Usage, WorkerId, now_to_the_millisecond,
 };
-use agensium_ports::meta::{Finish, JobBody, JobFilter, MetaStore, NewJob, PutVersion};
+use agensium_ports::meta::{Finish, JobBody, JobFilter, MetaStore, NewJob};
 use bytes::Bytes;
 use std::time::Duration;
 
@@ -48,7 +50,7 @@ fn w(name: &str) -> WorkerId {
 /// Runs every check against `store`. Names are unique per call.
 pub async fn run(store: &dyn MetaStore) {
     let n = format!("p{}", uuid::Uuid::now_v7().simple());
-    versions(store, &n).await;
+    super::catalog::run(store, &n).await;
     job_life(store, &n).await;
     leases(store, &n).await;
     cancelling(store, &n).await;
@@ -111,31 +113,6 @@ async fn artifact_ledger(store: &dyn MetaStore, n: &str) {
     let other = format!("artifacts/{n}-fedcba9876543210.cwasm");
     assert_eq!(store.artifact_digest(&other).await.unwrap(), None);
     assert_eq!(store.artifact_digest(&key).await.unwrap(), Some(b));
-}
-
-async fn versions(store: &dyn MetaStore, n: &str) {
-    let v1 = version(n, "1.0.0", b"one");
-    assert_eq!(store.put_version(&v1).await.unwrap(), PutVersion::Created);
-    assert_eq!(store.put_version(&v1).await.unwrap(), PutVersion::Unchanged);
-    let other = version(n, "1.0.0", b"other");
-    assert_eq!(
-        store.put_version(&other).await.unwrap(),
-        PutVersion::Conflict(v1.digest.clone())
-    );
-    assert_eq!(
-        store.get_version(&v1.name, "1.0.0").await.unwrap(),
-        Some(v1.clone())
-    );
-    assert_eq!(store.get_version(&v1.name, "9.9.9").await.unwrap(), None);
-    let v2 = version(n, "1.1.0", b"two");
-    store.put_version(&v2).await.unwrap();
-    let mine = store.list_versions(Some(&v1.name)).await.unwrap();
-    assert_eq!(
-        mine.iter().map(|v| v.version.as_str()).collect::<Vec<_>>(),
-        ["1.0.0", "1.1.0"]
-    );
-    let all = store.list_versions(None).await.unwrap();
-    assert!(all.contains(&v1) && all.contains(&v2));
 }
 
 const LEASE: Duration = Duration::from_secs(30);

@@ -4,6 +4,7 @@
 //! The suites panic on the first broken promise, like any test.
 
 pub mod callbacks;
+pub mod catalog;
 pub mod meta_store;
 pub mod object_store;
 pub mod rail;
