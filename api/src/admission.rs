@@ -8,7 +8,7 @@
 //!   team's out. An upload that finds no slot within `wait` gets `503
 //!   busy` (with `Retry-After`).
 //! * **Compiles run in a child process** (`agensium compile-component`,
-//!   see `app/src/compile_child.rs`) with a data-segment limit
+//!   see `agensium/src/compile_child.rs`) with a data-segment limit
 //!   (`RLIMIT_DATA`: heap and anonymous maps, so a compile cannot take the
 //!   API's memory) and a CPU-time limit, under a wall-time limit enforced
 //!   here by killing it, and with an empty environment (no secrets). A
