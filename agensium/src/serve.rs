@@ -114,7 +114,7 @@ pub async fn start(role: Role, settings: Settings) -> anyhow::Result<Server> {
                 settings.edge.in_flight_per_team,
             ),
             cache: Arc::new(agensium_api::cache::ApiCache::new(settings.cache_ttl)),
-            accept: agensium_api::accept::Acceptor::new(&backends),
+            accept: agensium_usecases::accept::Acceptor::new(&backends),
             finishes,
             webhooks,
         });

@@ -1,6 +1,6 @@
 //! Job submission, status, result and logs.
 
-use crate::accept::Accepted;
+use agensium_usecases::accept::Accepted;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::forms::{add_param, form_constraints, multipart_boundary, query_pairs};

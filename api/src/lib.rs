@@ -6,7 +6,7 @@
 //! * every `/v1` route authenticates its caller (`auth.rs`: a Bearer API
 //!   key → team and role) and shows a team only what is its own or public.
 //! * beside the handlers: the acceptor's flushers
-//!   ([`accept::Acceptor::new`] starts them) and the subscription to job
+//!   (`agensium_usecases::accept::Acceptor::new` starts them) and the subscription to job
 //!   ends ([`finishes::Finishes::start`]), started as the state is built;
 //!   the webhook dispatcher ([`webhooks::Webhooks::run`]), which the
 //!   `agensium` application crate starts when it serves this router.
@@ -14,7 +14,6 @@
 //! The application crate wires the backends, serves this router and starts
 //! the workers.
 
-pub mod accept;
 pub mod admission;
 pub mod app;
 mod auth;

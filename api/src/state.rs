@@ -44,7 +44,7 @@ pub struct AppState {
     /// Short-lived copies of keys, processors and versions.
     pub cache: Arc<crate::cache::ApiCache>,
     /// Writes accepted jobs' rows and tickets, coalesced under load.
-    pub accept: crate::accept::Acceptor,
+    pub accept: agensium_usecases::accept::Acceptor,
     /// Job ends announced on the rail, for requests that wait for one.
     pub finishes: Arc<crate::finishes::Finishes>,
     /// Checks callbacks at submission; its dispatcher delivers them.

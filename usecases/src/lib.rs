@@ -7,6 +7,7 @@
 //! Every use case asks [`agensium_domain::authorize`] before it acts and
 //! reads or writes the ports it is given, nothing else.
 
+pub mod accept;
 pub mod jobs;
 pub mod keys;
 mod refusal;
