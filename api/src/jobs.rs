@@ -1,6 +1,5 @@
 //! Job submission, status, result and logs.
 
-use agensium_usecases::accept::Accepted;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::forms::{add_param, form_constraints, multipart_boundary, query_pairs};
@@ -17,6 +16,7 @@ use agensium_ports::object_store::{Small, read_small};
 use agensium_ports::segments::Segments;
 use agensium_ports::{ByteStream, JobBody, JobFilter, StoreError};
 use agensium_usecases as usecases;
+use agensium_usecases::accept::Accepted;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
