@@ -104,18 +104,24 @@ impl<K: Eq + Hash + Clone> FairShare<K> {
             });
             (id, woken)
         };
-        let (id, woken) = woken;
-        if let Ok(Ok(())) = tokio::time::timeout(wait, woken).await {
-            return Ok(self.permit(tenant));
-        }
-        let mut st = self.lock();
-        match st.waiting.iter().position(|w| w.id == id) {
-            Some(i) => {
-                st.waiting.remove(i);
-                Err(Busy)
-            }
-            // Granted as the wait ran out: it is ours.
-            None => Ok(self.permit(tenant)),
+        let (id, mut woken) = woken;
+        // Dropped mid-wait (the request went away): gives back what it had.
+        let mut waiting = Waiting {
+            pool: self,
+            id,
+            tenant,
+            done: false,
+        };
+        // The receiver lives until the outcome is read under the lock, so a
+        // grant (which takes the permit for this waiter) is never lost.
+        let _ = tokio::time::timeout(wait, &mut woken).await;
+        waiting.done = true;
+        let granted = self.lock().forget_waiter(id);
+        drop(woken);
+        if granted {
+            Ok(self.permit(tenant))
+        } else {
+            Err(Busy)
         }
     }
 
@@ -167,6 +173,7 @@ impl<K: Eq + Hash + Clone> FairShare<K> {
             }
         }
         st.free += 1;
+        st.waiting.retain(|w| !w.wake.is_closed());
         while st.free > 0 {
             let Some(i) = st.next_waiter(self.share) else {
                 break;
@@ -180,7 +187,41 @@ impl<K: Eq + Hash + Clone> FairShare<K> {
     }
 }
 
+/// A waiter's place while its `acquire` is pending.
+struct Waiting<'a, K: Eq + Hash + Clone> {
+    pool: &'a Arc<FairShare<K>>,
+    id: u64,
+    tenant: &'a K,
+    /// The outcome was read: nothing to clean up.
+    done: bool,
+}
+
+impl<K: Eq + Hash + Clone> Drop for Waiting<'_, K> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let granted = self.pool.lock().forget_waiter(self.id);
+        if granted {
+            // Granted, then abandoned: the permit goes back.
+            self.pool.release(self.tenant);
+        }
+    }
+}
+
 impl<K: Eq + Hash + Clone> State<K> {
+    /// Takes waiter `id` out of the queue; true when it was not there any
+    /// more, that is, when it was granted a permit (taken for it).
+    fn forget_waiter(&mut self, id: u64) -> bool {
+        match self.waiting.iter().position(|w| w.id == id) {
+            Some(i) => {
+                self.waiting.remove(i);
+                false
+            }
+            None => true,
+        }
+    }
+
     fn held(&self, tenant: &K) -> usize {
         self.held.get(tenant).copied().unwrap_or(0)
     }
@@ -253,6 +294,21 @@ mod tests {
         drop(a);
         assert_eq!(pool.held(&"b"), 0);
         let _c = pool.acquire(&"c", NOW).await.expect("the permit is free");
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_wait_gives_back_what_it_had() {
+        let pool = FairShare::new(1, 1);
+        let a = pool.acquire(&"a", NOW).await.unwrap();
+        let p = pool.clone();
+        let waiter = tokio::spawn(async move { p.acquire(&"b", Duration::from_secs(5)).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        waiter.abort();
+        let _ = waiter.await;
+        drop(a);
+        assert_eq!(pool.free(), 1, "no permit lost");
+        let _c = pool.acquire(&"c", NOW).await.expect("the permit is free");
+        assert_eq!(pool.held(&"b"), 0);
     }
 
     #[test]

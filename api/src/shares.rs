@@ -101,7 +101,7 @@ pub fn reserved_refusal() -> ApiError {
 
 /// On a reserved connection, lets through only `/healthz`, `/metrics` and
 /// requests with a key (the `Auth` extractor then serves operators only);
-/// every refusal there, and every 429, also closes the connection.
+/// a reserved connection closes after its answer, and so does every 429.
 pub async fn reserved_gate(req: Request, next: Next) -> Response {
     let reserved = req.extensions().get::<ReservedConnection>().is_some();
     let allowed = !reserved
@@ -112,11 +112,10 @@ pub async fn reserved_gate(req: Request, next: Next) -> Response {
     } else {
         reserved_refusal().into_response()
     };
-    // A refused caller's connection is not kept for it: one past its share
-    // (429) or on the reserve (503) reconnects when it tries again.
-    let refused = resp.status() == StatusCode::TOO_MANY_REQUESTS
-        || (reserved && resp.status() == StatusCode::SERVICE_UNAVAILABLE);
-    if refused {
+    // A reserved connection serves one request (no client keeps the
+    // reserve with keep-alive), and a caller past its share (429)
+    // reconnects when it tries again.
+    if reserved || resp.status() == StatusCode::TOO_MANY_REQUESTS {
         resp.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }

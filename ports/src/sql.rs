@@ -362,7 +362,9 @@ impl<B: SqlBackend> JobStore for SqlMetaStore<B> {
             ),
             values,
         );
-        let lock = format!("agensium_queued_{}", job.team);
+        // MySQL's lock names are at most 64 characters; a team's is 63.
+        let team = agensium_domain::Digest::of(job.team.as_str().as_bytes());
+        let lock = format!("agensium_queued_{}", &team.hex()[..32]);
         Ok(self.db.execute_exclusive(&lock, st).await? == 1)
     }
 

@@ -53,16 +53,32 @@ pub async fn set_disabled(
     tracing::info!(team = %team.name, disabled, by = %caller.key_id, "team changed");
     team.disabled = disabled;
     if disabled {
-        cancel_all_jobs(b, &team.name).await?;
+        // The second sweep is on its way before the first runs: a request
+        // that goes away, or a first sweep that fails, still has one.
         let (later, name) = (b.clone(), team.name.clone());
         tokio::spawn(async move {
             tokio::time::sleep(keys_trusted_for + Duration::from_millis(500)).await;
-            if let Err(e) = cancel_all_jobs(&later, &name).await {
-                tracing::warn!(team = %name, error = %e, "sweeping a disabled team's jobs again failed");
-            }
+            sweep_if_disabled(&later, &name).await;
         });
+        if let Err(e) = cancel_all_jobs(b, &team.name).await {
+            tracing::warn!(team = %team.name, error = %e, "sweeping a disabled team's jobs failed; the second sweep follows");
+        }
     }
     Ok(team)
+}
+
+/// Cancels `team`'s unfinished jobs if it is still disabled (it may have
+/// been enabled again meanwhile: then its new jobs run).
+async fn sweep_if_disabled(b: &Backends, team: &TeamName) {
+    match b.meta.get_team(team).await {
+        Ok(Some(t)) if t.disabled => {
+            if let Err(e) = cancel_all_jobs(b, team).await {
+                tracing::warn!(%team, error = %e, "sweeping a disabled team's jobs again failed");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(%team, error = %e, "rereading a disabled team failed"),
+    }
 }
 
 /// One pass over `team`'s queued and running jobs, cancelling each; how
