@@ -89,6 +89,32 @@ impl MySql {
         Ok(store)
     }
 
+    /// Runs `st` while this connection holds the named lock `lock`, and
+    /// releases it (or closes the connection, which releases it too).
+    async fn locked(&self, lock: &str, st: Statement) -> Result<u64, MetaError> {
+        let mut c = self.conn().await?;
+        let got: Option<i64> = c
+            .exec_first("SELECT GET_LOCK(?, 10)", (lock,))
+            .await
+            .map_err(db)?
+            .flatten();
+        if got != Some(1) {
+            return Err(MetaError::backend(format!(
+                "the lock {lock} was not free within 10 s"
+            )));
+        }
+        let done = c
+            .exec_drop(st.sql, params(st.params))
+            .await
+            .map(|()| c.affected_rows());
+        if let Err(e) = c.exec_drop("DO RELEASE_LOCK(?)", (lock,)).await {
+            // A pooled connection must not keep the lock: close it.
+            tracing::warn!(%lock, error = %e, "releasing a named lock failed; closing its connection");
+            let _ = c.disconnect().await;
+        }
+        done.map_err(db)
+    }
+
     /// A connection from the pool.
     pub async fn conn(&self) -> Result<Conn, MetaError> {
         self.pool.get_conn().await.map_err(db)
@@ -162,27 +188,12 @@ impl SqlBackend for MySql {
     /// connection for the one statement): concurrent counts and inserts of
     /// one team's on every process take turns, without a transaction.
     async fn execute_exclusive(&self, lock: &str, st: Statement) -> Result<u64, MetaError> {
-        let mut c = self.conn().await?;
-        let got: Option<i64> = c
-            .exec_first("SELECT GET_LOCK(?, 10)", (lock,))
+        // On a task of its own: a caller that goes away between the lock
+        // and its release cannot leave the lock on a pooled connection.
+        let (this, lock) = (self.clone(), lock.to_owned());
+        tokio::spawn(async move { this.locked(&lock, st).await })
             .await
-            .map_err(db)?
-            .flatten();
-        if got != Some(1) {
-            return Err(MetaError::backend(format!(
-                "the lock {lock} was not free within 10 s"
-            )));
-        }
-        let done = c
-            .exec_drop(st.sql, params(st.params))
-            .await
-            .map(|()| c.affected_rows());
-        if let Err(e) = c.exec_drop("DO RELEASE_LOCK(?)", (lock,)).await {
-            // A pooled connection must not keep the lock: close it.
-            tracing::warn!(%lock, error = %e, "releasing a named lock failed; closing its connection");
-            let _ = c.disconnect().await;
-        }
-        done.map_err(db)
+            .map_err(MetaError::backend)?
     }
 
     async fn query(&self, st: Statement) -> Result<Vec<SqlRow>, MetaError> {
