@@ -164,7 +164,7 @@ struct Follower {
 
 /// The error that cuts off a followed body whose key stopped working.
 fn key_stopped() -> io::Error {
-    io::Error::other("the API key was revoked or expired, or its team disabled")
+    io::Error::other(crate::holds::KEY_STOPPED)
 }
 
 impl Follower {
@@ -228,7 +228,7 @@ impl Follower {
             let until = (Instant::now() + poll).min(reread);
             let announced = tokio::select! {
                 a = next_change(&mut self.ends, self.id, until) => a,
-                () = self.ended.cancelled() => return Err("the API key stopped working".into()),
+                () = self.ended.cancelled() => return Err(crate::holds::KEY_STOPPED.into()),
             };
             poll = (poll * 2).min(MAX_POLL);
             if !announced && Instant::now() < reread {

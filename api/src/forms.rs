@@ -30,10 +30,6 @@ pub(crate) fn form_constraints(big: &[&'static str]) -> multer::Constraints {
 
 /// Decoded `key=value` pairs of a query string, or 400.
 pub(crate) fn query_pairs(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
-    serde_urlencoded_pairs(raw)
-}
-
-fn serde_urlencoded_pairs(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
     url_decode_pairs(raw)
         .ok_or_else(|| ApiError::bad_request("invalid_query", "malformed query string"))
 }

@@ -19,6 +19,10 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// Why a held answer ended early: its key stopped working.
+pub(crate) const KEY_STOPPED: &str =
+    "the API key was revoked or expired, or its team disabled, while the answer was held";
+
 /// What a client over the bound is asked to wait before trying again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 

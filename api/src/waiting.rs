@@ -63,9 +63,7 @@ pub async fn get(
 
 /// The answer to a held request whose key stopped working meanwhile.
 pub(crate) fn key_stopped() -> ApiError {
-    ApiError::unauthorized(
-        "the API key was revoked or expired, or its team disabled, while the answer was held",
-    )
+    ApiError::unauthorized(crate::holds::KEY_STOPPED)
 }
 
 /// The `wait` of a query string: unset is 0; 400 `invalid_wait` unless an

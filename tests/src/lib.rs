@@ -160,6 +160,38 @@ impl Client {
         r.text().await.unwrap()
     }
 
+    /// `POST /v1/teams/{team}/keys` for a key of `role`, asserting 201:
+    /// its id and the key.
+    pub async fn create_key(&self, team: &str, role: &str) -> (String, String) {
+        let r = self
+            .http
+            .post(format!("{}/v1/teams/{team}/keys", self.url))
+            .json(&serde_json::json!({ "role": role }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED, "a {role} key of {team}");
+        let v: Value = r.json().await.unwrap();
+        (
+            v["id"].as_str().unwrap().into(),
+            v["key"].as_str().unwrap().into(),
+        )
+    }
+
+    /// `POST /v1/teams` for team `name` with `quota`, asserting 201, and a
+    /// key of `role` for it: a client with that key.
+    pub async fn create_team(&self, name: &str, quota: Value, role: &str) -> Client {
+        let r = self
+            .http
+            .post(format!("{}/v1/teams", self.url))
+            .json(&serde_json::json!({ "name": name, "quota": quota }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED, "team {name}");
+        Client::with_key(&self.url, &self.create_key(name, role).await.1)
+    }
+
     /// `PUT /v1/processors/{name}/versions/{version}`.
     pub async fn register(&self, name: &str, version: &str, bytes: Vec<u8>) -> Response {
         self.http

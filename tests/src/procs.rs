@@ -148,6 +148,11 @@ impl Proc {
         }
     }
 
+    /// Its data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// The OS process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

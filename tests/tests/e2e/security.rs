@@ -6,39 +6,9 @@
 use agensium_tests::procs::{Proc, free_port, wait_healthy};
 use agensium_tests::{Client, TestApp, assert_error};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Makes a key of `role` in `team` with `op`; returns (id, key).
-async fn key(op: &Client, team: &str, role: &str) -> (String, String) {
-    let r = op
-        .http
-        .post(format!("{}/v1/teams/{team}/keys", op.url))
-        .json(&json!({ "role": role }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED, "a {role} key of {team}");
-    let v: Value = r.json().await.unwrap();
-    (
-        v["id"].as_str().unwrap().into(),
-        v["key"].as_str().unwrap().into(),
-    )
-}
-
-/// Makes team `t` (and answers its client of `role`).
-async fn team(op: &Client, t: &str, role: &str) -> Client {
-    let r = op
-        .http
-        .post(format!("{}/v1/teams", op.url))
-        .json(&json!({ "name": t }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED, "team {t}");
-    Client::with_key(&op.url, &key(op, t, role).await.1)
-}
 
 async fn revoke(by: &Client, team: &str, id: &str) -> reqwest::Response {
     by.http
@@ -56,7 +26,7 @@ async fn no_key_revokes_or_mints_a_key_above_its_own_role() {
     let app = TestApp::start(dir.path(), |c| c.slots = 0).await;
     let (_, me) = app.get_json("/v1/whoami").await;
     let operator_id = me["key_id"].as_str().unwrap();
-    let admin = Client::with_key(&app.url, &key(&app, "default", "admin").await.1);
+    let admin = Client::with_key(&app.url, &app.create_key("default", "admin").await.1);
     let r = revoke(&admin, "default", operator_id).await;
     assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
     assert_eq!(
@@ -64,8 +34,8 @@ async fn no_key_revokes_or_mints_a_key_above_its_own_role() {
         StatusCode::OK,
         "the operator is still in"
     );
-    let (other_admin, _) = key(&app, "default", "admin").await;
-    let (reader, _) = key(&app, "default", "reader").await;
+    let (other_admin, _) = app.create_key("default", "admin").await;
+    let (reader, _) = app.create_key("default", "reader").await;
     assert_eq!(
         revoke(&admin, "default", &reader).await.status(),
         StatusCode::NO_CONTENT
@@ -109,26 +79,9 @@ async fn serve(extra: &[(&str, &str)]) -> (Proc, Client) {
     let proc = Proc::spawn("serve", &["serve", "--listen", &listen], &[], &env);
     let url = format!("http://{listen}");
     wait_healthy(&url).await;
-    let key = read_admin_key(&proc).await;
-    (proc, Client::with_key(&url, &key))
-}
-
-/// The first operator key `serve` wrote into its data directory.
-async fn read_admin_key(proc: &Proc) -> String {
-    let environ = std::fs::read(format!("/proc/{}/environ", proc.pid())).unwrap();
-    let data = environ
-        .split(|b| *b == 0)
-        .find_map(|kv| kv.strip_prefix(b"AGENSIUM_DATA_DIR="))
-        .map(|v| String::from_utf8_lossy(v).into_owned())
-        .expect("the process's data directory");
-    let path = std::path::Path::new(&data).join("admin.key");
-    for _ in 0..100 {
-        if let Ok(k) = std::fs::read_to_string(&path) {
-            return k.trim().to_owned();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no {}", path.display());
+    let key = std::fs::read_to_string(proc.data_dir().join("admin.key")).unwrap();
+    let key = key.trim();
+    (proc, Client::with_key(&url, key))
 }
 
 /// Finding 2: a reader's processor uploads were buffered whole (64 MiB
@@ -137,7 +90,7 @@ async fn read_admin_key(proc: &Proc) -> String {
 #[tokio::test]
 async fn refused_uploads_are_not_buffered() {
     let (api, op) = serve(&[]).await;
-    let reader = Client::with_key(&op.url, &key(&op, "default", "reader").await.1);
+    let reader = Client::with_key(&op.url, &op.create_key("default", "reader").await.1);
     let (before, _) = rss(api.pid());
     let body = bytes::Bytes::from(vec![0u8; 64 << 20]);
     let uploads = (0..16).map(|i| {
@@ -181,7 +134,7 @@ async fn one_key_with_slow_bodies_cannot_hold_every_connection() {
     ])
     .await;
     op.install("wordcount", "1.0.0").await;
-    let (_, key) = key(&op, "default", "submitter").await;
+    let (_, key) = op.create_key("default", "submitter").await;
     let addr = op.url.trim_start_matches("http://").to_owned();
     // 24 connections, each starting an upload it never finishes.
     let mut slow = Vec::new();
@@ -247,7 +200,7 @@ async fn a_revoked_keys_open_answers_end() {
     let dir = tempfile::tempdir().unwrap();
     let app = TestApp::start(dir.path(), |c| c.slots = 0).await;
     app.install("wordcount", "1.0.0").await;
-    let (id, k) = key(&app, "default", "submitter").await;
+    let (id, k) = app.create_key("default", "submitter").await;
     let user = Client::with_key(&app.url, &k);
     let job = user.submit_ok("wordcount", "", "a b c").await;
     let events = user.get(&format!("/v1/jobs/{job}/events")).await;
@@ -297,7 +250,7 @@ async fn a_teams_keys_share_its_rate() {
     .await;
     app.install("wordcount", "1.0.0").await;
     let keys: Vec<Client> =
-        futures::future::join_all((0..4).map(|_| key(&app, "default", "submitter")))
+        futures::future::join_all((0..4).map(|_| app.create_key("default", "submitter")))
             .await
             .into_iter()
             .map(|(_, k)| Client::with_key(&app.url, &k))
@@ -326,7 +279,7 @@ async fn disabling_a_team_cancels_its_unfinished_jobs() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let acme = team(&app, "acme", "submitter").await;
+    let acme = app.create_team("acme", json!({}), "submitter").await;
     let jobs = [
         acme.submit_ok("wordcount", "", "a").await,
         acme.submit_ok("wordcount", "", "b").await,
@@ -481,7 +434,7 @@ async fn an_upload_is_not_held_behind_another_teams_compiles() {
         ("AGENSIUM_COMPILE_CONCURRENCY", "2"),
     ])
     .await;
-    let a = team(&op, "bombers", "publisher").await;
+    let a = op.create_team("bombers", json!({}), "publisher").await;
     let bombs: Vec<_> = (0..2)
         .map(|i| {
             let a = a.clone();

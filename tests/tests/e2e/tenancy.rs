@@ -508,25 +508,9 @@ async fn a_key_revoked_on_one_api_process_is_refused_by_another() {
     );
 }
 
-/// The operator makes team `t` with `quota` and a submitter key for it.
+/// The operator makes team `t` with `quota` and a publisher key for it.
 async fn team_with_quota(op: &Client, t: &str, quota: Value) -> Client {
-    let r = op
-        .http
-        .post(format!("{}/v1/teams", op.url))
-        .json(&json!({"name": t, "quota": quota}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let r = op
-        .http
-        .post(format!("{}/v1/teams/{t}/keys", op.url))
-        .json(&json!({"role": "publisher"}))
-        .send()
-        .await
-        .unwrap();
-    let v: Value = r.json().await.unwrap();
-    Client::with_key(&op.url, v["key"].as_str().unwrap())
+    op.create_team(t, quota, "publisher").await
 }
 
 #[tokio::test]
