@@ -265,11 +265,7 @@ fn compose_file_describes_the_deployment() {
 fn check_normalized(config: &str) -> Result<(), String> {
     let all: Vec<&str> = config.lines().collect();
     let services = section(&all, "services").ok_or("no `services`")?.1;
-    let service = |name: &str| {
-        section(&services, name)
-            .map(|(_, body)| body)
-            .ok_or(format!("no service `{name}`"))
-    };
+    let service = |name: &str| service_in(&services, name);
 
     // Every long-running service has a (not disabled) healthcheck.
     for name in SERVICES.iter().filter(|s| !ONE_SHOT.contains(*s)) {
@@ -469,6 +465,13 @@ fn check_normalized(config: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The block of service `name` among `services` (the body of `services:`).
+fn service_in<'a>(services: &[&'a str], name: &str) -> Result<Vec<&'a str>, String> {
+    section(services, name)
+        .map(|(_, body)| body)
+        .ok_or(format!("no service `{name}`"))
+}
+
 /// The value of `environment.VAR` in a service's block.
 fn env_value(svc: &[&str], var: &str) -> Option<String> {
     let (_, env) = section(svc, "environment")?;
@@ -582,11 +585,7 @@ fn the_workers_get_a_confined_mysql_account_and_redis_needs_a_password() {
 fn check_least_privilege(config: &str) -> Result<(), String> {
     let all: Vec<&str> = config.lines().collect();
     let services = section(&all, "services").ok_or("no `services`")?.1;
-    let service = |name: &str| {
-        section(&services, name)
-            .map(|(_, body)| body)
-            .ok_or(format!("no service `{name}`"))
-    };
+    let service = |name: &str| service_in(&services, name);
     let api = service("api")?;
     let worker = service("worker")?;
     let grants = service("mysql-grants")?;
