@@ -179,13 +179,11 @@ async fn may_publish(
 ) -> Result<Option<Ownership>, ApiError> {
     match st.backends.meta.ownership(name).await? {
         None => Ok(None),
-        Some(o) => {
-            let owned = auth.allow(Action::Publish, Resource::Processor(&o), || {
-                name_taken(name)
-            });
-            owned.map_err(|_| name_taken(name))?;
-            Ok(Some(o))
-        }
+        // Hidden or not ours to publish: the name is another team's.
+        Some(o) => match authorize(&auth.caller, Action::Publish, Resource::Processor(&o)) {
+            Ok(()) => Ok(Some(o)),
+            Err(_) => Err(name_taken(name)),
+        },
     }
 }
 
