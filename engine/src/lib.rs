@@ -28,9 +28,9 @@ mod state;
 pub use clocks::RESOLUTION as CLOCK_RESOLUTION;
 pub use joblog::{JobLog, Stream};
 pub use loader::{LoadError, Loader, Source};
-pub use run::{OutputChunks, Run};
+pub use run::OutputChunks;
 pub use runtime::{
     DEFAULT_INSTANCES, Metering, PER_COMPONENT, PerComponent, Processor, Runtime, ValidateError,
     compile_artifact,
 };
-pub use sandbox::{OUTPUT_QUEUE, Outcome};
+pub use sandbox::{OUTPUT_QUEUE, Outcome, Run};

@@ -3,30 +3,12 @@
 //! differ only in where the output goes (the object store, a comparison
 //! with the expected bytes, a file).
 
-use super::joblog::JobLog;
 use super::runtime::{Processor, Runtime};
-use super::sandbox::{OUTPUT_QUEUE, Outcome, RunRequest};
-use agensium_domain::{Limits, Pairs};
-use agensium_ports::ByteStream;
+use super::sandbox::{OUTPUT_QUEUE, Outcome, Run};
 use bytes::Bytes;
 use std::future::Future;
 use std::io;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-
-/// What a run takes, besides where its output goes.
-pub struct Run {
-    /// Params handed to `process`.
-    pub params: Pairs,
-    /// The input.
-    pub input: ByteStream,
-    /// Limits of this run.
-    pub limits: Limits,
-    /// The run's log.
-    pub log: JobLog,
-    /// Cancelled when the run must stop at once.
-    pub cancel: CancellationToken,
-}
 
 /// A run's output as it is written: chunks in order, and when the run
 /// fails an `Err` last, so that a store discards the partial output. At
@@ -48,14 +30,6 @@ impl Runtime {
         F: Future<Output = T>,
     {
         let (output, chunks) = mpsc::channel(OUTPUT_QUEUE);
-        let req = RunRequest {
-            params: run.params,
-            input: run.input,
-            output,
-            limits: run.limits,
-            log: run.log,
-            cancel: run.cancel,
-        };
-        tokio::join!(self.run(processor, req), drain(chunks))
+        tokio::join!(self.run(processor, run, output), drain(chunks))
     }
 }

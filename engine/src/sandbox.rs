@@ -22,20 +22,17 @@ use wasmtime::{Store, UpdateDeadline};
 /// `(OUTPUT_QUEUE + 1) * OUT_CHUNK` = 1.25 MiB.
 pub const OUTPUT_QUEUE: usize = 4;
 
-/// What to run: the job's params, input, output sink, limits and log.
-pub(super) struct RunRequest {
+/// What a run takes, besides where its output goes.
+pub struct Run {
     /// Params handed to `process`.
     pub params: Pairs,
-    /// The job's input.
+    /// The input.
     pub input: ByteStream,
-    /// Where output chunks go. On failure an `Err` is sent last so that the
-    /// receiving store discards the partial output.
-    pub output: mpsc::Sender<io::Result<Bytes>>,
     /// Limits of this run.
     pub limits: Limits,
-    /// The job's log.
+    /// The run's log.
     pub log: JobLog,
-    /// Cancelled when the job must stop at once (`DELETE /v1/jobs/{id}`).
+    /// Cancelled when the run must stop at once.
     pub cancel: CancellationToken,
 }
 
@@ -64,15 +61,21 @@ impl Runtime {
     /// Runs `process` once in a fresh store with the request's limits. Never
     /// panics or fails because of the guest: every guest failure, trap or
     /// limit hit becomes an `Outcome` with a [`JobError`].
-    pub(super) async fn run(&self, processor: &Processor, req: RunRequest) -> Outcome {
-        let RunRequest {
+    /// On failure an `Err` is sent last on `output`, so that the receiving
+    /// store discards the partial output.
+    pub(super) async fn run(
+        &self,
+        processor: &Processor,
+        run: Run,
+        output: mpsc::Sender<io::Result<Bytes>>,
+    ) -> Outcome {
+        let Run {
             params,
             input,
-            output,
             limits,
             log,
             cancel,
-        } = req;
+        } = run;
         let started = Instant::now();
         let state = JobState::new(input, output, log, &limits, cancel.clone(), started);
         let (mut store, fuel) = new_store(processor, state, limits.fuel);
