@@ -12,5 +12,6 @@ pub mod jobs;
 pub mod keys;
 mod refusal;
 pub mod teams;
+pub mod work;
 
 pub use refusal::{Refusal, Result};

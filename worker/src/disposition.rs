@@ -2,6 +2,7 @@
 
 use agensium_domain::JobError;
 use agensium_ports::{MetaError, RailError, StoreError};
+use agensium_usecases::work::Fault;
 
 /// The end of a slot's work on one ticket.
 #[derive(Debug)]
@@ -57,6 +58,16 @@ pub enum Cause {
     /// Shutdown's grace period ended while the job ran.
     #[error("the worker is shutting down; the job goes to another worker")]
     ShuttingDown,
+}
+
+impl From<Fault> for Cause {
+    fn from(f: Fault) -> Self {
+        match f {
+            Fault::Meta(e) => Self::Meta(e),
+            Fault::Store(e) => Self::Store(e),
+            Fault::Rail(e) => Self::Rail(e),
+        }
+    }
 }
 
 impl From<Result<Ack, Cause>> for Disposition {

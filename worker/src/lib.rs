@@ -14,11 +14,9 @@ use tracing::warn;
 mod disposition;
 mod job;
 pub mod metrics;
-mod quotas;
 mod watch;
 
-use job::Started;
-use quotas::TeamQuotas;
+use agensium_usecases::work::{Shift, Started};
 
 pub use disposition::{Ack, Cause, Disposition};
 
@@ -96,14 +94,14 @@ pub async fn run(
         tokio::time::sleep(grace).await;
         hb.cancel();
     });
+    let shift = Arc::new(Shift::new(backends, config.lease, config.inline));
     let worker = Arc::new(Worker {
-        backends,
+        shift,
         runtime,
         loader,
         config,
         handback,
         running: Mutex::default(),
-        quotas: TeamQuotas::default(),
     });
     let listener = {
         let (w, stop) = (worker.clone(), shutdown.clone());
@@ -119,15 +117,13 @@ pub async fn run(
 }
 
 struct Worker {
-    backends: Backends,
+    shift: Arc<Shift>,
     runtime: Arc<Runtime>,
     loader: Loader,
     config: WorkerConfig,
     handback: CancellationToken,
     /// Cancellation tokens of the jobs running here.
     running: Mutex<HashMap<JobId, CancellationToken>>,
-    /// Teams' running quotas.
-    quotas: TeamQuotas,
 }
 
 impl Worker {
@@ -140,10 +136,10 @@ impl Worker {
         // lease lapsed. Takes wait at most TAKE_WAIT, which bounds how long
         // shutdown waits for them.
         while !shutdown.is_cancelled() {
-            match self.backends.rail.take(&consumer, TAKE_WAIT).await {
+            match self.shift.take(&consumer, TAKE_WAIT).await {
                 Ok(Some(ticket)) if shutdown.is_cancelled() => {
                     // Taken while stopping: straight back for another worker.
-                    if let Err(e) = self.backends.rail.release(&ticket).await {
+                    if let Err(e) = self.shift.release(&ticket).await {
                         warn!(job = %ticket.job_id, error = %e, "release failed");
                     }
                 }
@@ -166,18 +162,18 @@ impl Worker {
 
     async fn handle(&self, me: &WorkerId, ticket: Ticket) {
         let taken = Instant::now();
-        let disposition = match self.start(me, &ticket).await {
+        let disposition = match self.shift.start(me, &ticket).await {
             Ok(Started::Run(job)) => {
                 Disposition::from(self.process(me, &ticket, *job, taken).await)
             }
             Ok(Started::Stale) => Disposition::Ack(Ack::Stale),
             Ok(Started::Throttled) => Disposition::Throttled,
-            Err(cause) => Disposition::HandBack(cause),
+            Err(e) => Disposition::HandBack(e.into()),
         };
         match disposition {
             Disposition::Ack(why) => {
                 tracing::debug!(job = %ticket.job_id, ?why, "acking the ticket");
-                if let Err(e) = self.backends.rail.ack(&ticket).await {
+                if let Err(e) = self.shift.ack(&ticket).await {
                     warn!(job = %ticket.job_id, error = %e, "ack failed; the ticket will be redelivered");
                 }
             }
@@ -187,7 +183,7 @@ impl Worker {
                 // Jittered (50–150%): two starts that gave way to each other
                 // (a tie in the same millisecond) do not meet again.
                 tokio::time::sleep(THROTTLED_PAUSE.mul_f64(0.5 + fastrand::f64())).await;
-                if let Err(e) = self.backends.rail.release(&ticket).await {
+                if let Err(e) = self.shift.release(&ticket).await {
                     warn!(job = %ticket.job_id, error = %e, "release failed");
                 }
             }
@@ -206,7 +202,7 @@ impl Worker {
         let mut tries = 0;
         loop {
             tries += 1;
-            match self.backends.meta.requeue_job(id, me).await {
+            match self.shift.requeue(me, ticket).await {
                 Ok(_) => break,
                 Err(e) if tries < REQUEUE_TRIES && !self.handback.is_cancelled() => {
                     warn!(job = %id, error = %e, "requeue failed; retrying");
@@ -221,7 +217,7 @@ impl Worker {
         if !matches!(cause, Cause::ShuttingDown) {
             tokio::time::sleep(backoff(ticket.deliveries)).await;
         }
-        if let Err(e) = self.backends.rail.release(ticket).await {
+        if let Err(e) = self.shift.release(ticket).await {
             warn!(job = %id, error = %e, "release failed");
         }
     }

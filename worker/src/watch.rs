@@ -3,7 +3,7 @@
 
 use super::{Worker, backoff};
 use agensium_domain::{JobId, WorkerId};
-use agensium_ports::{Signal, Ticket};
+use agensium_ports::Ticket;
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,7 +21,7 @@ impl Worker {
     pub(super) async fn listen_for_cancels(&self, shutdown: CancellationToken) {
         let mut failures = 0;
         while !shutdown.is_cancelled() {
-            match self.backends.rail.subscribe(Signal::Cancel).await {
+            match self.shift.cancellations().await {
                 Ok(mut ids) => {
                     failures = 0;
                     while let Some(id) = tokio::select! {
@@ -56,15 +56,13 @@ impl Worker {
         owner: &WorkerId,
         token: CancellationToken,
     ) -> AbortOnDrop {
-        let (meta, owner) = (self.backends.meta.clone(), owner.to_owned());
+        let (shift, owner) = (self.shift.clone(), owner.to_owned());
         AbortOnDrop(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(CANCEL_POLL).await;
-                match meta.get_job(id).await {
-                    Ok(Some(j))
-                        if j.status == agensium_domain::JobStatus::Running
-                            && j.worker.as_ref() == Some(&owner) => {}
-                    Ok(_) => {
+                match shift.still_ours(id, &owner).await {
+                    Ok(true) => {}
+                    Ok(false) => {
                         token.cancel();
                         return;
                     }
@@ -77,17 +75,16 @@ impl Worker {
     /// Renews the job's lease and its ticket every third of the lease until
     /// aborted (dropping the handle does not stop it; `abort` does).
     pub(super) fn heartbeat(&self, owner: &WorkerId, ticket: &Ticket) -> AbortOnDrop {
-        let (meta, rail) = (self.backends.meta.clone(), self.backends.rail.clone());
-        let (owner, ticket, lease) = (owner.to_owned(), ticket.clone(), self.config.lease);
+        let (shift, owner, ticket) = (self.shift.clone(), owner.to_owned(), ticket.clone());
         AbortOnDrop(tokio::spawn(async move {
             loop {
-                tokio::time::sleep(lease / 3).await;
-                match meta.renew_lease(ticket.job_id, &owner, lease).await {
+                tokio::time::sleep(shift.lease() / 3).await;
+                match shift.renew_lease(&owner, ticket.job_id).await {
                     Ok(true) => {}
                     Ok(false) => warn!(job = %ticket.job_id, "lease lost"),
                     Err(e) => warn!(job = %ticket.job_id, error = %e, "lease renewal failed"),
                 }
-                if let Err(e) = rail.renew(&ticket).await {
+                if let Err(e) = shift.renew_ticket(&ticket).await {
                     warn!(job = %ticket.job_id, error = %e, "ticket renewal failed");
                 }
             }
