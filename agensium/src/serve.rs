@@ -9,7 +9,7 @@ use agensium_api::finishes::Finishes;
 use agensium_api::webhooks::Webhooks;
 use agensium_api::{ApiLimits, AppState, SubmitLimiter, router};
 use agensium_engine::Runtime;
-use agensium_ports::{Backends, reconcile};
+use agensium_ports::{Backends, CachedMeta, reconcile};
 use agensium_worker::{self as worker, WorkerConfig};
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -98,9 +98,15 @@ pub async fn start(role: Role, settings: Settings) -> anyhow::Result<Server> {
             Webhooks::new(settings.webhooks.clone()).context("starting the webhook client")?;
         server.start_webhooks(&backends, &webhooks, &finishes);
         let holds = agensium_api::holds::Holds::new(settings.held_per_key);
+        // The API reads keys, ownership and versions through a short-lived
+        // cache (the held answers' watch reads the store itself).
+        let api_backends = Backends {
+            meta: Arc::new(CachedMeta::new(backends.meta.clone(), settings.cache_ttl)),
+            ..backends.clone()
+        };
         holds.watch(backends.meta.clone(), settings.cache_ttl);
         let app = router(AppState {
-            backends: backends.clone(),
+            backends: api_backends.clone(),
             runtime: runtime.clone(),
             admission: Arc::new(
                 Admission::new(settings.admission.clone()).context("starting admission")?,
@@ -113,8 +119,8 @@ pub async fn start(role: Role, settings: Settings) -> anyhow::Result<Server> {
                 settings.edge.in_flight_per_key,
                 settings.edge.in_flight_per_team,
             ),
-            cache: Arc::new(agensium_api::cache::ApiCache::new(settings.cache_ttl)),
-            accept: agensium_usecases::accept::Acceptor::new(&backends),
+            keys_trusted_for: settings.cache_ttl,
+            accept: agensium_usecases::accept::Acceptor::new(&api_backends),
             finishes,
             webhooks,
         });

@@ -6,11 +6,7 @@ use crate::state::AppState;
 use crate::{control, jobs, keys, processors, teams, waiting, webhook_secret};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::{Request, State};
-use axum::http::Method;
 use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::Response;
 use axum::routing::get;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi as _;
@@ -28,10 +24,6 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::ui::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            forget_on_change,
-        ))
         .layer(axum::middleware::from_fn(crate::shares::reserved_gate))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -131,18 +123,4 @@ async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "method not allowed on this endpoint",
     )
-}
-
-/// Clears the caches after every request that may change what they hold:
-/// any but reads and job submissions (keys, teams, quotas, uploads, yanks,
-/// visibility, cancels and retries are rare; submissions are the load).
-async fn forget_on_change(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    let read = matches!(*req.method(), Method::GET | Method::HEAD);
-    let submit = req.method() == Method::POST && req.uri().path().ends_with("/jobs");
-    let changes = !(read || submit);
-    let resp = next.run(req).await;
-    if changes {
-        st.cache.clear();
-    }
-    resp
 }

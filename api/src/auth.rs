@@ -8,17 +8,11 @@
 use crate::error::ApiError;
 use crate::shares::{InFlight, ReservedConnection, reserved_refusal};
 use crate::state::AppState;
-use agensium_domain::{
-    Action, ApiKey, Caller, Denied, KeyId, KeyRefusal, Resource, Team, authorize,
-    now_to_the_millisecond, operates,
-};
+use agensium_domain::{Action, ApiKey, Caller, Denied, Resource, Team, authorize, operates};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use std::sync::Arc;
-
-/// `last_used_at` is written at most this often per key.
-const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
 
 /// An authenticated request: who calls, and their team as stored now.
 #[derive(Debug, Clone)]
@@ -64,33 +58,7 @@ impl FromRequestParts<AppState> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
         let key = bearer(parts)?;
-        let refused = || ApiError::unauthorized("unknown API key");
-        let Some((rec, team)) = key_and_team(st, key.id()).await? else {
-            return Err(refused());
-        };
-        let now = now_to_the_millisecond();
-        match rec.check(&key, now) {
-            Ok(true) => {}
-            Ok(false) => return Err(refused()),
-            Err(e @ (KeyRefusal::Revoked | KeyRefusal::Expired)) => {
-                return Err(ApiError::unauthorized(e.to_string()));
-            }
-        }
-        if team.disabled {
-            return Err(ApiError::unauthorized(format!(
-                "the team {} is disabled",
-                team.name
-            )));
-        }
-        if rec.last_used_at.is_none_or(|t| t < now - TOUCH_EVERY) {
-            touch(st, &rec.id, now);
-            // The cached copy too, or every request within its life would touch.
-            let mut touched = rec.clone();
-            touched.last_used_at = Some(now);
-            st.cache
-                .keys
-                .insert(rec.id.clone(), (touched, team.clone()));
-        }
+        let (rec, team) = agensium_usecases::authenticate(&st.backends.meta, &key).await?;
         let caller = Caller {
             key_id: rec.id,
             team: team.name.clone(),
@@ -108,18 +76,6 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
-/// The key's record and team, from the cache or the metadata store.
-async fn key_and_team(
-    st: &AppState,
-    id: &KeyId,
-) -> Result<Option<(agensium_domain::KeyRecord, Team)>, ApiError> {
-    Ok(st
-        .cache
-        .keys
-        .get_or_load(id.clone(), st.backends.meta.key_and_team(id))
-        .await?)
-}
-
 /// The key of an `Authorization: Bearer` header, or 401.
 fn bearer(parts: &Parts) -> Result<ApiKey, ApiError> {
     let value = parts
@@ -135,14 +91,4 @@ fn bearer(parts: &Parts) -> Result<ApiKey, ApiError> {
         .trim()
         .parse()
         .map_err(|e: agensium_domain::InvalidInput| ApiError::unauthorized(e.0))
-}
-
-/// Records the use off the request's path; a failure only costs accuracy.
-fn touch(st: &AppState, id: &agensium_domain::KeyId, now: chrono::DateTime<chrono::Utc>) {
-    let (meta, id) = (st.backends.meta.clone(), id.clone());
-    tokio::spawn(async move {
-        if let Err(e) = meta.touch_key(&id, now, now - TOUCH_EVERY).await {
-            tracing::debug!(key = %id, error = %e, "recording a key's use failed");
-        }
-    });
 }

@@ -181,6 +181,7 @@ impl From<Refusal> for ApiError {
         let status = match &r {
             Refusal::NotFound { .. } => StatusCode::NOT_FOUND,
             Refusal::Forbidden(_) => return Self::forbidden(r.to_string()),
+            Refusal::Unauthenticated(_) => return Self::unauthorized(r.to_string()),
             Refusal::Conflict { .. } => StatusCode::CONFLICT,
             Refusal::Gone { .. } => StatusCode::GONE,
             Refusal::Invalid { .. } => StatusCode::BAD_REQUEST,

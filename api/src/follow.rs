@@ -19,6 +19,7 @@ use crate::waiting::next_change;
 use agensium_domain::{Job, JobId, JobStatus};
 use agensium_ports::ByteStream;
 use agensium_ports::segments::Segments;
+use agensium_usecases::results;
 use axum::body::Body;
 use axum::http::HeaderValue;
 use axum::response::Response;
@@ -102,16 +103,12 @@ pub async fn wait(
 }
 
 fn output(st: &AppState, id: JobId, attempt: u32) -> Segments {
-    Segments::output_of(st.backends.objects.clone(), id, attempt)
+    results::output(&st.backends, id, attempt)
 }
 
 /// The job as the store has it now.
 async fn current(st: &AppState, id: JobId) -> Result<Job, ApiError> {
-    st.backends
-        .meta
-        .get_job(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("job_not_found", format!("no job {id}")))
+    Ok(results::current(st.backends.meta.as_ref(), id).await?)
 }
 
 /// The followed answer: segment 0 (`first`) and the next ones of

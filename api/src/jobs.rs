@@ -9,14 +9,14 @@ use crate::processors::name;
 use crate::state::AppState;
 use crate::views::JobView;
 use agensium_domain::{
-    Action, Callback, CallbackUrl, Caller, InvalidInput, Job, JobId, JobStatus, ParamsBuilder,
-    ProcessorVersion, TeamName, scope, sees_team,
+    Action, Callback, CallbackUrl, InvalidInput, Job, JobId, JobStatus, ParamsBuilder,
+    ProcessorVersion,
 };
-use agensium_ports::object_store::{Small, read_small};
-use agensium_ports::segments::Segments;
-use agensium_ports::{ByteStream, JobBody, JobFilter, StoreError};
+use agensium_ports::{ByteStream, JobBody, StoreError};
 use agensium_usecases as usecases;
 use agensium_usecases::accept::Accepted;
+use agensium_usecases::listing::JobQuery;
+use agensium_usecases::submit;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -100,10 +100,10 @@ pub async fn submit(
     let name = name(&raw_name)?;
     let mut q = parse_query(query.as_deref())?;
     st.limiter.check(&caller.key_id, &caller.team)?;
-    let pv = resolve(&st, caller, &name, q.version.as_deref()).await?;
-    usecases::jobs::check_queued_quota(st.backends.meta.as_ref(), &auth.team).await?;
-    let id = JobId::new();
-    let limit = input_limit(&st, &pv, &auth.team);
+    let who = (caller, &auth.team);
+    let max = st.limits.max_upload_bytes;
+    let cleared = submit::clear(&st.backends, who, &name, q.version.as_deref(), max).await?;
+    let (pv, limit, id) = (cleared.version, cleared.input_limit, JobId::new());
     let (input_bytes, inline) = store_input(&st, id, limit, (&headers, body), &mut q).await?;
     let mut job = Job::queued(id, &pv, q.params.finish(), input_bytes, caller);
     job.callback = q.callback.take().map(Callback::new);
@@ -114,20 +114,6 @@ pub async fn submit(
     }
     tracing::info!(job = %id, team = %caller.team, key = %caller.key_id, processor = %pv.name, version = %pv.version, input_bytes, "job accepted");
     Ok(accepted(id, pv))
-}
-
-/// The largest input a job of `pv` for `team` takes: the operator's, the
-/// version's and the team's limits, the least of them.
-fn input_limit(st: &AppState, pv: &ProcessorVersion, team: &agensium_domain::Team) -> u64 {
-    [
-        Some(st.limits.max_upload_bytes),
-        pv.limits.input_mib.map(|mib| mib.saturating_mul(1 << 20)),
-        team.quota.max_input_bytes,
-    ]
-    .into_iter()
-    .flatten()
-    .min()
-    .unwrap_or(st.limits.max_upload_bytes)
 }
 
 /// Reads the submission's body (raw, or a form whose fields come before its
@@ -158,26 +144,13 @@ async fn store_input(
     if let Some(url) = &q.callback {
         st.webhooks.check_literal(url)?;
     }
-    let stored = Segments::input_of(st.backends.objects.clone(), id);
-    let bad_body = |e: io::Error| {
-        if over.load(Ordering::Relaxed) {
-            ApiError::too_large(limit)
-        } else {
-            ApiError::bad_request("bad_body", e.to_string())
-        }
-    };
     // A small input goes into the job row; a larger one to the object store.
-    let (input_bytes, inline) = match read_small(input, st.limits.inline).await {
-        Ok(Small::Whole(b)) => (b.len() as u64, Some(b)),
-        Ok(Small::Large(input)) => match stored.put(input).await {
-            Ok(n) => (n, None),
-            Err(StoreError::Body(e)) => return Err(bad_body(e)),
-            Err(_) if over.load(Ordering::Relaxed) => return Err(ApiError::too_large(limit)),
-            Err(e) => return Err(e.into()),
-        },
-        Err(e) => return Err(bad_body(e)),
-    };
-    Ok((input_bytes, inline))
+    match submit::store_input(&st.backends, id, input, st.limits.inline).await {
+        Ok(stored) => Ok(stored),
+        Err(_) if over.load(Ordering::Relaxed) => Err(ApiError::too_large(limit)),
+        Err(StoreError::Body(e)) => Err(ApiError::bad_request("bad_body", e.to_string())),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The `202` of an accepted job, with its `Location`.
@@ -230,39 +203,6 @@ async fn file_part(
     ))
 }
 
-async fn resolve(
-    st: &AppState,
-    caller: &Caller,
-    name: &agensium_domain::ProcessorName,
-    version: Option<&str>,
-) -> Result<ProcessorVersion, ApiError> {
-    let owner = crate::processors::visible(st, caller, name).await?;
-    let Some(wanted) = version.or(owner.latest.as_deref()) else {
-        return Err(ApiError::new(
-            StatusCode::GONE,
-            "version_yanked",
-            format!("every version of {name} is yanked (or none was uploaded yet)"),
-        ));
-    };
-    let key = (name.clone(), wanted.to_owned());
-    let found = st
-        .cache
-        .versions
-        .get_or_load(key, st.backends.meta.get_version(name, wanted));
-    match found.await? {
-        Some(pv) if pv.yanked_at.is_some() => Err(ApiError::new(
-            StatusCode::GONE,
-            "version_yanked",
-            format!("{name} {wanted} is yanked: new jobs cannot use it"),
-        )),
-        Some(pv) => Ok(pv),
-        None => Err(ApiError::not_found(
-            "version_not_found",
-            format!("processor {name} has no version {wanted}"),
-        )),
-    }
-}
-
 /// `GET /v1/jobs/{id}/result`: streams the output of a succeeded job;
 /// with `wait`, once it ends; with `follow`, as it is written
 /// ([`crate::follow`]).
@@ -300,7 +240,7 @@ pub async fn result(
         Some(bytes) => Body::from(bytes),
         None => Body::from_stream(crate::follow::stored(&st, &job).await?),
     };
-    let inline = inline_safe(&st, &job).await?;
+    let inline = usecases::processors::inline_safe(st.backends.meta.as_ref(), &job).await?;
     Ok(result_response(&job, body, inline))
 }
 
@@ -341,16 +281,6 @@ fn result_query(raw: Option<&str>) -> Result<(std::time::Duration, bool), ApiErr
     Ok((wait, follow))
 }
 
-/// Whether the job's version was marked inline-safe by its publisher.
-async fn inline_safe(st: &AppState, job: &Job) -> Result<bool, ApiError> {
-    Ok(st
-        .backends
-        .meta
-        .get_version(&job.processor, &job.version)
-        .await?
-        .is_some_and(|v| v.inline_safe && v.digest == job.digest))
-}
-
 /// `GET /v1/jobs/{id}/logs`: the job's log as text (empty until it ran).
 #[utoipa::path(get, path = "/v1/jobs/{id}/logs", operation_id = "job_logs", tag = "jobs", params(("id" = String, Path, description = "Job id")),
     responses((status = 200, description = "The job's log", content_type = "text/plain", body = String), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
@@ -361,20 +291,12 @@ pub async fn logs(
 ) -> Result<Response, ApiError> {
     let (job, inline_log) = load_job_body(&st, &auth.caller, &id, JobBody::Log).await?;
     // The log of the current (or last) attempt; none before the first.
-    if job.attempts == 0 {
-        return Ok((
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            Body::empty(),
-        )
-            .into_response());
-    }
-    if let Some(log) = inline_log {
-        return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], log).into_response());
-    }
-    let body = match st.backends.objects.get(&job.id.log_key(job.attempts)).await {
-        Ok(s) => Body::from_stream(s),
-        Err(StoreError::NotFound(_)) => Body::empty(),
-        Err(e) => return Err(e.into()),
+    let body = match inline_log {
+        Some(log) if job.attempts > 0 => Body::from(log),
+        _ => match usecases::results::stored_log(&st.backends, &job).await? {
+            Some(stream) => Body::from_stream(stream),
+            None => Body::empty(),
+        },
     };
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
 }
@@ -395,17 +317,8 @@ pub async fn list(
     State(st): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let q = list_query(&auth, query.as_deref())?;
-    let filter = JobFilter {
-        team: q.team.as_ref(),
-        status: q.status,
-        processor: q.processor.as_ref(),
-    };
-    let jobs = st
-        .backends
-        .meta
-        .list_jobs(&filter, q.before, q.limit)
-        .await?;
+    let q = list_query(query.as_deref())?;
+    let jobs = usecases::listing::jobs(st.backends.meta.as_ref(), &auth.caller, &q).await?;
     let next = (jobs.len() == q.limit as usize)
         .then(|| jobs.last().map(|j| j.id.to_string()))
         .flatten();
@@ -413,28 +326,16 @@ pub async fn list(
     Ok(Json(crate::views::JobPage { jobs, next }).into_response())
 }
 
-/// What `GET /v1/jobs` asks for.
-struct ListQuery {
-    team: Option<TeamName>,
-    status: Option<JobStatus>,
-    processor: Option<agensium_domain::ProcessorName>,
-    before: Option<JobId>,
-    limit: u32,
-}
-
 /// The query of `GET /v1/jobs`: the caller's team (any team it may see for
 /// an operator), status, processor, page; 400 on anything else.
-fn list_query(auth: &Auth, raw: Option<&str>) -> Result<ListQuery, ApiError> {
-    let mut q = ListQuery {
-        team: scope(&auth.caller).cloned(),
-        status: None,
-        processor: None,
-        before: None,
+fn list_query(raw: Option<&str>) -> Result<JobQuery, ApiError> {
+    let mut q = JobQuery {
         limit: 100,
+        ..JobQuery::default()
     };
     for (k, v) in query_pairs(raw.unwrap_or(""))? {
         match k.as_str() {
-            "team" => q.team = Some(listed_team(auth, &v)?),
+            "team" => q.team = Some(v),
             "status" => {
                 let s = v
                     .parse()
@@ -467,14 +368,6 @@ fn list_query(auth: &Auth, raw: Option<&str>) -> Result<ListQuery, ApiError> {
         }
     }
     Ok(q)
-}
-
-/// The team `raw` of a listing, when the caller may see it; 404 otherwise.
-fn listed_team(auth: &Auth, raw: &str) -> Result<TeamName, ApiError> {
-    raw.parse()
-        .ok()
-        .filter(|t| sees_team(&auth.caller, t))
-        .ok_or_else(|| ApiError::not_found("team_not_found", format!("no team named {raw:?}")))
 }
 
 #[cfg(test)]

@@ -17,7 +17,6 @@
 pub mod admission;
 pub mod app;
 mod auth;
-pub mod cache;
 mod control;
 mod error;
 pub mod fair;

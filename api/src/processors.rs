@@ -9,12 +9,11 @@ use crate::state::AppState;
 use crate::views::{ProcessorSummary, ProcessorView, VersionView};
 use agensium_domain::Limits;
 use agensium_domain::{
-    Action, Caller, DeclaredLimits, Digest, Ownership, ProcessorName, ProcessorVersion, Resource,
-    Visibility, authorize, now_to_the_millisecond, parse_version, scope,
+    Action, Caller, DeclaredLimits, Digest, Ownership, ProcessorName, ProcessorVersion, Visibility,
+    now_to_the_millisecond, parse_version,
 };
 use agensium_engine::Metering;
-use agensium_ports::PutVersion;
-use agensium_ports::object_store::once;
+use agensium_usecases::processors::{self, Admitted, Recorded};
 use axum::Json;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, RawQuery, State};
@@ -65,11 +64,12 @@ pub async fn put_version(
     let (limits, inline_safe) = declared_limits(query.as_deref())?;
     check_ceilings(&st, &limits)?;
     let digest = Digest::of(&upload.component);
-    if let Some(existing) = st.backends.meta.get_version(&name, &version).await? {
-        return same_or_conflict(&existing, &digest);
+    let meta = st.backends.meta.as_ref();
+    if let Some(same) = processors::existing(meta, &name, &version, &digest).await? {
+        return Ok((StatusCode::OK, Json(VersionView::from(&same))));
     }
     let size = upload.component.len() as u64;
-    admit(&st, slot, upload, digest.clone(), &limits).await?;
+    let admitted = admit(&st, slot, upload, &digest, &limits).await?;
     let pv = ProcessorVersion {
         limits,
         name,
@@ -81,10 +81,11 @@ pub async fn put_version(
         inline_safe,
         yanked_at: None,
     };
-    if owner.is_none() {
-        claim(&st, caller, &pv.name).await?;
-    }
-    register(&st, &pv).await
+    let status = match processors::record(&st.backends, caller, owner, &pv, admitted).await? {
+        Recorded::Created => StatusCode::CREATED,
+        Recorded::Unchanged => StatusCode::OK,
+    };
+    Ok((status, Json(VersionView::from(&pv))))
 }
 
 /// Who may publish is decided from the headers, before a byte of the body
@@ -100,7 +101,7 @@ async fn publisher<'a>(
 ) -> Result<(&'a Caller, ProcessorName, Option<Ownership>, Slot), ApiError> {
     let caller = auth.require(Action::Publish)?;
     let name = name(raw_name)?;
-    let owner = may_publish(st, auth, &name).await?;
+    let owner = processors::may_publish(st.backends.meta.as_ref(), caller, &name).await?;
     let slot = st.admission.slot(&caller.team).await?;
     Ok((caller, name, owner, slot))
 }
@@ -138,15 +139,15 @@ fn check_ceilings(st: &AppState, limits: &DeclaredLimits) -> Result<(), ApiError
 }
 
 /// Admits an upload within its team's admission `slot`: compiles it (in a
-/// child), runs its golden example when it has one, and stores the
-/// component and its artifact. Nothing is stored when any step refuses.
+/// child) and runs its golden example when it has one. Nothing is stored
+/// yet: nothing is when any step refuses.
 async fn admit(
     st: &AppState,
     slot: Slot,
     upload: golden::Upload,
-    digest: Digest,
+    digest: &Digest,
     limits: &DeclaredLimits,
-) -> Result<(), ApiError> {
+) -> Result<Admitted, ApiError> {
     let golden::Upload { component, golden } = upload;
     let run_limits = Limits::resolve(&st.limits.job_defaults, &st.limits.ceilings, limits);
     let metering = Metering::of(&run_limits);
@@ -159,71 +160,19 @@ async fn admit(
             .golden(&st.runtime, &admitted, golden, run_limits)
             .await?;
     }
-    store_objects(st, &digest, component, admitted.artifact, metering).await
-}
-
-fn name_taken(name: &ProcessorName) -> ApiError {
-    ApiError::conflict(
-        "name_taken",
-        format!("the processor name {name} belongs to another team; choose another name"),
-    )
-}
-
-/// The name's owner, when a publisher `caller` may add versions to it
-/// (`None`: the name is free); 409 when another team owns it (processor
-/// names are one namespace).
-async fn may_publish(
-    st: &AppState,
-    auth: &Auth,
-    name: &ProcessorName,
-) -> Result<Option<Ownership>, ApiError> {
-    match st.backends.meta.ownership(name).await? {
-        None => Ok(None),
-        // Hidden or not ours to publish: the name is another team's.
-        Some(o) => match authorize(&auth.caller, Action::Publish, Resource::Processor(&o)) {
-            Ok(()) => Ok(Some(o)),
-            Err(_) => Err(name_taken(name)),
-        },
-    }
-}
-
-/// Claims a free name for the caller's team, after the upload was
-/// validated; another team that claimed it meanwhile wins.
-async fn claim(st: &AppState, caller: &Caller, name: &ProcessorName) -> Result<(), ApiError> {
-    let want = Ownership {
-        name: name.clone(),
-        team: caller.team.clone(),
-        visibility: Visibility::Private,
-        created_at: now_to_the_millisecond(),
-        latest: None,
-    };
-    let got = st.backends.meta.claim_processor(&want).await?;
-    match authorize(caller, Action::Publish, Resource::Processor(&got)) {
-        Ok(()) => Ok(()),
-        Err(_) => Err(name_taken(name)),
-    }
-}
-
-/// The processor's ownership, when `caller` may see it; 404 otherwise, the
-/// same answer as for a name nobody registered.
-pub(crate) async fn visible(
-    st: &AppState,
-    caller: &Caller,
-    name: &ProcessorName,
-) -> Result<Ownership, ApiError> {
-    let owner = st
-        .cache
-        .owners
-        .get_or_load(name.clone(), st.backends.meta.ownership(name));
-    owner
-        .await?
-        .filter(|o| authorize(caller, Action::Read, Resource::Processor(o)).is_ok())
-        .ok_or_else(|| not_found_processor(name))
-}
-
-/// The answer for a processor that does not exist or is not visible.
-fn not_found_processor(name: &ProcessorName) -> ApiError {
-    ApiError::not_found("processor_not_found", format!("no processor named {name}"))
+    // The engine exists: it just compiled the component.
+    let artifact_key = st.runtime.artifact_key(digest, metering).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "engine_unavailable",
+            e.to_string(),
+        )
+    })?;
+    Ok(Admitted {
+        component,
+        artifact: admitted.artifact,
+        artifact_key,
+    })
 }
 
 /// The whole body, at most `limit` bytes (413 beyond).
@@ -237,79 +186,6 @@ async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
             ApiError::bad_request("bad_body", format!("reading the body failed: {e}"))
         }
     })
-}
-
-/// Stores the component (content-addressed) and its precompiled artifact,
-/// which workers load instead of compiling (keyed by engine compatibility).
-async fn store_objects(
-    st: &AppState,
-    digest: &Digest,
-    bytes: Bytes,
-    artifact: Vec<u8>,
-    metering: Metering,
-) -> Result<(), ApiError> {
-    // The engine exists: it just compiled the component.
-    let artifact_key = st.runtime.artifact_key(digest, metering).map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "engine_unavailable",
-            e.to_string(),
-        )
-    })?;
-    let key = ProcessorVersion::object_key(digest);
-    if st.backends.objects.head(&key).await? != Some(bytes.len() as u64) {
-        st.backends.objects.put(&key, once(bytes)).await?;
-    }
-    // The ledger first: workers load only an artifact whose bytes match it.
-    st.backends
-        .meta
-        .record_artifact(&artifact_key, &Digest::of(&artifact))
-        .await?;
-    st.backends
-        .objects
-        .put(&artifact_key, once(artifact))
-        .await?;
-    Ok(())
-}
-
-/// Writes the version row, last: the version is visible from here.
-async fn register(
-    st: &AppState,
-    pv: &ProcessorVersion,
-) -> Result<(StatusCode, Json<VersionView>), ApiError> {
-    match st.backends.meta.put_version(pv).await? {
-        PutVersion::Created => {
-            tracing::info!(processor = %pv.name, version = %pv.version, digest = %pv.digest, "processor registered");
-            Ok((StatusCode::CREATED, Json(VersionView::from(pv))))
-        }
-        // Lost a race with an identical or a different upload of this version.
-        PutVersion::Unchanged => Ok((StatusCode::OK, Json(VersionView::from(pv)))),
-        PutVersion::Conflict(d) => Err(conflict(&pv.name, &pv.version, &d)),
-    }
-}
-
-fn same_or_conflict(
-    existing: &ProcessorVersion,
-    digest: &Digest,
-) -> Result<(StatusCode, Json<VersionView>), ApiError> {
-    if existing.digest == *digest {
-        Ok((StatusCode::OK, Json(VersionView::from(existing))))
-    } else {
-        Err(conflict(
-            &existing.name,
-            &existing.version,
-            &existing.digest,
-        ))
-    }
-}
-
-fn conflict(name: &ProcessorName, version: &str, digest: &Digest) -> ApiError {
-    ApiError::conflict(
-        "version_exists",
-        format!(
-            "{name} {version} already exists with digest {digest}; versions are immutable, upload a new version"
-        ),
-    )
 }
 
 /// Parses `memory_mib`, `timeout_ms`, `output_mib`, `log_kib`, `input_mib`,
@@ -403,11 +279,8 @@ pub async fn list(
 ) -> Result<impl IntoResponse, ApiError> {
     let (limit, after) = page_query(query.as_deref(), "after")?;
     let after = after.map(|a| name(&a)).transpose()?;
-    let owners = st
-        .backends
-        .meta
-        .visible_processors(scope(&auth.caller), after.as_ref(), limit)
-        .await?;
+    let meta = st.backends.meta.as_ref();
+    let owners = processors::list(meta, &auth.caller, after.as_ref(), limit).await?;
     let next = (owners.len() == limit as usize)
         .then(|| owners.last().map(|o| o.name.to_string()))
         .flatten();
@@ -424,12 +297,18 @@ pub async fn get(
     Path(raw_name): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let name = name(&raw_name)?;
-    one(&st, visible(&st, &auth.caller, &name).await?).await
+    let owner = processors::visible(st.backends.meta.as_ref(), &auth.caller, &name).await?;
+    one(&st, &auth.caller, owner).await
 }
 
 /// A processor with the first page of its versions.
-async fn one(st: &AppState, owner: Ownership) -> Result<Json<ProcessorView>, ApiError> {
-    let (versions, next_versions) = versions_page(st, &owner.name, None, PAGE_DEFAULT).await?;
+async fn one(
+    st: &AppState,
+    caller: &Caller,
+    owner: Ownership,
+) -> Result<Json<ProcessorView>, ApiError> {
+    let (versions, next_versions) =
+        versions_page(st, caller, &owner.name, None, PAGE_DEFAULT).await?;
     Ok(Json(ProcessorView {
         summary: ProcessorSummary::from(&owner),
         versions,
@@ -440,11 +319,13 @@ async fn one(st: &AppState, owner: Ownership) -> Result<Json<ProcessorView>, Api
 /// A page of versions, newest first, and the next page's `before`.
 async fn versions_page(
     st: &AppState,
+    caller: &Caller,
     name: &ProcessorName,
     before: Option<&str>,
     limit: u32,
 ) -> Result<(Vec<VersionView>, Option<String>), ApiError> {
-    let page = st.backends.meta.version_page(name, before, limit).await?;
+    let meta = st.backends.meta.as_ref();
+    let page = processors::versions(meta, caller, name, before, limit).await?;
     let next = (page.len() == limit as usize)
         .then(|| page.last().map(|v| v.version.clone()))
         .flatten();
@@ -465,8 +346,8 @@ pub async fn list_versions(
 ) -> Result<impl IntoResponse, ApiError> {
     let name = name(&raw_name)?;
     let (limit, before) = page_query(query.as_deref(), "before")?;
-    visible(&st, &auth.caller, &name).await?;
-    let (versions, next) = versions_page(&st, &name, before.as_deref(), limit).await?;
+    let (versions, next) =
+        versions_page(&st, &auth.caller, &name, before.as_deref(), limit).await?;
     Ok(Json(crate::views::VersionPage { versions, next }))
 }
 
@@ -483,20 +364,9 @@ pub async fn yank(
     Path((raw_name, version)): Path<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
     let name = name(&raw_name)?;
-    let owner = visible(&st, &auth.caller, &name).await?;
-    auth.allow(Action::Publish, Resource::Processor(&owner), || {
-        not_found_processor(&name)
-    })?;
-    match st.backends.meta.yank_version(&name, &version).await? {
-        Some(v) => {
-            tracing::info!(processor = %name, %version, by = %auth.caller.key_id, "version yanked");
-            Ok(Json(VersionView::from(&v)))
-        }
-        None => Err(ApiError::not_found(
-            "version_not_found",
-            format!("processor {name} has no version {version}"),
-        )),
-    }
+    let meta = st.backends.meta.as_ref();
+    let v = processors::yank(meta, &auth.caller, &name, &version).await?;
+    Ok(Json(VersionView::from(&v)))
 }
 
 /// The body of `PATCH /v1/processors/{name}`.
@@ -521,18 +391,9 @@ pub async fn patch(
     body: JsonBody<ProcessorPatch>,
 ) -> Result<impl IntoResponse, ApiError> {
     let name = name(&raw_name)?;
-    let mut owner = visible(&st, &auth.caller, &name).await?;
-    auth.allow(Action::Publish, Resource::Processor(&owner), || {
-        not_found_processor(&name)
-    })?;
+    let meta = st.backends.meta.as_ref();
+    let owner = processors::changeable(meta, &auth.caller, &name).await?;
     let Json(p) = body?;
-    if !st.backends.meta.set_visibility(&name, p.visibility).await? {
-        return Err(ApiError::not_found(
-            "processor_not_found",
-            format!("no processor named {name}"),
-        ));
-    }
-    tracing::info!(processor = %name, visibility = %p.visibility, by = %auth.caller.key_id, "visibility changed");
-    owner.visibility = p.visibility;
-    one(&st, owner).await
+    let owner = processors::set_visibility(meta, &auth.caller, owner, p.visibility).await?;
+    one(&st, &auth.caller, owner).await
 }

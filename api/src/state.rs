@@ -41,8 +41,10 @@ pub struct AppState {
     pub holds: Arc<crate::holds::Holds>,
     /// Per-key and per-team shares of the requests in flight.
     pub shares: Arc<crate::shares::Shares>,
-    /// Short-lived copies of keys, processors and versions.
-    pub cache: Arc<crate::cache::ApiCache>,
+    /// How long another process may still trust a key (or its team) after
+    /// it changed: the metadata store's cache's life
+    /// ([`agensium_ports::CachedMeta`]).
+    pub keys_trusted_for: std::time::Duration,
     /// Writes accepted jobs' rows and tickets, coalesced under load.
     pub accept: agensium_usecases::accept::Acceptor,
     /// Job ends announced on the rail, for requests that wait for one.

@@ -5,8 +5,9 @@ use crate::auth::Auth;
 use crate::error::{ApiError, JsonBody};
 use crate::forms::query_pairs;
 use crate::state::AppState;
-use agensium_domain::{Action, Quota, Team, TeamName, UsageReport, now_to_the_millisecond};
+use agensium_domain::{Action, Quota, Team, TeamName, now_to_the_millisecond};
 use agensium_usecases::teams;
+use agensium_usecases::tenancy;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -16,8 +17,6 @@ use utoipa::ToSchema;
 
 /// Longest span of one usage report, in days.
 const MAX_REPORT_DAYS: i64 = 366;
-/// Jobs read per round trip while adding up a report.
-const REPORT_PAGE: u32 = 1000;
 
 /// A team as answered.
 #[derive(Debug, Serialize, ToSchema)]
@@ -38,10 +37,6 @@ impl From<Team> for TeamView {
             created_at: t.created_at,
         }
     }
-}
-
-fn team_not_found(raw: &str) -> ApiError {
-    ApiError::not_found("team_not_found", format!("no team named {raw:?}"))
 }
 
 /// The team named `raw`, when the caller may see it and take `action` on
@@ -87,13 +82,7 @@ pub async fn create(
         quota: new.quota,
         created_at: now_to_the_millisecond(),
     };
-    if !st.backends.meta.create_team(&team).await? {
-        return Err(ApiError::conflict(
-            "team_exists",
-            format!("a team named {} exists", team.name),
-        ));
-    }
-    tracing::info!(team = %team.name, by = %auth.caller.key_id, "team created");
+    let team = tenancy::create(st.backends.meta.as_ref(), &auth.caller, team).await?;
     Ok((StatusCode::CREATED, Json(team.into())))
 }
 
@@ -102,14 +91,8 @@ pub async fn create(
     responses((status = 200, description = "Every team (operators)", body = TeamList), (status = "default", description = "An error: `{\"error\":{\"code\",\"message\"}}`", body = crate::openapi::ErrorBody)))]
 pub async fn list(auth: Auth, State(st): State<AppState>) -> Result<Json<TeamList>, ApiError> {
     auth.require(Action::Operate)?;
-    let teams: Vec<TeamView> = st
-        .backends
-        .meta
-        .list_teams()
-        .await?
-        .into_iter()
-        .map(TeamView::from)
-        .collect();
+    let teams = tenancy::list(st.backends.meta.as_ref(), &auth.caller).await?;
+    let teams = teams.into_iter().map(TeamView::from).collect();
     Ok(Json(TeamList { teams }))
 }
 
@@ -146,7 +129,7 @@ pub async fn patch(
 ) -> Result<Json<TeamView>, ApiError> {
     let team = visible_team(&st, &auth, &raw, Action::Operate).await?;
     let Json(p) = body?;
-    let ttl = st.cache.ttl;
+    let ttl = st.keys_trusted_for;
     let team = teams::set_disabled(&st.backends, &auth.caller, team, p.disabled, ttl).await?;
     Ok(Json(team.into()))
 }
@@ -178,14 +161,11 @@ pub async fn put_quota(
     Path(raw): Path<String>,
     body: JsonBody<Quota>,
 ) -> Result<Json<TeamView>, ApiError> {
-    let mut team = visible_team(&st, &auth, &raw, Action::Operate).await?;
+    let team = visible_team(&st, &auth, &raw, Action::Operate).await?;
     let Json(quota) = body?;
     check_quota(&st, &quota)?;
-    if !st.backends.meta.set_quota(&team.name, &quota).await? {
-        return Err(team_not_found(&raw));
-    }
-    tracing::info!(team = %team.name, ?quota, by = %auth.caller.key_id, "quota set");
-    team.quota = quota;
+    let meta = st.backends.meta.as_ref();
+    let team = tenancy::set_quota(meta, &auth.caller, team, quota).await?;
     Ok(Json(team.into()))
 }
 
@@ -283,20 +263,7 @@ pub async fn usage(
     let team = visible_team(&st, &auth, &raw, Action::Administer).await?;
     let (from, to) = report_span(query.as_deref())?;
     let (start, end) = (start_of(from), start_of(to + chrono::Duration::days(1)));
-    let mut report = UsageReport::default();
-    let mut after = None;
-    loop {
-        let page = st
-            .backends
-            .meta
-            .finished_jobs(&team.name, start, end, after, REPORT_PAGE)
-            .await?;
-        page.iter().for_each(|j| report.add(j));
-        match page.last() {
-            Some(last) if page.len() == REPORT_PAGE as usize => after = Some(last.id),
-            _ => break,
-        }
-    }
+    let report = tenancy::usage(st.backends.meta.as_ref(), &team, start, end).await?;
     Ok(Json(UsageView {
         team: team.name.to_string(),
         from: from.to_string(),

@@ -6,7 +6,8 @@ use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::teams::visible_team;
-use agensium_domain::{Action, WebhookSecret};
+use agensium_domain::Action;
+use agensium_usecases::tenancy;
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::Serialize;
@@ -29,12 +30,7 @@ pub async fn get(
     Path(team): Path<String>,
 ) -> Result<Json<SecretView>, ApiError> {
     let team = visible_team(&st, &auth, &team, Action::Administer).await?;
-    let secret = st
-        .backends
-        .meta
-        .webhook_secret(&team.name)
-        .await?
-        .ok_or_else(|| ApiError::not_found("team_not_found", "no such team"))?;
+    let secret = tenancy::webhook_secret(st.backends.meta.as_ref(), &team).await?;
     Ok(Json(SecretView {
         team: team.name.to_string(),
         secret: secret.expose().to_owned(),
@@ -51,23 +47,8 @@ pub async fn rotate(
     Path(team): Path<String>,
 ) -> Result<Json<SecretView>, ApiError> {
     let team = visible_team(&st, &auth, &team, Action::Administer).await?;
-    let secret = WebhookSecret::generate().map_err(|e| {
-        ApiError::incident(
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "no randomness for a secret",
-            &e,
-        )
-    })?;
-    if !st
-        .backends
-        .meta
-        .set_webhook_secret(&team.name, &secret)
-        .await?
-    {
-        return Err(ApiError::not_found("team_not_found", "no such team"));
-    }
-    tracing::info!(team = %team.name, key = %auth.caller.key_id, "webhook secret rotated");
+    let meta = st.backends.meta.as_ref();
+    let secret = tenancy::rotate_webhook_secret(meta, &auth.caller, &team).await?;
     Ok(Json(SecretView {
         team: team.name.to_string(),
         secret: secret.expose().to_owned(),

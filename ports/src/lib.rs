@@ -18,6 +18,7 @@
 
 pub mod artifacts;
 pub mod cached;
+mod cached_meta;
 pub mod callbacks;
 mod error;
 mod local_store;
@@ -32,6 +33,7 @@ pub mod sql;
 pub mod tenants;
 
 pub use artifacts::ArtifactLedger;
+pub use cached_meta::CachedMeta;
 pub use callbacks::{AttemptRecord, CallbackStore, DueCallback};
 pub use error::{BackendError, BoxError};
 pub use local_store::LocalDirStore;

@@ -8,10 +8,17 @@
 //! reads or writes the ports it is given, nothing else.
 
 pub mod accept;
+mod authenticate;
 pub mod jobs;
 pub mod keys;
+pub mod listing;
+pub mod processors;
 mod refusal;
+pub mod results;
+pub mod submit;
 pub mod teams;
+pub mod tenancy;
 pub mod work;
 
+pub use authenticate::authenticate;
 pub use refusal::{Refusal, Result};

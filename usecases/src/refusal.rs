@@ -19,6 +19,10 @@ pub enum Refusal {
         /// For people.
         message: String,
     },
+    /// The presented key may not act (unknown, wrong, revoked, expired, or
+    /// of a disabled team).
+    #[error("{0}")]
+    Unauthenticated(String),
     /// The caller sees it but may not do this.
     #[error("{0}")]
     Forbidden(String),
@@ -84,6 +88,14 @@ impl Refusal {
     /// [`Refusal::Conflict`].
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Self::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// [`Refusal::Gone`].
+    pub fn gone(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Gone {
             code,
             message: message.into(),
         }

@@ -1,5 +1,5 @@
-//! The embedded metadata store against its port's conformance suite, and
-//! the reconciler on it.
+//! The embedded metadata store against its port's conformance suite (also
+//! through the caching decorator), and the reconciler on it.
 
 use agensium_domain::*;
 use agensium_ports::*;
@@ -13,6 +13,16 @@ mod sqlite {
     async fn conformance() {
         let store = agensium_sqlite::in_memory().unwrap();
         super::conformance::meta_store::run(&store).await;
+    }
+
+    /// The caching decorator is a metadata store like any other: the
+    /// same suite, through it, on SQLite.
+    #[tokio::test]
+    async fn conformance_through_the_cache() {
+        let inner: std::sync::Arc<dyn MetaStore> =
+            std::sync::Arc::new(agensium_sqlite::in_memory().unwrap());
+        let cached = CachedMeta::new(inner, std::time::Duration::from_secs(60));
+        super::conformance::meta_store::run(&cached).await;
     }
 
     #[tokio::test]
