@@ -138,6 +138,19 @@ pub enum AdminCommand {
         #[arg(long, default_value = "%")]
         host: String,
     },
+    /// Prints the one `GRANT` an autoscaler's MySQL account needs (KEDA's
+    /// `mysql` trigger): `SELECT` on the view `backlog`, nothing else.
+    BacklogGrant {
+        /// The database.
+        #[arg(long, default_value = "agensium")]
+        database: String,
+        /// The autoscaler's MySQL user.
+        #[arg(long, default_value = "agensium_keda")]
+        user: String,
+        /// The hosts it connects from.
+        #[arg(long, default_value = "%")]
+        host: String,
+    },
 }
 
 /// What the command line asks for.

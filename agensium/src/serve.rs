@@ -10,6 +10,7 @@ use agensium_api::webhooks::Webhooks;
 use agensium_api::{ApiLimits, AppState, SubmitLimiter, router};
 use agensium_engine::Runtime;
 use agensium_ports::{Backends, CachedMeta, reconcile};
+use agensium_usecases::readiness::Readiness;
 use agensium_worker::{self as worker, WorkerConfig};
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -120,6 +121,7 @@ pub async fn start(role: Role, settings: Settings) -> anyhow::Result<Server> {
                 settings.edge.in_flight_per_team,
             ),
             keys_trusted_for: settings.cache_ttl,
+            readiness: Arc::new(Readiness::new(backends.clone())),
             accept: agensium_usecases::accept::Acceptor::new(&api_backends),
             finishes,
             webhooks,
@@ -127,7 +129,7 @@ pub async fn start(role: Role, settings: Settings) -> anyhow::Result<Server> {
         server.addr = Some(server.listen("API server", settings.listen, app).await?);
     }
     if let Some(listen) = settings.health_listen.filter(|_| role == Role::Worker) {
-        let app = agensium_api::app::health_router();
+        let app = agensium_api::app::health_router(Arc::new(Readiness::new(backends.clone())));
         server.health_addr = Some(server.listen("health listener", listen, app).await?);
     }
     if role != Role::Api && settings.slots > 0 {

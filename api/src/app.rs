@@ -5,7 +5,9 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{control, jobs, keys, processors, teams, waiting, webhook_secret};
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use agensium_usecases::readiness::Readiness;
+use axum::extract::{DefaultBodyLimit, State};
+use std::sync::Arc;
 use axum::http::StatusCode;
 use axum::routing::get;
 use tower_http::trace::TraceLayer;
@@ -64,6 +66,7 @@ fn upload_routes() -> OpenApiRouter<AppState> {
 fn control_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(healthz))
+        .routes(routes!(readyz))
         .routes(routes!(operator_metrics))
         .routes(routes!(teams::whoami))
         .routes(routes!(teams::list, teams::create))
@@ -85,13 +88,15 @@ fn control_routes() -> OpenApiRouter<AppState> {
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
 }
 
-/// A router with `/healthz` and `/metrics` alone, for processes without
-/// the API.
-pub fn health_router() -> Router {
+/// A router with `/healthz`, `/readyz` (of `readiness`) and `/metrics`
+/// alone, for processes without the API.
+pub fn health_router(readiness: Arc<Readiness>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(|State(r): State<Arc<Readiness>>| async move { ready(&r).await }))
         .route("/metrics", get(crate::telemetry::metrics))
         .fallback(not_found)
+        .with_state(readiness)
 }
 
 /// `/metrics` of the API: operators only. (A worker's health listener
@@ -111,6 +116,31 @@ async fn healthz() -> axum::Json<crate::views::Health> {
     axum::Json(crate::views::Health {
         status: "ok".into(),
     })
+}
+
+/// `/readyz`: 200 while the process reaches its metadata store, object
+/// store and rail; 503 `not_ready`, naming those it does not, otherwise.
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "operations", security(()),
+    responses((status = 200, description = "Ready", body = crate::views::Health),
+        (status = 503, description = "A backend is unreachable", body = crate::openapi::ErrorBody)))]
+async fn readyz(State(st): State<AppState>) -> Result<axum::Json<crate::views::Health>, ApiError> {
+    ready(&st.readiness).await
+}
+
+/// The answer of a readiness probe.
+async fn ready(r: &Readiness) -> Result<axum::Json<crate::views::Health>, ApiError> {
+    let down = r.unreachable().await;
+    if down.is_empty() {
+        return Ok(axum::Json(crate::views::Health {
+            status: "ok".into(),
+        }));
+    }
+    let names: Vec<&str> = down.iter().map(|b| b.as_str()).collect();
+    Err(ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not_ready",
+        format!("unreachable: {}", names.join(", ")),
+    ))
 }
 
 async fn not_found() -> ApiError {

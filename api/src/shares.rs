@@ -25,7 +25,7 @@ use std::time::Duration;
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// The paths served on a reserved connection without a key.
-const UNKEYED_ON_RESERVE: [&str; 2] = ["/healthz", "/metrics"];
+const UNKEYED_ON_RESERVE: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 
 /// Marks a request that came on a connection accepted past the edge's cap,
 /// out of the capacity kept for health checks, metrics and operators.

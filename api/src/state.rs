@@ -45,6 +45,8 @@ pub struct AppState {
     /// it changed: the metadata store's cache's life
     /// ([`agensium_ports::CachedMeta`]).
     pub keys_trusted_for: std::time::Duration,
+    /// Whether the backends answer (`/readyz`).
+    pub readiness: Arc<agensium_usecases::readiness::Readiness>,
     /// Writes accepted jobs' rows and tickets, coalesced under load.
     pub accept: agensium_usecases::accept::Acceptor,
     /// Job ends announced on the rail, for requests that wait for one.

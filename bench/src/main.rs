@@ -27,6 +27,7 @@ mod fair;
 mod load;
 mod mem;
 mod report;
+mod scaling;
 mod stack;
 
 use anyhow::{Context, Result, bail};
@@ -80,6 +81,10 @@ struct Args {
     /// job at a time, for the fair-share figure (0: skip).
     #[arg(long, default_value_t = 2000)]
     fair_jobs: usize,
+    /// Jobs per worker of each run of the scaling curve (production stack:
+    /// 1, 2, 4 and 8 one-slot workers on 50 ms sleepers; 0: skip).
+    #[arg(long, default_value_t = 60)]
+    scaling_jobs: usize,
     /// Offered submit rates of the open-loop figure, per second.
     #[arg(long, value_delimiter = ',', default_value = "200,500")]
     rates: Vec<f64>,
@@ -173,9 +178,9 @@ fn run(args: &Args) -> Result<()> {
         (None, Profile::Debug) => xtask::validate::build_workspace()?,
     }
     plugins::build(&plugins::all()?)?;
-    if args.fair_jobs > 0 || args.csv_mib > 0 {
-        // The sleeper of the fair-share figure and the big echo job are
-        // the hostile fixture.
+    if args.fair_jobs > 0 || args.csv_mib > 0 || args.scaling_jobs > 0 {
+        // The sleeper of the fair-share and scaling figures and the big
+        // echo job are the hostile fixture.
         xtask::fixtures::build_fixtures()?;
     }
     println!("measuring the {}", args.build_name());
@@ -227,7 +232,21 @@ async fn bench(args: &Args, s3: Option<&s3server::S3Server>) -> Result<()> {
         }
     }
     drop(csv);
+    let scaled = match s3.filter(|_| args.scaling_jobs > 0 && !INTERRUPTED.load(Ordering::Relaxed)) {
+        Some(s3) => {
+            println!("\n== scaling (production) ==");
+            let r = interruptible(scaling::run(s3, args.scaling_jobs)).await;
+            if let Err(e) = &r {
+                eprintln!("the scaling curve failed: {e:#}");
+            }
+            Some(r)
+        }
+        None => None,
+    };
     print_table(args, &results);
+    if let Some(r) = &scaled {
+        report::print_scaling(r);
+    }
     let failed: Vec<_> = results
         .iter()
         .filter(|(_, r)| r.is_err())
@@ -235,6 +254,9 @@ async fn bench(args: &Args, s3: Option<&s3server::S3Server>) -> Result<()> {
         .collect();
     if !failed.is_empty() {
         bail!("the {} bench failed (see above)", failed.join(" and "));
+    }
+    if let Some(Err(e)) = scaled {
+        bail!("the scaling curve failed: {e:#}");
     }
     Ok(())
 }
@@ -248,6 +270,7 @@ async fn one(
 ) -> Result<Figures> {
     let settings = Settings {
         concurrency: CONCURRENCY,
+        workers: 1,
         max_upload_mib: (args.csv_mib + 64).max(10240),
         time_limit_secs: 3600,
     };

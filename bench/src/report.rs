@@ -145,3 +145,34 @@ pub fn print_table(args: &Args, results: &[(Kind, Result<Figures>)]) {
         }
     }
 }
+
+/// The scaling curve's table: jobs/s per worker count, its speed-up over
+/// one worker, and the queue wait.
+pub fn print_scaling(r: &Result<Vec<crate::scaling::Point>>) {
+    use crate::scaling::{SLEEP_MS, ideal};
+    println!("\nScaling ({SLEEP_MS} ms sleepers, one slot per worker process, production stack)");
+    let points = match r {
+        Ok(p) => p,
+        Err(e) => {
+            println!("FAILED: {e:#}");
+            return;
+        }
+    };
+    println!(
+        "{:>7} {:>6} {:>8} {:>8} {:>8} {:>10} {:>10}",
+        "workers", "jobs", "jobs/s", "speedup", "of ideal", "wait p50", "wait p99"
+    );
+    let base = points.first().map_or(f64::NAN, |p| p.jobs_per_sec);
+    for p in points {
+        println!(
+            "{:>7} {:>6} {:>8.1} {:>7.2}x {:>7.0}% {:>7.0} ms {:>7.0} ms",
+            p.workers,
+            p.jobs,
+            p.jobs_per_sec,
+            p.jobs_per_sec / base,
+            100.0 * p.jobs_per_sec / ideal(p.workers),
+            crate::load::percentile_ms(&p.waits, 0.5),
+            crate::load::percentile_ms(&p.waits, 0.99)
+        );
+    }
+}

@@ -41,6 +41,8 @@ impl Kind {
 pub struct Settings {
     /// Jobs a worker (or `serve`) runs at once.
     pub concurrency: usize,
+    /// Worker processes of the production stack.
+    pub workers: usize,
     /// Largest input accepted, in MiB.
     pub max_upload_mib: u64,
     /// Wall-time limit of a job, in seconds.
@@ -140,7 +142,8 @@ impl Stack {
         Ok(stack)
     }
 
-    /// Starts `agensium api` and `agensium worker --concurrency N` on `backends`.
+    /// Starts `agensium api` and `s.workers` × `agensium worker --slots N`
+    /// on `backends` (the first answers `/metrics` at `worker_base`).
     pub async fn production(s: &Settings, backends: &[(String, String)]) -> Result<Self> {
         let data = temp_dir("agensium-bench-data-")?;
         let listen = format!("127.0.0.1:{}", free_port()?);
@@ -153,18 +156,15 @@ impl Stack {
         stack.api = stack.api.clone().with_key(&key)?;
         stack.worker_base = format!("http://{health}");
         stack.wait_healthy(&stack.api.base).await?;
-        let worker = Proc::spawn(
-            "agensium worker",
-            &[
-                "worker",
-                "--slots",
-                &s.concurrency.to_string(),
-                "--health-listen",
-                &health,
-            ],
-            &env,
-        )?;
-        stack.lock().push(worker);
+        let slots = s.concurrency.to_string();
+        for i in 0..s.workers.max(1) {
+            let mut args = vec!["worker", "--slots", &slots];
+            if i == 0 {
+                args.extend(["--health-listen", &health]);
+            }
+            let worker = Proc::spawn("agensium worker", &args, &env)?;
+            stack.lock().push(worker);
+        }
         stack.wait_healthy(&stack.worker_base).await?;
         Ok(stack)
     }

@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod keys;
 pub mod listing;
 pub mod processors;
+pub mod readiness;
 mod refusal;
 pub mod results;
 pub mod submit;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 mod grants;
 mod schema;
-pub use grants::{WORKER_GRANTS, worker_grants};
+pub use grants::{BACKLOG_QUERY, WORKER_GRANTS, backlog_grant, worker_grants};
 use schema::migrate;
 
 /// The metadata store on MySQL 8 or MariaDB 10.6+.

@@ -109,6 +109,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
         ADD COLUMN callback_next_at BIGINT NULL,
         ADD KEY jobs_callbacks_due (callback_next_at)",
     "ALTER TABLE teams ADD COLUMN webhook_secret CHAR(70) NULL",
+    // The backlog an autoscaler reads (crate::BACKLOG_QUERY): every team's
+    // jobs queued or running, counted on the `jobs_status` index. Its
+    // readers get SELECT on the view alone (crate::backlog_grant); it runs
+    // with its definer's rights.
+    "CREATE OR REPLACE VIEW backlog AS
+        SELECT COUNT(*) AS jobs FROM jobs WHERE status IN ('queued', 'running')",
 ];
 
 /// Applies the pending migrations (see [`MIGRATIONS`]). A schema that is

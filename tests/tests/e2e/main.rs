@@ -9,6 +9,7 @@
 )]
 
 mod admission;
+mod backlog;
 mod cli;
 mod code_map;
 mod compose;
@@ -19,10 +20,12 @@ mod hardening;
 mod hostile;
 mod import_circles;
 mod jobs;
+mod kubernetes;
 mod local_run;
 mod multiprocess;
 mod openapi;
 mod processors;
+mod readiness;
 mod recovery;
 mod retry;
 mod security;
