@@ -81,11 +81,16 @@ pub async fn put_version(
         inline_safe,
         yanked_at: None,
     };
-    let status = match processors::record(&st.backends, caller, owner, &pv, admitted).await? {
+    let recorded = processors::record(&st.backends, caller, owner, &pv, admitted).await?;
+    Ok((status_of(recorded), Json(VersionView::from(&pv))))
+}
+
+/// 201 for a new version, 200 for the same bytes again.
+fn status_of(recorded: Recorded) -> StatusCode {
+    match recorded {
         Recorded::Created => StatusCode::CREATED,
         Recorded::Unchanged => StatusCode::OK,
-    };
-    Ok((status, Json(VersionView::from(&pv))))
+    }
 }
 
 /// Who may publish is decided from the headers, before a byte of the body
