@@ -78,7 +78,10 @@ async fn admin(command: cli::AdminCommand, settings: &agensium::Settings) -> Res
             database,
             user,
             host,
-        } => println!("{};", agensium_mysql::backlog_grant(&database, &user, &host)),
+        } => println!(
+            "{};",
+            agensium_mysql::backlog_grant(&database, &user, &host)
+        ),
         cli::AdminCommand::CreateTeam { name } => {
             let meta = agensium::connect::meta(&settings.backends).await?;
             if !bootstrap::create_team(meta.as_ref(), &name).await? {

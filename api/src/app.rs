@@ -4,12 +4,12 @@ use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{control, jobs, keys, processors, teams, waiting, webhook_secret};
-use axum::Router;
 use agensium_usecases::readiness::Readiness;
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use std::sync::Arc;
 use axum::http::StatusCode;
 use axum::routing::get;
+use std::sync::Arc;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
@@ -93,7 +93,10 @@ fn control_routes() -> OpenApiRouter<AppState> {
 pub fn health_router(readiness: Arc<Readiness>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(|State(r): State<Arc<Readiness>>| async move { ready(&r).await }))
+        .route(
+            "/readyz",
+            get(|State(r): State<Arc<Readiness>>| async move { ready(&r).await }),
+        )
         .route("/metrics", get(crate::telemetry::metrics))
         .fallback(not_found)
         .with_state(readiness)

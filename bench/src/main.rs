@@ -232,7 +232,8 @@ async fn bench(args: &Args, s3: Option<&s3server::S3Server>) -> Result<()> {
         }
     }
     drop(csv);
-    let scaled = match s3.filter(|_| args.scaling_jobs > 0 && !INTERRUPTED.load(Ordering::Relaxed)) {
+    let scaled = match s3.filter(|_| args.scaling_jobs > 0 && !INTERRUPTED.load(Ordering::Relaxed))
+    {
         Some(s3) => {
             println!("\n== scaling (production) ==");
             let r = interruptible(scaling::run(s3, args.scaling_jobs)).await;

@@ -97,15 +97,20 @@ async fn one(backends: &SharedBackends, workers: usize, jobs: usize) -> Result<P
 /// The figures of one run from its jobs' timestamps.
 fn point(workers: usize, jobs: &[Value]) -> Result<Point> {
     let at = |job: &Value, k: &str| -> Result<chrono::DateTime<chrono::Utc>> {
-        let s = job[k].as_str().with_context(|| format!("job without {k}: {job}"))?;
+        let s = job[k]
+            .as_str()
+            .with_context(|| format!("job without {k}: {job}"))?;
         s.parse().with_context(|| format!("{k} of {job}"))
     };
     let mut first = None::<chrono::DateTime<chrono::Utc>>;
     let mut last = None::<chrono::DateTime<chrono::Utc>>;
     let mut waits = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let (created, started, finished) =
-            (at(job, "created_at")?, at(job, "started_at")?, at(job, "finished_at")?);
+        let (created, started, finished) = (
+            at(job, "created_at")?,
+            at(job, "started_at")?,
+            at(job, "finished_at")?,
+        );
         first = Some(first.map_or(created, |f| f.min(created)));
         last = Some(last.map_or(finished, |l| l.max(finished)));
         waits.push((started - created).to_std().unwrap_or_default());

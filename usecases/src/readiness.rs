@@ -71,9 +71,10 @@ impl Readiness {
 /// under `jobs/`, the rail's backlog.
 async fn probe(b: &Backends) -> Vec<Backend> {
     let nobody = JobId::at(UNIX_EPOCH);
+    let key = nobody.input_key();
     let (meta, objects, rail) = tokio::join!(
         within(Backend::Meta, b.meta.get_job(nobody)),
-        within(Backend::Objects, b.objects.head(&nobody.input_key())),
+        within(Backend::Objects, b.objects.head(&key)),
         within(Backend::Rail, b.rail.backlog()),
     );
     [meta, objects, rail].into_iter().flatten().collect()

@@ -49,7 +49,11 @@ async fn the_autoscalers_backlog_counts_every_lane_and_a_dead_workers_ticket() {
 
     let (queued, still_running) = (count(&ops, "queued").await, count(&ops, "running").await);
     assert_eq!((queued, still_running), (total - 1, 1), "{running}");
-    assert_eq!(backlog(&be).await, total as u64, "what the autoscaler reads");
+    assert_eq!(
+        backlog(&be).await,
+        total as u64,
+        "what the autoscaler reads"
+    );
     assert_eq!(rail_backlog(&be).await, total as u64, "the lanes' tickets");
 }
 
@@ -83,7 +87,9 @@ async fn wait_for_a_running_job(ops: &Client) -> Value {
 
 /// How many jobs are in `status`, every team's (an operator's listing).
 async fn count(ops: &Client, status: &str) -> usize {
-    let (code, page) = ops.get_json(&format!("/v1/jobs?status={status}&limit=1000")).await;
+    let (code, page) = ops
+        .get_json(&format!("/v1/jobs?status={status}&limit=1000"))
+        .await;
     assert_eq!(code, StatusCode::OK, "{page}");
     page["jobs"].as_array().unwrap().len()
 }
@@ -92,7 +98,10 @@ async fn count(ops: &Client, status: &str) -> usize {
 async fn backlog(be: &SharedBackends) -> u64 {
     let pool = mysql_async::Pool::new(be.var("AGENSIUM_DATABASE_URL"));
     let mut conn = pool.get_conn().await.unwrap();
-    let n: Option<u64> = conn.query_first(agensium_mysql::BACKLOG_QUERY).await.unwrap();
+    let n: Option<u64> = conn
+        .query_first(agensium_mysql::BACKLOG_QUERY)
+        .await
+        .unwrap();
     drop(conn);
     pool.disconnect().await.unwrap();
     n.expect("the view has one row")

@@ -32,10 +32,16 @@ async fn readiness_follows_the_backends_and_liveness_does_not() {
     s3.stop();
     for base in &bases {
         let (status, body) = until(base, StatusCode::SERVICE_UNAVAILABLE).await;
-        assert_eq!(body["error"]["code"], "not_ready", "{base}: {status} {body}");
+        assert_eq!(
+            body["error"]["code"], "not_ready",
+            "{base}: {status} {body}"
+        );
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains("object store"), "{base}: {message}");
-        assert!(!message.contains("rail") && !message.contains("metadata"), "{message}");
+        assert!(
+            !message.contains("rail") && !message.contains("metadata"),
+            "{message}"
+        );
         let live = reqwest::get(format!("{base}/healthz")).await.unwrap();
         assert_eq!(live.status(), StatusCode::OK, "{base}: alive while unready");
     }
@@ -61,7 +67,10 @@ async fn until(base: &str, want: StatusCode) -> (StatusCode, Value) {
         if status == want {
             return (status, body);
         }
-        assert!(since.elapsed() < Duration::from_secs(30), "{base}: still {status} {body}");
+        assert!(
+            since.elapsed() < Duration::from_secs(30),
+            "{base}: still {status} {body}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
