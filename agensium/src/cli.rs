@@ -19,6 +19,10 @@ pub struct Cli {
     /// before anything else; real environment variables win. Also `AGENSIUM_CONFIG`.
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Log lines on stderr as `text` or `json` (one object per line). Also
+    /// `AGENSIUM_LOG_FORMAT`. Read before everything else.
+    #[arg(long, global = true, value_enum, env = "AGENSIUM_LOG_FORMAT")]
+    log_format: Option<crate::telemetry::LogFormat>,
     #[command(subcommand)]
     command: Command,
 }

@@ -5,6 +5,7 @@ mod cli;
 mod client;
 mod compile_child;
 mod local;
+mod telemetry;
 
 use agensium::bootstrap;
 use anyhow::Result;
@@ -26,13 +27,9 @@ async fn run() -> Result<std::process::ExitCode> {
     cli::load_config_file()?;
     // Logs go to stderr: stdout carries only what a command prints (the
     // settings, a new key), so `$(agensium admin create-key …)` is the key.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=info,wasmtime=warn,cranelift=warn".into()),
-        )
-        .init();
+    // Spans not yet exported are sent when this is dropped.
+    let args: Vec<String> = std::env::args().collect();
+    let _telemetry = telemetry::init(&args)?;
     let (role, settings) = match cli::Cli::parse().into_action()? {
         cli::Action::Run(role, settings) => (role, settings),
         cli::Action::Print(settings) => {

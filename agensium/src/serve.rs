@@ -98,6 +98,7 @@ pub async fn start(role: Role, settings: Settings) -> anyhow::Result<Server> {
         let webhooks =
             Webhooks::new(settings.webhooks.clone()).context("starting the webhook client")?;
         server.start_webhooks(&backends, &webhooks, &finishes);
+        server.start_backlog_gauges(&backends);
         let holds = agensium_api::holds::Holds::new(settings.held_per_key);
         // The API reads keys, ownership and versions through a short-lived
         // cache (the held answers' watch reads the store itself).
@@ -227,6 +228,19 @@ impl Server {
         let task = tokio::spawn(crate::edge::serve(listener, app, edge, stop));
         self.tasks.push((what, task));
         Ok(bound)
+    }
+
+    /// The backlog-per-team gauges of an API process, until shutdown.
+    fn start_backlog_gauges(&mut self, backends: &Backends) {
+        let (meta, stop) = (backends.meta.clone(), self.shutdown.clone());
+        let task = tokio::spawn(async move {
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = agensium_api::telemetry::publish_backlog(meta) => {}
+            }
+            Ok(())
+        });
+        self.tasks.push(("backlog gauges", task));
     }
 
     /// The webhook dispatcher of an API process.

@@ -16,7 +16,8 @@ use agensium_ports::{ByteStream, JobBody, StoreError};
 use agensium_usecases as usecases;
 use agensium_usecases::accept::Accepted;
 use agensium_usecases::listing::JobQuery;
-use agensium_usecases::submit;
+use agensium_usecases::{submit, trace_context};
+use tracing::Instrument;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -107,9 +108,12 @@ pub async fn submit(
     let (input_bytes, inline) = store_input(&st, id, limit, (&headers, body), &mut q).await?;
     let mut job = Job::queued(id, &pv, q.params.finish(), input_bytes, caller);
     job.callback = q.callback.take().map(Callback::new);
+    let send = trace_context::sending(id, &caller.team);
+    job.trace_parent = send.in_scope(trace_context::current);
     // On failure the acceptor deletes a stored input: nothing is left behind.
     let max_queued = auth.team.quota.max_queued;
-    if st.accept.accept(job, inline, max_queued).await? == Accepted::QueueFull {
+    let accept = st.accept.accept(job, inline, max_queued).instrument(send);
+    if accept.await? == Accepted::QueueFull {
         return Err(usecases::jobs::queue_full(&auth.team, None).into());
     }
     tracing::info!(job = %id, team = %caller.team, key = %caller.key_id, processor = %pv.name, version = %pv.version, input_bytes, "job accepted");

@@ -33,6 +33,7 @@ mod lookup;
 pub mod openapi;
 mod processors;
 mod rate;
+mod request_span;
 mod result_headers;
 mod schemas;
 mod shapes;

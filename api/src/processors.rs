@@ -69,7 +69,9 @@ pub async fn put_version(
         return Ok((StatusCode::OK, Json(VersionView::from(&same))));
     }
     let size = upload.component.len() as u64;
-    let admitted = admit(&st, slot, upload, &digest, &limits).await?;
+    let admitted = admit(&st, slot, upload, &digest, &limits).await;
+    crate::telemetry::admission(admitted.as_ref().map_or_else(|e| e.code, |_| "admitted"));
+    let admitted = admitted?;
     let pv = ProcessorVersion {
         limits,
         name,

@@ -204,6 +204,10 @@ pub struct Job {
     /// Its webhook, when it was submitted with a `callback_url`.
     #[serde(default)]
     pub callback: Option<crate::Callback>,
+    /// The trace its spans join (the submission's, as it put the job on
+    /// the rail); every attempt continues it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_parent: Option<crate::TraceParent>,
 }
 
 impl Job {
@@ -238,6 +242,7 @@ impl Job {
             started_at: None,
             finished_at: None,
             callback: None,
+            trace_parent: None,
         }
     }
 }

@@ -18,6 +18,7 @@ mod special_ip;
 mod status;
 mod tenancy;
 mod text;
+mod trace_parent;
 mod version;
 mod webhook_secret;
 mod worker_id;
@@ -44,6 +45,7 @@ pub use tenancy::{
     scope, sees_team,
 };
 pub use text::{terminal_safe, truncate_at_char_boundary};
+pub use trace_parent::{TRACE_PARENT_LEN, TraceParent};
 pub use version::{ProcessorVersion, precedence_key};
 pub use webhook_secret::WebhookSecret;
 pub use worker_id::WorkerId;

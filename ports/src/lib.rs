@@ -44,7 +44,7 @@ pub use meta::{
 };
 pub use object_store::{ByteStream, ObjectStore, StoreError};
 pub use rail::{Rail, RailError, Signal, Ticket};
-pub use tenants::TenantStore;
+pub use tenants::{TeamBacklog, TenantStore};
 
 use std::sync::Arc;
 

@@ -10,6 +10,17 @@ use agensium_domain::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+/// One team's unfinished jobs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamBacklog {
+    /// The team.
+    pub team: TeamName,
+    /// Its jobs waiting for a worker.
+    pub queued: u64,
+    /// Its jobs a worker runs.
+    pub running: u64,
+}
+
 /// Teams, keys and who owns which processor name.
 ///
 /// Invariants every adapter keeps (checked by
@@ -90,6 +101,10 @@ pub trait TenantStore: Send + Sync + 'static {
 
     /// How many of `team`'s jobs are in `status`.
     async fn count_jobs(&self, team: &TeamName, status: JobStatus) -> Result<u64, MetaError>;
+
+    /// Every team's jobs queued and running (teams with none left out), in
+    /// one read: the backlog per team that the metrics show.
+    async fn backlog_by_team(&self) -> Result<Vec<TeamBacklog>, MetaError>;
 
     /// `team`'s jobs that finished in `[from, to)`, by id, after `after`
     /// (paging): what a usage report adds up.

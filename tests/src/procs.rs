@@ -148,6 +148,37 @@ impl Proc {
         }
     }
 
+    /// [`Proc::spawn`] logging at `info` into `log` (its stderr), for
+    /// tests that read a process's log lines.
+    pub fn spawn_logged(
+        name: &str,
+        args: &[&str],
+        env: &[(String, String)],
+        extra: &[(&str, &str)],
+        log: &std::path::Path,
+    ) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("agensium-proc-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("a data directory for {name}: {e}"));
+        let file = std::fs::File::create(log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+        let child = Command::new(binary())
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(extra.iter().copied())
+            .env("AGENSIUM_DATA_DIR", dir.path())
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stderr(Stdio::from(file))
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        Self {
+            child,
+            name: name.to_owned(),
+            _dir: dir,
+        }
+    }
+
     /// Its data directory.
     pub fn data_dir(&self) -> &std::path::Path {
         self._dir.path()

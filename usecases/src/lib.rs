@@ -18,6 +18,7 @@ mod refusal;
 pub mod results;
 pub mod submit;
 pub mod teams;
+pub mod trace_context;
 pub mod tenancy;
 pub mod work;
 

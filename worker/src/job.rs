@@ -10,7 +10,8 @@ use agensium_ports::{Finish, StartedJob, Ticket};
 use agensium_usecases::work::Finished;
 use bytes::Bytes;
 use std::time::Instant;
-use tracing::info;
+use tracing::field::Empty;
+use tracing::{Instrument, info, info_span};
 
 /// What one attempt produced, before it is recorded.
 struct Attempt {
@@ -65,7 +66,8 @@ impl Worker {
         log: &JobLog,
         taken: Instant,
     ) -> Result<Attempt, Cause> {
-        match self.loader.get(&job.digest, Metering::of(&limits)).await {
+        let load = info_span!("load processor", digest = %job.digest);
+        match self.loader.get(&job.digest, Metering::of(&limits)).instrument(load).await {
             Err(LoadError::Store(e)) => Err(e.into()),
             Err(LoadError::Meta(e)) => Err(e.into()),
             Err(e) => {
@@ -117,7 +119,8 @@ impl Worker {
         } = attempt;
         let log = Bytes::from(log.contents());
         let shift = &self.shift;
-        if shift.finish(me, job, &finish, usage.as_ref(), log).await? == Finished::Superseded {
+        let recorded = shift.finish(me, job, &finish, usage.as_ref(), log);
+        if recorded.instrument(info_span!("finish")).await? == Finished::Superseded {
             return Ok(Ack::Superseded);
         }
         if let Some(returned) = returned {
@@ -147,15 +150,18 @@ impl Worker {
     ) -> Result<(Finish, Usage, Instant, Instant), Cause> {
         let id = job.id;
         let output = self.shift.output(job);
-        let input = self.shift.input(job, input).await?;
+        let read = info_span!("read input", bytes = job.input_bytes);
+        let input = self.shift.input(job, input).instrument(read).await?;
         // Stored by a task of its own, beside the guest.
+        let write = info_span!("write output");
         let upload = |chunks: OutputChunks| {
-            tokio::spawn(async move {
+            let store = async move {
                 let body = futures::stream::unfold(chunks, |mut rx| async move {
                     rx.recv().await.map(|c| (c, rx))
                 });
                 output.store(Box::pin(body)).await
-            })
+            };
+            tokio::spawn(store.instrument(write))
         };
         // Cancelled by the API (watched below) or by the end of the shutdown grace.
         let cancel = self.handback.child_token();
@@ -168,7 +174,13 @@ impl Worker {
             log,
             cancel,
         };
-        let (out, uploaded) = self.runtime.run_draining(processor, run, upload).await;
+        let span = info_span!("run processor", fuel = Empty, peak_memory_bytes = Empty);
+        let running = self.runtime.run_draining(processor, run, upload);
+        let (out, uploaded) = running.instrument(span.clone()).await;
+        span.record("peak_memory_bytes", out.peak_memory);
+        if let Some(fuel) = out.fuel_consumed {
+            span.record("fuel", fuel);
+        }
         let uploaded = uploaded.map_err(Cause::Join)?;
         if self.handback.is_cancelled() && out.result.is_err() {
             return Err(Cause::ShuttingDown);

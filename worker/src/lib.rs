@@ -16,7 +16,9 @@ mod job;
 pub mod metrics;
 mod watch;
 
+use agensium_usecases::trace_context;
 use agensium_usecases::work::{Shift, Started};
+use tracing::Instrument;
 
 pub use disposition::{Ack, Cause, Disposition};
 
@@ -94,6 +96,7 @@ pub async fn run(
         tokio::time::sleep(grace).await;
         hb.cancel();
     });
+    metrics::slots(config.slots);
     let shift = Arc::new(Shift::new(backends, config.lease, config.inline));
     let worker = Arc::new(Worker {
         shift,
@@ -164,7 +167,10 @@ impl Worker {
         let taken = Instant::now();
         let disposition = match self.shift.start(me, &ticket).await {
             Ok(Started::Run(job)) => {
-                Disposition::from(self.process(me, &ticket, *job, taken).await)
+                let _busy = metrics::Busy::new();
+                let span = trace_context::processing(&job.job);
+                let processed = self.process(me, &ticket, *job, taken).instrument(span);
+                Disposition::from(processed.await)
             }
             Ok(Started::Stale) => Disposition::Ack(Ack::Stale),
             Ok(Started::Throttled) => Disposition::Throttled,

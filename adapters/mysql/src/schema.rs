@@ -113,6 +113,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // jobs queued or running, counted on the `jobs_status` index. Its
     // readers get SELECT on the view alone (crate::backlog_grant); it runs
     // with its definer's rights.
+    // The W3C trace context a job's spans continue (TraceParent, 55 chars).
+    "ALTER TABLE jobs ADD COLUMN trace_parent VARCHAR(55) NULL",
     "CREATE OR REPLACE VIEW backlog AS
         SELECT COUNT(*) AS jobs FROM jobs WHERE status IN ('queued', 'running')",
 ];

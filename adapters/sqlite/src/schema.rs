@@ -118,6 +118,8 @@ ALTER TABLE jobs ADD COLUMN callback_next_at INTEGER;
 CREATE INDEX jobs_callbacks_due ON jobs (callback_next_at);
 ALTER TABLE teams ADD COLUMN webhook_secret TEXT;
 "#,
+    // The W3C trace context a job's spans continue (TraceParent).
+    "ALTER TABLE jobs ADD COLUMN trace_parent TEXT;",
 ];
 
 /// Applies the pending migrations (see [`MIGRATIONS`]) in one transaction.

@@ -2,7 +2,7 @@
 //! ownership read from it, every change clearing it.
 
 use super::CachedMeta;
-use crate::{MetaError, TenantStore};
+use crate::{MetaError, TeamBacklog, TenantStore};
 use agensium_domain::{
     Job, JobId, JobStatus, KeyId, KeyRecord, Ownership, ProcessorName, Quota, Team, TeamName,
     Visibility,
@@ -111,6 +111,10 @@ impl TenantStore for CachedMeta {
 
     async fn count_jobs(&self, team: &TeamName, status: JobStatus) -> Result<u64, MetaError> {
         self.inner.count_jobs(team, status).await
+    }
+
+    async fn backlog_by_team(&self) -> Result<Vec<TeamBacklog>, MetaError> {
+        self.inner.backlog_by_team().await
     }
 
     async fn finished_jobs(

@@ -12,7 +12,7 @@ pub const VERSION_COLUMNS: &str =
 pub const JOB_COLUMNS: &str = "id, processor, version, digest, status, params, error_code, \
     error_message, attempts, input_bytes, output_bytes, content_type, stats, created_at, \
     started_at, finished_at, worker, `usage`, limits, attempt_base, team, key_id, \
-    callback_url, callback_state, callback_attempts, callback_last, callback_at";
+    callback_url, callback_state, callback_attempts, callback_last, callback_at, trace_parent";
 
 /// A row's values, read by column index; every decoding failure is
 /// [`MetaError::Corrupt`], never "unavailable".
@@ -183,6 +183,9 @@ pub fn job_from_row(r: SqlRow) -> Result<Job, MetaError> {
             .transpose()
             .map_err(corrupt)?,
         callback: callback_from_row(&r)?,
+        // Written only from a checked value; one that no longer parses
+        // costs the trace, not the job.
+        trace_parent: r.opt_text(27)?.and_then(|t| t.parse().ok()),
     })
 }
 
@@ -232,5 +235,6 @@ pub fn job_values(j: &Job) -> Result<Vec<SqlValue>, MetaError> {
         c.and_then(|c| c.last_attempt_at)
             .map(|t| t.timestamp_millis())
             .into(),
+        j.trace_parent.as_ref().map(|t| t.as_str().to_owned()).into(),
     ])
 }

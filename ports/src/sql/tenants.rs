@@ -3,7 +3,7 @@
 use super::row::{Cols, corrupt_at, to_json};
 use super::{SqlBackend, SqlMetaStore, SqlRow, SqlValue, Statement, status};
 use crate::meta::MetaError;
-use crate::tenants::TenantStore;
+use crate::tenants::{TeamBacklog, TenantStore};
 use agensium_domain::{
     Job, JobId, JobStatus, KeyId, KeyRecord, Ownership, ProcessorName, Quota, Team, TeamName,
     Visibility, from_millis,
@@ -312,6 +312,30 @@ impl<B: SqlBackend> TenantStore for SqlMetaStore<B> {
             vec![team.as_str().into(), status(s)],
         );
         self.count(st).await
+    }
+
+    async fn backlog_by_team(&self) -> Result<Vec<TeamBacklog>, MetaError> {
+        let st = Statement::new(
+            "SELECT team, status, COUNT(*) FROM jobs WHERE status IN (?, ?) GROUP BY team, status",
+            vec![status(JobStatus::Queued), status(JobStatus::Running)],
+        );
+        let mut out: Vec<TeamBacklog> = Vec::new();
+        for row in self.db.query(st).await? {
+            let r = Cols(row);
+            let (team, s, n): (TeamName, JobStatus, u64) = (r.parse(0)?, r.parse(1)?, r.int(2)?);
+            let at = match out.iter().position(|b| b.team == team) {
+                Some(i) => i,
+                None => {
+                    out.push(TeamBacklog { team, queued: 0, running: 0 });
+                    out.len() - 1
+                }
+            };
+            match s {
+                JobStatus::Queued => out[at].queued = n,
+                _ => out[at].running = n,
+            }
+        }
+        Ok(out)
     }
 
     async fn finished_jobs(

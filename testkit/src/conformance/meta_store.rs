@@ -124,7 +124,13 @@ async fn job_life(store: &dyn MetaStore, n: &str) {
         ("b".to_string(), "2".to_string()),
         ("a".to_string(), "1".to_string()),
     ];
-    let job = Job::queued(JobId::new(), &pv, params, 1234, &tester());
+    let mut job = Job::queued(JobId::new(), &pv, params, 1234, &tester());
+    // The trace its spans join is kept with it, as given.
+    job.trace_parent = Some(
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            .parse()
+            .unwrap(),
+    );
     store.insert_job(&job, None).await.unwrap();
     assert_eq!(store.get_job(job.id).await.unwrap(), Some(job.clone()));
     assert_eq!(store.get_job(JobId::new()).await.unwrap(), None);

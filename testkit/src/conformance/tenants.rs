@@ -232,6 +232,23 @@ async fn counts(store: &dyn MetaStore, n: &str, a: &TeamName) {
             .unwrap()
     );
     assert_eq!(store.count_jobs(a, JobStatus::Queued).await.unwrap(), 2);
+    store
+        .start_job(jobs[1].id, &w, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    let mine: Vec<_> = store
+        .backlog_by_team()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|b| &b.team == a)
+        .collect();
+    assert_eq!(
+        mine,
+        vec![agensium_ports::TeamBacklog { team: a.clone(), queued: 1, running: 1 }],
+        "one row per team with unfinished jobs"
+    );
     let (from, to) = (
         now_to_the_millisecond() - chrono::Duration::hours(1),
         now_to_the_millisecond() + chrono::Duration::hours(1),
