@@ -17,7 +17,6 @@ use agensium_usecases as usecases;
 use agensium_usecases::accept::Accepted;
 use agensium_usecases::listing::JobQuery;
 use agensium_usecases::{submit, trace_context};
-use tracing::Instrument;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -27,6 +26,7 @@ use futures::StreamExt;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use tracing::Instrument;
 
 /// The query of a submission: `version=V`, `callback_url=URL` and
 /// `param.KEY=VALUE` pairs (a form may carry the last two as fields).

@@ -36,7 +36,9 @@ impl std::str::FromStr for TraceParent {
             return Err(bad());
         };
         let hex = |p: &str, n: usize| {
-            p.len() == n && p.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            p.len() == n
+                && p.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         };
         let zero = |p: &str| p.bytes().all(|b| b == b'0');
         let ok = version == "00"
@@ -45,7 +47,11 @@ impl std::str::FromStr for TraceParent {
             && hex(flags, 2)
             && !zero(trace)
             && !zero(parent);
-        if ok { Ok(Self(s.to_owned())) } else { Err(bad()) }
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(bad())
+        }
     }
 }
 

@@ -18,8 +18,8 @@ mod refusal;
 pub mod results;
 pub mod submit;
 pub mod teams;
-pub mod trace_context;
 pub mod tenancy;
+pub mod trace_context;
 pub mod work;
 
 pub use authenticate::authenticate;

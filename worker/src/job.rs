@@ -67,7 +67,12 @@ impl Worker {
         taken: Instant,
     ) -> Result<Attempt, Cause> {
         let load = info_span!("load processor", digest = %job.digest);
-        match self.loader.get(&job.digest, Metering::of(&limits)).instrument(load).await {
+        match self
+            .loader
+            .get(&job.digest, Metering::of(&limits))
+            .instrument(load)
+            .await
+        {
             Err(LoadError::Store(e)) => Err(e.into()),
             Err(LoadError::Meta(e)) => Err(e.into()),
             Err(e) => {

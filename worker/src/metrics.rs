@@ -62,7 +62,7 @@ pub(crate) fn finishing(d: Duration) {
 pub(crate) fn finished(total: Duration, finish: &Finish) {
     metrics::histogram!(JOB_SECONDS).record(total.as_secs_f64());
     let (status, code) = match finish {
-        Finish::Succeeded { .. } => ("succeeded", "none"),
+        Finish::Succeeded { .. } => ("succeeded", "none".to_owned()),
         Finish::Failed(e) => ("failed", code_label(&e.code)),
     };
     metrics::counter!(JOBS_TOTAL, "status" => status, "code" => code).increment(1);

@@ -39,7 +39,7 @@ pub fn init(args: &[String]) -> Result<Telemetry> {
     let format = LogFormat::chosen(args)?;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| DEFAULT_LOG.into());
     let traces = traces::Traces::from_env(&service_name(args))?;
-    let spans = traces.as_ref().map(|t| t.layer());
+    let spans = traces.as_ref().map(traces::Traces::layer);
     tracing_subscriber::registry()
         .with(format.layer().with_filter(filter))
         .with(spans)

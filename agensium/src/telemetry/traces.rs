@@ -56,11 +56,11 @@ impl Traces {
     /// The layer that turns our spans into OpenTelemetry spans.
     pub fn layer<S>(&self) -> Box<dyn Layer<S> + Send + Sync + 'static>
     where
-        S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+        S: tracing::Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
     {
-        let ours = SPANS
-            .iter()
-            .fold(Targets::new(), |t, target| t.with_target(*target, tracing::Level::INFO));
+        let ours = SPANS.iter().fold(Targets::new(), |t, target| {
+            t.with_target(*target, tracing::Level::INFO)
+        });
         tracing_opentelemetry::layer()
             .with_tracer(self.provider.tracer("agensium"))
             .with_filter(ours)

@@ -235,6 +235,9 @@ pub fn job_values(j: &Job) -> Result<Vec<SqlValue>, MetaError> {
         c.and_then(|c| c.last_attempt_at)
             .map(|t| t.timestamp_millis())
             .into(),
-        j.trace_parent.as_ref().map(|t| t.as_str().to_owned()).into(),
+        j.trace_parent
+            .as_ref()
+            .map(|t| t.as_str().to_owned())
+            .into(),
     ])
 }

@@ -326,7 +326,11 @@ impl<B: SqlBackend> TenantStore for SqlMetaStore<B> {
             let at = match out.iter().position(|b| b.team == team) {
                 Some(i) => i,
                 None => {
-                    out.push(TeamBacklog { team, queued: 0, running: 0 });
+                    out.push(TeamBacklog {
+                        team,
+                        queued: 0,
+                        running: 0,
+                    });
                     out.len() - 1
                 }
             };

@@ -246,7 +246,11 @@ async fn counts(store: &dyn MetaStore, n: &str, a: &TeamName) {
         .collect();
     assert_eq!(
         mine,
-        vec![agensium_ports::TeamBacklog { team: a.clone(), queued: 1, running: 1 }],
+        vec![agensium_ports::TeamBacklog {
+            team: a.clone(),
+            queued: 1,
+            running: 1
+        }],
         "one row per team with unfinished jobs"
     );
     let (from, to) = (

@@ -40,7 +40,12 @@ fn dashboard_exprs() -> Vec<String> {
     let exprs: Vec<String> = panels
         .iter()
         .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
-        .map(|t| t["expr"].as_str().expect("every target has an expr").to_owned())
+        .map(|t| {
+            t["expr"]
+                .as_str()
+                .expect("every target has an expr")
+                .to_owned()
+        })
         .collect();
     assert!(exprs.len() >= panels.len(), "a query per panel at least");
     exprs
@@ -57,25 +62,43 @@ fn rule_exprs() -> Vec<String> {
             let alert = r["alert"].as_str().expect("an alert name");
             assert!(alert.starts_with("Agensium"), "{alert}");
             let severity = r["labels"]["severity"].as_str();
-            assert!(matches!(severity, Some("warning" | "critical")), "{alert}: {severity:?}");
-            assert!(r["annotations"]["summary"].is_string(), "{alert}: a summary");
+            assert!(
+                matches!(severity, Some("warning" | "critical")),
+                "{alert}: {severity:?}"
+            );
+            assert!(
+                r["annotations"]["summary"].is_string(),
+                "{alert}: a summary"
+            );
             if let Some(d) = r.get("for") {
                 let d = d.as_str().unwrap();
-                assert!(d.ends_with('m') || d.ends_with('s') || d.ends_with('h'), "{alert}: for {d}");
+                assert!(
+                    d.ends_with('m') || d.ends_with('s') || d.ends_with('h'),
+                    "{alert}: for {d}"
+                );
             }
             let expr = r["expr"].as_str().expect("an expr");
-            assert_eq!(expr.matches('(').count(), expr.matches(')').count(), "{alert}: {expr}");
+            assert_eq!(
+                expr.matches('(').count(),
+                expr.matches(')').count(),
+                "{alert}: {expr}"
+            );
             exprs.push(expr.to_owned());
         }
     }
-    assert!(exprs.len() >= 5, "backlog, failures, dead letter, saturation, no worker");
+    assert!(
+        exprs.len() >= 5,
+        "backlog, failures, dead letter, saturation, no worker"
+    );
     exprs
 }
 
 /// A metric name as scraped may carry a summary's or counter's suffix.
 fn exported(name: &str, scraped: &BTreeSet<String>) -> bool {
     scraped.contains(name)
-        || ["_sum", "_count"].iter().any(|s| scraped.contains(&format!("{name}{s}")))
+        || ["_sum", "_count"]
+            .iter()
+            .any(|s| scraped.contains(&format!("{name}{s}")))
 }
 
 #[tokio::test]
@@ -135,7 +158,10 @@ async fn hook() -> (u16, std::sync::Arc<std::sync::Mutex<usize>>) {
 
 #[test]
 fn metric_names_are_read_out_of_expressions() {
-    let names = metric_names(r#"sum(rate(agensium_jobs_total{code="x"}[5m])) / agensium_worker_slots"#);
-    let want: BTreeSet<String> = ["agensium_jobs_total", "agensium_worker_slots"].map(String::from).into();
+    let names =
+        metric_names(r#"sum(rate(agensium_jobs_total{code="x"}[5m])) / agensium_worker_slots"#);
+    let want: BTreeSet<String> = ["agensium_jobs_total", "agensium_worker_slots"]
+        .map(String::from)
+        .into();
     assert_eq!(names, want);
 }

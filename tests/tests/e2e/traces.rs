@@ -23,7 +23,11 @@ impl Received {
     /// The spans of trace `trace` so far.
     fn of(&self, trace: &str) -> Vec<Value> {
         let spans = self.0.lock().unwrap();
-        spans.iter().filter(|s| s["traceId"] == trace).cloned().collect()
+        spans
+            .iter()
+            .filter(|s| s["traceId"] == trace)
+            .cloned()
+            .collect()
     }
 
     /// Waits until trace `trace` has spans named all of `names`.
@@ -35,7 +39,10 @@ impl Received {
                 return spans;
             }
             let got: Vec<&Value> = spans.iter().map(|s| &s["name"]).collect();
-            assert!(since.elapsed() < Duration::from_secs(30), "trace {trace}: only {got:?}");
+            assert!(
+                since.elapsed() < Duration::from_secs(30),
+                "trace {trace}: only {got:?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -90,14 +97,20 @@ fn named<'a>(spans: &'a [Value], name: &str) -> &'a Value {
 async fn submit_traced(api: &Client, mode: &str, trace: &str) -> String {
     let r = api
         .http
-        .post(format!("{}/v1/processors/hostile/jobs?param.mode={mode}", api.url))
+        .post(format!(
+            "{}/v1/processors/hostile/jobs?param.mode={mode}",
+            api.url
+        ))
         .header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01"))
         .body("traced input")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
-    r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+    r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -128,26 +141,63 @@ async fn one_jobs_spans_form_one_trace_across_the_api_and_the_worker() {
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let id = submit_traced(&api, "echo", trace).await;
     assert_eq!(api.wait(&id).await["status"], "succeeded");
-    let chain = ["POST", "send rail", "process rail", "read input", "run processor", "write output", "finish"];
+    let chain = [
+        "POST",
+        "send rail",
+        "process rail",
+        "read input",
+        "run processor",
+        "write output",
+        "finish",
+    ];
     let spans = received.wait_for(trace, &chain).await;
-    let (request, send, process) = (named(&spans, "POST"), named(&spans, "send rail"), named(&spans, "process rail"));
-    assert_eq!(request["parentSpanId"], "00f067aa0ba902b7", "the caller's span is the parent");
+    let (request, send, process) = (
+        named(&spans, "POST"),
+        named(&spans, "send rail"),
+        named(&spans, "process rail"),
+    );
+    assert_eq!(
+        request["parentSpanId"], "00f067aa0ba902b7",
+        "the caller's span is the parent"
+    );
     assert_eq!(send["parentSpanId"], request["spanId"]);
-    assert_eq!(process["parentSpanId"], send["spanId"], "the worker continues the enqueue");
+    assert_eq!(
+        process["parentSpanId"], send["spanId"],
+        "the worker continues the enqueue"
+    );
     for step in ["read input", "run processor", "write output", "finish"] {
-        assert_eq!(named(&spans, step)["parentSpanId"], process["spanId"], "{step}");
+        assert_eq!(
+            named(&spans, step)["parentSpanId"],
+            process["spanId"],
+            "{step}"
+        );
     }
-    assert_eq!((request["service"].as_str(), process["service"].as_str()), (Some("agensium-api"), Some("agensium-worker")));
+    assert_eq!(
+        (request["service"].as_str(), process["service"].as_str()),
+        (Some("agensium-api"), Some("agensium-worker"))
+    );
     assert_eq!(attribute(process, "messaging.operation.type"), "process");
     assert_eq!(attribute(process, "job"), id.as_str());
+    let names: Vec<&Value> = spans.iter().map(|s| &s["name"]).collect();
+    eprintln!("trace {trace}: {} spans {names:?}", spans.len());
 
     // A failed job, retried: its second attempt is a second process span
     // of the same trace, under the same enqueue.
     let failing = "0af7651916cd43dd8448eb211c80319c";
     let id2 = submit_traced(&api, "panic", failing).await;
     assert_eq!(api.wait(&id2).await["status"], "failed");
-    let r = api.http.post(format!("{url}/v1/jobs/{id2}/retry")).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::ACCEPTED, "{}", r.text().await.unwrap());
+    let r = api
+        .http
+        .post(format!("{url}/v1/jobs/{id2}/retry"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::ACCEPTED,
+        "{}",
+        r.text().await.unwrap()
+    );
     api.wait_for(&id2, "the retry's end", Duration::from_secs(60), |j| {
         j["status"] == "failed" && j["attempts"] == 2
     })
@@ -155,13 +205,20 @@ async fn one_jobs_spans_form_one_trace_across_the_api_and_the_worker() {
     let since = Instant::now();
     let processes = loop {
         let spans = received.of(failing);
-        let processes: Vec<Value> = spans.into_iter().filter(|s| s["name"] == "process rail").collect();
+        let processes: Vec<Value> = spans
+            .into_iter()
+            .filter(|s| s["name"] == "process rail")
+            .collect();
         if processes.len() == 2 || since.elapsed() > Duration::from_secs(30) {
             break processes;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(processes.len(), 2, "one process span per attempt: {processes:#?}");
+    assert_eq!(
+        processes.len(),
+        2,
+        "one process span per attempt: {processes:#?}"
+    );
     assert_eq!(processes[0]["parentSpanId"], processes[1]["parentSpanId"]);
     assert_ne!(processes[0]["spanId"], processes[1]["spanId"]);
 
@@ -177,11 +234,20 @@ fn job_lines_carry_the_trace(log: &std::path::Path, id: &str, trace: &str) {
         .collect();
     let of_job: Vec<&Value> = lines
         .iter()
-        .filter(|l| l["spans"].as_array().is_some_and(|s| s.iter().any(|s| s["job"] == id)))
+        .filter(|l| {
+            l["spans"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|s| s["job"] == id))
+        })
         .collect();
     assert!(!of_job.is_empty(), "no line of job {id} in {text}");
     for line in of_job {
-        let process = line["spans"].as_array().unwrap().iter().find(|s| s["job"] == id).unwrap();
+        let process = line["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["job"] == id)
+            .unwrap();
         assert_eq!(process["trace_id"], trace, "{line}");
         for key in ["timestamp", "level", "target"] {
             assert!(line.get(key).is_some(), "{key} in {line}");
