@@ -25,6 +25,54 @@ pub async fn run(store: &dyn MetaStore, n: &str) {
     ownership(store, n, &a).await;
     latest_and_yanking(store, n, &a).await;
     counts(store, n, &a).await;
+    backlog(store, n).await;
+}
+
+/// `backlog_by_team`: one row per team with queued or running jobs, the
+/// finished ones left out.
+async fn backlog(store: &dyn MetaStore, n: &str) {
+    let pv = version(n, "7.1.0", b"backlog");
+    store.put_version(&pv).await.unwrap();
+    let team: TeamName = format!("bl{n}").parse().unwrap();
+    let by = Caller {
+        key_id: "00000000000000bc".parse().unwrap(),
+        team: team.clone(),
+        role: Role::Submitter,
+    };
+    let jobs: Vec<Job> = (0..3)
+        .map(|_| Job::queued(JobId::new(), &pv, vec![], 10, &by))
+        .collect();
+    for j in &jobs {
+        store.insert_job(j, None).await.unwrap();
+    }
+    let w = WorkerId::new("w-backlog");
+    let lease = Duration::from_secs(30);
+    for j in &jobs[..2] {
+        store.start_job(j.id, &w, lease).await.unwrap().unwrap();
+    }
+    let done = Finish::Failed(agensium_domain::JobError::new(
+        agensium_domain::ErrorCode::Trap,
+        "done",
+    ));
+    assert!(
+        store
+            .finish_job(jobs[0].id, &w, &done, None, None)
+            .await
+            .unwrap()
+    );
+    let row: Vec<_> = store
+        .backlog_by_team()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|b| b.team == team)
+        .collect();
+    let want = agensium_ports::TeamBacklog {
+        team,
+        queued: 1,
+        running: 1,
+    };
+    assert_eq!(row, vec![want], "one row per team, finished jobs left out");
 }
 
 async fn teams(store: &dyn MetaStore, n: &str) -> TeamName {
@@ -232,27 +280,6 @@ async fn counts(store: &dyn MetaStore, n: &str, a: &TeamName) {
             .unwrap()
     );
     assert_eq!(store.count_jobs(a, JobStatus::Queued).await.unwrap(), 2);
-    store
-        .start_job(jobs[1].id, &w, Duration::from_secs(30))
-        .await
-        .unwrap()
-        .unwrap();
-    let mine: Vec<_> = store
-        .backlog_by_team()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|b| &b.team == a)
-        .collect();
-    assert_eq!(
-        mine,
-        vec![agensium_ports::TeamBacklog {
-            team: a.clone(),
-            queued: 1,
-            running: 1
-        }],
-        "one row per team with unfinished jobs"
-    );
     let (from, to) = (
         now_to_the_millisecond() - chrono::Duration::hours(1),
         now_to_the_millisecond() + chrono::Duration::hours(1),
