@@ -61,8 +61,13 @@ impl Traces {
         let ours = SPANS.iter().fold(Targets::new(), |t, target| {
             t.with_target(*target, tracing::Level::INFO)
         });
+        // No per-poll timing (our spans instrument futures polled per
+        // chunk), no thread or source-location attributes.
         tracing_opentelemetry::layer()
             .with_tracer(self.provider.tracer("agensium"))
+            .with_tracked_inactivity(false)
+            .with_threads(false)
+            .with_location(false)
             .with_filter(ours)
             .boxed()
     }
