@@ -294,6 +294,15 @@ struct SettingsArgs {
     /// processors and versions, in ms (0: read every time) [default: 1000].
     #[arg(long, env = "AGENSIUM_CACHE_TTL_MS")]
     cache_ttl_ms: Option<u64>,
+    /// How long finished jobs (row, input, output, log) are kept unless
+    /// their team sets its own: `30d`, `12h`, `90m`, `45s`, or `forever`
+    /// [default: forever].
+    #[arg(long, env = "AGENSIUM_RETENTION")]
+    retention: Option<String>,
+    /// Seconds between an API process's tries at the retention sweep (one
+    /// process sweeps at a time) [default: 60].
+    #[arg(long, env = "AGENSIUM_SWEEP_SECS")]
+    sweep_secs: Option<u64>,
     /// Sandboxes one process holds at once [default: 128].
     #[arg(long, env = "AGENSIUM_INSTANCES")]
     instances: Option<u32>,
@@ -402,6 +411,11 @@ impl SettingsArgs {
             &mut s.cache_ttl,
             self.cache_ttl_ms.map(Duration::from_millis),
         );
+        if let Some(r) = &self.retention {
+            s.retention = agensium::settings::parse_retention(r)
+                .map_err(|e| anyhow::anyhow!("AGENSIUM_RETENTION: {e}"))?;
+        }
+        set(&mut s.sweep_every, secs(self.sweep_secs));
         if let Some(k) = self.inline_kib {
             s.inline = InlineLimit::new(k.saturating_mul(1024))
                 .map_err(|e| anyhow::anyhow!("AGENSIUM_INLINE_KIB: {}", e.0))?;

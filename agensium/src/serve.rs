@@ -99,6 +99,7 @@ pub async fn start(role: Role, settings: Settings) -> anyhow::Result<Server> {
             Webhooks::new(settings.webhooks.clone()).context("starting the webhook client")?;
         server.start_webhooks(&backends, &webhooks, &finishes);
         server.start_backlog_gauges(&backends);
+        server.start_retention(&backends, settings.retention, settings.sweep_every);
         let holds = agensium_api::holds::Holds::new(settings.held_per_key);
         // The API reads keys, ownership and versions through a short-lived
         // cache (the held answers' watch reads the store itself).
@@ -228,6 +229,27 @@ impl Server {
         let task = tokio::spawn(crate::edge::serve(listener, app, edge, stop));
         self.tasks.push((what, task));
         Ok(bound)
+    }
+
+    /// The retention sweep of an API process: every `every`, if it holds
+    /// the fleet's lease, it expires what is past its team's retention.
+    fn start_retention(&mut self, backends: &Backends, default: Option<Duration>, every: Duration) {
+        let (b, stop) = (backends.clone(), self.shutdown.clone());
+        let holder = worker::process_name();
+        let task = tokio::spawn(async move {
+            loop {
+                let sweep =
+                    agensium_usecases::retention::sweep_if_ours(&b, &holder, default, every);
+                if let Err(e) = sweep.await {
+                    tracing::warn!(error = %e, "the retention sweep failed; it runs again later");
+                }
+                tokio::select! {
+                    () = stop.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(every) => {}
+                }
+            }
+        });
+        self.tasks.push(("retention sweep", task));
     }
 
     /// The backlog-per-team gauges of an API process, until shutdown.

@@ -96,6 +96,12 @@ pub struct Settings {
     /// Inputs, outputs and logs up to this size are kept inline with the
     /// job row, not in the object store.
     pub inline: InlineLimit,
+    /// How long finished jobs (rows, inputs, outputs, logs) are kept when
+    /// their team sets no retention of its own (`None`: forever).
+    pub retention: Option<Duration>,
+    /// How often an API process tries to take the retention sweep's lease
+    /// and sweep.
+    pub sweep_every: Duration,
     /// How long an API process trusts what it read of keys, teams,
     /// processors and versions (zero: it reads them on every request).
     pub cache_ttl: Duration,
@@ -148,6 +154,8 @@ impl Default for Settings {
             },
             inline: InlineLimit::DEFAULT,
             cache_ttl: Duration::from_secs(1),
+            retention: None,
+            sweep_every: Duration::from_secs(60),
             webhooks: WebhookSettings::default(),
         }
     }
@@ -237,6 +245,28 @@ impl Settings {
     }
 }
 
+/// A retention as written: a number with a unit (`s`, `m`, `h`, `d`), or
+/// `forever` (`None`).
+pub fn parse_retention(s: &str) -> Result<Option<Duration>, String> {
+    let s = s.trim();
+    if s == "forever" {
+        return Ok(None);
+    }
+    let unit = match s.chars().last() {
+        Some('s') => 1,
+        Some('m') => 60,
+        Some('h') => 3600,
+        Some('d') => 86_400,
+        _ => return Err(format!("{s:?}: a number with s, m, h or d, or forever")),
+    };
+    let n: u64 = s[..s.len() - 1]
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{s:?}: a number above 0 with s, m, h or d, or forever"))?;
+    Ok(Some(Duration::from_secs(n.saturating_mul(unit))))
+}
+
 #[cfg(test)]
 #[allow(clippy::field_reassign_with_default)]
 mod tests {
@@ -265,5 +295,18 @@ mod tests {
         let mut s = Settings::default();
         s.backends.database_url = Some(Secret::new("mysql://u:topsecret@h/d"));
         assert!(!format!("{s:?}").contains("topsecret"));
+    }
+
+    #[test]
+    fn retentions_are_read_with_their_unit() {
+        let d = |n| Some(Duration::from_secs(n));
+        assert_eq!(parse_retention("45s"), Ok(d(45)));
+        assert_eq!(parse_retention("90m"), Ok(d(5400)));
+        assert_eq!(parse_retention("12h"), Ok(d(43_200)));
+        assert_eq!(parse_retention(" 30d "), Ok(d(2_592_000)));
+        assert_eq!(parse_retention("forever"), Ok(None));
+        for bad in ["", "0d", "30", "d", "1w", "-1h", "1.5h"] {
+            assert!(parse_retention(bad).is_err(), "{bad:?}");
+        }
     }
 }

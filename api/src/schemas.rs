@@ -52,6 +52,11 @@ pub struct Quota {
     /// Largest input of one job, in bytes (capped by the operator's ceiling).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     max_input_bytes: Option<u64>,
+    /// Seconds a finished job (row, input, output, log) is kept; unset:
+    /// the operator's default (`AGENSIUM_RETENTION`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
+    retention_secs: Option<u64>,
 }
 
 /// Jobs of one day by outcome.

@@ -142,10 +142,10 @@ fn check_quota(st: &AppState, q: &Quota) -> Result<(), ApiError> {
             format!("max_input_bytes must be between 1 and the operator's ceiling {ceiling}"),
         ));
     }
-    if q.max_queued == Some(0) || q.max_running == Some(0) {
+    if q.max_queued == Some(0) || q.max_running == Some(0) || q.retention_secs == Some(0) {
         return Err(ApiError::bad_request(
             "invalid_quota",
-            "max_queued and max_running must be at least 1 (omit them for no quota)",
+            "max_queued, max_running and retention_secs must be at least 1 (omit them for none)",
         ));
     }
     Ok(())

@@ -79,6 +79,11 @@ impl JobId {
         format!("jobs/{self}/output/")
     }
 
+    /// The prefix of every object of the job (input, outputs, logs).
+    pub fn objects_prefix(&self) -> String {
+        format!("jobs/{self}")
+    }
+
     /// The key prefix of every attempt's output, segmented (`out/`) or
     /// stored whole before segments (`output/`).
     pub fn outputs_prefix(&self) -> String {

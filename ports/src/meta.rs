@@ -2,8 +2,8 @@
 
 use crate::error::{BackendError, BoxError};
 use agensium_domain::{
-    Digest, Job, JobError, JobId, JobRef, JobStatus, Pairs, ProcessorName, ProcessorVersion, Usage,
-    WorkerId,
+    Digest, Job, JobError, JobId, JobRef, JobStatus, Pairs, ProcessorName, ProcessorVersion,
+    TeamName, Usage, WorkerId,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -290,4 +290,25 @@ pub trait JobStore: Send + Sync + 'static {
     /// queued job, oldest first: what a restarted *single* process (whose
     /// workers are all gone) puts back on its rail.
     async fn recover_unfinished(&self) -> Result<Vec<JobRef>, MetaError>;
+
+    /// Deletes the rows of those of `ids` that are final, leaving for each
+    /// a tombstone (its id and team, `at`) that [`JobStore::expired_job`]
+    /// reads; how many rows went. A queued or running job is never
+    /// deleted. Idempotent.
+    async fn expire_jobs(&self, ids: &[JobId], at: DateTime<Utc>) -> Result<u64, MetaError>;
+
+    /// The team of job `id` when it expired (its row is gone).
+    async fn expired_job(&self, id: JobId) -> Result<Option<TeamName>, MetaError>;
+
+    /// Takes or renews the lease `name` for `holder` until `until`, unless
+    /// another holder's lease on it runs past `now`: true when `holder`
+    /// holds it now. What keeps a fleet-wide chore (the retention sweep)
+    /// to one process at a time.
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, MetaError>;
 }

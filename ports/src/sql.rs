@@ -9,6 +9,7 @@
 
 mod artifacts;
 mod callbacks;
+mod retention;
 mod row;
 mod tenants;
 mod transition;
@@ -18,8 +19,8 @@ use crate::meta::{
     Catalog, Finish, JobBody, JobFilter, JobStore, MetaError, NewJob, PutVersion, StartedJob,
 };
 use agensium_domain::{
-    Job, JobId, JobRef, JobStatus, ProcessorName, ProcessorVersion, Transition, Usage, WorkerId,
-    now_to_the_millisecond,
+    Job, JobId, JobRef, JobStatus, ProcessorName, ProcessorVersion, TeamName, Transition, Usage,
+    WorkerId, now_to_the_millisecond,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -635,5 +636,23 @@ impl<B: SqlBackend> JobStore for SqlMetaStore<B> {
             vec![status(JobStatus::Queued)],
         ))
         .await
+    }
+
+    async fn expire_jobs(&self, ids: &[JobId], at: DateTime<Utc>) -> Result<u64, MetaError> {
+        self.expire(ids, at).await
+    }
+
+    async fn expired_job(&self, id: JobId) -> Result<Option<TeamName>, MetaError> {
+        self.tombstone(id).await
+    }
+
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, MetaError> {
+        self.lease(name, holder, now, until).await
     }
 }

@@ -19,12 +19,30 @@ fn not_found(what: &str) -> Refusal {
 
 /// The job `raw` names, when `caller` may see it (its team's, or any for
 /// an operator): [`Refusal::NotFound`] otherwise, the same answer as for a
-/// job that does not exist.
+/// job that does not exist; [`Refusal::Gone`] `expired` for one of its
+/// team's that retention swept.
 pub async fn find(meta: &dyn MetaStore, caller: &Caller, raw: &str) -> Result<Job> {
     let id = job_id(raw)?;
-    let job = meta.get_job(id).await?.ok_or_else(|| not_found(raw))?;
+    let Some(job) = meta.get_job(id).await? else {
+        return Err(missing(meta, caller, id, raw).await);
+    };
     visible(caller, &job, raw)?;
     Ok(job)
+}
+
+/// Why job `id` is not there: expired (when `caller` may see its team),
+/// else not found.
+async fn missing(meta: &dyn MetaStore, caller: &Caller, id: JobId, raw: &str) -> Refusal {
+    match meta.expired_job(id).await {
+        Ok(Some(team)) if authorize(caller, Action::Read, Resource::Team(&team)).is_ok() => {
+            Refusal::gone(
+                "expired",
+                format!("job {id} expired: its team keeps finished jobs for a limited time"),
+            )
+        }
+        Ok(_) => not_found(raw),
+        Err(e) => e.into(),
+    }
 }
 
 /// [`find`] with one of the job's bodies, when that is kept inline.
@@ -35,10 +53,9 @@ pub async fn find_with(
     body: JobBody,
 ) -> Result<(Job, Option<Bytes>)> {
     let id = job_id(raw)?;
-    let (job, bytes) = meta
-        .get_job_body(id, body)
-        .await?
-        .ok_or_else(|| not_found(raw))?;
+    let Some((job, bytes)) = meta.get_job_body(id, body).await? else {
+        return Err(missing(meta, caller, id, raw).await);
+    };
     visible(caller, &job, raw)?;
     Ok((job, bytes))
 }

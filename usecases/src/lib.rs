@@ -16,6 +16,7 @@ pub mod processors;
 pub mod readiness;
 mod refusal;
 pub mod results;
+pub mod retention;
 pub mod submit;
 pub mod teams;
 pub mod tenancy;

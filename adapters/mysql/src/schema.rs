@@ -115,6 +115,18 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // with its definer's rights.
     // The W3C trace context a job's spans continue (TraceParent, 55 chars).
     "ALTER TABLE jobs ADD COLUMN trace_parent VARCHAR(55) NULL",
+    // Retention: the tombstones of expired jobs (GET answers 410 expired),
+    // and the lease that keeps the sweep to one process.
+    "CREATE TABLE expired_jobs (
+        id          CHAR(36)     NOT NULL PRIMARY KEY,
+        team        VARCHAR(63)  NOT NULL,
+        expired_at  BIGINT       NOT NULL
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    "CREATE TABLE leases (
+        name    VARCHAR(63)  NOT NULL PRIMARY KEY,
+        holder  VARCHAR(255) NOT NULL,
+        expires_at BIGINT     NOT NULL
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
     "CREATE OR REPLACE VIEW backlog AS
         SELECT COUNT(*) AS jobs FROM jobs WHERE status IN ('queued', 'running')",
 ];

@@ -120,6 +120,19 @@ ALTER TABLE teams ADD COLUMN webhook_secret TEXT;
 "#,
     // The W3C trace context a job's spans continue (TraceParent).
     "ALTER TABLE jobs ADD COLUMN trace_parent TEXT;",
+    // Retention: expired jobs' tombstones, the sweep's lease.
+    r#"
+CREATE TABLE expired_jobs (
+    id          TEXT    NOT NULL PRIMARY KEY,
+    team        TEXT    NOT NULL,
+    expired_at  INTEGER NOT NULL
+);
+CREATE TABLE leases (
+    name    TEXT    NOT NULL PRIMARY KEY,
+    holder  TEXT    NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+"#,
 ];
 
 /// Applies the pending migrations (see [`MIGRATIONS`]) in one transaction.

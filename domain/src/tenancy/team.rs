@@ -21,6 +21,10 @@ pub struct Quota {
     /// Largest input of one job, in bytes (capped by the operator's ceiling).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_input_bytes: Option<u64>,
+    /// Seconds a finished job (its row, input, output and log) is kept;
+    /// unset: the operator's `AGENSIUM_RETENTION`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_secs: Option<u64>,
 }
 
 /// A team: the unit that owns processors, jobs and keys.

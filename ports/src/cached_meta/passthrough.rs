@@ -118,6 +118,24 @@ impl JobStore for CachedMeta {
     async fn recover_unfinished(&self) -> Result<Vec<JobRef>, MetaError> {
         self.inner.recover_unfinished().await
     }
+
+    async fn expire_jobs(&self, ids: &[JobId], at: DateTime<Utc>) -> Result<u64, MetaError> {
+        self.inner.expire_jobs(ids, at).await
+    }
+
+    async fn expired_job(&self, id: JobId) -> Result<Option<TeamName>, MetaError> {
+        self.inner.expired_job(id).await
+    }
+
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, MetaError> {
+        self.inner.take_lease(name, holder, now, until).await
+    }
 }
 
 #[async_trait]

@@ -62,8 +62,76 @@ pub async fn run(store: &dyn MetaStore) {
     super::tenants::run(store, &n).await;
     super::callbacks::run(store, &n).await;
     artifact_ledger(store, &n).await;
+    retention(store, &n).await;
+    named_leases(store, &n).await;
     // Last: recovery requeues every running job of the store.
     recovery(store, &n).await;
+}
+
+/// `expire_jobs` deletes final rows only, leaving tombstones.
+async fn retention(store: &dyn MetaStore, n: &str) {
+    let pv = version(n, "7.2.0", b"retention");
+    store.put_version(&pv).await.unwrap();
+    let jobs: Vec<Job> = (0..3)
+        .map(|_| Job::queued(JobId::new(), &pv, vec![], 1, &tester()))
+        .collect();
+    for j in &jobs {
+        store.insert_job(j, None).await.unwrap();
+    }
+    let w = WorkerId::new("w-retention");
+    let lease = Duration::from_secs(30);
+    for j in &jobs[..2] {
+        store.start_job(j.id, &w, lease).await.unwrap().unwrap();
+    }
+    let done = Finish::Failed(JobError::new(ErrorCode::Trap, "done"));
+    assert!(
+        store
+            .finish_job(jobs[0].id, &w, &done, None, None)
+            .await
+            .unwrap()
+    );
+    let ids: Vec<JobId> = jobs.iter().map(|j| j.id).collect();
+    let at = now_to_the_millisecond();
+    assert_eq!(
+        store.expire_jobs(&ids, at).await.unwrap(),
+        1,
+        "the final one only"
+    );
+    assert_eq!(store.get_job(jobs[0].id).await.unwrap(), None);
+    assert_eq!(
+        store.expired_job(jobs[0].id).await.unwrap(),
+        Some(tester().team)
+    );
+    for running_or_queued in &jobs[1..] {
+        assert!(store.get_job(running_or_queued.id).await.unwrap().is_some());
+        assert_eq!(store.expired_job(running_or_queued.id).await.unwrap(), None);
+    }
+    assert_eq!(store.expire_jobs(&ids, at).await.unwrap(), 0, "idempotent");
+    assert_eq!(store.expire_jobs(&[], at).await.unwrap(), 0);
+}
+
+/// A named lease has one holder until it lapses; its holder renews it.
+async fn named_leases(store: &dyn MetaStore, n: &str) {
+    let name = format!("sweep-{}", &n[..20.min(n.len())]);
+    let now = now_to_the_millisecond();
+    let later = now + chrono::Duration::seconds(10);
+    assert!(store.take_lease(&name, "a", now, later).await.unwrap());
+    assert!(
+        !store.take_lease(&name, "b", now, later).await.unwrap(),
+        "held by a"
+    );
+    let renewed = later + chrono::Duration::seconds(5);
+    assert!(
+        store.take_lease(&name, "a", now, renewed).await.unwrap(),
+        "a renews"
+    );
+    let lapsed = renewed + chrono::Duration::seconds(1);
+    let after = lapsed + chrono::Duration::seconds(10);
+    assert!(
+        store.take_lease(&name, "b", lapsed, after).await.unwrap(),
+        "b takes it over"
+    );
+    assert!(!store.take_lease(&name, "a", lapsed, after).await.unwrap());
 }
 
 /// `insert_job_within` counts and inserts in one step: 64 concurrent

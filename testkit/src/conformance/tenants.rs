@@ -85,6 +85,7 @@ async fn teams(store: &dyn MetaStore, n: &str) -> TeamName {
         max_queued: Some(3),
         max_running: Some(1),
         max_input_bytes: Some(1 << 20),
+        retention_secs: Some(86_400),
     };
     assert!(store.set_quota(&a.name, &q).await.unwrap());
     assert!(

@@ -28,6 +28,7 @@ mod openapi;
 mod processors;
 mod readiness;
 mod recovery;
+mod retention;
 mod retry;
 mod security;
 mod settings;
