@@ -99,7 +99,8 @@ pub async fn start(role: Role, settings: Settings) -> anyhow::Result<Server> {
             Webhooks::new(settings.webhooks.clone()).context("starting the webhook client")?;
         server.start_webhooks(&backends, &webhooks, &finishes);
         server.start_backlog_gauges(&backends);
-        server.start_retention(&backends, settings.retention, settings.sweep_every);
+        let retention = (settings.retention, settings.inline);
+        server.start_retention(&backends, retention, settings.sweep_every);
         let holds = agensium_api::holds::Holds::new(settings.held_per_key);
         // The API reads keys, ownership and versions through a short-lived
         // cache (the held answers' watch reads the store itself).
@@ -233,13 +234,18 @@ impl Server {
 
     /// The retention sweep of an API process: every `every`, if it holds
     /// the fleet's lease, it expires what is past its team's retention.
-    fn start_retention(&mut self, backends: &Backends, default: Option<Duration>, every: Duration) {
+    fn start_retention(
+        &mut self,
+        backends: &Backends,
+        retention: (Option<Duration>, agensium_domain::InlineLimit),
+        every: Duration,
+    ) {
         let (b, stop) = (backends.clone(), self.shutdown.clone());
         let holder = worker::process_name();
         let task = tokio::spawn(async move {
             loop {
                 let sweep =
-                    agensium_usecases::retention::sweep_if_ours(&b, &holder, default, every);
+                    agensium_usecases::retention::sweep_if_ours(&b, &holder, retention, every);
                 if let Err(e) = sweep.await {
                     tracing::warn!(error = %e, "the retention sweep failed; it runs again later");
                 }

@@ -29,6 +29,7 @@ mod mem;
 mod report;
 mod scaling;
 mod stack;
+mod sweep;
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
@@ -85,6 +86,10 @@ struct Args {
     /// 1, 2, 4 and 8 one-slot workers on 50 ms sleepers; 0: skip).
     #[arg(long, default_value_t = 60)]
     scaling_jobs: usize,
+    /// Finished jobs the retention sweep removes in the sweep figure
+    /// (production stack; 0: skip).
+    #[arg(long, default_value_t = 1000)]
+    sweep_jobs: usize,
     /// Offered submit rates of the open-loop figure, per second.
     #[arg(long, value_delimiter = ',', default_value = "200,500")]
     rates: Vec<f64>,
@@ -178,7 +183,7 @@ fn run(args: &Args) -> Result<()> {
         (None, Profile::Debug) => xtask::validate::build_workspace()?,
     }
     plugins::build(&plugins::all()?)?;
-    if args.fair_jobs > 0 || args.csv_mib > 0 || args.scaling_jobs > 0 {
+    if args.fair_jobs > 0 || args.csv_mib > 0 || args.scaling_jobs > 0 || args.sweep_jobs > 0 {
         // The sleeper of the fair-share and scaling figures and the big
         // echo job are the hostile fixture.
         xtask::fixtures::build_fixtures()?;
@@ -244,7 +249,21 @@ async fn bench(args: &Args, s3: Option<&s3server::S3Server>) -> Result<()> {
         }
         None => None,
     };
+    let swept = match s3.filter(|_| args.sweep_jobs > 0 && !INTERRUPTED.load(Ordering::Relaxed)) {
+        Some(s3) => {
+            println!("\n== retention sweep (production) ==");
+            let r = interruptible(sweep::run(s3, args.sweep_jobs)).await;
+            if let Err(e) = &r {
+                eprintln!("the sweep figure failed: {e:#}");
+            }
+            Some(r)
+        }
+        None => None,
+    };
     print_table(args, &results);
+    if let Some(Ok(run)) = &swept {
+        report::print_sweep(run);
+    }
     if let Some(r) = &scaled {
         report::print_scaling(r);
     }
@@ -258,6 +277,9 @@ async fn bench(args: &Args, s3: Option<&s3server::S3Server>) -> Result<()> {
     }
     if let Some(Err(e)) = scaled {
         bail!("the scaling curve failed: {e:#}");
+    }
+    if let Some(Err(e)) = swept {
+        bail!("the sweep figure failed: {e:#}");
     }
     Ok(())
 }

@@ -176,3 +176,19 @@ pub fn print_scaling(r: &Result<Vec<crate::scaling::Point>>) {
         );
     }
 }
+
+/// The retention sweep's figure.
+pub fn print_sweep(run: &crate::sweep::SweepRun) {
+    let secs = run.took.as_secs_f64();
+    println!(
+        "\nRetention sweep (production): {} jobs, {} objects in {secs:.2} s = {:.0} rows/s, {:.0} objects/s; \
+         submit p99 idle {:.1} ms, while sweeping {:.1} ms ({:.2}x)",
+        run.jobs,
+        run.objects,
+        run.jobs as f64 / secs,
+        run.objects as f64 / secs,
+        run.idle_p99_ms,
+        run.during_p99_ms,
+        run.during_p99_ms / run.idle_p99_ms
+    );
+}

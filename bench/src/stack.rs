@@ -379,6 +379,19 @@ impl SharedBackends {
         })
     }
 
+    /// The one number a `SELECT COUNT(*) …` on the stack's database gives.
+    pub async fn count(&self, sql: &str) -> Result<u64> {
+        use mysql_async::prelude::Queryable;
+        let opts =
+            mysql_async::OptsBuilder::from_opts(self.mysql.clone()).db_name(Some(&self.database));
+        let mut conn = mysql_async::Conn::new(opts)
+            .await
+            .context("connecting to MySQL")?;
+        let n: Option<u64> = conn.query_first(sql).await?;
+        conn.disconnect().await?;
+        Ok(n.unwrap_or(0))
+    }
+
     /// Drops the database and deletes the Redis keys (the bucket goes with
     /// the S3 server's directory).
     pub async fn cleanup(self) -> Result<()> {

@@ -89,6 +89,22 @@ impl Segments {
         format!("{}{n:06}", self.prefix)
     }
 
+    /// Every key a blob of `bytes` may lie under: its segments (segment 0
+    /// even when empty) and the one object an older version stored
+    /// instead. What deletes it without listing.
+    pub fn keys_of(&self, bytes: u64) -> Vec<String> {
+        let mut keys: Vec<String> = self.whole.iter().cloned().collect();
+        let (mut n, mut covered) = (0u32, 0u64);
+        loop {
+            keys.push(self.key(n));
+            covered += segment_size(n) as u64;
+            n += 1;
+            if covered >= bytes {
+                return keys;
+            }
+        }
+    }
+
     /// Stores `body` as segments 0, 1, …: up to [`SEGMENTS_IN_FLIGHT`] puts
     /// at once while the next segment is read. Returns the bytes stored.
     /// On any failure (of the body or the store) the segments stored are

@@ -6,13 +6,17 @@
 //! process sweeps at a time: [`sweep_if_ours`] takes the fleet's lease.
 
 use crate::Result;
-use agensium_domain::{Job, Team, now_to_the_millisecond};
+use agensium_domain::{InlineLimit, Job, JobStatus, Team, now_to_the_millisecond};
 use agensium_ports::Backends;
+use agensium_ports::segments::Segments;
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
 use std::time::Duration;
 
 /// Jobs expired per batch (one list of objects each, one delete of rows).
 const BATCH: u32 = 200;
+/// Jobs whose objects are deleted at once.
+const IN_FLIGHT: usize = 16;
 /// The lease's name.
 const LEASE: &str = "retention-sweep";
 
@@ -36,10 +40,11 @@ pub fn kept_for(team: &Team, default: Option<Duration>) -> Option<Duration> {
 
 /// Sweeps once if this process (`holder`) holds the fleet's sweep lease
 /// (taken or renewed for `every` × 3); `None` when another process does.
+/// `default` is the operator's retention, `inline` what the job rows keep.
 pub async fn sweep_if_ours(
     b: &Backends,
     holder: &str,
-    default: Option<Duration>,
+    (default, inline): (Option<Duration>, InlineLimit),
     every: Duration,
 ) -> Result<Option<Swept>> {
     let now = now_to_the_millisecond();
@@ -47,11 +52,15 @@ pub async fn sweep_if_ours(
     if !b.meta.take_lease(LEASE, holder, now, until).await? {
         return Ok(None);
     }
-    Ok(Some(sweep(b, default, now).await?))
+    Ok(Some(sweep(b, (default, inline), now).await?))
 }
 
 /// Expires every team's jobs that finished before its retention, as of `now`.
-pub async fn sweep(b: &Backends, default: Option<Duration>, now: DateTime<Utc>) -> Result<Swept> {
+pub async fn sweep(
+    b: &Backends,
+    (default, inline): (Option<Duration>, InlineLimit),
+    now: DateTime<Utc>,
+) -> Result<Swept> {
     let mut swept = Swept::default();
     for team in b.meta.list_teams().await? {
         let Some(keep) = kept_for(&team, default) else {
@@ -65,7 +74,7 @@ pub async fn sweep(b: &Backends, default: Option<Duration>, now: DateTime<Utc>) 
                 .finished_jobs(&team.name, epoch, cutoff, None, BATCH)
                 .await?;
             let more = batch.len() == BATCH as usize;
-            swept.objects += delete_objects(b, &batch).await?;
+            swept.objects += delete_objects(b, &batch, inline).await?;
             let ids: Vec<_> = batch.iter().map(|j| j.id).collect();
             swept.jobs += b.meta.expire_jobs(&ids, now).await?;
             if !more {
@@ -83,14 +92,49 @@ pub async fn sweep(b: &Backends, default: Option<Duration>, now: DateTime<Utc>) 
     Ok(swept)
 }
 
-/// Every object of `jobs` (input, outputs, logs), before their rows go.
-async fn delete_objects(b: &Backends, jobs: &[Job]) -> Result<u64> {
-    let mut deleted = 0;
-    for job in jobs {
-        for key in b.objects.list(&job.id.objects_prefix()).await? {
-            b.objects.delete(&key).await?;
-            deleted += 1;
-        }
+/// Every object of `jobs` (input, outputs, logs), before their rows go:
+/// [`IN_FLIGHT`] jobs at a time (each a list, then its deletes at once).
+async fn delete_objects(b: &Backends, jobs: &[Job], inline: InlineLimit) -> Result<u64> {
+    // The futures made first: a stream mapping a closure over borrowed
+    // jobs would not be `Send` for every lifetime the spawned task needs.
+    let each: Vec<_> = jobs
+        .iter()
+        .map(|job| delete_job_objects(b, job, inline))
+        .collect();
+    let counts: Vec<u64> = futures::stream::iter(each)
+        .buffer_unordered(IN_FLIGHT)
+        .try_collect()
+        .await?;
+    Ok(counts.iter().sum())
+}
+
+async fn delete_job_objects(b: &Backends, job: &Job, inline: InlineLimit) -> Result<u64> {
+    let keys = match known_keys(b, job, inline) {
+        Some(keys) => keys,
+        None => b.objects.list(&job.id.objects_prefix()).await?,
+    };
+    let deletes = keys.iter().map(|key| b.objects.delete(key));
+    futures::future::try_join_all(deletes).await?;
+    Ok(keys.len() as u64)
+}
+
+/// The keys a succeeded job's objects lie under, from its row: its input
+/// and output unless they were kept inline (`inline`), the log of each
+/// attempt (earlier attempts' outputs went when it succeeded). `None` for
+/// a failed or cancelled job, whose attempts may have left partial output
+/// the row does not size: those are listed.
+fn known_keys(b: &Backends, job: &Job, inline: InlineLimit) -> Option<Vec<String>> {
+    let output = job
+        .output_bytes
+        .filter(|_| job.status == JobStatus::Succeeded)?;
+    let stored = |bytes: u64| !inline.keeps(usize::try_from(bytes).unwrap_or(usize::MAX));
+    let mut keys: Vec<String> = (1..=job.attempts).map(|a| job.id.log_key(a)).collect();
+    if stored(job.input_bytes) {
+        keys.extend(Segments::input_of(b.objects.clone(), job.id).keys_of(job.input_bytes));
     }
-    Ok(deleted)
+    if stored(output) {
+        let segments = Segments::output_of(b.objects.clone(), job.id, job.attempts);
+        keys.extend(segments.keys_of(output));
+    }
+    Some(keys)
 }
