@@ -43,11 +43,25 @@ pub async fn connect(url: &str) -> Result<MySqlMetaStore, MetaError> {
 /// prepared statements (9 prepares per job). Nothing here changes session
 /// state: no transactions, session variables or temporary tables; the
 /// migration lock is released explicitly.
-fn pool_opts() -> PoolOpts {
+///
+/// The bounds are 2 to 32 connections unless the URL gives its own
+/// (`?pool_min=1&pool_max=4`, as mysql_async reads them): a large fleet of
+/// workers keeps within the server's `max_connections` that way.
+fn pool_opts(constraints: PoolConstraints) -> PoolOpts {
     PoolOpts::default()
-        .with_constraints(PoolConstraints::new(2, 32).expect("2 <= 32"))
+        .with_constraints(constraints)
         .with_inactive_connection_ttl(Duration::from_secs(60))
         .with_reset_connection(false)
+}
+
+/// The URL's pool bounds when it gives any, else 2 to 32.
+fn constraints(url: &str, opts: &Opts) -> PoolConstraints {
+    let given = url.contains("pool_min=") || url.contains("pool_max=");
+    if given {
+        opts.pool_opts().constraints()
+    } else {
+        PoolConstraints::new(2, 32).expect("2 <= 32")
+    }
 }
 
 impl MySql {
@@ -69,13 +83,14 @@ impl MySql {
         // Connections go where the URL says: mysql_async would otherwise
         // move a 127.0.0.1 connection to the server's Unix socket, past any
         // proxy or network policy on the TCP path.
+        let bounds = constraints(url, &opts);
         let opts = OptsBuilder::from_opts(opts)
             .prefer_socket(false)
             .client_found_rows(true)
             // Every statement the store runs stays prepared on each
             // connection (about 50 distinct ones; the default keeps 32).
             .stmt_cache_size(128)
-            .pool_opts(pool_opts());
+            .pool_opts(pool_opts(bounds));
         let store = Self {
             pool: Pool::new(opts),
         };
@@ -211,6 +226,16 @@ impl SqlBackend for MySql {
 mod tests {
     use super::*;
     use agensium_testkit::testenv;
+
+    #[test]
+    fn the_pool_keeps_its_bounds_unless_the_url_gives_some() {
+        let bounds = |url: &str| {
+            let c = constraints(url, &Opts::from_url(url).unwrap());
+            (c.min(), c.max())
+        };
+        assert_eq!(bounds("mysql://u@h:3306/db"), (2, 32));
+        assert_eq!(bounds("mysql://u@h:3306/db?pool_min=1&pool_max=4"), (1, 4));
+    }
 
     #[tokio::test]
     async fn conformance() {
