@@ -105,7 +105,6 @@ pub async fn run(
         config,
         handback,
         running: Mutex::default(),
-        heard: Arc::default(),
     });
     let listener = {
         let (w, stop) = (worker.clone(), shutdown.clone());
@@ -126,9 +125,6 @@ struct Worker {
     loader: Loader,
     config: WorkerConfig,
     handback: CancellationToken,
-    /// True while the rail's cancellation announcements are heard (then a
-    /// running job's row is polled less often).
-    heard: Arc<std::sync::atomic::AtomicBool>,
     /// Cancellation tokens of the jobs running here.
     running: Mutex<HashMap<JobId, CancellationToken>>,
 }

@@ -7,18 +7,13 @@ use agensium_ports::Ticket;
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-/// How often a running job's row is checked for cancellation while the
-/// rail's announcements are not heard: their fallback.
+/// How often a running job's row is checked for cancellation: the fallback
+/// of the rail's cancellation announcements (and the check for a lost lease).
 const CANCEL_POLL: Duration = Duration::from_millis(500);
-/// Polls skipped while the announcements are heard: the row is then read
-/// every 5 s (the check for a lost lease, and for an announcement lost),
-/// a tenth of the statements a running job costs the metadata store.
-const HEARD_EVERY: u32 = 10;
 
 impl Worker {
     /// Stops jobs running here as soon as the rail announces their
@@ -29,7 +24,6 @@ impl Worker {
             match self.shift.cancellations().await {
                 Ok(mut ids) => {
                     failures = 0;
-                    self.heard.store(true, Ordering::Relaxed);
                     while let Some(id) = tokio::select! {
                         _ = shutdown.cancelled() => None,
                         id = ids.next() => id,
@@ -40,7 +34,6 @@ impl Worker {
                             token.cancel();
                         }
                     }
-                    self.heard.store(false, Ordering::Relaxed);
                 }
                 Err(e) => {
                     failures += 1;
@@ -56,24 +49,17 @@ impl Worker {
 
     /// Polls the job row while it runs and cancels `token` once the job is
     /// no longer running under `owner` (cancelled through the API, or the
-    /// lease was lost), so the processor stops within a poll: 0.5 s, or 5 s
-    /// while the rail's announcements are heard (they stop it at once).
+    /// lease was lost), so the processor stops within a poll interval.
     pub(super) fn watch_cancel(
         &self,
         id: JobId,
         owner: &WorkerId,
         token: CancellationToken,
     ) -> AbortOnDrop {
-        let (shift, owner, heard) = (self.shift.clone(), owner.to_owned(), self.heard.clone());
+        let (shift, owner) = (self.shift.clone(), owner.to_owned());
         AbortOnDrop(tokio::spawn(async move {
-            let mut skipped = 0;
             loop {
                 tokio::time::sleep(CANCEL_POLL).await;
-                if heard.load(Ordering::Relaxed) && skipped + 1 < HEARD_EVERY {
-                    skipped += 1;
-                    continue;
-                }
-                skipped = 0;
                 match shift.still_ours(id, &owner).await {
                     Ok(true) => {}
                     Ok(false) => {
