@@ -291,6 +291,25 @@ impl Reading {
 mod tests {
     use super::*;
 
+    /// What retention deletes without listing: every segment a blob of
+    /// that size fills, segment 0 even when empty, and the older layout's
+    /// one object.
+    #[tokio::test]
+    async fn a_blobs_keys_are_its_segments_and_its_older_object() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn ObjectStore> =
+            Arc::new(crate::LocalDirStore::open(dir.path()).await.unwrap());
+        let id: agensium_domain::JobId = "01a24e10-bdd0-75d8-a360-56f802b9549b".parse().unwrap();
+        let input = Segments::input_of(store, id);
+        let seg = segment_size(0) as u64;
+        let count = |bytes| input.keys_of(bytes).len() - 1;
+        assert_eq!((count(0), count(1), count(seg)), (1, 1, 1));
+        assert_eq!((count(seg + 1), count(3 * seg)), (2, 3));
+        let keys = input.keys_of(seg + 1);
+        assert_eq!(keys[0], id.input_key(), "the older layout's object");
+        assert_eq!(keys[1..], [input.key(0), input.key(1)]);
+    }
+
     #[test]
     fn segments_grow_and_stay_single_puts() {
         assert_eq!(segment_size(0), 4 << 20);
