@@ -192,6 +192,27 @@ fn run(args: &Args) -> Result<()> {
     tokio::runtime::Runtime::new()?.block_on(bench(args, s3.as_ref()))
 }
 
+/// A production-only phase of `n` jobs (skipped at 0, without the S3
+/// server, or once interrupted): its result, its failure printed.
+async fn phase<'a, T, F, Fut>(
+    s3: Option<&'a s3server::S3Server>,
+    n: usize,
+    name: &str,
+    run: F,
+) -> Option<Result<T>>
+where
+    F: FnOnce(&'a s3server::S3Server, usize) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let s3 = s3.filter(|_| n > 0 && !INTERRUPTED.load(Ordering::Relaxed))?;
+    println!("\n== {name} (production) ==");
+    let r = interruptible(run(s3, n)).await;
+    if let Err(e) = &r {
+        eprintln!("the {name} phase failed: {e:#}");
+    }
+    Some(r)
+}
+
 /// Runs `fut` unless Ctrl-C comes first.
 async fn interruptible<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {
     tokio::select! {
@@ -237,29 +258,14 @@ async fn bench(args: &Args, s3: Option<&s3server::S3Server>) -> Result<()> {
         }
     }
     drop(csv);
-    let scaled = match s3.filter(|_| args.scaling_jobs > 0 && !INTERRUPTED.load(Ordering::Relaxed))
-    {
-        Some(s3) => {
-            println!("\n== scaling (production) ==");
-            let r = interruptible(scaling::run(s3, args.scaling_jobs)).await;
-            if let Err(e) = &r {
-                eprintln!("the scaling curve failed: {e:#}");
-            }
-            Some(r)
-        }
-        None => None,
-    };
-    let swept = match s3.filter(|_| args.sweep_jobs > 0 && !INTERRUPTED.load(Ordering::Relaxed)) {
-        Some(s3) => {
-            println!("\n== retention sweep (production) ==");
-            let r = interruptible(sweep::run(s3, args.sweep_jobs)).await;
-            if let Err(e) = &r {
-                eprintln!("the sweep figure failed: {e:#}");
-            }
-            Some(r)
-        }
-        None => None,
-    };
+    let scaled = phase(s3, args.scaling_jobs, "scaling", |s3, n| {
+        scaling::run(s3, n)
+    })
+    .await;
+    let swept = phase(s3, args.sweep_jobs, "retention sweep", |s3, n| {
+        sweep::run(s3, n)
+    })
+    .await;
     print_table(args, &results);
     if let Some(Ok(run)) = &swept {
         report::print_sweep(run);

@@ -125,27 +125,8 @@ impl Proc {
         env: &[(String, String)],
         extra: &[(&str, &str)],
     ) -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("agensium-proc-")
-            .tempdir()
-            .unwrap_or_else(|e| panic!("a data directory for {name}: {e}"));
-        let child = Command::new(binary())
-            .args(args)
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .envs(extra.iter().copied())
-            .env("AGENSIUM_DATA_DIR", dir.path())
-            .env(
-                "RUST_LOG",
-                std::env::var("AGENSIUM_TEST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
-        Self {
-            child,
-            name: name.to_owned(),
-            _dir: dir,
-        }
+        let level = std::env::var("AGENSIUM_TEST_LOG").unwrap_or_else(|_| "warn".into());
+        Self::start(name, args, (env, extra), &level, Stdio::inherit())
     }
 
     /// [`Proc::spawn`] logging at `info` into `log` (its stderr), for
@@ -157,19 +138,31 @@ impl Proc {
         extra: &[(&str, &str)],
         log: &std::path::Path,
     ) -> Self {
+        let file = std::fs::File::create(log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+        Self::start(name, args, (env, extra), "info", Stdio::from(file))
+    }
+
+    /// Starts the process: its environment, `RUST_LOG=level`, stderr to
+    /// `stderr`, a data directory of its own.
+    fn start(
+        name: &str,
+        args: &[&str],
+        (env, extra): (&[(String, String)], &[(&str, &str)]),
+        level: &str,
+        stderr: Stdio,
+    ) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("agensium-proc-")
             .tempdir()
             .unwrap_or_else(|e| panic!("a data directory for {name}: {e}"));
-        let file = std::fs::File::create(log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
         let child = Command::new(binary())
             .args(args)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .envs(extra.iter().copied())
             .env("AGENSIUM_DATA_DIR", dir.path())
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", level)
             .stdin(Stdio::null())
-            .stderr(Stdio::from(file))
+            .stderr(stderr)
             .spawn()
             .unwrap_or_else(|e| panic!("starting {name}: {e}"));
         Self {

@@ -1,7 +1,7 @@
 //! What becomes of a ticket when a slot is done with its job.
 
 use agensium_domain::JobError;
-use agensium_ports::{MetaError, RailError, StoreError};
+use agensium_ports::{MetaError, StoreError};
 use agensium_usecases::work::Fault;
 
 /// The end of a slot's work on one ticket.
@@ -37,16 +37,10 @@ pub enum Ack {
 /// Why a job is handed back: a failure of the infrastructure.
 #[derive(Debug, thiserror::Error)]
 pub enum Cause {
-    /// The metadata store failed.
+    /// A backend failed (outside a run: loading the component, the row,
+    /// the log, the rail).
     #[error(transparent)]
-    Meta(#[from] MetaError),
-    /// The object store failed outside a run (loading the component,
-    /// writing the log).
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The rail failed.
-    #[error(transparent)]
-    Rail(#[from] RailError),
+    Backend(#[from] Fault),
     /// The run ended on an infrastructure condition, not the processor's
     /// doing: the object store failed mid-stream, or the worker had no free
     /// sandbox instance ([`JobError::code`] is never final).
@@ -60,13 +54,15 @@ pub enum Cause {
     ShuttingDown,
 }
 
-impl From<Fault> for Cause {
-    fn from(f: Fault) -> Self {
-        match f {
-            Fault::Meta(e) => Self::Meta(e),
-            Fault::Store(e) => Self::Store(e),
-            Fault::Rail(e) => Self::Rail(e),
-        }
+impl From<MetaError> for Cause {
+    fn from(e: MetaError) -> Self {
+        Self::Backend(e.into())
+    }
+}
+
+impl From<StoreError> for Cause {
+    fn from(e: StoreError) -> Self {
+        Self::Backend(e.into())
     }
 }
 

@@ -68,28 +68,50 @@ pub async fn run(store: &dyn MetaStore) {
     recovery(store, &n).await;
 }
 
-/// `expire_jobs` deletes final rows only, leaving tombstones.
-async fn retention(store: &dyn MetaStore, n: &str) {
-    let pv = version(n, "7.2.0", b"retention");
-    store.put_version(&pv).await.unwrap();
-    let jobs: Vec<Job> = (0..3)
-        .map(|_| Job::queued(JobId::new(), &pv, vec![], 1, &tester()))
+/// `count` new jobs of `pv` (registered here) by `by`, stored queued.
+pub(super) async fn queued_jobs(
+    store: &dyn MetaStore,
+    pv: &ProcessorVersion,
+    by: &Caller,
+    count: usize,
+) -> Vec<Job> {
+    store.put_version(pv).await.unwrap();
+    let jobs: Vec<Job> = (0..count)
+        .map(|_| Job::queued(JobId::new(), pv, vec![], 10, by))
         .collect();
     for j in &jobs {
         store.insert_job(j, None).await.unwrap();
     }
-    let w = WorkerId::new("w-retention");
+    jobs
+}
+
+/// Three jobs of `pv` by `by`: the first finished (failed), the second
+/// running under `w`, the third queued.
+pub(super) async fn one_of_each(
+    store: &dyn MetaStore,
+    pv: &ProcessorVersion,
+    by: &Caller,
+    w: &WorkerId,
+) -> Vec<Job> {
+    let jobs = queued_jobs(store, pv, by, 3).await;
     let lease = Duration::from_secs(30);
     for j in &jobs[..2] {
-        store.start_job(j.id, &w, lease).await.unwrap().unwrap();
+        store.start_job(j.id, w, lease).await.unwrap().unwrap();
     }
     let done = Finish::Failed(JobError::new(ErrorCode::Trap, "done"));
     assert!(
         store
-            .finish_job(jobs[0].id, &w, &done, None, None)
+            .finish_job(jobs[0].id, w, &done, None, None)
             .await
             .unwrap()
     );
+    jobs
+}
+
+/// `expire_jobs` deletes final rows only, leaving tombstones.
+async fn retention(store: &dyn MetaStore, n: &str) {
+    let pv = version(n, "7.2.0", b"retention");
+    let jobs = one_of_each(store, &pv, &tester(), &WorkerId::new("w-retention")).await;
     let ids: Vec<JobId> = jobs.iter().map(|j| j.id).collect();
     let at = now_to_the_millisecond();
     assert_eq!(

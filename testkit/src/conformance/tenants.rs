@@ -1,10 +1,10 @@
 //! Conformance suite of the tenancy half of a metadata store
 //! ([`TenantStore`]): teams, keys, processor ownership, per-team counts.
 
-use super::meta_store::version;
+use super::meta_store::{one_of_each, queued_jobs, version};
 use agensium_domain::{
-    ApiKey, Caller, Job, JobId, JobStatus, KeyRecord, Ownership, Quota, Role, Team, TeamName,
-    Visibility, WorkerId, now_to_the_millisecond,
+    ApiKey, Caller, Job, JobStatus, KeyRecord, Ownership, Quota, Role, Team, TeamName, Visibility,
+    WorkerId, now_to_the_millisecond,
 };
 use agensium_ports::meta::{Finish, JobFilter, MetaStore};
 use std::time::Duration;
@@ -32,34 +32,13 @@ pub async fn run(store: &dyn MetaStore, n: &str) {
 /// finished ones left out.
 async fn backlog(store: &dyn MetaStore, n: &str) {
     let pv = version(n, "7.1.0", b"backlog");
-    store.put_version(&pv).await.unwrap();
     let team: TeamName = format!("bl{n}").parse().unwrap();
     let by = Caller {
         key_id: "00000000000000bc".parse().unwrap(),
         team: team.clone(),
         role: Role::Submitter,
     };
-    let jobs: Vec<Job> = (0..3)
-        .map(|_| Job::queued(JobId::new(), &pv, vec![], 10, &by))
-        .collect();
-    for j in &jobs {
-        store.insert_job(j, None).await.unwrap();
-    }
-    let w = WorkerId::new("w-backlog");
-    let lease = Duration::from_secs(30);
-    for j in &jobs[..2] {
-        store.start_job(j.id, &w, lease).await.unwrap().unwrap();
-    }
-    let done = Finish::Failed(agensium_domain::JobError::new(
-        agensium_domain::ErrorCode::Trap,
-        "done",
-    ));
-    assert!(
-        store
-            .finish_job(jobs[0].id, &w, &done, None, None)
-            .await
-            .unwrap()
-    );
+    one_of_each(store, &pv, &by, &WorkerId::new("w-backlog")).await;
     let row: Vec<_> = store
         .backlog_by_team()
         .await
@@ -249,18 +228,12 @@ async fn latest_and_yanking(store: &dyn MetaStore, n: &str, a: &TeamName) {
 
 async fn counts(store: &dyn MetaStore, n: &str, a: &TeamName) {
     let pv = version(n, "7.0.0", b"counts");
-    store.put_version(&pv).await.unwrap();
     let by = Caller {
         key_id: "00000000000000bb".parse().unwrap(),
         team: a.clone(),
         role: Role::Submitter,
     };
-    let jobs: Vec<Job> = (0..3)
-        .map(|_| Job::queued(JobId::new(), &pv, vec![], 10, &by))
-        .collect();
-    for j in &jobs {
-        store.insert_job(j, None).await.unwrap();
-    }
+    let jobs = queued_jobs(store, &pv, &by, 3).await;
     assert_eq!(store.count_jobs(a, JobStatus::Queued).await.unwrap(), 3);
     let w = WorkerId::new("w");
     store
