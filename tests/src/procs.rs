@@ -117,6 +117,9 @@ pub struct Proc {
     _dir: tempfile::TempDir,
 }
 
+/// A process's environment: the backends' variables, then a test's own.
+type Env<'a> = (&'a [(String, String)], &'a [(&'a str, &'a str)]);
+
 impl Proc {
     /// Starts `agensium ARGS` with `env` added and a data dir of its own.
     pub fn spawn(
@@ -147,7 +150,7 @@ impl Proc {
     fn start(
         name: &str,
         args: &[&str],
-        (env, extra): (&[(String, String)], &[(&str, &str)]),
+        (env, extra): Env<'_>,
         level: &str,
         stderr: Stdio,
     ) -> Self {
