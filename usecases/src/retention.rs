@@ -48,7 +48,7 @@ pub async fn sweep_if_ours(
     every: Duration,
 ) -> Result<Option<Swept>> {
     let now = now_to_the_millisecond();
-    let until = now + chrono::Duration::from_std(every * 3).unwrap_or(chrono::Duration::MAX);
+    let until = later(now, every.saturating_mul(3));
     if !b.meta.take_lease(LEASE, holder, now, until).await? {
         return Ok(None);
     }
@@ -66,7 +66,10 @@ pub async fn sweep(
         let Some(keep) = kept_for(&team, default) else {
             continue;
         };
-        let cutoff = now - chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
+        // A retention longer than the calendar goes back: nothing is old enough.
+        let Some(cutoff) = earlier(now, keep) else {
+            continue;
+        };
         loop {
             let epoch = DateTime::<Utc>::UNIX_EPOCH;
             let batch = b
@@ -90,6 +93,21 @@ pub async fn sweep(
         );
     }
     Ok(swept)
+}
+
+/// `at + d`, or the last instant there is when that is past it.
+fn later(at: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| at.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `at - d`, unless that is before the first instant there is.
+fn earlier(at: DateTime<Utc>, d: Duration) -> Option<DateTime<Utc>> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| at.checked_sub_signed(d))
 }
 
 /// Every object of `jobs` (input, outputs, logs), before their rows go:
@@ -137,4 +155,22 @@ fn known_keys(b: &Backends, job: &Job, inline: InlineLimit) -> Option<Vec<String
         keys.extend(segments.keys_of(output));
     }
     Some(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An operator's retention or sweep interval of any size (both are
+    /// numbers it types) is arithmetic, never a panic of the sweep task.
+    #[test]
+    fn huge_durations_neither_overflow_nor_panic() {
+        let now = now_to_the_millisecond();
+        let huge = Duration::from_secs(u64::MAX);
+        assert_eq!(earlier(now, huge), None, "nothing is that old");
+        assert_eq!(later(now, huge), DateTime::<Utc>::MAX_UTC);
+        let day = Duration::from_secs(86_400);
+        assert_eq!(earlier(now, day), Some(now - chrono::Duration::days(1)));
+        assert_eq!(later(now, day), now + chrono::Duration::days(1));
+    }
 }
