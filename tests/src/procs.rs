@@ -147,13 +147,7 @@ impl Proc {
 
     /// Starts the process: its environment, `RUST_LOG=level`, stderr to
     /// `stderr`, a data directory of its own.
-    fn start(
-        name: &str,
-        args: &[&str],
-        (env, extra): Env<'_>,
-        level: &str,
-        stderr: Stdio,
-    ) -> Self {
+    fn start(name: &str, args: &[&str], (env, extra): Env<'_>, level: &str, stderr: Stdio) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("agensium-proc-")
             .tempdir()
